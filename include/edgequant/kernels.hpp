@@ -1,0 +1,158 @@
+// SIMD entry: compiles every per-target kernel (kernels/all-inl.hpp) for each
+// Highway target with foreach_target.h, and selects among them at run time
+// with edgequant's own CPU check, so nothing links against libhwy.
+//
+// Highway configuration (must be the same in every translation unit of a
+// program; the CMake target sets none of it, these defaults apply):
+//   HWY_WANT_AVX3_DL        compile the AVX-512 VNNI target (on by default here)
+//   HWY_IS_DEBUG_BUILD = 0  Highway's debug asserts call hwy::Abort from libhwy
+// Toolchain notes (Highway 1.0.3): with -march=native define HWY_WANT_AVX3_DL
+// (done here); -march=x86-64-v3 needs -mpclmul -maes or Highway silently picks
+// its SSSE3 target as the baseline.
+#pragma once
+
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL 1
+#endif
+#ifndef HWY_IS_DEBUG_BUILD
+#define HWY_IS_DEBUG_BUILD 0
+#endif
+
+#include <array>
+#include <cstddef>
+
+#include "edgequant/kernels/isa.hpp"
+#include "edgequant/kernels/row_kernels.hpp"
+#include "edgequant/schemes/all.hpp"
+
+// amalgamate: begin-foreach (scripts/amalgamate rewrites this block)
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "edgequant/kernels/all-inl.hpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+#include <hwy/highway.h>
+
+#include "edgequant/kernels/all-inl.hpp"
+// amalgamate: end-foreach
+
+#if HWY_ONCE
+namespace edgequant {
+namespace detail {
+
+// Per-target function pointers, null where the target was not compiled.
+// Isa::kEmu128 is Highway's portable fallback: EMU128, or SCALAR where the
+// compiler breaks EMU128 (GCC < 12.3).
+#if HWY_TARGETS & HWY_EMU128
+#define EDGEQUANT_CHOOSE_EMU128(f) &N_EMU128::f
+#elif HWY_TARGETS & HWY_SCALAR
+#define EDGEQUANT_CHOOSE_EMU128(f) &N_SCALAR::f
+#else
+#define EDGEQUANT_CHOOSE_EMU128(f) nullptr
+#endif
+
+// Isa -> what Highway compiled in this translation unit.
+inline constexpr IsaMask kCompiledIsas =
+    isa_bit(Isa::kScalar) |
+    ((HWY_TARGETS & (HWY_EMU128 | HWY_SCALAR)) ? isa_bit(Isa::kEmu128) : 0) |
+    ((HWY_TARGETS & HWY_SSSE3) ? isa_bit(Isa::kSsse3) : 0) |
+    ((HWY_TARGETS & HWY_SSE4) ? isa_bit(Isa::kSse4) : 0) |
+    ((HWY_TARGETS & HWY_AVX2) ? isa_bit(Isa::kAvx2) : 0) |
+    ((HWY_TARGETS & HWY_AVX3) ? isa_bit(Isa::kAvx512) : 0) |
+    ((HWY_TARGETS & HWY_AVX3_DL) ? isa_bit(Isa::kAvx512Vnni) : 0) |
+    ((HWY_TARGETS & HWY_NEON) ? isa_bit(Isa::kNeon) : 0) |
+    ((HWY_TARGETS & HWY_SVE) ? isa_bit(Isa::kSve) : 0) |
+    ((HWY_TARGETS & HWY_SVE2) ? isa_bit(Isa::kSve2) : 0);
+
+// Expands `MACRO(Isa, pointer-to-per-target-function)` for every target.
+#define EDGEQUANT_FOR_EACH_TARGET(MACRO, f)        \
+  MACRO(Isa::kEmu128, EDGEQUANT_CHOOSE_EMU128(f)) \
+  MACRO(Isa::kSsse3, HWY_CHOOSE_SSSE3(f))         \
+  MACRO(Isa::kSse4, HWY_CHOOSE_SSE4(f))           \
+  MACRO(Isa::kAvx2, HWY_CHOOSE_AVX2(f))           \
+  MACRO(Isa::kAvx512, HWY_CHOOSE_AVX3(f))         \
+  MACRO(Isa::kAvx512Vnni, HWY_CHOOSE_AVX3_DL(f))  \
+  MACRO(Isa::kNeon, HWY_CHOOSE_NEON(f))           \
+  MACRO(Isa::kSve, HWY_CHOOSE_SVE(f))             \
+  MACRO(Isa::kSve2, HWY_CHOOSE_SVE2(f))
+
+template <class S>
+void scalar_quantize(const float* x, void* y, std::size_t n, const float* w) {
+  S::quantize_row_ref(x, static_cast<typename S::Block*>(y), n, w);
+}
+template <class S>
+void scalar_dequantize(const void* x, float* y, std::size_t n) {
+  S::dequantize_row_ref(static_cast<const typename S::Block*>(x), y, n);
+}
+template <class S>
+std::size_t scalar_validate(const void* x, std::size_t nblocks) {
+  return S::first_invalid_block(static_cast<const typename S::Block*>(x), nblocks);
+}
+
+// RowKernels of S for every Isa; targets without a SIMD kernel (or not
+// compiled) use the scalar reference.
+template <class S>
+const std::array<RowKernels, kIsaCount>& row_kernel_table() {
+  static const std::array<RowKernels, kIsaCount> table = [] {
+    std::array<RowKernels, kIsaCount> t{};
+    RowKernels ref{&scalar_quantize<S>, &scalar_dequantize<S>, nullptr};
+    if constexpr (HasValidate<S>) ref.validate = &scalar_validate<S>;
+    for (auto& k : t) k = ref;
+    using Getter = RowKernels (*)();
+    auto fill = [&](Isa isa, Getter get) {
+      if (get == nullptr) return;
+      const RowKernels k = get();
+      auto& slot = t[static_cast<std::size_t>(isa)];
+      if (k.quantize) slot.quantize = k.quantize;
+      if (k.dequantize) slot.dequantize = k.dequantize;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, row_kernels<S>)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace detail
+
+// Targets compiled into this program (scalar reference always included).
+inline IsaMask compiled_isas() noexcept { return detail::kCompiledIsas; }
+
+// The target kernels run on now: EDGEQUANT_ISA / set_isa_override, else the
+// best compiled target this CPU supports.
+inline Isa active_isa() noexcept { return select_isa(detail::kCompiledIsas); }
+
+// Targets that are both compiled and supported here (tests iterate over them).
+inline IsaMask runnable_isas() noexcept {
+  return (detail::kCompiledIsas & cpu_isas()) | isa_bit(Isa::kScalar);
+}
+
+// Row kernels of scheme S on `isa` (default: the active target).
+template <Scheme S>
+const RowKernels& row_kernels_for(Isa isa) noexcept {
+  return detail::row_kernel_table<S>()[static_cast<std::size_t>(isa)];
+}
+template <Scheme S>
+const RowKernels& row_kernels_for() noexcept {
+  return row_kernels_for<S>(active_isa());
+}
+
+// Row kernels of a ggml type by id; null members for types without kernels.
+inline const RowKernels& ggml_row_kernels(GgmlType type, Isa isa) noexcept {
+  static const std::array<std::array<RowKernels, kIsaCount>, kGgmlTypeCount> table = [] {
+    std::array<std::array<RowKernels, kIsaCount>, kGgmlTypeCount> t{};
+    GgmlSchemes::for_each([&]<class S>() {
+      t[static_cast<std::size_t>(S::ggml_type)] = detail::row_kernel_table<S>();
+    });
+    return t;
+  }();
+  return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+
+// True when edgequant can quantize to / dequantize from this ggml type.
+inline bool ggml_type_supported(GgmlType type) noexcept {
+  return static_cast<std::uint32_t>(type) < kGgmlTypeCount &&
+         ggml_row_kernels(type, Isa::kScalar).quantize != nullptr;
+}
+
+}  // namespace edgequant
+#endif  // HWY_ONCE

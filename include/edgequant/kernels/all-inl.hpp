@@ -1,0 +1,15 @@
+// Every per-target kernel header. Included once per Highway target by
+// kernels.hpp through foreach_target.h; include nothing else per target.
+#if defined(EDGEQUANT_KERNELS_ALL_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_KERNELS_ALL_INL_
+#undef EDGEQUANT_KERNELS_ALL_INL_
+#else
+#define EDGEQUANT_KERNELS_ALL_INL_
+#endif
+
+#include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/q4_0-inl.hpp"
+#include "edgequant/schemes/q8_0-inl.hpp"
+
+#endif  // per-target include guard

@@ -1,0 +1,22 @@
+// Type-erased per-row kernels of one scheme on one target (plain header: no Highway).
+#pragma once
+
+#include <cstddef>
+
+namespace edgequant {
+
+// One row of n elements (n a multiple of the block size). `y`/`x` point to the
+// scheme's blocks. Preconditions are checked by the public API, not here.
+using QuantizeRowFn = void (*)(const float* x, void* y, std::size_t n, const float* importance);
+using DequantizeRowFn = void (*)(const void* x, float* y, std::size_t n);
+// Index of the first block the reference tools would reject (a scale that
+// overflowed to Inf), or nblocks. Scalar on every target: it reads scales only.
+using ValidateRowFn = std::size_t (*)(const void* x, std::size_t nblocks);
+
+struct RowKernels {
+  QuantizeRowFn quantize = nullptr;
+  DequantizeRowFn dequantize = nullptr;
+  ValidateRowFn validate = nullptr;  // null: every output is valid
+};
+
+}  // namespace edgequant

@@ -1,0 +1,15 @@
+// Every scheme header, and the lists registries iterate over. Adding a scheme:
+// its header here, its -inl.hpp in kernels/all-inl.hpp, its type in the list.
+#pragma once
+
+#include "edgequant/schemes/float_types.hpp"
+#include "edgequant/schemes/q4_0.hpp"
+#include "edgequant/schemes/q8_0.hpp"
+#include "edgequant/schemes/scheme.hpp"
+
+namespace edgequant {
+
+// ggml weight types, in ggml type-id order.
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
+
+}  // namespace edgequant
