@@ -46,6 +46,27 @@ inline std::optional<std::string> golden_file(const std::string& name) {
   return p;
 }
 
+// Folder holding node_modules of the npm interop clients (scripts/npm-deps),
+// from $EDGEQUANT_NODE_DIR or the CMake cache. Empty (and a visible skip
+// message) when node or the package is missing.
+inline std::string node_dir_with(const std::string& package) {
+  std::string dir;
+  if (const char* env = std::getenv("EDGEQUANT_NODE_DIR"); env && *env) dir = env;
+#ifdef EDGEQUANT_NODE_DIR
+  if (dir.empty()) dir = EDGEQUANT_NODE_DIR;
+#endif
+  if (dir.empty() || !std::filesystem::exists(dir + "/node_modules/" + package + "/package.json")) {
+    MESSAGE("SKIPPED: npm package " << package << " not installed in '" << dir
+                                    << "' (run scripts/npm-deps)");
+    return {};
+  }
+  if (std::system("node --version >/dev/null 2>&1") != 0) {
+    MESSAGE("SKIPPED: node not found");
+    return {};
+  }
+  return dir;
+}
+
 template <class T = std::uint8_t>
 std::vector<T> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
