@@ -34,12 +34,20 @@ concept HasSimdDequantize = requires(const typename S::Block* x, float* y, std::
 };
 
 template <class S>
+concept HasSimdActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
+  SimdKernels<S>::quantize_activation(x, y, n);
+};
+
+template <class S>
 struct ErasedSimd {
   static void quantize(const float* x, void* y, std::size_t n, const float* w) {
     SimdKernels<S>::quantize_row(x, static_cast<typename S::Block*>(y), n, w);
   }
   static void dequantize(const void* x, float* y, std::size_t n) {
     SimdKernels<S>::dequantize_row(static_cast<const typename S::Block*>(x), y, n);
+  }
+  static void activation(const float* x, void* y, std::size_t n) {
+    SimdKernels<S>::quantize_activation(x, static_cast<typename S::Block*>(y), n);
   }
 };
 
@@ -49,6 +57,7 @@ inline RowKernels row_kernels() {
   RowKernels k;
   if constexpr (HasSimdQuantize<S>) k.quantize = &ErasedSimd<S>::quantize;
   if constexpr (HasSimdDequantize<S>) k.dequantize = &ErasedSimd<S>::dequantize;
+  if constexpr (HasSimdActivation<S>) k.activation = &ErasedSimd<S>::activation;
   return k;
 }
 

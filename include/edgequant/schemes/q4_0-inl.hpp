@@ -6,7 +6,10 @@
 #define EDGEQUANT_SCHEMES_Q4_0_INL_
 #endif
 
+#include <algorithm>
+
 #include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/ggml_legacy-inl.hpp"
 #include "edgequant/schemes/q4_0.hpp"
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -27,36 +30,33 @@ struct SimdKernels<Q4_0> {
       Q4_0::quantize_row_ref(x, y, n, importance);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const float* xb = x + b * 32;
-      const float amax = AbsMax(df, xb, 32);
-      // The signed value of the first element with the largest magnitude.
-      float max = 0.0f;
-      if (amax > 0.0f) {
-        const auto va = hn::Set(df, amax);
-        for (std::size_t j = 0; j < 32; j += N) {
-          const intptr_t k = hn::FindFirstTrue(df, hn::Eq(hn::Abs(hn::LoadU(df, xb + j)), va));
-          if (k >= 0) {
-            max = xb[j + static_cast<std::size_t>(k)];
-            break;
-          }
+    const auto half8 = hn::Set(df, 8.5f);
+    const auto fifteen = hn::Set(di, 15);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const float* xb = x + (b0 + k) * 32;
+        std::uint8_t* qs = y[b0 + k].qs;
+        const float d = SignedAbsMax(df, xb, 32) / -8;
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        dv[k] = d;
+        if (ggml::inverse_scale_overflowed(id)) {
+          for (int j = 0; j < 16; ++j) qs[j] = 0;
+          continue;
+        }
+        const auto vid = hn::Set(df, id);
+        for (std::size_t j = 0; j < 16; j += N) {
+          // (int8)(x*id + 8.5f) truncates; the value is positive, so ConvertTo matches.
+          const auto lo = hn::Min(
+              fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
+          const auto hi = hn::Min(
+              fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), half8)));
+          hn::StoreU(hn::DemoteTo(d8, hn::Or(lo, hn::ShiftLeft<4>(hi))), d8, qs + j);
         }
       }
-      const float d = max / -8;
-      const float id = d != 0.f ? 1.0f / d : 0.0f;
-      y[b].d = ggml::fp16(d);
-      const auto vid = hn::Set(df, id);
-      const auto half8 = hn::Set(df, 8.5f);
-      const auto fifteen = hn::Set(di, 15);
-      for (std::size_t j = 0; j < 16; j += N) {
-        // (int8)(x*id + 8.5f) truncates; the value is positive, so ConvertTo matches.
-        const auto lo = hn::Min(
-            fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
-        const auto hi = hn::Min(
-            fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), half8)));
-        const auto packed = hn::Or(lo, hn::ShiftLeft<4>(hi));
-        hn::StoreU(hn::DemoteTo(d8, packed), d8, y[b].qs + j);
-      }
+      StoreF16Field(dv, g, y + b0, &Q4_0::Block::d);
     }
   }
 
@@ -72,15 +72,22 @@ struct SimdKernels<Q4_0> {
     }
     const auto mask = hn::Set(di, 0x0F);
     const auto eight = hn::Set(di, 8);
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
-      float* yb = y + b * 32;
-      for (std::size_t j = 0; j < 16; j += N) {
-        const auto q = hn::PromoteTo(di, hn::LoadU(d8, x[b].qs + j));
-        const auto lo = hn::Sub(hn::And(q, mask), eight);
-        const auto hi = hn::Sub(hn::ShiftRight<4>(q), eight);
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), vd), df, yb + j);
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), vd), df, yb + j + 16);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q4_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        const std::uint8_t* qs = x[b0 + k].qs;
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, qs + j));
+          const auto lo = hn::Sub(hn::And(q, mask), eight);
+          const auto hi = hn::Sub(hn::ShiftRight<4>(q), eight);
+          hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), vd), df, yb + j);
+          hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), vd), df, yb + j + 16);
+        }
       }
     }
   }

@@ -81,6 +81,10 @@ struct Q4_0 {
       const float d = max / -8;
       const float id = d != 0.f ? 1.0f / d : 0.0f;
       y[i].d = ggml::fp16(d);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : y[i].qs) q = 0;
+        continue;
+      }
       for (int j = 0; j < 16; ++j) {
         const float x0 = xb[j] * id;
         const float x1 = xb[j + 16] * id;

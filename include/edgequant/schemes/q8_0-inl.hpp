@@ -1,4 +1,5 @@
-// SIMD kernels for Q8_0 (Highway per-target header).
+// SIMD kernels for Q8_0: the reference quantizer, the activation quantizer
+// and dequantization (Highway per-target header).
 #if defined(EDGEQUANT_SCHEMES_Q8_0_INL_) == defined(HWY_TARGET_TOGGLE)
 #ifdef EDGEQUANT_SCHEMES_Q8_0_INL_
 #undef EDGEQUANT_SCHEMES_Q8_0_INL_
@@ -6,7 +7,10 @@
 #define EDGEQUANT_SCHEMES_Q8_0_INL_
 #endif
 
+#include <algorithm>
+
 #include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/ggml_legacy-inl.hpp"
 #include "edgequant/schemes/q8_0.hpp"
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -17,8 +21,8 @@ template <>
 struct SimdKernels<Q8_0> {
   // Same arithmetic as the reference: amax (order-free), d and 1/d in scalar
   // float, one multiply per element, round half away from zero.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;
@@ -27,17 +31,46 @@ struct SimdKernels<Q8_0> {
       Q8_0::quantize_row_ref(x, y, n);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const float* xb = x + b * 32;
-      const float amax = AbsMax(df, xb, 32);
-      const float d = amax / ((1 << 7) - 1);
-      const float id = d != 0.f ? 1.0f / d : 0.0f;
-      y[b].d = ggml::fp16(d);
-      const auto vid = hn::Set(df, id);
-      for (std::size_t j = 0; j < 32; j += N) {
-        const auto q = RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid));
-        hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, y[b].qs + j);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const float* xb = x + (b0 + k) * 32;
+        std::int8_t* qs = y[b0 + k].qs;
+        const float amax = AbsMax(df, xb, 32);
+        const float d = amax / ((1 << 7) - 1);
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        dv[k] = d;
+        if (ggml::inverse_scale_overflowed(id)) {
+          for (int j = 0; j < 32; ++j) qs[j] = 0;
+          continue;
+        }
+        const auto vid = hn::Set(df, id);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid));
+          hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, qs + j);
+        }
       }
+      StoreF16Field(dv, g, y + b0, &Q8_0::Block::d);
+    }
+  }
+
+  // x86 quantize_row_q8_0: id = 127/amax, round half to even.
+  static void quantize_activation(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
+                                  std::size_t n) {
+    const hn::ScalableTag<float> df;
+    if (32 % hn::Lanes(df) != 0) {
+      Q8_0::quantize_activation_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k)
+        Q8ActivationBlock(df, x + (b0 + k) * 32, y[b0 + k].qs, &dv[k]);
+      StoreF16Field(dv, g, y + b0, &Q8_0::Block::d);
     }
   }
 
@@ -51,11 +84,17 @@ struct SimdKernels<Q8_0> {
       Q8_0::dequantize_row_ref(x, y, n);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
-      for (std::size_t j = 0; j < 32; j += N) {
-        const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b].qs + j)));
-        hn::StoreU(hn::Mul(q, vd), df, y + b * 32 + j);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q8_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b0 + k].qs + j)));
+          hn::StoreU(hn::Mul(q, vd), df, y + (b0 + k) * 32 + j);
+        }
       }
     }
   }

@@ -1,0 +1,104 @@
+// SIMD kernels for Q5_0 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q5_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q5_0_INL_
+#undef EDGEQUANT_SCHEMES_Q5_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q5_0_INL_
+#endif
+
+#include <algorithm>
+
+#include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/ggml_legacy-inl.hpp"
+#include "edgequant/schemes/q5_0.hpp"
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q5_0> {
+  // Without importance: vectorised over the 32 elements (no sums involved).
+  // With importance the scale search sums in element order: the reference.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (importance != nullptr || 16 % N != 0) {
+      Q5_0::quantize_row_ref(x, y, n, importance);
+      return;
+    }
+    const auto offset = hn::Set(df, 16.5f);
+    const auto top = hn::Set(di, 31);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const float* xb = x + (b0 + k) * 32;
+        Q5_0::Block& blk = y[b0 + k];
+        const float d = SignedAbsMax(df, xb, 32) / -16;
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        dv[k] = d;
+        if (ggml::inverse_scale_overflowed(id)) {
+          for (auto& q : blk.qs) q = 0;
+          StoreQh(0, blk.qh);
+          continue;
+        }
+        const auto vid = hn::Set(df, id);
+        std::uint32_t qh = 0;
+        for (std::size_t j = 0; j < 16; j += N) {
+          // (int8)(x*id + 16.5f): non-negative, so truncation = ConvertTo.
+          const auto lo =
+              hn::Min(top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
+          const auto hi = hn::Min(
+              top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), offset)));
+          StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
+        }
+        StoreQh(qh, blk.qh);
+      }
+      StoreF16Field(dv, g, y + b0, &Q5_0::Block::d);
+    }
+  }
+
+  static void dequantize_row(const Q5_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q5_0::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const auto sixteen = hn::Set(di, 16);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q5_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const Q5_0::Block& blk = x[b0 + k];
+        const auto vd = hn::Set(df, dv[k]);
+        const std::uint32_t qh = ggml::load_qh(blk.qh);
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, blk.qs + j));
+          const auto lo = hn::Sub(hn::Or(hn::And(q, mask), Q5HighBits(di, qh, j)), sixteen);
+          const auto hi =
+              hn::Sub(hn::Or(hn::ShiftRight<4>(q), Q5HighBits(di, qh, j + 16)), sixteen);
+          hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), vd), df, yb + j);
+          hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), vd), df, yb + j + 16);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard

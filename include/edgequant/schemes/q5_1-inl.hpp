@@ -1,0 +1,109 @@
+// SIMD kernels for Q5_1 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q5_1_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q5_1_INL_
+#undef EDGEQUANT_SCHEMES_Q5_1_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q5_1_INL_
+#endif
+
+#include <algorithm>
+
+#include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/ggml_legacy-inl.hpp"
+#include "edgequant/schemes/q5_1.hpp"
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q5_1> {
+  // As Q4_1: order-free min/max, per-element levels; importance: the reference.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (importance != nullptr || 16 % N != 0) {
+      Q5_1::quantize_row_ref(x, y, n, importance);
+      return;
+    }
+    const auto half = hn::Set(df, 0.5f);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {}, mv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const float* xb = x + (b0 + k) * 32;
+        Q5_1::Block& blk = y[b0 + k];
+        float min, max;
+        MinMax32(df, xb, &min, &max);
+        const float d = (max - min) / ((1 << 5) - 1);
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        dv[k] = d;
+        mv[k] = min;
+        if (ggml::inverse_scale_overflowed(id)) {
+          for (auto& q : blk.qs) q = 0;
+          StoreQh(0, blk.qh);
+          continue;
+        }
+        const auto vmin = hn::Set(df, min);
+        const auto vid = hn::Set(df, id);
+        std::uint32_t qh = 0;
+        for (std::size_t j = 0; j < 16; j += N) {
+          // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative.
+          const auto lo =
+              hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
+          const auto hi = hn::ConvertTo(
+              di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
+          StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
+        }
+        StoreQh(qh, blk.qh);
+      }
+      StoreF16Field(dv, g, y + b0, &Q5_1::Block::d);
+      StoreF16Field(mv, g, y + b0, &Q5_1::Block::m);
+    }
+  }
+
+  static void dequantize_row(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q5_1::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup], mv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q5_1::Block::d, dv);
+      LoadF16Field(x + b0, g, &Q5_1::Block::m, mv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const Q5_1::Block& blk = x[b0 + k];
+        const auto vd = hn::Set(df, dv[k]);
+        const auto vm = hn::Set(df, mv[k]);
+        const std::uint32_t qh = ggml::load_qh(blk.qh);
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, blk.qs + j));
+          const auto lo = hn::ConvertTo(df, hn::Or(hn::And(q, mask), Q5HighBits(di, qh, j)));
+          const auto hi =
+              hn::ConvertTo(df, hn::Or(hn::ShiftRight<4>(q), Q5HighBits(di, qh, j + 16)));
+          // q*d is exact (5-bit times 11-bit), so the sum rounds as ggml's.
+          hn::StoreU(hn::Add(hn::Mul(lo, vd), vm), df, yb + j);
+          hn::StoreU(hn::Add(hn::Mul(hi, vd), vm), df, yb + j + 16);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard

@@ -1,0 +1,114 @@
+// SIMD kernels for Q8_1: the reference quantizer and the activation
+// quantizer (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q8_1_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q8_1_INL_
+#undef EDGEQUANT_SCHEMES_Q8_1_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q8_1_INL_
+#endif
+
+#include <algorithm>
+
+#include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/ggml_legacy-inl.hpp"
+#include "edgequant/schemes/q8_1.hpp"
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q8_1> {
+  // quantize_row_q8_1_ref: amax (order-free), round half away from zero; Σq
+  // is an integer sum (order-free).
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::int8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_1::quantize_row_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {}, sv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const float* xb = x + (b0 + k) * 32;
+        std::int8_t* qs = y[b0 + k].qs;
+        const float amax = AbsMax(df, xb, 32);
+        const float d = amax / ((1 << 7) - 1);
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        dv[k] = d;
+        if (ggml::inverse_scale_overflowed(id)) {
+          for (int j = 0; j < 32; ++j) qs[j] = 0;
+          sv[k] = 0.0f * d;
+          continue;
+        }
+        const auto vid = hn::Set(df, id);
+        auto sum = hn::Zero(di);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = hn::ConvertTo(di, RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid)));
+          sum = hn::Add(sum, q);
+          hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
+        }
+        sv[k] = static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))) * d;
+      }
+      StoreF16Field(dv, g, y + b0, &Q8_1::Block::d);
+      StoreF16Field(sv, g, y + b0, &Q8_1::Block::s);
+    }
+  }
+
+  static void quantize_activation(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y,
+                                  std::size_t n) {
+    const hn::ScalableTag<float> df;
+    if (32 % hn::Lanes(df) != 0) {
+      Q8_1::quantize_activation_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup] = {}, sv[kScaleGroup] = {};
+      for (std::size_t k = 0; k < g; ++k) {
+        const int sum = Q8ActivationBlock(df, x + (b0 + k) * 32, y[b0 + k].qs, &dv[k]);
+        sv[k] = dv[k] * static_cast<float>(sum);
+      }
+      StoreF16Field(dv, g, y + b0, &Q8_1::Block::d);
+      StoreF16Field(sv, g, y + b0, &Q8_1::Block::s);
+    }
+  }
+
+  static void dequantize_row(const Q8_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::int8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_1::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q8_1::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b0 + k].qs + j)));
+          hn::StoreU(hn::Mul(q, vd), df, y + (b0 + k) * 32 + j);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
