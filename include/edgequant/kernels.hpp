@@ -19,6 +19,7 @@
 #endif
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 
 #include "edgequant/kernels/isa.hpp"
@@ -116,6 +117,29 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
     return t;
   }();
   return table;
+}
+
+// Index of the first NaN/Inf in x[0..n), or n, on `isa`.
+using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
+inline std::size_t scalar_first_non_finite(const float* x, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
+}
+inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+  static const std::array<NonFiniteScanFn, kIsaCount> table = [] {
+    std::array<NonFiniteScanFn, kIsaCount> t{};
+    t.fill(&scalar_first_non_finite);
+    auto fill = [&](Isa isa, NonFiniteScanFn f) {
+      if (f != nullptr) t[static_cast<std::size_t>(isa)] = f;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, FirstNonFinite)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table[static_cast<std::size_t>(isa)];
 }
 
 }  // namespace detail

@@ -114,12 +114,13 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
   std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
   std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
   parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
       // The NaN/Inf scan runs per row just before its quantization, so the
       // kernel reads the row from cache instead of memory a second time.
       const float* row = src.data() + r * cols;
-      if (const std::size_t bad = first_non_finite(row, cols); bad != cols) {
+      if (const std::size_t bad = scan(row, cols); bad != cols) {
         atomic_min(first_nan, r * cols + bad);
         continue;
       }

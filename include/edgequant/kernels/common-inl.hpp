@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "edgequant/core/config.hpp"
 #include "edgequant/kernels/row_kernels.hpp"
@@ -69,6 +70,30 @@ HWY_INLINE V RoundHalfAway(D d, V v) {
   const V frac = hn::Abs(hn::Sub(v, t));
   const auto tie = hn::Eq(frac, hn::Set(d, 0.5f));
   return hn::IfThenElse(tie, hn::Add(t, hn::CopySign(hn::Set(d, 1.0f), v)), hn::Round(v));
+}
+
+// Index of the first NaN/Inf in x[0..n), or n. The |x| bit patterns of
+// non-finite floats are the integers >= 0x7f800000: an integer max over a
+// chunk (order-free) finds the chunk, a scalar scan the index.
+inline std::size_t FirstNonFinite(const float* HWY_RESTRICT x, std::size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const std::size_t N = hn::Lanes(df);
+  const auto abs_mask = hn::Set(di, 0x7fffffff);
+  const auto finite_max = hn::Set(di, 0x7f7fffff);
+  auto abs_bits = [&](std::size_t i) { return hn::And(hn::BitCast(di, hn::LoadU(df, x + i)), abs_mask); };
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto m = hn::Max(hn::Max(abs_bits(i), abs_bits(i + N)),
+                           hn::Max(abs_bits(i + 2 * N), abs_bits(i + 3 * N)));
+    if (!hn::AllFalse(di, hn::Gt(m, finite_max))) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return n;
 }
 
 // Max of |x[0..n)|, n a multiple of Lanes(d). Max is exact in any order.

@@ -111,6 +111,155 @@ HWY_INLINE void MinMax32(D d, const float* HWY_RESTRICT x, float* min_out, float
   *max_out = max;
 }
 
+// --- Groups of blocks: one block per lane ---------------------------------
+// Where vectors are one or two 128-bit blocks of 4 or 8 floats (x86, NEON),
+// the kernels take G = Lanes(d) blocks at a time: each block's reduction
+// vector is transposed into lane k of one vector, so the per-block scalar
+// work (divisions, fp16 conversions, sign selection) runs once per group on
+// vectors, without branches. Min, max and integer sums are order-free.
+// Kernels guard their group loop with the same `#if HWY_TARGET != HWY_SCALAR`.
+#if HWY_TARGET != HWY_SCALAR  // (1-lane vectors have no interleave/concat ops)
+template <class D>
+inline constexpr bool kBlockGroups = (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) &&
+                                     (hn::MaxLanes(D()) == 4 || hn::MaxLanes(D()) == 8);
+
+// Lane k of the result = op over the lanes of v[k], k < Lanes(d).
+template <class D, class Op>
+HWY_INLINE hn::Vec<D> TransposeReduce(D d, const hn::Vec<D>* v, Op op) {
+  const hn::Repartition<std::uint64_t, D> d64;
+  // Per 128-bit block: lane k = op over that block's lanes of w[k], k < 4.
+  auto quad = [&](const hn::Vec<D>* w) {
+    const auto u01 = op(hn::InterleaveLower(d, w[0], w[1]), hn::InterleaveUpper(d, w[0], w[1]));
+    const auto u23 = op(hn::InterleaveLower(d, w[2], w[3]), hn::InterleaveUpper(d, w[2], w[3]));
+    const auto lo = hn::InterleaveLower(d64, hn::BitCast(d64, u01), hn::BitCast(d64, u23));
+    const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, u01), hn::BitCast(d64, u23));
+    return op(hn::BitCast(d, lo), hn::BitCast(d, hi));
+  };
+  if constexpr (hn::MaxLanes(D()) == 4) {
+    return quad(v);
+  } else {
+    const auto a = quad(v), b = quad(v + 4);
+    return op(hn::ConcatLowerLower(d, b, a), hn::ConcatUpperUpper(d, b, a));
+  }
+}
+
+struct MaxOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Max(a, b);
+  }
+};
+struct MinOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Min(a, b);
+  }
+};
+struct AddOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Add(a, b);
+  }
+};
+
+// Lane k: max |x| of block k (32 floats at x + 32k).
+template <class D>
+HWY_INLINE hn::Vec<D> AbsMaxGroup(D d, const float* HWY_RESTRICT x) {
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> m[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto a = hn::Abs(hn::LoadU(d, x + 32 * k));
+    for (std::size_t j = N; j < 32; j += N) a = hn::Max(a, hn::Abs(hn::LoadU(d, x + 32 * k + j)));
+    m[k] = a;
+  }
+  return TransposeReduce(d, m, MaxOp());
+}
+
+// Lane k: min and max of block k, with MinMax32's signed-zero rule.
+template <class D>
+HWY_INLINE void MinMaxGroup(D d, const float* HWY_RESTRICT x, hn::Vec<D>* min_out,
+                            hn::Vec<D>* max_out) {
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> lo[8], hi[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto mn = hn::LoadU(d, x + 32 * k);
+    auto mx = mn;
+    for (std::size_t j = N; j < 32; j += N) {
+      const auto v = hn::LoadU(d, x + 32 * k + j);
+      mn = hn::Min(mn, v);
+      mx = hn::Max(mx, v);
+    }
+    lo[k] = mn;
+    hi[k] = mx;
+  }
+  auto mn = TransposeReduce(d, lo, MinOp());
+  auto mx = TransposeReduce(d, hi, MaxOp());
+  if (!hn::AllFalse(d, hn::Eq(mn, hn::Zero(d)))) {
+    float a[8], b[8];
+    hn::StoreU(mn, d, a);
+    hn::StoreU(mx, d, b);
+    for (std::size_t k = 0; k < N; ++k) {
+      if (a[k] == 0.0f) MinMax32(d, x + 32 * k, &a[k], &b[k]);
+    }
+    mn = hn::LoadU(d, a);
+    mx = hn::LoadU(d, b);
+  }
+  *min_out = mn;
+  *max_out = mx;
+}
+
+// Lane k: the signed value of the first element of block k with the largest
+// |x| (SignedAbsMax). From the block's max and min; where both signs reach
+// the largest magnitude (or the block is zero) the first one is looked up.
+template <class D>
+HWY_INLINE hn::Vec<D> SignedAbsMaxGroup(D d, const float* HWY_RESTRICT x) {
+  hn::Vec<D> mn = hn::Zero(d), mx = hn::Zero(d);
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> lo[8], hi[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto a = hn::LoadU(d, x + 32 * k);
+    auto b = a;
+    for (std::size_t j = N; j < 32; j += N) {
+      const auto v = hn::LoadU(d, x + 32 * k + j);
+      a = hn::Min(a, v);
+      b = hn::Max(b, v);
+    }
+    lo[k] = a;
+    hi[k] = b;
+  }
+  mn = TransposeReduce(d, lo, MinOp());
+  mx = TransposeReduce(d, hi, MaxOp());
+  const auto neg = hn::Neg(mn);
+  auto sel = hn::IfThenElse(hn::Gt(neg, mx), mn, mx);
+  if (!hn::AllFalse(d, hn::Eq(neg, mx))) {
+    float s[8], a[8], b[8];
+    hn::StoreU(sel, d, s);
+    hn::StoreU(neg, d, a);
+    hn::StoreU(mx, d, b);
+    for (std::size_t k = 0; k < N; ++k) {
+      if (a[k] == b[k]) s[k] = SignedAbsMax(d, x + 32 * k, 32);
+    }
+    sel = hn::LoadU(d, s);
+  }
+  return sel;
+}
+
+#endif  // HWY_TARGET != HWY_SCALAR
+
+// d != 0 ? 1/d : 0 per lane.
+template <class D>
+HWY_INLINE hn::Vec<D> InverseOrZero(D d, hn::Vec<D> v) {
+  return hn::IfThenElseZero(hn::Ne(v, hn::Zero(d)), hn::Div(hn::Set(d, 1.0f), v));
+}
+
+// Writes fp16(lane k of v) into field `f` of blocks y[0..Lanes(d)).
+template <class D, class Block>
+HWY_INLINE void StoreF16Lanes(D d, hn::Vec<D> v, Block* HWY_RESTRICT y, f16_bits Block::*f) {
+  float a[kScaleGroup] = {};
+  hn::StoreU(v, d, a);
+  StoreF16Field(a, hn::Lanes(d), y, f);
+}
+
 // Bit i = mask lane i (Lanes(d) <= 32).
 template <class D, class M>
 HWY_INLINE std::uint32_t MaskBits(D d, M m) {
@@ -146,29 +295,35 @@ HWY_INLINE hn::Vec<DI> Q5HighBits(DI di, std::uint32_t qh, std::size_t j) {
   return hn::BitCast(di, hn::And(hn::ShiftLeft<4>(shifted), hn::Set(du, 0x10u)));
 }
 
-// One block of the x86 backend's Q8_0/Q8_1 activation quantizer (§5), as
-// ggml::q8_activation_block: stores the 32 levels, returns Σq, *d = amax/127.
+// Levels of one block of the x86 backend's Q8_0/Q8_1 activation quantizer
+// (§5) for id = 127/amax: round half to even (_mm256_round_ps NEAREST;
+// |x*id| <= 127). Returns the int32 lanes of Σq (reduce them in any order).
+// An Inf id (tiny amax): every level -128 and Σq 0, as cvtps2dq and the pack
+// instructions give.
 template <class D>
-HWY_INLINE int Q8ActivationBlock(D df, const float* HWY_RESTRICT x, std::int8_t* HWY_RESTRICT qs,
-                                 float* d) {
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Q8ActivationLevels(D df, const float* HWY_RESTRICT x,
+                                                             float id,
+                                                             std::int8_t* HWY_RESTRICT qs) {
   const hn::RebindToSigned<D> di;
   const hn::Rebind<std::int8_t, D> d8;
-  const float amax = AbsMax(df, x, 32);
-  *d = amax / 127.f;
-  const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+  auto sum = hn::Zero(di);
   if (ggml::inverse_scale_overflowed(id)) {
     for (int j = 0; j < 32; ++j) qs[j] = -128;
-    return 0;
+    return sum;
   }
   const auto vid = hn::Set(df, id);
-  auto sum = hn::Zero(di);
   for (std::size_t j = 0; j < 32; j += hn::Lanes(df)) {
-    // Round is half to even (_mm256_round_ps NEAREST); |x*id| <= 127.
     const auto q = hn::ConvertTo(di, hn::Round(hn::Mul(hn::LoadU(df, x + j), vid)));
     sum = hn::Add(sum, q);
     hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
   }
-  return hn::GetLane(hn::SumOfLanes(di, sum));
+  return sum;
+}
+
+// 127/amax, or 0 for amax == 0 (the activation quantizer's inverse scale).
+template <class D>
+HWY_INLINE hn::Vec<D> ActivationInverse(D d, hn::Vec<D> amax) {
+  return hn::IfThenElseZero(hn::Ne(amax, hn::Zero(d)), hn::Div(hn::Set(d, 127.f), amax));
 }
 
 }  // namespace edgequant::HWY_NAMESPACE

@@ -19,10 +19,11 @@ namespace edgequant::HWY_NAMESPACE {
 template <>
 struct SimdKernels<Q4_1> {
   // Without importance: min/max are order-free (signed zeros handled by
-  // MinMax32), the levels are per element. With importance: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y, std::size_t n,
-                           const float* importance) {
-    const hn::ScalableTag<float> df;
+  // MinMax32), the levels are per element, blocks in groups (kBlockGroups).
+  // With importance: the reference.
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y,
+                           std::size_t n, const float* importance) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -32,39 +33,49 @@ struct SimdKernels<Q4_1> {
     }
     const auto half = hn::Set(df, 0.5f);
     const auto fifteen = hn::Set(di, 15);
-    const std::size_t nb = n / 32;
-    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
-      const std::size_t g = std::min(kScaleGroup, nb - b0);
-      float dv[kScaleGroup] = {}, mv[kScaleGroup] = {};
-      for (std::size_t k = 0; k < g; ++k) {
-        const float* xb = x + (b0 + k) * 32;
-        std::uint8_t* qs = y[b0 + k].qs;
-        float min, max;
-        MinMax32(df, xb, &min, &max);
-        const float d = (max - min) / ((1 << 4) - 1);
-        const float id = d != 0.f ? 1.0f / d : 0.0f;
-        dv[k] = d;
-        mv[k] = min;
-        if (ggml::inverse_scale_overflowed(id)) {
-          for (int j = 0; j < 16; ++j) qs[j] = 0;
-          continue;
-        }
-        const auto vmin = hn::Set(df, min);
-        const auto vid = hn::Set(df, id);
-        for (std::size_t j = 0; j < 16; j += N) {
-          // (int8)((x - min)*id + 0.5f): non-negative, so truncation = ConvertTo.
-          const auto lo = hn::Min(
-              fifteen,
-              hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half)));
-          const auto hi = hn::Min(
-              fifteen,
-              hn::ConvertTo(
-                  di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half)));
-          hn::StoreU(hn::DemoteTo(d8, hn::Or(lo, hn::ShiftLeft<4>(hi))), d8, qs + j);
-        }
+    auto levels = [&](const float* HWY_RESTRICT xb, float min, float id,
+                      std::uint8_t* HWY_RESTRICT qs) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 16; ++j) qs[j] = 0;
+        return;
       }
-      StoreF16Field(dv, g, y + b0, &Q4_1::Block::d);
-      StoreF16Field(mv, g, y + b0, &Q4_1::Block::m);
+      const auto vmin = hn::Set(df, min);
+      const auto vid = hn::Set(df, id);
+      for (std::size_t j = 0; j < 16; j += N) {
+        // (int8)((x - min)*id + 0.5f): non-negative, so truncation = ConvertTo.
+        const auto lo = hn::Min(
+            fifteen,
+            hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half)));
+        const auto hi = hn::Min(
+            fifteen, hn::ConvertTo(
+                         di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half)));
+        hn::StoreU(hn::DemoteTo(d8, hn::Or(lo, hn::ShiftLeft<4>(hi))), d8, qs + j);
+      }
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> mn, mx;
+        MinMaxGroup(df, x + b * 32, &mn, &mx);
+        const auto d = hn::Div(hn::Sub(mx, mn), hn::Set(df, 15.0f));
+        float id[8], min[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::StoreU(mn, df, min);
+        StoreF16Lanes(df, d, y + b, &Q4_1::Block::d);
+        StoreF16Lanes(df, mn, y + b, &Q4_1::Block::m);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, min[k], id[k], y[b + k].qs);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      float min, max;
+      MinMax32(df, x + b * 32, &min, &max);
+      const float d = (max - min) / ((1 << 4) - 1);
+      y[b].d = ggml::fp16(d);
+      y[b].m = ggml::fp16(min);
+      levels(x + b * 32, min, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
     }
   }
 

@@ -18,11 +18,12 @@ namespace edgequant::HWY_NAMESPACE {
 
 template <>
 struct SimdKernels<Q5_0> {
-  // Without importance: vectorised over the 32 elements (no sums involved).
-  // With importance the scale search sums in element order: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y, std::size_t n,
-                           const float* importance) {
-    const hn::ScalableTag<float> df;
+  // Without importance: vectorised over the 32 elements (no sums involved),
+  // blocks in groups (kBlockGroups). With importance the scale search sums
+  // in element order: the reference.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y,
+                           std::size_t n, const float* importance) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
     if (importance != nullptr || 16 % N != 0) {
@@ -31,34 +32,41 @@ struct SimdKernels<Q5_0> {
     }
     const auto offset = hn::Set(df, 16.5f);
     const auto top = hn::Set(di, 31);
-    const std::size_t nb = n / 32;
-    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
-      const std::size_t g = std::min(kScaleGroup, nb - b0);
-      float dv[kScaleGroup] = {};
-      for (std::size_t k = 0; k < g; ++k) {
-        const float* xb = x + (b0 + k) * 32;
-        Q5_0::Block& blk = y[b0 + k];
-        const float d = SignedAbsMax(df, xb, 32) / -16;
-        const float id = d != 0.f ? 1.0f / d : 0.0f;
-        dv[k] = d;
-        if (ggml::inverse_scale_overflowed(id)) {
-          for (auto& q : blk.qs) q = 0;
-          StoreQh(0, blk.qh);
-          continue;
-        }
-        const auto vid = hn::Set(df, id);
-        std::uint32_t qh = 0;
-        for (std::size_t j = 0; j < 16; j += N) {
-          // (int8)(x*id + 16.5f): non-negative, so truncation = ConvertTo.
-          const auto lo =
-              hn::Min(top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
-          const auto hi = hn::Min(
-              top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), offset)));
-          StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
-        }
-        StoreQh(qh, blk.qh);
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, Q5_0::Block& blk) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : blk.qs) q = 0;
+        StoreQh(0, blk.qh);
+        return;
       }
-      StoreF16Field(dv, g, y + b0, &Q5_0::Block::d);
+      const auto vid = hn::Set(df, id);
+      std::uint32_t qh = 0;
+      for (std::size_t j = 0; j < 16; j += N) {
+        // (int8)(x*id + 16.5f): non-negative, so truncation = ConvertTo.
+        const auto lo = hn::Min(
+            top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
+        const auto hi = hn::Min(
+            top, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), offset)));
+        StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
+      }
+      StoreQh(qh, blk.qh);
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(SignedAbsMaxGroup(df, x + b * 32), hn::Set(df, -16.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        StoreF16Lanes(df, d, y + b, &Q5_0::Block::d);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, id[k], y[b + k]);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = SignedAbsMax(df, x + b * 32, 32) / -16;
+      y[b].d = ggml::fp16(d);
+      levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b]);
     }
   }
 

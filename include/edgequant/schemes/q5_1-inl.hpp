@@ -18,10 +18,11 @@ namespace edgequant::HWY_NAMESPACE {
 
 template <>
 struct SimdKernels<Q5_1> {
-  // As Q4_1: order-free min/max, per-element levels; importance: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
-                           const float* importance) {
-    const hn::ScalableTag<float> df;
+  // As Q4_1: order-free min/max, per-element levels, blocks in groups
+  // (kBlockGroups); importance: the reference.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y,
+                           std::size_t n, const float* importance) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
     if (importance != nullptr || 16 % N != 0) {
@@ -29,39 +30,49 @@ struct SimdKernels<Q5_1> {
       return;
     }
     const auto half = hn::Set(df, 0.5f);
-    const std::size_t nb = n / 32;
-    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
-      const std::size_t g = std::min(kScaleGroup, nb - b0);
-      float dv[kScaleGroup] = {}, mv[kScaleGroup] = {};
-      for (std::size_t k = 0; k < g; ++k) {
-        const float* xb = x + (b0 + k) * 32;
-        Q5_1::Block& blk = y[b0 + k];
-        float min, max;
-        MinMax32(df, xb, &min, &max);
-        const float d = (max - min) / ((1 << 5) - 1);
-        const float id = d != 0.f ? 1.0f / d : 0.0f;
-        dv[k] = d;
-        mv[k] = min;
-        if (ggml::inverse_scale_overflowed(id)) {
-          for (auto& q : blk.qs) q = 0;
-          StoreQh(0, blk.qh);
-          continue;
-        }
-        const auto vmin = hn::Set(df, min);
-        const auto vid = hn::Set(df, id);
-        std::uint32_t qh = 0;
-        for (std::size_t j = 0; j < 16; j += N) {
-          // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative.
-          const auto lo =
-              hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
-          const auto hi = hn::ConvertTo(
-              di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
-          StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
-        }
-        StoreQh(qh, blk.qh);
+    auto levels = [&](const float* HWY_RESTRICT xb, float min, float id, Q5_1::Block& blk) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : blk.qs) q = 0;
+        StoreQh(0, blk.qh);
+        return;
       }
-      StoreF16Field(dv, g, y + b0, &Q5_1::Block::d);
-      StoreF16Field(mv, g, y + b0, &Q5_1::Block::m);
+      const auto vmin = hn::Set(df, min);
+      const auto vid = hn::Set(df, id);
+      std::uint32_t qh = 0;
+      for (std::size_t j = 0; j < 16; j += N) {
+        // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative.
+        const auto lo =
+            hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
+        const auto hi = hn::ConvertTo(
+            di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
+        StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
+      }
+      StoreQh(qh, blk.qh);
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> mn, mx;
+        MinMaxGroup(df, x + b * 32, &mn, &mx);
+        const auto d = hn::Div(hn::Sub(mx, mn), hn::Set(df, 31.0f));
+        float id[8], min[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::StoreU(mn, df, min);
+        StoreF16Lanes(df, d, y + b, &Q5_1::Block::d);
+        StoreF16Lanes(df, mn, y + b, &Q5_1::Block::m);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, min[k], id[k], y[b + k]);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      float min, max;
+      MinMax32(df, x + b * 32, &min, &max);
+      const float d = (max - min) / ((1 << 5) - 1);
+      y[b].d = ggml::fp16(d);
+      y[b].m = ggml::fp16(min);
+      levels(x + b * 32, min, d != 0.f ? 1.0f / d : 0.0f, y[b]);
     }
   }
 

@@ -20,10 +20,10 @@ namespace edgequant::HWY_NAMESPACE {
 template <>
 struct SimdKernels<Q8_1> {
   // quantize_row_q8_1_ref: amax (order-free), round half away from zero; Σq
-  // is an integer sum (order-free).
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y, std::size_t n,
-                           const float*) {
-    const hn::ScalableTag<float> df;
+  // is an integer sum (order-free). Blocks in groups as Q8_0's.
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y,
+                           std::size_t n, const float*) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -31,53 +31,81 @@ struct SimdKernels<Q8_1> {
       Q8_1::quantize_row_ref(x, y, n);
       return;
     }
-    const std::size_t nb = n / 32;
-    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
-      const std::size_t g = std::min(kScaleGroup, nb - b0);
-      float dv[kScaleGroup] = {}, sv[kScaleGroup] = {};
-      for (std::size_t k = 0; k < g; ++k) {
-        const float* xb = x + (b0 + k) * 32;
-        std::int8_t* qs = y[b0 + k].qs;
-        const float amax = AbsMax(df, xb, 32);
-        const float d = amax / ((1 << 7) - 1);
-        const float id = d != 0.f ? 1.0f / d : 0.0f;
-        dv[k] = d;
-        if (ggml::inverse_scale_overflowed(id)) {
-          for (int j = 0; j < 32; ++j) qs[j] = 0;
-          sv[k] = 0.0f * d;
-          continue;
-        }
-        const auto vid = hn::Set(df, id);
-        auto sum = hn::Zero(di);
-        for (std::size_t j = 0; j < 32; j += N) {
-          const auto q = hn::ConvertTo(di, RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid)));
-          sum = hn::Add(sum, q);
-          hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
-        }
-        sv[k] = static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))) * d;
+    // Stores the levels, returns the int32 lanes of Σq.
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, std::int8_t* HWY_RESTRICT qs) {
+      auto sum = hn::Zero(di);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 32; ++j) qs[j] = 0;
+        return sum;
       }
-      StoreF16Field(dv, g, y + b0, &Q8_1::Block::d);
-      StoreF16Field(sv, g, y + b0, &Q8_1::Block::s);
+      const auto vid = hn::Set(df, id);
+      for (std::size_t j = 0; j < 32; j += N) {
+        const auto q = hn::ConvertTo(di, RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid)));
+        sum = hn::Add(sum, q);
+        hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
+      }
+      return sum;
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(AbsMaxGroup(df, x + b * 32), hn::Set(df, 127.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::Vec<decltype(di)> sums[8];
+        for (std::size_t k = 0; k < N; ++k) sums[k] = levels(x + (b + k) * 32, id[k], y[b + k].qs);
+        const auto s = hn::Mul(hn::ConvertTo(df, TransposeReduce(di, sums, AddOp())), d);
+        StoreF16Lanes(df, d, y + b, &Q8_1::Block::d);
+        StoreF16Lanes(df, s, y + b, &Q8_1::Block::s);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = AbsMax(df, x + b * 32, 32) / ((1 << 7) - 1);
+      const auto sum = levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
+      y[b].d = ggml::fp16(d);
+      y[b].s = ggml::fp16(static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))) * d);
     }
   }
 
+  // x86 quantize_row_q8_1: id = 127/amax, round half to even, s = fp16(d*Σq).
   static void quantize_activation(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y,
                                   std::size_t n) {
-    const hn::ScalableTag<float> df;
-    if (32 % hn::Lanes(df) != 0) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
       Q8_1::quantize_activation_ref(x, y, n);
       return;
     }
     const std::size_t nb = n / 32;
-    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
-      const std::size_t g = std::min(kScaleGroup, nb - b0);
-      float dv[kScaleGroup] = {}, sv[kScaleGroup] = {};
-      for (std::size_t k = 0; k < g; ++k) {
-        const int sum = Q8ActivationBlock(df, x + (b0 + k) * 32, y[b0 + k].qs, &dv[k]);
-        sv[k] = dv[k] * static_cast<float>(sum);
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto amax = AbsMaxGroup(df, x + b * 32);
+        const auto d = hn::Div(amax, hn::Set(df, 127.f));
+        float id[8];
+        hn::StoreU(ActivationInverse(df, amax), df, id);
+        hn::Vec<decltype(di)> sums[8];
+        for (std::size_t k = 0; k < N; ++k) {
+          sums[k] = Q8ActivationLevels(df, x + (b + k) * 32, id[k], y[b + k].qs);
+        }
+        const auto s = hn::Mul(d, hn::ConvertTo(df, TransposeReduce(di, sums, AddOp())));
+        StoreF16Lanes(df, d, y + b, &Q8_1::Block::d);
+        StoreF16Lanes(df, s, y + b, &Q8_1::Block::s);
       }
-      StoreF16Field(dv, g, y + b0, &Q8_1::Block::d);
-      StoreF16Field(sv, g, y + b0, &Q8_1::Block::s);
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float amax = AbsMax(df, x + b * 32, 32);
+      const float d = amax / 127.f;
+      const auto sum =
+          Q8ActivationLevels(df, x + b * 32, amax != 0.0f ? 127.f / amax : 0.0f, y[b].qs);
+      y[b].d = ggml::fp16(d);
+      y[b].s = ggml::fp16(d * static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))));
     }
   }
 
