@@ -3,8 +3,11 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <random>
 #include <vector>
+
+#include "edgequant/schemes/ggml_type.hpp"
 
 namespace eqbench {
 
@@ -30,6 +33,20 @@ inline const std::vector<float>& importance() {
     return v;
   }();
   return w;
+}
+
+// Our results on the benchmark matrix, for checks beside the timed code
+// (defined in schemes/quantize_bench.cpp, the one file that compiles the
+// kernels): quantized bytes of every row, with or without importance()...
+std::vector<std::uint8_t> our_quantized(edgequant::GgmlType type, bool with_importance);
+// ... their dequantization, and the activation quantization of `x`.
+std::vector<float> our_dequantized(edgequant::GgmlType type, const std::vector<std::uint8_t>& q);
+std::vector<std::uint8_t> our_activation(edgequant::GgmlType type, const std::vector<float>& x);
+
+// One activation vector (a GEMV input: in cache, one row of the matrix).
+inline std::vector<float> activation_vector() {
+  const auto& w = weights();
+  return std::vector<float>(w.begin(), w.begin() + kCols);
 }
 
 }  // namespace eqbench

@@ -110,6 +110,7 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
       if (k.quantize) slot.quantize = k.quantize;
       if (k.dequantize) slot.dequantize = k.dequantize;
       if (k.activation) slot.activation = k.activation;
+      if (k.dequantize_stream) slot.dequantize_stream = k.dequantize_stream;
     };
 #define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
     EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, row_kernels<S>)

@@ -156,6 +156,10 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   return {};
 }
 
+// Dequantized outputs from this size on (a large last-level cache: they
+// cannot stay cached) are written with non-temporal stores.
+inline constexpr std::size_t kStreamingOutputBytes = std::size_t{32} << 20;
+
 inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const std::byte* src,
                               std::size_t src_bytes, std::size_t cols, std::span<float> dst,
                               unsigned threads) {
@@ -178,8 +182,13 @@ inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const s
                                               std::to_string(rows * cols));
   }
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  // Outputs far beyond the last-level cache: non-temporal stores save the
+  // read-for-ownership of every output line (same floats either way).
+  const DequantizeRowFn fn = k.dequantize_stream && dst.size_bytes() >= kStreamingOutputBytes
+                                 ? k.dequantize_stream
+                                 : k.dequantize;
   parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) k.dequantize(src + r * row_bytes, dst.data() + r * cols, cols);
+    for (std::size_t r = r0; r < r1; ++r) fn(src + r * row_bytes, dst.data() + r * cols, cols);
   });
   return {};
 }

@@ -35,6 +35,10 @@ concept HasSimdDequantize = requires(const typename S::Block* x, float* y, std::
 };
 
 template <class S>
+concept HasSimdDequantizeStream = requires(const typename S::Block* x, float* y, std::size_t n) {
+  SimdKernels<S>::dequantize_row_stream(x, y, n);
+};
+template <class S>
 concept HasSimdActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
   SimdKernels<S>::quantize_activation(x, y, n);
 };
@@ -46,6 +50,9 @@ struct ErasedSimd {
   }
   static void dequantize(const void* x, float* y, std::size_t n) {
     SimdKernels<S>::dequantize_row(static_cast<const typename S::Block*>(x), y, n);
+  }
+  static void dequantize_stream(const void* x, float* y, std::size_t n) {
+    SimdKernels<S>::dequantize_row_stream(static_cast<const typename S::Block*>(x), y, n);
   }
   static void activation(const float* x, void* y, std::size_t n) {
     SimdKernels<S>::quantize_activation(x, static_cast<typename S::Block*>(y), n);
@@ -59,6 +66,7 @@ inline RowKernels row_kernels() {
   if constexpr (HasSimdQuantize<S>) k.quantize = &ErasedSimd<S>::quantize;
   if constexpr (HasSimdDequantize<S>) k.dequantize = &ErasedSimd<S>::dequantize;
   if constexpr (HasSimdActivation<S>) k.activation = &ErasedSimd<S>::activation;
+  if constexpr (HasSimdDequantizeStream<S>) k.dequantize_stream = &ErasedSimd<S>::dequantize_stream;
   return k;
 }
 

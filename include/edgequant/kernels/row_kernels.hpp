@@ -23,6 +23,9 @@ struct RowKernels {
   DequantizeRowFn dequantize = nullptr;
   ValidateRowFn validate = nullptr;  // null: every output is valid
   QuantizeActivationFn activation = nullptr;  // null: not a vec_dot type
+  // Optional: dequantize with non-temporal stores (same floats), for outputs
+  // much larger than the caches; null: use `dequantize`.
+  DequantizeRowFn dequantize_stream = nullptr;
 };
 
 }  // namespace edgequant

@@ -12,6 +12,7 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/ggml_common.hpp"
+#include "hwy/cache_control.h"
 
 EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
@@ -246,6 +247,190 @@ HWY_INLINE hn::Vec<D> SignedAbsMaxGroup(D d, const float* HWY_RESTRICT x) {
 
 #endif  // HWY_TARGET != HWY_SCALAR
 
+// --- Importance-weighted scale searches, one block per lane ----------------
+// make_qx_quants / make_qkx3_quants (§2.1, §2.4) run for Lanes(d) blocks at
+// once: vector i holds element i of every block, each lane runs the
+// reference's float operations in the reference's order (its sums stay
+// sequential over the elements), and branches become per-lane selects.
+
+// ggml's nearest_int, bit for bit (also for Inf/NaN): add 1.5*2^23, keep the
+// low mantissa bits.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> NearestInt(D d, hn::Vec<D> v) {
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::BitCast(di, hn::Add(v, hn::Set(d, 12582912.f)));
+  return hn::Sub(hn::And(bits, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
+}
+
+// Element i of blocks x + 32k (k < Lanes(d)) into x_out[i]; their weights
+// qw * sqrt(sigma2 + x*x) (the legacy imatrix weights) into w_out[i].
+template <class D>
+HWY_INLINE void LoadWeightedLanes(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT qw,
+                                  float sigma2, hn::Vec<D>* x_out, hn::Vec<D>* w_out) {
+  constexpr std::size_t kMax = hn::MaxLanes(D());
+  const std::size_t N = hn::Lanes(d);
+  HWY_ALIGN float xt[32 * kMax], wt[32 * kMax], w[32];
+  const auto vs = hn::Set(d, sigma2);
+  for (std::size_t k = 0; k < N; ++k) {
+    const float* xb = x + 32 * k;
+    const float* qb = qw + 32 * k;
+    for (std::size_t j = 0; j < 32; j += N) {
+      const auto v = hn::LoadU(d, xb + j);
+      hn::StoreU(hn::Mul(hn::LoadU(d, qb + j), hn::Sqrt(hn::Add(vs, hn::Mul(v, v)))), d, w + j);
+    }
+    for (std::size_t i = 0; i < 32; ++i) {
+      xt[i * N + k] = xb[i];
+      wt[i * N + k] = w[i];
+    }
+  }
+  for (std::size_t i = 0; i < 32; ++i) {
+    x_out[i] = hn::Load(d, xt + i * N);
+    w_out[i] = hn::Load(d, wt + i * N);
+  }
+}
+
+// make_qx_quants(32, nmax, x, L, rmse_type 1, w) per lane: levels L[i] in
+// [0, 2*nmax), returns the scale.
+template <class D>
+HWY_INLINE hn::Vec<D> MakeQxQuantsLanes(D d, int nmax, const hn::Vec<D>* x, const hn::Vec<D>* w,
+                                        hn::Vec<hn::RebindToSigned<D>>* L) {
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
+  const auto zero = hn::Zero(d);
+  auto amax = zero, max = zero;
+  for (int i = 0; i < 32; ++i) {
+    const auto ax = hn::Abs(x[i]);
+    const auto m = hn::Gt(ax, amax);
+    amax = hn::IfThenElse(m, ax, amax);
+    max = hn::IfThenElse(m, x[i], max);
+  }
+  const auto offset = hn::Set(di, nmax);
+  const auto lo = hn::Set(di, -nmax), hi = hn::Set(di, nmax - 1);
+  auto level = [&](hn::Vec<D> iscale, int i) {
+    return hn::Max(lo, hn::Min(hi, NearestInt(d, hn::Mul(iscale, x[i]))));
+  };
+  auto iscale = hn::Div(hn::Set(d, static_cast<float>(-nmax)), max);
+  auto sumlx = zero, suml2 = zero;
+  for (int i = 0; i < 32; ++i) {
+    const VI l = level(iscale, i);
+    L[i] = hn::Add(l, offset);
+    const auto fl = hn::ConvertTo(d, l);
+    sumlx = hn::Add(sumlx, hn::Mul(hn::Mul(w[i], x[i]), fl));
+    suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
+  }
+  auto scale = hn::IfThenElseZero(hn::Ne(suml2, zero), hn::Div(sumlx, suml2));
+  auto best = hn::Mul(scale, sumlx);
+  VI trial[32];
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = hn::Div(hn::Set(d, -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))), max);
+    sumlx = suml2 = zero;
+    for (int i = 0; i < 32; ++i) {
+      trial[i] = level(iscale, i);
+      const auto fl = hn::ConvertTo(d, trial[i]);
+      sumlx = hn::Add(sumlx, hn::Mul(hn::Mul(w[i], x[i]), fl));
+      suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
+    }
+    const auto accept =
+        hn::And(hn::Gt(suml2, zero), hn::Gt(hn::Mul(sumlx, sumlx), hn::Mul(best, suml2)));
+    if (hn::AllFalse(d, accept)) continue;
+    const auto accept_i = hn::RebindMask(di, accept);
+    for (int i = 0; i < 32; ++i) L[i] = hn::IfThenElse(accept_i, hn::Add(trial[i], offset), L[i]);
+    scale = hn::IfThenElse(accept, hn::Div(sumlx, suml2), scale);
+    best = hn::IfThenElse(accept, hn::Mul(scale, sumlx), best);
+  }
+  // amax < GROUP_MAX_EPS: all levels 0, scale 0.
+  const auto tiny = hn::Lt(amax, hn::Set(d, ggml::kGroupMaxEps));
+  const auto tiny_i = hn::RebindMask(di, tiny);
+  for (int i = 0; i < 32; ++i) L[i] = hn::IfThenZeroElse(tiny_i, L[i]);
+  return hn::IfThenZeroElse(tiny, scale);
+}
+
+// make_qkx3_quants(32, nmax, x, w, L, &the_min, Laux, rmin, rdelta, nstep,
+// use_mad = false) per lane: levels L[i] in [0, nmax], *the_min, returns the
+// scale. (`min` moves with each accepted step, as in the reference.)
+template <class D>
+HWY_INLINE hn::Vec<D> MakeQkx3QuantsLanes(D d, int nmax, const hn::Vec<D>* x,
+                                          const hn::Vec<D>* w,
+                                          hn::Vec<hn::RebindToSigned<D>>* L,
+                                          hn::Vec<D>* the_min, float rmin, float rdelta,
+                                          int nstep) {
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
+  const auto zero = hn::Zero(d);
+  auto min = x[0], max = x[0];
+  auto sum_w = w[0];
+  auto sum_x = hn::Mul(sum_w, x[0]);
+  for (int i = 1; i < 32; ++i) {
+    min = hn::IfThenElse(hn::Lt(x[i], min), x[i], min);
+    max = hn::IfThenElse(hn::Gt(x[i], max), x[i], max);
+    sum_w = hn::Add(sum_w, w[i]);
+    sum_x = hn::Add(sum_x, hn::Mul(w[i], x[i]));
+  }
+  min = hn::IfThenElse(hn::Gt(min, zero), zero, min);
+  const auto min0 = min;
+  const auto flat = hn::Le(max, min);  // the reference returns here
+  const auto vzero_i = hn::Zero(di), top = hn::Set(di, nmax);
+  auto level = [&](hn::Vec<D> iscale, int i) {
+    return hn::Max(vzero_i, hn::Min(top, NearestInt(d, hn::Mul(iscale, hn::Sub(x[i], min)))));
+  };
+  auto iscale = hn::Div(hn::Set(d, static_cast<float>(nmax)), hn::Sub(max, min));
+  auto scale = hn::Div(hn::Set(d, 1.0f), iscale);
+  auto best_mad = zero;
+  for (int i = 0; i < 32; ++i) {
+    L[i] = level(iscale, i);
+    auto diff = hn::Sub(hn::Add(hn::Mul(scale, hn::ConvertTo(d, L[i])), min), x[i]);
+    diff = hn::Mul(diff, diff);
+    best_mad = hn::Add(best_mad, hn::Mul(w[i], diff));
+  }
+  VI aux[32];
+  for (int is = 0; is <= nstep; ++is) {
+    const float c = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    iscale = hn::Div(hn::Set(d, c), hn::Sub(max, min));
+    auto sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < 32; ++i) {
+      aux[i] = level(iscale, i);
+      const auto fl = hn::ConvertTo(d, aux[i]);
+      const auto wl = hn::Mul(w[i], fl);
+      sum_l = hn::Add(sum_l, wl);
+      sum_l2 = hn::Add(sum_l2, hn::Mul(wl, fl));
+      sum_xl = hn::Add(sum_xl, hn::Mul(wl, x[i]));
+    }
+    const auto det = hn::Sub(hn::Mul(sum_w, sum_l2), hn::Mul(sum_l, sum_l));
+    const auto positive = hn::Gt(det, zero);
+    if (hn::AllFalse(d, positive)) continue;
+    auto this_scale = hn::Div(hn::Sub(hn::Mul(sum_w, sum_xl), hn::Mul(sum_x, sum_l)), det);
+    auto this_min = hn::Div(hn::Sub(hn::Mul(sum_l2, sum_x), hn::Mul(sum_l, sum_xl)), det);
+    const auto clamp_min = hn::Gt(this_min, zero);
+    this_min = hn::IfThenElse(clamp_min, zero, this_min);
+    this_scale = hn::IfThenElse(clamp_min, hn::Div(sum_xl, sum_l2), this_scale);
+    auto mad = zero;
+    for (int i = 0; i < 32; ++i) {
+      auto diff = hn::Sub(hn::Add(hn::Mul(this_scale, hn::ConvertTo(d, aux[i])), this_min), x[i]);
+      diff = hn::Mul(diff, diff);
+      mad = hn::Add(mad, hn::Mul(w[i], diff));
+    }
+    const auto accept = hn::And(positive, hn::Lt(mad, best_mad));
+    if (hn::AllFalse(d, accept)) continue;
+    const auto accept_i = hn::RebindMask(di, accept);
+    for (int i = 0; i < 32; ++i) L[i] = hn::IfThenElse(accept_i, aux[i], L[i]);
+    best_mad = hn::IfThenElse(accept, mad, best_mad);
+    scale = hn::IfThenElse(accept, this_scale, scale);
+    min = hn::IfThenElse(accept, this_min, min);
+  }
+  const auto flat_i = hn::RebindMask(di, flat);
+  for (int i = 0; i < 32; ++i) L[i] = hn::IfThenZeroElse(flat_i, L[i]);
+  *the_min = hn::Neg(hn::IfThenElse(flat, min0, min));
+  return hn::IfThenZeroElse(flat, scale);
+}
+
+// The 32 level vectors as out[i * Lanes + k] = level i of block k.
+template <class DI>
+HWY_INLINE void StoreLevelLanes(DI di, const hn::Vec<DI>* L, std::int32_t* HWY_RESTRICT out) {
+  const std::size_t N = hn::Lanes(di);
+  for (std::size_t i = 0; i < 32; ++i) hn::Store(L[i], di, out + i * N);
+}
+
 // d != 0 ? 1/d : 0 per lane.
 template <class D>
 HWY_INLINE hn::Vec<D> InverseOrZero(D d, hn::Vec<D> v) {
@@ -258,6 +443,47 @@ HWY_INLINE void StoreF16Lanes(D d, hn::Vec<D> v, Block* HWY_RESTRICT y, f16_bits
   float a[kScaleGroup] = {};
   hn::StoreU(v, d, a);
   StoreF16Field(a, hn::Lanes(d), y, f);
+}
+
+// The integer trunc(v) of a non-negative v < 2^22, given floor_v = Floor(v)
+// (= trunc for v >= 0): the low mantissa bits of floor_v + 2^23 (exact), the
+// upper bits 0x4B000000. Cheaper than ConvertTo, whose overflow fix-up x86
+// pays on every vector. Callers mask the bits they need.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> IntegerBits(D d, hn::Vec<D> floor_v) {
+  const hn::RebindToSigned<D> di;
+  return hn::BitCast(di, hn::Add(floor_v, hn::Set(d, 8388608.0f)));
+}
+
+// Stores the low byte of each 32-bit lane: an exact narrowing of values in
+// [-128, 255] (no saturation needed; cheaper than DemoteTo on x86).
+template <class DI, class V>
+HWY_INLINE void StoreLowBytes(DI di, V v, void* HWY_RESTRICT p) {
+  const hn::RebindToUnsigned<DI> du;
+  const hn::Rebind<std::uint8_t, DI> d8;
+  hn::StoreU(hn::TruncateTo(d8, hn::BitCast(du, v)), d8, static_cast<std::uint8_t*>(p));
+  (void)di;
+}
+
+// Dequantized output: regular stores, or (kStream) non-temporal stores in
+// 16-byte pieces, for which `p` must be 16-byte aligned (StreamAligned).
+template <bool kStream, class D>
+HWY_INLINE void StoreOut(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kStream && hn::MaxLanes(D()) == 8) {
+    const hn::Half<D> dh;
+    hn::Stream(hn::LowerHalf(dh, v), dh, p);
+    hn::Stream(hn::UpperHalf(dh, v), dh, p + 4);
+    return;
+  } else if constexpr (kStream && hn::MaxLanes(D()) == 4) {
+    hn::Stream(v, d, p);
+    return;
+  }
+#endif
+  hn::StoreU(v, d, p);
+}
+inline bool StreamAligned(const float* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
 }
 
 // Bit i = mask lane i (Lanes(d) <= 32).
@@ -274,11 +500,9 @@ HWY_INLINE std::uint32_t MaskBits(D d, M m) {
 template <class DI, class V>
 HWY_INLINE void StoreQ5Levels(DI di, V lo, V hi, std::size_t j, std::uint8_t* HWY_RESTRICT qs,
                               std::uint32_t* HWY_RESTRICT qh_bits) {
-  const hn::Rebind<std::uint8_t, DI> d8;
   const auto low4 = hn::Set(di, 0x0F);
   const auto bit4 = hn::Set(di, 0x10);
-  const auto packed = hn::Or(hn::And(lo, low4), hn::ShiftLeft<4>(hn::And(hi, low4)));
-  hn::StoreU(hn::DemoteTo(d8, packed), d8, qs + j);
+  StoreLowBytes(di, hn::Or(hn::And(lo, low4), hn::ShiftLeft<4>(hn::And(hi, low4))), qs + j);
   *qh_bits |= MaskBits(di, hn::Ne(hn::And(lo, bit4), hn::Zero(di))) << j;
   *qh_bits |= MaskBits(di, hn::Ne(hn::And(hi, bit4), hn::Zero(di))) << (j + 16);
 }
@@ -305,7 +529,6 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Q8ActivationLevels(D df, const float* 
                                                              float id,
                                                              std::int8_t* HWY_RESTRICT qs) {
   const hn::RebindToSigned<D> di;
-  const hn::Rebind<std::int8_t, D> d8;
   auto sum = hn::Zero(di);
   if (ggml::inverse_scale_overflowed(id)) {
     for (int j = 0; j < 32; ++j) qs[j] = -128;
@@ -315,7 +538,7 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Q8ActivationLevels(D df, const float* 
   for (std::size_t j = 0; j < 32; j += hn::Lanes(df)) {
     const auto q = hn::ConvertTo(di, hn::Round(hn::Mul(hn::LoadU(df, x + j), vid)));
     sum = hn::Add(sum, q);
-    hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
+    StoreLowBytes(di, q, qs + j);
   }
   return sum;
 }

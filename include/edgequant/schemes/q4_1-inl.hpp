@@ -25,14 +25,18 @@ struct SimdKernels<Q4_1> {
                            std::size_t n, const float* importance) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
-    if (importance != nullptr || 16 % N != 0) {
-      Q4_1::quantize_row_ref(x, y, n, importance);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
+      return;
+    }
+    if (16 % N != 0) {
+      Q4_1::quantize_row_ref(x, y, n);
       return;
     }
     const auto half = hn::Set(df, 0.5f);
-    const auto fifteen = hn::Set(di, 15);
+    const auto fifteen = hn::Set(df, 15.0f);
+    const auto sixteen = hn::Set(df, 16.0f);
     auto levels = [&](const float* HWY_RESTRICT xb, float min, float id,
                       std::uint8_t* HWY_RESTRICT qs) {
       if (ggml::inverse_scale_overflowed(id)) {
@@ -42,14 +46,14 @@ struct SimdKernels<Q4_1> {
       const auto vmin = hn::Set(df, min);
       const auto vid = hn::Set(df, id);
       for (std::size_t j = 0; j < 16; j += N) {
-        // (int8)((x - min)*id + 0.5f): non-negative, so truncation = ConvertTo.
+        // MIN(15, (int8)((x - min)*id + 0.5f)): non-negative, so the cast is
+        // Floor; lo + 16*hi is exact in float.
         const auto lo = hn::Min(
-            fifteen,
-            hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half)));
+            fifteen, hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half)));
         const auto hi = hn::Min(
-            fifteen, hn::ConvertTo(
-                         di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half)));
-        hn::StoreU(hn::DemoteTo(d8, hn::Or(lo, hn::ShiftLeft<4>(hi))), d8, qs + j);
+            fifteen,
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half)));
+        StoreLowBytes(di, IntegerBits(df, hn::Add(lo, hn::Mul(hi, sixteen))), qs + j);
       }
     };
     const std::size_t nb = n / 32;
@@ -79,9 +83,57 @@ struct SimdKernels<Q4_1> {
     }
   }
 
+  // With importance: quantize_row_q4_1_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y, std::size_t n,
+                                const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        hn::Vec<decltype(df)> the_min;
+        const auto d = MakeQkx3QuantsLanes(df, 15, xv, wv, L, &the_min, -0.9f, 0.05f, 36);
+        StoreF16Lanes(df, d, y + b, &Q4_1::Block::d);
+        StoreF16Lanes(df, hn::Neg(the_min), y + b, &Q4_1::Block::m);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          for (std::size_t j = 0; j < 16; ++j) {
+            y[b + k].qs[j] = static_cast<std::uint8_t>(lv[j * N + k] | lv[(j + 16) * N + k] << 4);
+          }
+        }
+      }
+    }
+#endif
+    for (; b < nb; ++b) Q4_1::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
+  }
+
   static void dequantize_row(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
                              std::size_t n) {
-    const hn::ScalableTag<float> df;
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -106,8 +158,8 @@ struct SimdKernels<Q4_1> {
           const auto lo = hn::ConvertTo(df, hn::And(q, mask));
           const auto hi = hn::ConvertTo(df, hn::ShiftRight<4>(q));
           // q*d is exact (4-bit times 11-bit), so the sum rounds as ggml's.
-          hn::StoreU(hn::Add(hn::Mul(lo, vd), vm), df, yb + j);
-          hn::StoreU(hn::Add(hn::Mul(hi, vd), vm), df, yb + j + 16);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(lo, vd), vm), yb + j);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(hi, vd), vm), yb + j + 16);
         }
       }
     }

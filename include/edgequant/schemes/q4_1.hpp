@@ -35,19 +35,23 @@ struct Q4_1 {
     // quantize_row_q4_1_impl: weights from the importance and the row's sigma2,
     // make_qkx3_quants with ggml's fixed search grid (§2.4).
     const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q4_1_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
     float weight[32];
     std::uint8_t L[32], Laux[32];
-    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
-      const float* xb = x + ib * block_elems;
-      const float* qw = importance + ib * block_elems;
-      for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-      float min;
-      const float d =
-          ggml::make_qkx3_quants(32, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-      y[ib].d = ggml::fp16(d);
-      y[ib].m = ggml::fp16(-min);
-      for (int j = 0; j < 16; ++j) y[ib].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
-    }
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float min;
+    const float d =
+        ggml::make_qkx3_quants(32, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    y.d = ggml::fp16(d);
+    y.m = ggml::fp16(-min);
+    for (int j = 0; j < 16; ++j) y.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
   }
 
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {

@@ -75,17 +75,21 @@ struct Q5_0 {
     }
     // quantize_row_q5_0_impl: as Q4_0's, with 16 levels each side.
     const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q5_0_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
     float weight[32];
     std::int8_t Ls[32];
-    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
-      const float* xb = x + ib * block_elems;
-      const float* qw = importance + ib * block_elems;
-      for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-      const float d = ggml::make_qx_quants(32, 16, xb, Ls, weight);
-      y[ib].d = ggml::fp16(d);
-      for (int j = 0; j < 32; ++j) L[j] = static_cast<std::uint8_t>(Ls[j]);
-      ggml::pack_q5(L, y[ib].qs, y[ib].qh);
-    }
+    std::uint8_t L[32];
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    y.d = ggml::fp16(ggml::make_qx_quants(32, 16, xb, Ls, weight));
+    for (int j = 0; j < 32; ++j) L[j] = static_cast<std::uint8_t>(Ls[j]);
+    ggml::pack_q5(L, y.qs, y.qh);
   }
 
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {

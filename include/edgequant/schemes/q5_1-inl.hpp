@@ -25,8 +25,12 @@ struct SimdKernels<Q5_1> {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
-    if (importance != nullptr || 16 % N != 0) {
-      Q5_1::quantize_row_ref(x, y, n, importance);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
+      return;
+    }
+    if (16 % N != 0) {
+      Q5_1::quantize_row_ref(x, y, n);
       return;
     }
     const auto half = hn::Set(df, 0.5f);
@@ -40,12 +44,12 @@ struct SimdKernels<Q5_1> {
       const auto vid = hn::Set(df, id);
       std::uint32_t qh = 0;
       for (std::size_t j = 0; j < 16; j += N) {
-        // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative.
-        const auto lo =
-            hn::ConvertTo(di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
-        const auto hi = hn::ConvertTo(
-            di, hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
-        StoreQ5Levels(di, lo, hi, j, blk.qs, &qh);
+        // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative, so
+        // the cast is Floor.
+        const auto lo = hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
+        const auto hi =
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
+        StoreQ5Levels(di, IntegerBits(df, lo), IntegerBits(df, hi), j, blk.qs, &qh);
       }
       StoreQh(qh, blk.qh);
     };
@@ -76,9 +80,57 @@ struct SimdKernels<Q5_1> {
     }
   }
 
+  // With importance: quantize_row_q5_1_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
+                                const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        hn::Vec<decltype(df)> the_min;
+        const auto d = MakeQkx3QuantsLanes(df, 31, xv, wv, L, &the_min, -0.9f, 0.05f, 36);
+        StoreF16Lanes(df, d, y + b, &Q5_1::Block::d);
+        StoreF16Lanes(df, hn::Neg(the_min), y + b, &Q5_1::Block::m);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          std::uint8_t l[32];
+          for (std::size_t i = 0; i < 32; ++i) l[i] = static_cast<std::uint8_t>(lv[i * N + k]);
+          ggml::pack_q5(l, y[b + k].qs, y[b + k].qh);
+        }
+      }
+    }
+#endif
+    for (; b < nb; ++b) Q5_1::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
+  }
+
   static void dequantize_row(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
                              std::size_t n) {
-    const hn::ScalableTag<float> df;
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -105,8 +157,8 @@ struct SimdKernels<Q5_1> {
           const auto hi =
               hn::ConvertTo(df, hn::Or(hn::ShiftRight<4>(q), Q5HighBits(di, qh, j + 16)));
           // q*d is exact (5-bit times 11-bit), so the sum rounds as ggml's.
-          hn::StoreU(hn::Add(hn::Mul(lo, vd), vm), df, yb + j);
-          hn::StoreU(hn::Add(hn::Mul(hi, vd), vm), df, yb + j + 16);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(lo, vd), vm), yb + j);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(hi, vd), vm), yb + j + 16);
         }
       }
     }

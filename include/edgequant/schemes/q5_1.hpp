@@ -55,19 +55,23 @@ struct Q5_1 {
     }
     // quantize_row_q5_1_impl: as Q4_1's, with 32 levels.
     const float sigma2 = ggml::row_sigma2(x, n);
-    float weight[32];
-    std::uint8_t Laux[32];
     for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
-      const float* xb = x + ib * block_elems;
-      const float* qw = importance + ib * block_elems;
-      for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-      float min;
-      const float d =
-          ggml::make_qkx3_quants(32, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
-      y[ib].d = ggml::fp16(d);
-      y[ib].m = ggml::fp16(-min);
-      ggml::pack_q5(L, y[ib].qs, y[ib].qh);
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
     }
+  }
+
+  // One block of quantize_row_q5_1_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
+    float weight[32];
+    std::uint8_t L[32], Laux[32];
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float min;
+    const float d =
+        ggml::make_qkx3_quants(32, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    y.d = ggml::fp16(d);
+    y.m = ggml::fp16(-min);
+    ggml::pack_q5(L, y.qs, y.qh);
   }
 
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {

@@ -26,7 +26,6 @@ struct SimdKernels<Q8_0> {
                            std::size_t n, const float*) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
     if (32 % N != 0) {
       Q8_0::quantize_row_ref(x, y, n);
@@ -40,7 +39,7 @@ struct SimdKernels<Q8_0> {
       const auto vid = hn::Set(df, id);
       for (std::size_t j = 0; j < 32; j += N) {
         const auto q = RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid));
-        hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, qs + j);
+        StoreLowBytes(di, hn::ConvertTo(di, q), qs + j);
       }
     };
     const std::size_t nb = n / 32;
@@ -94,7 +93,22 @@ struct SimdKernels<Q8_0> {
 
   static void dequantize_row(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
                              std::size_t n) {
-    const hn::ScalableTag<float> df;
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -111,7 +125,7 @@ struct SimdKernels<Q8_0> {
         const auto vd = hn::Set(df, dv[k]);
         for (std::size_t j = 0; j < 32; j += N) {
           const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b0 + k].qs + j)));
-          hn::StoreU(hn::Mul(q, vd), df, y + (b0 + k) * 32 + j);
+          StoreOut<kStream>(df, hn::Mul(q, vd), y + (b0 + k) * 32 + j);
         }
       }
     }

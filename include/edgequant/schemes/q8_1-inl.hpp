@@ -25,7 +25,6 @@ struct SimdKernels<Q8_1> {
                            std::size_t n, const float*) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
     if (32 % N != 0) {
       Q8_1::quantize_row_ref(x, y, n);
@@ -42,7 +41,7 @@ struct SimdKernels<Q8_1> {
       for (std::size_t j = 0; j < 32; j += N) {
         const auto q = hn::ConvertTo(di, RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid)));
         sum = hn::Add(sum, q);
-        hn::StoreU(hn::DemoteTo(d8, q), d8, qs + j);
+        StoreLowBytes(di, q, qs + j);
       }
       return sum;
     };

@@ -24,7 +24,6 @@ struct SimdKernels<Q8_K> {
                                   std::size_t n) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
     if (16 % N != 0) {
       Q8_K::quantize_row_ref(x, y, n);
@@ -49,7 +48,7 @@ struct SimdKernels<Q8_K> {
           const auto q =
               hn::Min(top, hn::ConvertTo(di, hn::Round(hn::Mul(vs, hn::LoadU(df, xb + j)))));
           sum = hn::Add(sum, q);
-          hn::StoreU(hn::DemoteTo(d8, q), d8, blk.qs + j);
+          StoreLowBytes(di, q, blk.qs + j);
         }
         blk.bsums[j0 / 16] = static_cast<std::int16_t>(hn::GetLane(hn::SumOfLanes(di, sum)));
       }
