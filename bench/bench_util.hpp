@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "edgequant/schemes/ggml_type.hpp"
@@ -12,6 +13,14 @@
 namespace eqbench {
 
 inline constexpr std::size_t kRows = 4096, kCols = 4096;  // 64 MiB of float32
+
+// Thread counts of the multi-threaded benchmarks: 1, 2 and, on machines with
+// more hardware threads, 0 (= all of them).
+inline std::vector<std::int64_t> thread_counts() {
+  std::vector<std::int64_t> t{1, 2};
+  if (std::thread::hardware_concurrency() > 2) t.push_back(0);
+  return t;
+}
 
 inline const std::vector<float>& weights() {
   static const std::vector<float> w = [] {

@@ -119,16 +119,14 @@ const bool registered = [] {
       const std::string n(S::name);
       const bool imat_only = edgequant::ggml_type_info(t).requires_imatrix;
       auto* q = benchmark::RegisterBenchmark(("ggml_quantize/" + n).c_str(), BM_ggml_quantize, t);
-      q->Args({1, imat_only ? 1 : 0})->Args({0, imat_only ? 1 : 0});
+      for (auto th : eqbench::thread_counts()) q->Args({th, imat_only ? 1 : 0});
       if (!imat_only) q->Args({1, 1});
       q->ArgNames({"threads", "imatrix"})->UseRealTime()->Unit(benchmark::kMillisecond);
       if (p.to_float(static_cast<int>(t))) {
-        benchmark::RegisterBenchmark(("ggml_dequantize/" + n).c_str(), BM_ggml_dequantize, t)
-            ->Arg(1)
-            ->Arg(0)
-            ->ArgName("threads")
-            ->UseRealTime()
-            ->Unit(benchmark::kMillisecond);
+        auto* d =
+            benchmark::RegisterBenchmark(("ggml_dequantize/" + n).c_str(), BM_ggml_dequantize, t);
+        for (auto th : eqbench::thread_counts()) d->Arg(th);
+        d->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
       }
     }
   });

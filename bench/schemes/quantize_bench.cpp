@@ -85,15 +85,12 @@ const bool registered = [] {
     const std::string n(S::name);
     const bool imat_only = edgequant::ggml_type_info(S::ggml_type).requires_imatrix;
     auto* q = benchmark::RegisterBenchmark(("quantize/" + n).c_str(), BM_quantize<S>);
-    q->Args({1, imat_only ? 1 : 0})->Args({0, imat_only ? 1 : 0});
+    for (auto t : eqbench::thread_counts()) q->Args({t, imat_only ? 1 : 0});
     if (!imat_only) q->Args({1, 1});
     q->ArgNames({"threads", "imatrix"})->UseRealTime()->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("dequantize/" + n).c_str(), BM_dequantize<S>)
-        ->Arg(1)
-        ->Arg(0)
-        ->ArgName("threads")
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    auto* d = benchmark::RegisterBenchmark(("dequantize/" + n).c_str(), BM_dequantize<S>);
+    for (auto t : eqbench::thread_counts()) d->Arg(t);
+    d->ArgName("threads")->UseRealTime()->Unit(benchmark::kMillisecond);
   });
   return true;
 }();

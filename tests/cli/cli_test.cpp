@@ -60,10 +60,13 @@ const fs::path& scratch() {
 
 // Runs the edgequant executable with `args`; stdout and stderr captured.
 Run run_cli(const std::vector<std::string>& args) {
-  std::string cmd = quote(EDGEQUANT_CLI_PATH);
-  for (const auto& a : args) cmd += " " + quote(a);
+  const char* env = std::getenv("EDGEQUANT_CLI");  // another build of the executable
+  std::string cmd = quote(env && *env ? env : EDGEQUANT_CLI_PATH);
+  // Appended piecewise: `" " + std::string` trips GCC 12's -Wrestrict false
+  // positive at -O3 (GCC bug 105329).
+  for (const auto& a : args) (cmd += ' ') += quote(a);
   const fs::path o = scratch() / "stdout.txt", e = scratch() / "stderr.txt";
-  cmd += " >" + quote(o.string()) + " 2>" + quote(e.string());
+  ((((cmd += " >") += quote(o.string())) += " 2>") += quote(e.string()));
   Run r;
   const int st = std::system(cmd.c_str());
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;

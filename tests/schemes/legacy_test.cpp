@@ -4,6 +4,7 @@
 // minimum field's overflow check — on every SIMD target.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -140,4 +141,47 @@ TEST_CASE("legacy types: a minimum beyond fp16 range is refused (ggml_validate_r
   st = quantize<Q5_1>(x, 64, q5);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::kOverflow);
+}
+
+TEST_CASE_TEMPLATE("legacy types: streaming dequantization and partial block groups", S, Q4_0,
+                   Q4_1, Q5_0, Q5_1, Q8_0) {
+  // Rows of 11 blocks: groups of 4 or 8 blocks plus a remainder, with and
+  // without importance; the output of the non-temporal dequantizer at an
+  // aligned and a misaligned address.
+  constexpr std::size_t kCols = 11 * 32, kRows = 7;
+  std::vector<float> x(kCols * kRows), w(kCols);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = std::sin(0.37f * static_cast<float>(i)) * (1.0f + static_cast<float>(i % 97));
+  }
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.5f + static_cast<float>(i % 13);
+  std::vector<std::vector<std::uint8_t>> ref;
+  {
+    ScopedIsa scalar(Isa::kScalar);
+    for (bool imat : {false, true}) {
+      std::vector<typename S::Block> q(x.size() / 32);
+      QuantizeOptions opt;
+      if (imat) opt.importance = w;
+      REQUIRE(quantize<S>(x, kCols, q, opt));
+      ref.emplace_back(reinterpret_cast<const std::uint8_t*>(q.data()),
+                       reinterpret_cast<const std::uint8_t*>(q.data() + q.size()));
+    }
+  }
+  eqtest::for_each_isa([&](Isa isa) {
+    for (int imat = 0; imat < 2; ++imat) {
+      std::vector<typename S::Block> q(x.size() / 32);
+      QuantizeOptions opt;
+      if (imat) opt.importance = w;
+      REQUIRE(quantize<S>(x, kCols, q, opt));
+      CHECK(std::memcmp(q.data(), ref[imat].data(), ref[imat].size()) == 0);
+    }
+    const RowKernels& k = row_kernels_for<S>(isa);
+    std::vector<float> want(kCols + 8), got(kCols + 8);
+    k.dequantize(ref[1].data(), want.data(), kCols);
+    const auto stream = k.dequantize_stream ? k.dequantize_stream : k.dequantize;
+    for (std::size_t offset : {0u, 1u, 4u}) {
+      stream(ref[1].data(), got.data() + offset, kCols);
+      CAPTURE(offset);
+      CHECK(std::memcmp(got.data() + offset, want.data(), kCols * 4) == 0);
+    }
+  });
 }

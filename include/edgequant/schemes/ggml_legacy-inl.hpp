@@ -309,13 +309,15 @@ HWY_INLINE hn::Vec<D> MakeQxQuantsLanes(D d, int nmax, const hn::Vec<D>* x, cons
   auto level = [&](hn::Vec<D> iscale, int i) {
     return hn::Max(lo, hn::Min(hi, NearestInt(d, hn::Mul(iscale, x[i]))));
   };
+  hn::Vec<D> wx[32];  // w*x, the first product of every sumlx term
+  for (int i = 0; i < 32; ++i) wx[i] = hn::Mul(w[i], x[i]);
   auto iscale = hn::Div(hn::Set(d, static_cast<float>(-nmax)), max);
   auto sumlx = zero, suml2 = zero;
   for (int i = 0; i < 32; ++i) {
     const VI l = level(iscale, i);
     L[i] = hn::Add(l, offset);
     const auto fl = hn::ConvertTo(d, l);
-    sumlx = hn::Add(sumlx, hn::Mul(hn::Mul(w[i], x[i]), fl));
+    sumlx = hn::Add(sumlx, hn::Mul(wx[i], fl));
     suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
   }
   auto scale = hn::IfThenElseZero(hn::Ne(suml2, zero), hn::Div(sumlx, suml2));
@@ -328,7 +330,7 @@ HWY_INLINE hn::Vec<D> MakeQxQuantsLanes(D d, int nmax, const hn::Vec<D>* x, cons
     for (int i = 0; i < 32; ++i) {
       trial[i] = level(iscale, i);
       const auto fl = hn::ConvertTo(d, trial[i]);
-      sumlx = hn::Add(sumlx, hn::Mul(hn::Mul(w[i], x[i]), fl));
+      sumlx = hn::Add(sumlx, hn::Mul(wx[i], fl));
       suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
     }
     const auto accept =

@@ -19,8 +19,7 @@ namespace edgequant::HWY_NAMESPACE {
 template <>
 struct SimdKernels<Q4_0> {
   // Without importance: vectorised over the 32 elements (no sums involved),
-  // blocks in groups (kBlockGroups). With importance the scale search sums
-  // in element order: the reference.
+  // blocks in groups (kBlockGroups). With importance: quantize_weighted.
   static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
                            std::size_t n, const float* importance) {
     const hn::CappedTag<float, 8> df;

@@ -20,7 +20,7 @@ template <>
 struct SimdKernels<Q4_1> {
   // Without importance: min/max are order-free (signed zeros handled by
   // MinMax32), the levels are per element, blocks in groups (kBlockGroups).
-  // With importance: the reference.
+  // With importance: quantize_weighted.
   static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y,
                            std::size_t n, const float* importance) {
     const hn::CappedTag<float, 8> df;

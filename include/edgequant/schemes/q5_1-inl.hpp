@@ -19,7 +19,7 @@ namespace edgequant::HWY_NAMESPACE {
 template <>
 struct SimdKernels<Q5_1> {
   // As Q4_1: order-free min/max, per-element levels, blocks in groups
-  // (kBlockGroups); importance: the reference.
+  // (kBlockGroups); importance: quantize_weighted.
   static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y,
                            std::size_t n, const float* importance) {
     const hn::CappedTag<float, 8> df;
