@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <vector>
@@ -12,7 +13,18 @@
 
 namespace eqbench {
 
-inline constexpr std::size_t kRows = 4096, kCols = 4096;  // 64 MiB of float32
+inline constexpr std::size_t kCols = 4096;
+
+// Rows of the benchmark matrix: 4096 (64 MiB of float32), or
+// $EDGEQUANT_BENCH_ROWS on machines whose last-level cache holds that much.
+inline std::size_t rows() {
+  static const std::size_t r = [] {
+    const char* env = std::getenv("EDGEQUANT_BENCH_ROWS");
+    const unsigned long v = env ? std::strtoul(env, nullptr, 10) : 0;
+    return v ? static_cast<std::size_t>(v) : std::size_t{4096};
+  }();
+  return r;
+}
 
 // Thread counts of the multi-threaded benchmarks: 1, 2 and, on machines with
 // more hardware threads, 0 (= all of them).
@@ -24,7 +36,7 @@ inline std::vector<std::int64_t> thread_counts() {
 
 inline const std::vector<float>& weights() {
   static const std::vector<float> w = [] {
-    std::vector<float> v(kRows * kCols);
+    std::vector<float> v(rows() * kCols);
     std::mt19937 rng(1);
     std::normal_distribution<float> nd(0.f, 0.02f);
     for (auto& x : v) x = nd(rng);

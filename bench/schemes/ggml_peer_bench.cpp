@@ -35,7 +35,7 @@ std::size_t row_bytes(GgmlType t) {
 void quantize_with_ggml(GgmlType t, const float* imp, std::uint8_t* dst, unsigned threads) {
   auto& p = eqpeer::ggml_peer();
   const auto& x = eqbench::weights();
-  edgequant::parallel_for(0, eqbench::kRows, kGrain, threads, [&](std::size_t r0, std::size_t r1) {
+  edgequant::parallel_for(0, eqbench::rows(), kGrain, threads, [&](std::size_t r0, std::size_t r1) {
     p.quantize_chunk(static_cast<int>(t), x.data(), dst,
                      static_cast<std::int64_t>(r0 * eqbench::kCols),
                      static_cast<std::int64_t>(r1 - r0), eqbench::kCols, imp);
@@ -54,12 +54,12 @@ void BM_ggml_quantize(benchmark::State& state, GgmlType t) {
   const unsigned threads = static_cast<unsigned>(state.range(0));
   const bool imat = state.range(1) != 0;
   const float* imp = imat ? eqbench::importance().data() : nullptr;
-  std::vector<std::uint8_t> q(eqbench::kRows * row_bytes(t));
+  std::vector<std::uint8_t> q(eqbench::rows() * row_bytes(t));
   for (auto _ : state) {
     quantize_with_ggml(t, imp, q.data(), threads);
     benchmark::DoNotOptimize(q.data());
   }
-  const std::size_t n = eqbench::kRows * eqbench::kCols;
+  const std::size_t n = eqbench::rows() * eqbench::kCols;
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * 4));
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * n));
   state.counters["exact"] =
@@ -71,16 +71,17 @@ void BM_ggml_dequantize(benchmark::State& state, GgmlType t) {
   auto& p = eqpeer::ggml_peer();
   const unsigned threads = static_cast<unsigned>(state.range(0));
   const bool imat_only = edgequant::ggml_type_info(t).requires_imatrix;
-  std::vector<std::uint8_t> q(eqbench::kRows * row_bytes(t));
+  std::vector<std::uint8_t> q(eqbench::rows() * row_bytes(t));
   quantize_with_ggml(t, imat_only ? eqbench::importance().data() : nullptr, q.data(), 0);
   const auto to_float = p.to_float(static_cast<int>(t));
   const std::size_t rb = row_bytes(t);
-  std::vector<float> y(eqbench::kRows * eqbench::kCols);
+  std::vector<float> y(eqbench::rows() * eqbench::kCols);
   for (auto _ : state) {
-    edgequant::parallel_for(0, eqbench::kRows, kGrain, threads, [&](std::size_t r0, std::size_t r1) {
-      to_float(q.data() + r0 * rb, y.data() + r0 * eqbench::kCols,
-               static_cast<std::int64_t>((r1 - r0) * eqbench::kCols));
-    });
+    edgequant::parallel_for(0, eqbench::rows(), kGrain, threads,
+                            [&](std::size_t r0, std::size_t r1) {
+                              to_float(q.data() + r0 * rb, y.data() + r0 * eqbench::kCols,
+                                       static_cast<std::int64_t>((r1 - r0) * eqbench::kCols));
+                            });
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * y.size() * 4));

@@ -66,6 +66,12 @@ void BM_activation(benchmark::State& state) {
   state.SetLabel(std::string(edgequant::isa_name(edgequant::active_isa())));
 }
 
+const bool context_added = [] {
+  benchmark::AddCustomContext("matrix", std::to_string(eqbench::rows()) + " x " +
+                                            std::to_string(eqbench::kCols) + " float32");
+  return true;
+}();
+
 const bool activation_registered = [] {
   auto add = []<class S>() {
     if constexpr (edgequant::HasActivation<S>) {
@@ -101,7 +107,7 @@ namespace eqbench {
 
 std::vector<std::uint8_t> our_quantized(edgequant::GgmlType type, bool with_importance) {
   const auto& x = weights();
-  std::vector<std::uint8_t> q(kRows * edgequant::ggml_row_bytes(type, kCols));
+  std::vector<std::uint8_t> q(rows() * edgequant::ggml_row_bytes(type, kCols));
   edgequant::QuantizeOptions opt;
   opt.threads = 0;
   if (with_importance) opt.importance = importance();
@@ -111,7 +117,7 @@ std::vector<std::uint8_t> our_quantized(edgequant::GgmlType type, bool with_impo
 }
 
 std::vector<float> our_dequantized(edgequant::GgmlType type, const std::vector<std::uint8_t>& q) {
-  std::vector<float> y(kRows * kCols);
+  std::vector<float> y(rows() * kCols);
   auto st = edgequant::dequantize(type, std::as_bytes(std::span(q)), kCols, y, 0);
   if (!st) y.clear();
   return y;

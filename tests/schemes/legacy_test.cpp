@@ -143,8 +143,8 @@ TEST_CASE("legacy types: a minimum beyond fp16 range is refused (ggml_validate_r
   CHECK(st.error().code == Errc::kOverflow);
 }
 
-TEST_CASE_TEMPLATE("legacy types: streaming dequantization and partial block groups", S, Q4_0,
-                   Q4_1, Q5_0, Q5_1, Q8_0) {
+TEST_CASE_TEMPLATE("legacy types: streaming dequantization and partial block groups", S, Q4_0, Q4_1,
+                   Q5_0, Q5_1, Q8_0, F16, BF16) {
   // Rows of 11 blocks: groups of 4 or 8 blocks plus a remainder, with and
   // without importance; the output of the non-temporal dequantizer at an
   // aligned and a misaligned address.
@@ -158,7 +158,7 @@ TEST_CASE_TEMPLATE("legacy types: streaming dequantization and partial block gro
   {
     ScopedIsa scalar(Isa::kScalar);
     for (bool imat : {false, true}) {
-      std::vector<typename S::Block> q(x.size() / 32);
+      std::vector<typename S::Block> q(x.size() / S::block_elems);
       QuantizeOptions opt;
       if (imat) opt.importance = w;
       REQUIRE(quantize<S>(x, kCols, q, opt));
@@ -168,7 +168,7 @@ TEST_CASE_TEMPLATE("legacy types: streaming dequantization and partial block gro
   }
   eqtest::for_each_isa([&](Isa isa) {
     for (int imat = 0; imat < 2; ++imat) {
-      std::vector<typename S::Block> q(x.size() / 32);
+      std::vector<typename S::Block> q(x.size() / S::block_elems);
       QuantizeOptions opt;
       if (imat) opt.importance = w;
       REQUIRE(quantize<S>(x, kCols, q, opt));

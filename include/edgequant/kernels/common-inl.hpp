@@ -13,6 +13,7 @@
 
 #include "edgequant/core/config.hpp"
 #include "edgequant/kernels/row_kernels.hpp"
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -102,6 +103,27 @@ inline std::size_t FirstNonFinite(const float* HWY_RESTRICT x, std::size_t n) {
     if ((u & 0x7f800000u) == 0x7f800000u) return i;
   }
   return n;
+}
+
+// Dequantized output: regular stores, or (kStream) non-temporal stores in
+// 16-byte pieces, for which `p` must be 16-byte aligned (StreamAligned).
+template <bool kStream, class D>
+HWY_INLINE void StoreOut(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kStream && hn::MaxLanes(D()) == 8) {
+    const hn::Half<D> dh;
+    hn::Stream(hn::LowerHalf(dh, v), dh, p);
+    hn::Stream(hn::UpperHalf(dh, v), dh, p + 4);
+    return;
+  } else if constexpr (kStream && hn::MaxLanes(D()) == 4) {
+    hn::Stream(v, d, p);
+    return;
+  }
+#endif
+  hn::StoreU(v, d, p);
+}
+inline bool StreamAligned(const float* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
 }
 
 // Max of |x[0..n)|, n a multiple of Lanes(d). Max is exact in any order.

@@ -18,6 +18,15 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
+// ggml's nearest_int, bit for bit (also for Inf/NaN): add 1.5*2^23, keep the
+// low mantissa bits.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> NearestInt(D d, hn::Vec<D> v) {
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::BitCast(di, hn::Add(v, hn::Set(d, 12582912.f)));
+  return hn::Sub(hn::And(bits, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
+}
+
 // Blocks whose fp16 fields are converted together: one vector conversion for
 // several blocks instead of the scalar converter per block.
 inline constexpr std::size_t kScaleGroup = 8;
@@ -253,15 +262,6 @@ HWY_INLINE hn::Vec<D> SignedAbsMaxGroup(D d, const float* HWY_RESTRICT x) {
 // reference's float operations in the reference's order (its sums stay
 // sequential over the elements), and branches become per-lane selects.
 
-// ggml's nearest_int, bit for bit (also for Inf/NaN): add 1.5*2^23, keep the
-// low mantissa bits.
-template <class D>
-HWY_INLINE hn::Vec<hn::RebindToSigned<D>> NearestInt(D d, hn::Vec<D> v) {
-  const hn::RebindToSigned<D> di;
-  const auto bits = hn::BitCast(di, hn::Add(v, hn::Set(d, 12582912.f)));
-  return hn::Sub(hn::And(bits, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
-}
-
 // Element i of blocks x + 32k (k < Lanes(d)) into x_out[i]; their weights
 // qw * sqrt(sigma2 + x*x) (the legacy imatrix weights) into w_out[i].
 template <class D>
@@ -352,11 +352,9 @@ HWY_INLINE hn::Vec<D> MakeQxQuantsLanes(D d, int nmax, const hn::Vec<D>* x, cons
 // use_mad = false) per lane: levels L[i] in [0, nmax], *the_min, returns the
 // scale. (`min` moves with each accepted step, as in the reference.)
 template <class D>
-HWY_INLINE hn::Vec<D> MakeQkx3QuantsLanes(D d, int nmax, const hn::Vec<D>* x,
-                                          const hn::Vec<D>* w,
-                                          hn::Vec<hn::RebindToSigned<D>>* L,
-                                          hn::Vec<D>* the_min, float rmin, float rdelta,
-                                          int nstep) {
+HWY_INLINE hn::Vec<D> MakeQkx3QuantsLanes(D d, int nmax, const hn::Vec<D>* x, const hn::Vec<D>* w,
+                                          hn::Vec<hn::RebindToSigned<D>>* L, hn::Vec<D>* the_min,
+                                          float rmin, float rdelta, int nstep) {
   const hn::RebindToSigned<D> di;
   using VI = hn::Vec<decltype(di)>;
   const auto zero = hn::Zero(d);
@@ -461,31 +459,17 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> IntegerBits(D d, hn::Vec<D> floor_v) {
 // [-128, 255] (no saturation needed; cheaper than DemoteTo on x86).
 template <class DI, class V>
 HWY_INLINE void StoreLowBytes(DI di, V v, void* HWY_RESTRICT p) {
-  const hn::RebindToUnsigned<DI> du;
   const hn::Rebind<std::uint8_t, DI> d8;
+#if HWY_TARGET == HWY_AVX3_DL
+  // Highway 1.0.3's 256-bit TruncateTo on this target passes
+  // _mm256_permutexvar_epi8 its operands swapped (wrong bytes): mask the low
+  // byte and narrow with saturation instead.
+  hn::StoreU(hn::DemoteTo(d8, hn::And(v, hn::Set(di, 0xFF))), d8, static_cast<std::uint8_t*>(p));
+#else
+  const hn::RebindToUnsigned<DI> du;
   hn::StoreU(hn::TruncateTo(d8, hn::BitCast(du, v)), d8, static_cast<std::uint8_t*>(p));
   (void)di;
-}
-
-// Dequantized output: regular stores, or (kStream) non-temporal stores in
-// 16-byte pieces, for which `p` must be 16-byte aligned (StreamAligned).
-template <bool kStream, class D>
-HWY_INLINE void StoreOut(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
-#if HWY_TARGET != HWY_SCALAR
-  if constexpr (kStream && hn::MaxLanes(D()) == 8) {
-    const hn::Half<D> dh;
-    hn::Stream(hn::LowerHalf(dh, v), dh, p);
-    hn::Stream(hn::UpperHalf(dh, v), dh, p + 4);
-    return;
-  } else if constexpr (kStream && hn::MaxLanes(D()) == 4) {
-    hn::Stream(v, d, p);
-    return;
-  }
 #endif
-  hn::StoreU(v, d, p);
-}
-inline bool StreamAligned(const float* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
 }
 
 // Bit i = mask lane i (Lanes(d) <= 32).
@@ -538,7 +522,8 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Q8ActivationLevels(D df, const float* 
   }
   const auto vid = hn::Set(df, id);
   for (std::size_t j = 0; j < 32; j += hn::Lanes(df)) {
-    const auto q = hn::ConvertTo(di, hn::Round(hn::Mul(hn::LoadU(df, x + j), vid)));
+    // Half to even = nearest_int here (|x*id| <= 127), without ConvertTo.
+    const auto q = NearestInt(df, hn::Mul(hn::LoadU(df, x + j), vid));
     sum = hn::Add(sum, q);
     StoreLowBytes(di, q, qs + j);
   }

@@ -20,8 +20,8 @@ template <>
 struct SimdKernels<Q4_0> {
   // Without importance: vectorised over the 32 elements (no sums involved),
   // blocks in groups (kBlockGroups). With importance: quantize_weighted.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
@@ -45,7 +45,8 @@ struct SimdKernels<Q4_0> {
       for (std::size_t j = 0; j < 16; j += N) {
         // MIN(15, (int8)(x*id + 8.5f)): the value is positive, so the cast is
         // Floor; lo + 16*hi is exact in float.
-        const auto lo = hn::Min(fifteen, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
+        const auto lo =
+            hn::Min(fifteen, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
         const auto hi =
             hn::Min(fifteen, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), half8)));
         StoreLowBytes(di, IntegerBits(df, hn::Add(lo, hn::Mul(hi, sixteen))), qs + j);
@@ -73,8 +74,8 @@ struct SimdKernels<Q4_0> {
 
   // With importance: quantize_row_q4_0_impl, blocks in groups of one block per
   // lane (the scale search's sums stay sequential within each lane).
-  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y, std::size_t n,
-                                const float* HWY_RESTRICT qw) {
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
     const float sigma2 = ggml::row_sigma2(x, n);
     const std::size_t nb = n / 32;
     std::size_t b = 0;

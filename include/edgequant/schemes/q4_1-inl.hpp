@@ -21,8 +21,8 @@ struct SimdKernels<Q4_1> {
   // Without importance: min/max are order-free (signed zeros handled by
   // MinMax32), the levels are per element, blocks in groups (kBlockGroups).
   // With importance: quantize_weighted.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
@@ -85,8 +85,8 @@ struct SimdKernels<Q4_1> {
 
   // With importance: quantize_row_q4_1_impl, blocks in groups of one block per
   // lane (the scale search's sums stay sequential within each lane).
-  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y, std::size_t n,
-                                const float* HWY_RESTRICT qw) {
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
     const float sigma2 = ggml::row_sigma2(x, n);
     const std::size_t nb = n / 32;
     std::size_t b = 0;

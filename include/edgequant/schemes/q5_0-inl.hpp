@@ -20,8 +20,8 @@ template <>
 struct SimdKernels<Q5_0> {
   // Without importance: vectorised over the 32 elements (no sums involved),
   // blocks in groups (kBlockGroups). With importance: quantize_weighted.
-  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
@@ -45,7 +45,8 @@ struct SimdKernels<Q5_0> {
       std::uint32_t qh = 0;
       for (std::size_t j = 0; j < 16; j += N) {
         // MIN(31, (int8)(x*id + 16.5f)): non-negative, so the cast is Floor.
-        const auto lo = hn::Min(top, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
+        const auto lo =
+            hn::Min(top, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
         const auto hi =
             hn::Min(top, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), offset)));
         StoreQ5Levels(di, IntegerBits(df, lo), IntegerBits(df, hi), j, blk.qs, &qh);
@@ -74,8 +75,8 @@ struct SimdKernels<Q5_0> {
 
   // With importance: quantize_row_q5_0_impl, blocks in groups of one block per
   // lane (the scale search's sums stay sequential within each lane).
-  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y, std::size_t n,
-                                const float* HWY_RESTRICT qw) {
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
     const float sigma2 = ggml::row_sigma2(x, n);
     const std::size_t nb = n / 32;
     std::size_t b = 0;

@@ -20,8 +20,8 @@ template <>
 struct SimdKernels<Q5_1> {
   // As Q4_1: order-free min/max, per-element levels, blocks in groups
   // (kBlockGroups); importance: quantize_weighted.
-  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
@@ -46,7 +46,8 @@ struct SimdKernels<Q5_1> {
       for (std::size_t j = 0; j < 16; j += N) {
         // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative, so
         // the cast is Floor.
-        const auto lo = hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
+        const auto lo =
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
         const auto hi =
             hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
         StoreQ5Levels(di, IntegerBits(df, lo), IntegerBits(df, hi), j, blk.qs, &qh);
@@ -82,8 +83,8 @@ struct SimdKernels<Q5_1> {
 
   // With importance: quantize_row_q5_1_impl, blocks in groups of one block per
   // lane (the scale search's sums stay sequential within each lane).
-  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
-                                const float* HWY_RESTRICT qw) {
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
     const float sigma2 = ggml::row_sigma2(x, n);
     const std::size_t nb = n / 32;
     std::size_t b = 0;

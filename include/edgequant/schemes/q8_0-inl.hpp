@@ -22,8 +22,8 @@ struct SimdKernels<Q8_0> {
   // Same arithmetic as the reference: amax (order-free), d and 1/d (per lane
   // of a block group, or scalar), one multiply per element, round half away
   // from zero.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);
@@ -80,7 +80,8 @@ struct SimdKernels<Q8_0> {
         float id[8];
         hn::StoreU(ActivationInverse(df, amax), df, id);
         StoreF16Lanes(df, hn::Div(amax, hn::Set(df, 127.f)), y + b, &Q8_0::Block::d);
-        for (std::size_t k = 0; k < N; ++k) Q8ActivationLevels(df, x + (b + k) * 32, id[k], y[b + k].qs);
+        for (std::size_t k = 0; k < N; ++k)
+          Q8ActivationLevels(df, x + (b + k) * 32, id[k], y[b + k].qs);
       }
     }
 #endif

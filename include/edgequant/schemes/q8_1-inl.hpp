@@ -21,8 +21,8 @@ template <>
 struct SimdKernels<Q8_1> {
   // quantize_row_q8_1_ref: amax (order-free), round half away from zero; Σq
   // is an integer sum (order-free). Blocks in groups as Q8_0's.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const std::size_t N = hn::Lanes(df);

@@ -18,8 +18,7 @@ namespace edgequant::HWY_NAMESPACE {
 template <>
 struct SimdKernels<Q8_K> {
   // amax and the first element reaching it (order-free), levels per element
-  // with nearest_int = Round (half to even; |iscale*x| <= 127), block sums in
-  // integers.
+  // with NearestInt (bit-exact), block sums in integers.
   static void quantize_activation(const float* HWY_RESTRICT x, Q8_K::Block* HWY_RESTRICT y,
                                   std::size_t n) {
     const hn::ScalableTag<float> df;
@@ -45,8 +44,7 @@ struct SimdKernels<Q8_K> {
       for (std::size_t j0 = 0; j0 < 256; j0 += 16) {
         auto sum = hn::Zero(di);
         for (std::size_t j = j0; j < j0 + 16; j += N) {
-          const auto q =
-              hn::Min(top, hn::ConvertTo(di, hn::Round(hn::Mul(vs, hn::LoadU(df, xb + j)))));
+          const auto q = hn::Min(top, NearestInt(df, hn::Mul(vs, hn::LoadU(df, xb + j))));
           sum = hn::Add(sum, q);
           StoreLowBytes(di, q, blk.qs + j);
         }
