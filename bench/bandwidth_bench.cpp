@@ -26,7 +26,12 @@ void BM_memcpy(benchmark::State& state) {
   // Bytes read + written, the convention STREAM uses for copy.
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kBytes * 2));
 }
-BENCHMARK(BM_memcpy)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_memcpy)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      for (auto t : eqbench::thread_counts()) b->Arg(t);
+    })
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_stream_read(benchmark::State& state) {
   const unsigned threads = static_cast<unsigned>(state.range(0));
@@ -49,6 +54,11 @@ void BM_stream_read(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kBytes));
 }
-BENCHMARK(BM_stream_read)->Arg(1)->Arg(0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_stream_read)
+    ->Apply([](benchmark::internal::Benchmark* b) {
+      for (auto t : eqbench::thread_counts()) b->Arg(t);
+    })
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

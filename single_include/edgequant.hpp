@@ -1505,6 +1505,7 @@ class MappedFile {
 #endif
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 
 // ==== file: edgequant/kernels/isa.hpp
@@ -1769,11 +1770,20 @@ using DequantizeRowFn = void (*)(const void* x, float* y, std::size_t n);
 // Index of the first block the reference tools would reject (a scale that
 // overflowed to Inf), or nblocks. Scalar on every target: it reads scales only.
 using ValidateRowFn = std::size_t (*)(const void* x, std::size_t nblocks);
+// The activation quantizer of the CPU dot products for a vec_dot type (ggml's
+// type_traits_cpu::from_float; HasActivation): n elements (a multiple of the
+// block size, any number of rows: blocks are independent), x finite. On the
+// GEMV hot path: fetch the pointer once, call it per activation vector.
+using QuantizeActivationFn = void (*)(const float* x, void* y, std::size_t n);
 
 struct RowKernels {
   QuantizeRowFn quantize = nullptr;
   DequantizeRowFn dequantize = nullptr;
   ValidateRowFn validate = nullptr;  // null: every output is valid
+  QuantizeActivationFn activation = nullptr;  // null: not a vec_dot type
+  // Optional: dequantize with non-temporal stores (same floats), for outputs
+  // much larger than the caches; null: use `dequantize`.
+  DequantizeRowFn dequantize_stream = nullptr;
 };
 
 }  // namespace edgequant
@@ -1990,6 +2000,16 @@ concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
   { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
 };
 
+// Optional: `S::quantize_activation_ref(const float* x, Block* y, size_t n)`,
+// the activation quantizer of the CPU dot products (ggml's x86
+// type_traits_cpu::from_float), for the types it differs from or has no weight
+// quantizer (Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5). n % block_elems == 0,
+// x finite.
+template <class S>
+concept HasActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
+  S::quantize_activation_ref(x, y, n);
+};
+
 // True when an fp16 bit pattern is Inf or NaN (exponent all ones).
 constexpr bool f16_bits_not_finite(std::uint16_t h) noexcept { return (h & 0x7c00u) == 0x7c00u; }
 
@@ -2010,6 +2030,26 @@ struct SchemeList {
 }  // namespace edgequant
 
 namespace edgequant {
+
+namespace detail {
+// Index of the first element whose bits have all of `mask` set (an Inf/NaN
+// exponent), or n. Branch-free chunks let the compiler vectorise the common
+// case where every element is valid.
+template <class Block>
+std::size_t first_with_bits(const Block* b, std::size_t n, std::uint16_t mask) noexcept {
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    unsigned bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) bad |= (b[i + j].v & mask) == mask;
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    if ((b[i].v & mask) == mask) return i;
+  }
+  return n;
+}
+}  // namespace detail
 
 struct F32 {
   static constexpr std::string_view name = "f32";
@@ -2041,10 +2081,7 @@ struct F16 {
   }
   // Finite inputs of magnitude >= 65520 round to Inf.
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
-    for (std::size_t i = 0; i < nb; ++i) {
-      if (f16_bits_not_finite(b[i].v)) return i;
-    }
-    return nb;
+    return detail::first_with_bits(b, nb, 0x7c00u);  // f16_bits_not_finite
   }
   EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
                                                        std::size_t n) noexcept {
@@ -2065,10 +2102,7 @@ struct BF16 {
   }
   // Finite inputs within half an ulp of FLT_MAX round to Inf.
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
-    for (std::size_t i = 0; i < nb; ++i) {
-      if ((b[i].v & 0x7f80u) == 0x7f80u) return i;
-    }
-    return nb;
+    return detail::first_with_bits(b, nb, 0x7f80u);
   }
   EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
                                                        std::size_t n) noexcept {
@@ -2186,6 +2220,89 @@ inline float row_sigma2(const float* x, std::size_t n) noexcept {
   return sum_x2 / static_cast<float>(n);
 }
 
+// True when 1/d overflowed to Inf (a block whose largest |x| is below about
+// 2^-125). ggml then converts Inf/NaN to int8 with cvttss2si, which gives
+// 0x80000000 on x86 (the reference platform of the golden data): the low
+// byte, so every level, is 0. Our quantizers write that instead of UB.
+inline bool inverse_scale_overflowed(float id) noexcept { return std::isinf(id); }
+
+// make_qkx3_quants (§2.4): asymmetric scale + min search over `nstep + 1`
+// candidate scales, weighted squared (or absolute, `use_mad`) error. Levels
+// L in [0, nmax]; writes the_min = -min (>= 0) and returns the scale.
+// `weights` null means x*x. Every sum is sequential in element order.
+inline float make_qkx3_quants(int n, int nmax, const float* x, const float* weights,
+                              std::uint8_t* L, float* the_min, std::uint8_t* Laux, float rmin,
+                              float rdelta, int nstep, bool use_mad) noexcept {
+  auto weight = [&](int i) { return weights ? weights[i] : x[i] * x[i]; };
+  float min = x[0];
+  float max = x[0];
+  float sum_w = weight(0);
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weight(i);
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max <= min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_mad = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - min));
+    L[i] = static_cast<std::uint8_t>(max_of(0, min_of(nmax, l)));
+    float diff = scale * static_cast<float>(L[i]) + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_mad += weight(i) * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = max_of(0, min_of(nmax, nearest_int(iscale * (x[i] - min))));
+      Laux[i] = static_cast<std::uint8_t>(l);
+      const float w = weight(i);
+      const float fl = static_cast<float>(l);
+      sum_l += w * fl;
+      sum_l2 += w * fl * fl;
+      sum_xl += w * fl * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float mad = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        mad += weight(i) * diff;
+      }
+      if (mad < best_mad) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_mad = mad;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
 }  // namespace edgequant::ggml
 
 EDGEQUANT_FP_STRICT_END
@@ -2211,18 +2328,19 @@ struct Q4_0 {
     }
     // quantize_row_q4_0_impl: weights from the importance and the row's sigma2.
     const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q4_0_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
     float weight[32];
     std::int8_t L[32];
-    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
-      const float* xb = x + ib * block_elems;
-      const float* qw = importance + ib * block_elems;
-      for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-      const float d = ggml::make_qx_quants(32, 8, xb, L, weight);
-      y[ib].d = ggml::fp16(d);
-      for (int j = 0; j < 16; ++j) {
-        y[ib].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
-      }
-    }
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    y.d = ggml::fp16(ggml::make_qx_quants(32, 8, xb, L, weight));
+    for (int j = 0; j < 16; ++j) y.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
   }
 
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
@@ -2261,6 +2379,10 @@ struct Q4_0 {
       const float d = max / -8;
       const float id = d != 0.f ? 1.0f / d : 0.0f;
       y[i].d = ggml::fp16(d);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : y[i].qs) q = 0;
+        continue;
+      }
       for (int j = 0; j < 16; ++j) {
         const float x0 = xb[j] * id;
         const float x1 = xb[j + 16] * id;
@@ -2272,6 +2394,334 @@ struct Q4_0 {
   }
 };
 static_assert(GgmlScheme<Q4_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q4_1.hpp
+// ggml Q4_1: 32 4-bit weights with an fp16 scale and an fp16 minimum
+// (specs/ggml-quants.md §4.3).
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q4_1 {
+  static constexpr std::string_view name = "q4_1";
+  static constexpr GgmlType ggml_type = GgmlType::kQ4_1;
+  static constexpr std::size_t block_elems = 32, block_bytes = 20;
+  struct Block {
+    f16_bits d;           // scale
+    f16_bits m;           // minimum
+    std::uint8_t qs[16];  // x[j] low nibble, x[j+16] high nibble; value q * d + m
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    if (importance == nullptr) {
+      quantize_plain(x, y, n);
+      return;
+    }
+    // quantize_row_q4_1_impl: weights from the importance and the row's sigma2,
+    // make_qkx3_quants with ggml's fixed search grid (§2.4).
+    const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q4_1_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
+    float weight[32];
+    std::uint8_t L[32], Laux[32];
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float min;
+    const float d =
+        ggml::make_qkx3_quants(32, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    y.d = ggml::fp16(d);
+    y.m = ggml::fp16(-min);
+    for (int j = 0; j < 16; ++j) y.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d) || f16_bits_not_finite(b[i].m)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float m = ggml::fp32(x[i].m);
+      for (int j = 0; j < 16; ++j) {
+        const int x0 = x[i].qs[j] & 0x0F;
+        const int x1 = x[i].qs[j] >> 4;
+        y[i * block_elems + j] = static_cast<float>(x0) * d + m;
+        y[i * block_elems + j + 16] = static_cast<float>(x1) * d + m;
+      }
+    }
+  }
+
+ private:
+  // quantize_row_q4_1_ref: d = (max - min) / 15, levels truncated after +0.5.
+  static void quantize_plain(const float* x, Block* y, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float min = FLT_MAX;
+      float max = -FLT_MAX;
+      for (int j = 0; j < 32; ++j) {
+        if (xb[j] < min) min = xb[j];
+        if (xb[j] > max) max = xb[j];
+      }
+      const float d = (max - min) / ((1 << 4) - 1);
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[i].d = ggml::fp16(d);
+      y[i].m = ggml::fp16(min);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : y[i].qs) q = 0;
+        continue;
+      }
+      for (int j = 0; j < 16; ++j) {
+        const float x0 = (xb[j] - min) * id;
+        const float x1 = (xb[j + 16] - min) * id;
+        const int xi0 = ggml::min_of(15, static_cast<int>(static_cast<std::int8_t>(x0 + 0.5f)));
+        const int xi1 = ggml::min_of(15, static_cast<int>(static_cast<std::int8_t>(x1 + 0.5f)));
+        y[i].qs[j] = static_cast<std::uint8_t>(xi0 | (xi1 << 4));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q4_1>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q5_0.hpp
+// ggml Q5_0: 32 5-bit weights (offset 16) and one fp16 scale
+// (specs/ggml-quants.md §4.4).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+namespace ggml {
+// Splits 32 5-bit levels into Q5 storage: low nibbles as Q4_0 (x[j] low,
+// x[j+16] high), bit 4 of level j into bit j of the little-endian qh word.
+inline void pack_q5(const std::uint8_t* L, std::uint8_t* qs, std::uint8_t* qh) noexcept {
+  std::uint32_t h = 0;
+  for (int j = 0; j < 16; ++j) {
+    qs[j] = static_cast<std::uint8_t>((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+    h |= static_cast<std::uint32_t>((L[j] & 0x10u) >> 4) << j;
+    h |= static_cast<std::uint32_t>((L[j + 16] & 0x10u) >> 4) << (j + 16);
+  }
+  for (int k = 0; k < 4; ++k) qh[k] = static_cast<std::uint8_t>(h >> (8 * k));
+}
+EDGEQUANT_HOST_DEVICE inline std::uint32_t load_qh(const std::uint8_t* qh) noexcept {
+  return static_cast<std::uint32_t>(qh[0]) | static_cast<std::uint32_t>(qh[1]) << 8 |
+         static_cast<std::uint32_t>(qh[2]) << 16 | static_cast<std::uint32_t>(qh[3]) << 24;
+}
+}  // namespace ggml
+
+struct Q5_0 {
+  static constexpr std::string_view name = "q5_0";
+  static constexpr GgmlType ggml_type = GgmlType::kQ5_0;
+  static constexpr std::size_t block_elems = 32, block_bytes = 22;
+  struct Block {
+    f16_bits d;           // scale
+    std::uint8_t qh[4];   // bit j (LE uint32) = bit 4 of x[j]
+    std::uint8_t qs[16];  // low 4 bits: x[j] low nibble, x[j+16] high; value (q - 16) * d
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::uint8_t L[32];
+    if (importance == nullptr) {
+      // quantize_row_q5_0_ref: d = max / -16 from the signed value of largest |x|.
+      for (std::size_t i = 0; i < n / block_elems; ++i) {
+        const float* xb = x + i * block_elems;
+        float amax = 0.0f;
+        float max = 0.0f;
+        for (int j = 0; j < 32; ++j) {
+          if (amax < std::fabs(xb[j])) {
+            amax = std::fabs(xb[j]);
+            max = xb[j];
+          }
+        }
+        const float d = max / -16;
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        y[i].d = ggml::fp16(d);
+        const bool overflowed = ggml::inverse_scale_overflowed(id);
+        for (int j = 0; j < 32; ++j) {
+          L[j] = overflowed
+                     ? 0
+                     : static_cast<std::uint8_t>(ggml::min_of(
+                           31, static_cast<int>(static_cast<std::int8_t>(xb[j] * id + 16.5f))));
+        }
+        ggml::pack_q5(L, y[i].qs, y[i].qh);
+      }
+      return;
+    }
+    // quantize_row_q5_0_impl: as Q4_0's, with 16 levels each side.
+    const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q5_0_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
+    float weight[32];
+    std::int8_t Ls[32];
+    std::uint8_t L[32];
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    y.d = ggml::fp16(ggml::make_qx_quants(32, 16, xb, Ls, weight));
+    for (int j = 0; j < 32; ++j) L[j] = static_cast<std::uint8_t>(Ls[j]);
+    ggml::pack_q5(L, y.qs, y.qh);
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const std::uint32_t qh = ggml::load_qh(x[i].qh);
+      for (int j = 0; j < 16; ++j) {
+        const int h0 = static_cast<int>((qh >> j) & 1u) << 4;
+        const int h1 = static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+        const int x0 = ((x[i].qs[j] & 0x0F) | h0) - 16;
+        const int x1 = ((x[i].qs[j] >> 4) | h1) - 16;
+        y[i * block_elems + j] = static_cast<float>(x0) * d;
+        y[i * block_elems + j + 16] = static_cast<float>(x1) * d;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q5_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q5_1.hpp
+// ggml Q5_1: 32 5-bit weights with an fp16 scale and an fp16 minimum
+// (specs/ggml-quants.md §4.5).
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q5_1 {
+  static constexpr std::string_view name = "q5_1";
+  static constexpr GgmlType ggml_type = GgmlType::kQ5_1;
+  static constexpr std::size_t block_elems = 32, block_bytes = 24;
+  struct Block {
+    f16_bits d;           // scale
+    f16_bits m;           // minimum
+    std::uint8_t qh[4];   // bit j (LE uint32) = bit 4 of x[j]
+    std::uint8_t qs[16];  // low 4 bits as Q4_1; value q * d + m
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::uint8_t L[32];
+    if (importance == nullptr) {
+      // quantize_row_q5_1_ref: d = (max - min) / 31; the level is not clamped.
+      for (std::size_t i = 0; i < n / block_elems; ++i) {
+        const float* xb = x + i * block_elems;
+        float min = FLT_MAX;
+        float max = -FLT_MAX;
+        for (int j = 0; j < 32; ++j) {
+          if (xb[j] < min) min = xb[j];
+          if (xb[j] > max) max = xb[j];
+        }
+        const float d = (max - min) / ((1 << 5) - 1);
+        const float id = d != 0.f ? 1.0f / d : 0.0f;
+        y[i].d = ggml::fp16(d);
+        y[i].m = ggml::fp16(min);
+        const bool overflowed = ggml::inverse_scale_overflowed(id);
+        for (int j = 0; j < 32; ++j) {
+          L[j] = overflowed ? 0 : static_cast<std::uint8_t>((xb[j] - min) * id + 0.5f);
+        }
+        ggml::pack_q5(L, y[i].qs, y[i].qh);
+      }
+      return;
+    }
+    // quantize_row_q5_1_impl: as Q4_1's, with 32 levels.
+    const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q5_1_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
+    float weight[32];
+    std::uint8_t L[32], Laux[32];
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    float min;
+    const float d =
+        ggml::make_qkx3_quants(32, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, false);
+    y.d = ggml::fp16(d);
+    y.m = ggml::fp16(-min);
+    ggml::pack_q5(L, y.qs, y.qh);
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d) || f16_bits_not_finite(b[i].m)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float m = ggml::fp32(x[i].m);
+      const std::uint32_t qh = ggml::load_qh(x[i].qh);
+      for (int j = 0; j < 16; ++j) {
+        const int h0 = static_cast<int>((qh >> j) & 1u) << 4;
+        const int h1 = static_cast<int>((qh >> (j + 16)) & 1u) << 4;
+        const int x0 = (x[i].qs[j] & 0x0F) | h0;
+        const int x1 = (x[i].qs[j] >> 4) | h1;
+        y[i * block_elems + j] = static_cast<float>(x0) * d + m;
+        y[i * block_elems + j + 16] = static_cast<float>(x1) * d + m;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q5_1>);
 
 }  // namespace edgequant
 
@@ -2288,6 +2738,31 @@ EDGEQUANT_FP_STRICT_END
 EDGEQUANT_FP_STRICT_BEGIN
 
 namespace edgequant {
+
+namespace ggml {
+// One 32-element block of the x86 CPU backend's Q8_0/Q8_1 activation
+// quantizer (specs/ggml-quants.md §5): d = amax/127, id = 127/amax (not 1/d),
+// q = round half to even, saturated to int8 as the pack instructions do.
+// Returns Σq (Q8_1's s). If id overflowed to Inf, cvtps2dq gives 0x80000000
+// for every lane: q = -128 and the wrapped int32 sum is 0.
+inline int q8_activation_block(const float* x, std::int8_t* qs, float* d) noexcept {
+  float amax = 0.0f;
+  for (int j = 0; j < 32; ++j) amax = max_of(amax, std::fabs(x[j]));
+  *d = amax / 127.f;
+  const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+  if (inverse_scale_overflowed(id)) {
+    for (int j = 0; j < 32; ++j) qs[j] = -128;
+    return 0;
+  }
+  int sum = 0;
+  for (int j = 0; j < 32; ++j) {
+    const int q = max_of(-128, min_of(127, nearest_int(x[j] * id)));
+    qs[j] = static_cast<std::int8_t>(q);
+    sum += q;
+  }
+  return sum;
+}
+}  // namespace ggml
 
 struct Q8_0 {
   static constexpr std::string_view name = "q8_0";
@@ -2309,9 +2784,19 @@ struct Q8_0 {
       const float d = amax / ((1 << 7) - 1);
       const float id = d != 0.f ? 1.0f / d : 0.0f;
       y[i].d = ggml::fp16(d);
+      const bool overflowed = ggml::inverse_scale_overflowed(id);
       for (std::size_t j = 0; j < block_elems; ++j) {
-        y[i].qs[j] = static_cast<std::int8_t>(std::round(xb[j] * id));
+        y[i].qs[j] = overflowed ? 0 : static_cast<std::int8_t>(std::round(xb[j] * id));
       }
+    }
+  }
+
+  // Activation quantizer (x86 quantize_row_q8_0): id = 127/amax, half to even.
+  static void quantize_activation_ref(const float* x, Block* y, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      float d;
+      ggml::q8_activation_block(x + i * block_elems, y[i].qs, &d);
+      y[i].d = ggml::fp16(d);
     }
   }
 
@@ -2337,11 +2822,184 @@ static_assert(GgmlScheme<Q8_0>);
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q8_1.hpp
+// ggml Q8_1: 32 int8 values, an fp16 scale and the fp16 of scale * Σq; the
+// activation type of the Q4_1/Q5_1 dot products (specs/ggml-quants.md §4.7, §5).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q8_1 {
+  static constexpr std::string_view name = "q8_1";
+  static constexpr GgmlType ggml_type = GgmlType::kQ8_1;
+  static constexpr std::size_t block_elems = 32, block_bytes = 36;
+  struct Block {
+    f16_bits d;          // scale = amax / 127
+    f16_bits s;          // d * Σqs (may overflow to ±Inf: ggml keeps it)
+    std::int8_t qs[32];  // x[j] ≈ qs[j] * d
+  };
+
+  // quantize_row_q8_1_ref: as Q8_0's reference (round half away from zero)
+  // plus s. The importance weights are ignored.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float amax = 0.0f;
+      for (std::size_t j = 0; j < block_elems; ++j) amax = ggml::max_of(amax, std::fabs(xb[j]));
+      const float d = amax / ((1 << 7) - 1);
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[i].d = ggml::fp16(d);
+      const bool overflowed = ggml::inverse_scale_overflowed(id);  // levels 0, see there
+      int sum = 0;
+      for (std::size_t j = 0; j < block_elems; ++j) {
+        y[i].qs[j] = overflowed ? 0 : static_cast<std::int8_t>(std::round(xb[j] * id));
+        sum += y[i].qs[j];
+      }
+      y[i].s = ggml::fp16(static_cast<float>(sum) * d);
+    }
+  }
+
+  // Activation quantizer (x86 quantize_row_q8_1): id = 127/amax, half to even.
+  static void quantize_activation_ref(const float* x, Block* y, std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      float d;
+      const int sum = ggml::q8_activation_block(x + i * block_elems, y[i].qs, &d);
+      y[i].d = ggml::fp16(d);
+      y[i].s = ggml::fp16(d * static_cast<float>(sum));
+    }
+  }
+
+  // Only d: ggml_validate_row_data has no Q8_1 rule, and s = ±Inf is what
+  // ggml computes for large blocks (golden Q8_1.act.q rows 40, 45).
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  // ggml has no to_float for Q8_1; this is q * d, as its dot products read it.
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (std::size_t j = 0; j < block_elems; ++j) {
+        y[i * block_elems + j] = static_cast<float>(x[i].qs[j]) * d;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q8_1> && HasActivation<Q8_1>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q8_k.hpp
+// ggml Q8_K: 256 int8 values, a float32 scale and 16 int16 sums of 16 values;
+// the activation type of the K-quant and IQ dot products
+// (specs/ggml-quants.md §4.13, §5).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q8_K {
+  static constexpr std::string_view name = "q8_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ8_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 292;
+  struct Block {
+    float d;                 // scale = max / -127 (sign of the first largest |x|)
+    std::int8_t qs[256];     // x[j] ≈ qs[j] * d
+    std::int16_t bsums[16];  // Σ qs[16k .. 16k+15]
+  };
+
+  // quantize_row_q8_K_ref; the importance weights are ignored. On x86 the CPU
+  // backend's activation quantizer is this same routine.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float max = 0;
+      float amax = 0;
+      for (std::size_t j = 0; j < block_elems; ++j) {
+        const float ax = std::fabs(xb[j]);
+        if (ax > amax) {
+          amax = ax;
+          max = xb[j];
+        }
+      }
+      if (amax == 0.0f) {
+        // ggml leaves bsums unwritten here; the golden data (and we) have zeros.
+        y[i] = Block{};
+        continue;
+      }
+      // -127 rather than -128 (ggml: keeps its AVX IQ2_XXS dot simple).
+      const float iscale = -127.f / max;
+      for (std::size_t j = 0; j < block_elems; ++j) {
+        // MIN(127, v) stored to int8: an Inf iscale (max below ~2^-126) gives
+        // v = -4194304 from nearest_int, whose low byte is 0.
+        y[i].qs[j] = static_cast<std::int8_t>(ggml::min_of(127, ggml::nearest_int(iscale * xb[j])));
+      }
+      for (std::size_t k = 0; k < 16; ++k) {
+        int sum = 0;
+        for (std::size_t j = 0; j < 16; ++j) sum += y[i].qs[16 * k + j];
+        y[i].bsums[k] = static_cast<std::int16_t>(sum);
+      }
+      y[i].d = 1 / iscale;
+    }
+  }
+
+  static void quantize_activation_ref(const float* x, Block* y, std::size_t n) noexcept {
+    quantize_row_ref(x, y, n);
+  }
+
+  // ggml_validate_row_data: a non-finite d.
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (!std::isfinite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  // dequantize_row_q8_K (ggml has it, though not as the type's to_float).
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      for (std::size_t j = 0; j < block_elems; ++j) {
+        y[i * block_elems + j] = x[i].d * static_cast<float>(x[i].qs[j]);
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q8_K> && HasActivation<Q8_K>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16>;
+
+// ggml activation-only types (not accepted by ggml_quantize_chunk): the
+// vec_dot types the CPU backend quantizes activations to. Activation
+// quantizers (HasActivation) are looked up in both lists.
+using ActivationSchemes = SchemeList<Q8_1, Q8_K>;
 
 }  // namespace edgequant
 
@@ -2380,7 +3038,9 @@ using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -2403,12 +3063,27 @@ concept HasSimdDequantize = requires(const typename S::Block* x, float* y, std::
 };
 
 template <class S>
+concept HasSimdDequantizeStream = requires(const typename S::Block* x, float* y, std::size_t n) {
+  SimdKernels<S>::dequantize_row_stream(x, y, n);
+};
+template <class S>
+concept HasSimdActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
+  SimdKernels<S>::quantize_activation(x, y, n);
+};
+
+template <class S>
 struct ErasedSimd {
   static void quantize(const float* x, void* y, std::size_t n, const float* w) {
     SimdKernels<S>::quantize_row(x, static_cast<typename S::Block*>(y), n, w);
   }
   static void dequantize(const void* x, float* y, std::size_t n) {
     SimdKernels<S>::dequantize_row(static_cast<const typename S::Block*>(x), y, n);
+  }
+  static void dequantize_stream(const void* x, float* y, std::size_t n) {
+    SimdKernels<S>::dequantize_row_stream(static_cast<const typename S::Block*>(x), y, n);
+  }
+  static void activation(const float* x, void* y, std::size_t n) {
+    SimdKernels<S>::quantize_activation(x, static_cast<typename S::Block*>(y), n);
   }
 };
 
@@ -2418,6 +3093,8 @@ inline RowKernels row_kernels() {
   RowKernels k;
   if constexpr (HasSimdQuantize<S>) k.quantize = &ErasedSimd<S>::quantize;
   if constexpr (HasSimdDequantize<S>) k.dequantize = &ErasedSimd<S>::dequantize;
+  if constexpr (HasSimdActivation<S>) k.activation = &ErasedSimd<S>::activation;
+  if constexpr (HasSimdDequantizeStream<S>) k.dequantize_stream = &ErasedSimd<S>::dequantize_stream;
   return k;
 }
 
@@ -2429,6 +3106,51 @@ HWY_INLINE V RoundHalfAway(D d, V v) {
   const V frac = hn::Abs(hn::Sub(v, t));
   const auto tie = hn::Eq(frac, hn::Set(d, 0.5f));
   return hn::IfThenElse(tie, hn::Add(t, hn::CopySign(hn::Set(d, 1.0f), v)), hn::Round(v));
+}
+
+// Index of the first NaN/Inf in x[0..n), or n. The |x| bit patterns of
+// non-finite floats are the integers >= 0x7f800000: an integer max over a
+// chunk (order-free) finds the chunk, a scalar scan the index.
+inline std::size_t FirstNonFinite(const float* HWY_RESTRICT x, std::size_t n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const std::size_t N = hn::Lanes(df);
+  const auto abs_mask = hn::Set(di, 0x7fffffff);
+  const auto finite_max = hn::Set(di, 0x7f7fffff);
+  auto abs_bits = [&](std::size_t i) { return hn::And(hn::BitCast(di, hn::LoadU(df, x + i)), abs_mask); };
+  std::size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    const auto m = hn::Max(hn::Max(abs_bits(i), abs_bits(i + N)),
+                           hn::Max(abs_bits(i + 2 * N), abs_bits(i + 3 * N)));
+    if (!hn::AllFalse(di, hn::Gt(m, finite_max))) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7f800000u) == 0x7f800000u) return i;
+  }
+  return n;
+}
+
+// Dequantized output: regular stores, or (kStream) non-temporal stores in
+// 16-byte pieces, for which `p` must be 16-byte aligned (StreamAligned).
+template <bool kStream, class D>
+HWY_INLINE void StoreOut(D d, hn::Vec<D> v, float* HWY_RESTRICT p) {
+#if HWY_TARGET != HWY_SCALAR
+  if constexpr (kStream && hn::MaxLanes(D()) == 8) {
+    const hn::Half<D> dh;
+    hn::Stream(hn::LowerHalf(dh, v), dh, p);
+    hn::Stream(hn::UpperHalf(dh, v), dh, p + 4);
+    return;
+  } else if constexpr (kStream && hn::MaxLanes(D()) == 4) {
+    hn::Stream(v, d, p);
+    return;
+  }
+#endif
+  hn::StoreU(v, d, p);
+}
+inline bool StreamAligned(const float* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
 }
 
 // Max of |x[0..n)|, n a multiple of Lanes(d). Max is exact in any order.
@@ -2485,6 +3207,22 @@ struct SimdKernels<F16> {
     for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, in + i)), df, y + i);
     F16::dequantize_row_ref(x + i, y + i, n - i);
   }
+  // Non-temporal stores for large outputs (y 16-byte aligned, else regular).
+  static void dequantize_row_stream(const F16::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (!StreamAligned(y)) {
+      dequantize_row(x, y, n);
+      return;
+    }
+    const hn::CappedTag<float, 8> df;
+    const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+    const std::size_t N = hn::Lanes(df);
+    const auto* in = reinterpret_cast<const hwy::float16_t*>(x);
+    std::size_t i = 0;
+    for (; i + N <= n; i += N) StoreOut<true>(df, hn::PromoteTo(df, hn::LoadU(dh, in + i)), y + i);
+    hwy::FlushStream();
+    F16::dequantize_row_ref(x + i, y + i, n - i);
+  }
 };
 #endif
 
@@ -2528,6 +3266,26 @@ struct SimdKernels<BF16> {
     }
     BF16::dequantize_row_ref(x + i, y + i, n - i);
   }
+  // Non-temporal stores for large outputs (y 16-byte aligned, else regular).
+  static void dequantize_row_stream(const BF16::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (!StreamAligned(y)) {
+      dequantize_row(x, y, n);
+      return;
+    }
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToUnsigned<decltype(df)> du;
+    const hn::Rebind<std::uint16_t, decltype(df)> d16;
+    const std::size_t N = hn::Lanes(df);
+    const auto* in = reinterpret_cast<const std::uint16_t*>(x);
+    std::size_t i = 0;
+    for (; i + N <= n; i += N) {
+      const auto u = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, in + i)));
+      StoreOut<true>(df, hn::BitCast(df, u), y + i);
+    }
+    hwy::FlushStream();
+    BF16::dequantize_row_ref(x + i, y + i, n - i);
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE
@@ -2544,6 +3302,550 @@ EDGEQUANT_FP_STRICT_END
 #define EDGEQUANT_SCHEMES_Q4_0_INL_
 #endif
 
+#include <algorithm>
+
+// ==== file: edgequant/schemes/ggml_legacy-inl.hpp
+// Per-target helpers shared by the SIMD kernels of ggml's 32-element block
+// types (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1) and Q8_K (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_GGML_LEGACY_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_GGML_LEGACY_INL_
+#undef EDGEQUANT_SCHEMES_GGML_LEGACY_INL_
+#else
+#define EDGEQUANT_SCHEMES_GGML_LEGACY_INL_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+#include "hwy/cache_control.h"
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// ggml's nearest_int, bit for bit (also for Inf/NaN): add 1.5*2^23, keep the
+// low mantissa bits.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> NearestInt(D d, hn::Vec<D> v) {
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::BitCast(di, hn::Add(v, hn::Set(d, 12582912.f)));
+  return hn::Sub(hn::And(bits, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
+}
+
+// Blocks whose fp16 fields are converted together: one vector conversion for
+// several blocks instead of the scalar converter per block.
+inline constexpr std::size_t kScaleGroup = 8;
+
+// fp32 -> fp16 bits of kScaleGroup values, round to nearest even. The hardware
+// converters (x86 F16C on AVX2 and better, AArch64) are bit-identical to
+// f32_to_f16 (see float_types-inl.hpp); Highway 1.0.3 emulates the others
+// with truncation, so those targets use the scalar converter.
+HWY_INLINE void F32ToF16Group(const float* HWY_RESTRICT in, f16_bits* HWY_RESTRICT out) {
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2) || HWY_TARGET == HWY_NEON
+  const hn::CappedTag<float, 4> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  auto* o = reinterpret_cast<hwy::float16_t*>(out);
+  for (std::size_t i = 0; i < kScaleGroup; i += hn::Lanes(df)) {
+    hn::StoreU(hn::DemoteTo(dh, hn::LoadU(df, in + i)), dh, o + i);
+  }
+#else
+  for (std::size_t i = 0; i < kScaleGroup; ++i) out[i] = ggml::fp16(in[i]);
+#endif
+}
+
+// fp16 bits -> fp32 of kScaleGroup values (exact).
+HWY_INLINE void F16ToF32Group(const f16_bits* HWY_RESTRICT in, float* HWY_RESTRICT out) {
+#if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2) || HWY_TARGET == HWY_NEON
+  const hn::CappedTag<float, 4> df;
+  const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+  const auto* h = reinterpret_cast<const hwy::float16_t*>(in);
+  for (std::size_t i = 0; i < kScaleGroup; i += hn::Lanes(df)) {
+    hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, h + i)), df, out + i);
+  }
+#else
+  for (std::size_t i = 0; i < kScaleGroup; ++i) out[i] = ggml::fp32(in[i]);
+#endif
+}
+
+// Writes fp16(v[k]) into field `f` of blocks y[0..g), g <= kScaleGroup.
+template <class Block>
+HWY_INLINE void StoreF16Field(const float* HWY_RESTRICT v, std::size_t g, Block* HWY_RESTRICT y,
+                              f16_bits Block::*f) {
+  f16_bits h[kScaleGroup];
+  F32ToF16Group(v, h);
+  for (std::size_t k = 0; k < g; ++k) y[k].*f = h[k];
+}
+
+// Reads field `f` of blocks x[0..g) as fp32 into v[0..g).
+template <class Block>
+HWY_INLINE void LoadF16Field(const Block* HWY_RESTRICT x, std::size_t g, f16_bits Block::*f,
+                             float* HWY_RESTRICT v) {
+  f16_bits h[kScaleGroup] = {};
+  for (std::size_t k = 0; k < g; ++k) h[k] = x[k].*f;
+  F16ToF32Group(h, v);
+}
+
+// The signed value of the first of x[0..n) with the largest |x| (ggml's
+// `if (amax < fabsf(v))` scan), n a multiple of Lanes(d); 0 for a zero block.
+template <class D>
+HWY_INLINE float SignedAbsMax(D d, const float* HWY_RESTRICT x, std::size_t n) {
+  const float amax = AbsMax(d, x, n);
+  if (amax == 0.0f) return 0.0f;
+  const auto va = hn::Set(d, amax);
+  for (std::size_t j = 0; j < n; j += hn::Lanes(d)) {
+    const intptr_t k = hn::FindFirstTrue(d, hn::Eq(hn::Abs(hn::LoadU(d, x + j)), va));
+    if (k >= 0) return x[j + static_cast<std::size_t>(k)];
+  }
+  return amax;  // not reached for finite x
+}
+
+// min and max of x[0..32) exactly as ggml's sequential `v < min` / `v > max`
+// scans give them, signed zeros included: when the minimum is zero the scan
+// keeps the first zero it met, and max == min == that zero for a zero block.
+template <class D>
+HWY_INLINE void MinMax32(D d, const float* HWY_RESTRICT x, float* min_out, float* max_out) {
+  auto vmin = hn::LoadU(d, x);
+  auto vmax = vmin;
+  for (std::size_t j = hn::Lanes(d); j < 32; j += hn::Lanes(d)) {
+    const auto v = hn::LoadU(d, x + j);
+    vmin = hn::Min(vmin, v);
+    vmax = hn::Max(vmax, v);
+  }
+  float min = hn::GetLane(hn::MinOfLanes(d, vmin));
+  float max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  if (min == 0.0f) {
+    for (int j = 0; j < 32; ++j) {
+      if (x[j] == 0.0f) {
+        min = x[j];
+        break;
+      }
+    }
+    if (max == 0.0f) max = min;
+  }
+  *min_out = min;
+  *max_out = max;
+}
+
+// --- Groups of blocks: one block per lane ---------------------------------
+// Where vectors are one or two 128-bit blocks of 4 or 8 floats (x86, NEON),
+// the kernels take G = Lanes(d) blocks at a time: each block's reduction
+// vector is transposed into lane k of one vector, so the per-block scalar
+// work (divisions, fp16 conversions, sign selection) runs once per group on
+// vectors, without branches. Min, max and integer sums are order-free.
+// Kernels guard their group loop with the same `#if HWY_TARGET != HWY_SCALAR`.
+#if HWY_TARGET != HWY_SCALAR  // (1-lane vectors have no interleave/concat ops)
+template <class D>
+inline constexpr bool kBlockGroups = (HWY_ARCH_X86 || HWY_TARGET == HWY_NEON) &&
+                                     (hn::MaxLanes(D()) == 4 || hn::MaxLanes(D()) == 8);
+
+// Lane k of the result = op over the lanes of v[k], k < Lanes(d).
+template <class D, class Op>
+HWY_INLINE hn::Vec<D> TransposeReduce(D d, const hn::Vec<D>* v, Op op) {
+  const hn::Repartition<std::uint64_t, D> d64;
+  // Per 128-bit block: lane k = op over that block's lanes of w[k], k < 4.
+  auto quad = [&](const hn::Vec<D>* w) {
+    const auto u01 = op(hn::InterleaveLower(d, w[0], w[1]), hn::InterleaveUpper(d, w[0], w[1]));
+    const auto u23 = op(hn::InterleaveLower(d, w[2], w[3]), hn::InterleaveUpper(d, w[2], w[3]));
+    const auto lo = hn::InterleaveLower(d64, hn::BitCast(d64, u01), hn::BitCast(d64, u23));
+    const auto hi = hn::InterleaveUpper(d64, hn::BitCast(d64, u01), hn::BitCast(d64, u23));
+    return op(hn::BitCast(d, lo), hn::BitCast(d, hi));
+  };
+  if constexpr (hn::MaxLanes(D()) == 4) {
+    return quad(v);
+  } else {
+    const auto a = quad(v), b = quad(v + 4);
+    return op(hn::ConcatLowerLower(d, b, a), hn::ConcatUpperUpper(d, b, a));
+  }
+}
+
+struct MaxOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Max(a, b);
+  }
+};
+struct MinOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Min(a, b);
+  }
+};
+struct AddOp {
+  template <class V>
+  HWY_INLINE V operator()(V a, V b) const {
+    return hn::Add(a, b);
+  }
+};
+
+// Lane k: max |x| of block k (32 floats at x + 32k).
+template <class D>
+HWY_INLINE hn::Vec<D> AbsMaxGroup(D d, const float* HWY_RESTRICT x) {
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> m[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto a = hn::Abs(hn::LoadU(d, x + 32 * k));
+    for (std::size_t j = N; j < 32; j += N) a = hn::Max(a, hn::Abs(hn::LoadU(d, x + 32 * k + j)));
+    m[k] = a;
+  }
+  return TransposeReduce(d, m, MaxOp());
+}
+
+// Lane k: min and max of block k, with MinMax32's signed-zero rule.
+template <class D>
+HWY_INLINE void MinMaxGroup(D d, const float* HWY_RESTRICT x, hn::Vec<D>* min_out,
+                            hn::Vec<D>* max_out) {
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> lo[8], hi[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto mn = hn::LoadU(d, x + 32 * k);
+    auto mx = mn;
+    for (std::size_t j = N; j < 32; j += N) {
+      const auto v = hn::LoadU(d, x + 32 * k + j);
+      mn = hn::Min(mn, v);
+      mx = hn::Max(mx, v);
+    }
+    lo[k] = mn;
+    hi[k] = mx;
+  }
+  auto mn = TransposeReduce(d, lo, MinOp());
+  auto mx = TransposeReduce(d, hi, MaxOp());
+  if (!hn::AllFalse(d, hn::Eq(mn, hn::Zero(d)))) {
+    float a[8], b[8];
+    hn::StoreU(mn, d, a);
+    hn::StoreU(mx, d, b);
+    for (std::size_t k = 0; k < N; ++k) {
+      if (a[k] == 0.0f) MinMax32(d, x + 32 * k, &a[k], &b[k]);
+    }
+    mn = hn::LoadU(d, a);
+    mx = hn::LoadU(d, b);
+  }
+  *min_out = mn;
+  *max_out = mx;
+}
+
+// Lane k: the signed value of the first element of block k with the largest
+// |x| (SignedAbsMax). From the block's max and min; where both signs reach
+// the largest magnitude (or the block is zero) the first one is looked up.
+template <class D>
+HWY_INLINE hn::Vec<D> SignedAbsMaxGroup(D d, const float* HWY_RESTRICT x) {
+  hn::Vec<D> mn = hn::Zero(d), mx = hn::Zero(d);
+  const std::size_t N = hn::Lanes(d);
+  hn::Vec<D> lo[8], hi[8];
+  for (std::size_t k = 0; k < N; ++k) {
+    auto a = hn::LoadU(d, x + 32 * k);
+    auto b = a;
+    for (std::size_t j = N; j < 32; j += N) {
+      const auto v = hn::LoadU(d, x + 32 * k + j);
+      a = hn::Min(a, v);
+      b = hn::Max(b, v);
+    }
+    lo[k] = a;
+    hi[k] = b;
+  }
+  mn = TransposeReduce(d, lo, MinOp());
+  mx = TransposeReduce(d, hi, MaxOp());
+  const auto neg = hn::Neg(mn);
+  auto sel = hn::IfThenElse(hn::Gt(neg, mx), mn, mx);
+  if (!hn::AllFalse(d, hn::Eq(neg, mx))) {
+    float s[8], a[8], b[8];
+    hn::StoreU(sel, d, s);
+    hn::StoreU(neg, d, a);
+    hn::StoreU(mx, d, b);
+    for (std::size_t k = 0; k < N; ++k) {
+      if (a[k] == b[k]) s[k] = SignedAbsMax(d, x + 32 * k, 32);
+    }
+    sel = hn::LoadU(d, s);
+  }
+  return sel;
+}
+
+#endif  // HWY_TARGET != HWY_SCALAR
+
+// --- Importance-weighted scale searches, one block per lane ----------------
+// make_qx_quants / make_qkx3_quants (§2.1, §2.4) run for Lanes(d) blocks at
+// once: vector i holds element i of every block, each lane runs the
+// reference's float operations in the reference's order (its sums stay
+// sequential over the elements), and branches become per-lane selects.
+
+// Element i of blocks x + 32k (k < Lanes(d)) into x_out[i]; their weights
+// qw * sqrt(sigma2 + x*x) (the legacy imatrix weights) into w_out[i].
+template <class D>
+HWY_INLINE void LoadWeightedLanes(D d, const float* HWY_RESTRICT x, const float* HWY_RESTRICT qw,
+                                  float sigma2, hn::Vec<D>* x_out, hn::Vec<D>* w_out) {
+  constexpr std::size_t kMax = hn::MaxLanes(D());
+  const std::size_t N = hn::Lanes(d);
+  HWY_ALIGN float xt[32 * kMax], wt[32 * kMax], w[32];
+  const auto vs = hn::Set(d, sigma2);
+  for (std::size_t k = 0; k < N; ++k) {
+    const float* xb = x + 32 * k;
+    const float* qb = qw + 32 * k;
+    for (std::size_t j = 0; j < 32; j += N) {
+      const auto v = hn::LoadU(d, xb + j);
+      hn::StoreU(hn::Mul(hn::LoadU(d, qb + j), hn::Sqrt(hn::Add(vs, hn::Mul(v, v)))), d, w + j);
+    }
+    for (std::size_t i = 0; i < 32; ++i) {
+      xt[i * N + k] = xb[i];
+      wt[i * N + k] = w[i];
+    }
+  }
+  for (std::size_t i = 0; i < 32; ++i) {
+    x_out[i] = hn::Load(d, xt + i * N);
+    w_out[i] = hn::Load(d, wt + i * N);
+  }
+}
+
+// make_qx_quants(32, nmax, x, L, rmse_type 1, w) per lane: levels L[i] in
+// [0, 2*nmax), returns the scale.
+template <class D>
+HWY_INLINE hn::Vec<D> MakeQxQuantsLanes(D d, int nmax, const hn::Vec<D>* x, const hn::Vec<D>* w,
+                                        hn::Vec<hn::RebindToSigned<D>>* L) {
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
+  const auto zero = hn::Zero(d);
+  auto amax = zero, max = zero;
+  for (int i = 0; i < 32; ++i) {
+    const auto ax = hn::Abs(x[i]);
+    const auto m = hn::Gt(ax, amax);
+    amax = hn::IfThenElse(m, ax, amax);
+    max = hn::IfThenElse(m, x[i], max);
+  }
+  const auto offset = hn::Set(di, nmax);
+  const auto lo = hn::Set(di, -nmax), hi = hn::Set(di, nmax - 1);
+  auto level = [&](hn::Vec<D> iscale, int i) {
+    return hn::Max(lo, hn::Min(hi, NearestInt(d, hn::Mul(iscale, x[i]))));
+  };
+  hn::Vec<D> wx[32];  // w*x, the first product of every sumlx term
+  for (int i = 0; i < 32; ++i) wx[i] = hn::Mul(w[i], x[i]);
+  auto iscale = hn::Div(hn::Set(d, static_cast<float>(-nmax)), max);
+  auto sumlx = zero, suml2 = zero;
+  for (int i = 0; i < 32; ++i) {
+    const VI l = level(iscale, i);
+    L[i] = hn::Add(l, offset);
+    const auto fl = hn::ConvertTo(d, l);
+    sumlx = hn::Add(sumlx, hn::Mul(wx[i], fl));
+    suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
+  }
+  auto scale = hn::IfThenElseZero(hn::Ne(suml2, zero), hn::Div(sumlx, suml2));
+  auto best = hn::Mul(scale, sumlx);
+  VI trial[32];
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    iscale = hn::Div(hn::Set(d, -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is))), max);
+    sumlx = suml2 = zero;
+    for (int i = 0; i < 32; ++i) {
+      trial[i] = level(iscale, i);
+      const auto fl = hn::ConvertTo(d, trial[i]);
+      sumlx = hn::Add(sumlx, hn::Mul(wx[i], fl));
+      suml2 = hn::Add(suml2, hn::Mul(hn::Mul(w[i], fl), fl));
+    }
+    const auto accept =
+        hn::And(hn::Gt(suml2, zero), hn::Gt(hn::Mul(sumlx, sumlx), hn::Mul(best, suml2)));
+    if (hn::AllFalse(d, accept)) continue;
+    const auto accept_i = hn::RebindMask(di, accept);
+    for (int i = 0; i < 32; ++i) L[i] = hn::IfThenElse(accept_i, hn::Add(trial[i], offset), L[i]);
+    scale = hn::IfThenElse(accept, hn::Div(sumlx, suml2), scale);
+    best = hn::IfThenElse(accept, hn::Mul(scale, sumlx), best);
+  }
+  // amax < GROUP_MAX_EPS: all levels 0, scale 0.
+  const auto tiny = hn::Lt(amax, hn::Set(d, ggml::kGroupMaxEps));
+  const auto tiny_i = hn::RebindMask(di, tiny);
+  for (int i = 0; i < 32; ++i) L[i] = hn::IfThenZeroElse(tiny_i, L[i]);
+  return hn::IfThenZeroElse(tiny, scale);
+}
+
+// make_qkx3_quants(32, nmax, x, w, L, &the_min, Laux, rmin, rdelta, nstep,
+// use_mad = false) per lane: levels L[i] in [0, nmax], *the_min, returns the
+// scale. (`min` moves with each accepted step, as in the reference.)
+template <class D>
+HWY_INLINE hn::Vec<D> MakeQkx3QuantsLanes(D d, int nmax, const hn::Vec<D>* x, const hn::Vec<D>* w,
+                                          hn::Vec<hn::RebindToSigned<D>>* L, hn::Vec<D>* the_min,
+                                          float rmin, float rdelta, int nstep) {
+  const hn::RebindToSigned<D> di;
+  using VI = hn::Vec<decltype(di)>;
+  const auto zero = hn::Zero(d);
+  auto min = x[0], max = x[0];
+  auto sum_w = w[0];
+  auto sum_x = hn::Mul(sum_w, x[0]);
+  for (int i = 1; i < 32; ++i) {
+    min = hn::IfThenElse(hn::Lt(x[i], min), x[i], min);
+    max = hn::IfThenElse(hn::Gt(x[i], max), x[i], max);
+    sum_w = hn::Add(sum_w, w[i]);
+    sum_x = hn::Add(sum_x, hn::Mul(w[i], x[i]));
+  }
+  min = hn::IfThenElse(hn::Gt(min, zero), zero, min);
+  const auto min0 = min;
+  const auto flat = hn::Le(max, min);  // the reference returns here
+  const auto vzero_i = hn::Zero(di), top = hn::Set(di, nmax);
+  auto level = [&](hn::Vec<D> iscale, int i) {
+    return hn::Max(vzero_i, hn::Min(top, NearestInt(d, hn::Mul(iscale, hn::Sub(x[i], min)))));
+  };
+  auto iscale = hn::Div(hn::Set(d, static_cast<float>(nmax)), hn::Sub(max, min));
+  auto scale = hn::Div(hn::Set(d, 1.0f), iscale);
+  auto best_mad = zero;
+  for (int i = 0; i < 32; ++i) {
+    L[i] = level(iscale, i);
+    auto diff = hn::Sub(hn::Add(hn::Mul(scale, hn::ConvertTo(d, L[i])), min), x[i]);
+    diff = hn::Mul(diff, diff);
+    best_mad = hn::Add(best_mad, hn::Mul(w[i], diff));
+  }
+  VI aux[32];
+  for (int is = 0; is <= nstep; ++is) {
+    const float c = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    iscale = hn::Div(hn::Set(d, c), hn::Sub(max, min));
+    auto sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    for (int i = 0; i < 32; ++i) {
+      aux[i] = level(iscale, i);
+      const auto fl = hn::ConvertTo(d, aux[i]);
+      const auto wl = hn::Mul(w[i], fl);
+      sum_l = hn::Add(sum_l, wl);
+      sum_l2 = hn::Add(sum_l2, hn::Mul(wl, fl));
+      sum_xl = hn::Add(sum_xl, hn::Mul(wl, x[i]));
+    }
+    const auto det = hn::Sub(hn::Mul(sum_w, sum_l2), hn::Mul(sum_l, sum_l));
+    const auto positive = hn::Gt(det, zero);
+    if (hn::AllFalse(d, positive)) continue;
+    auto this_scale = hn::Div(hn::Sub(hn::Mul(sum_w, sum_xl), hn::Mul(sum_x, sum_l)), det);
+    auto this_min = hn::Div(hn::Sub(hn::Mul(sum_l2, sum_x), hn::Mul(sum_l, sum_xl)), det);
+    const auto clamp_min = hn::Gt(this_min, zero);
+    this_min = hn::IfThenElse(clamp_min, zero, this_min);
+    this_scale = hn::IfThenElse(clamp_min, hn::Div(sum_xl, sum_l2), this_scale);
+    auto mad = zero;
+    for (int i = 0; i < 32; ++i) {
+      auto diff = hn::Sub(hn::Add(hn::Mul(this_scale, hn::ConvertTo(d, aux[i])), this_min), x[i]);
+      diff = hn::Mul(diff, diff);
+      mad = hn::Add(mad, hn::Mul(w[i], diff));
+    }
+    const auto accept = hn::And(positive, hn::Lt(mad, best_mad));
+    if (hn::AllFalse(d, accept)) continue;
+    const auto accept_i = hn::RebindMask(di, accept);
+    for (int i = 0; i < 32; ++i) L[i] = hn::IfThenElse(accept_i, aux[i], L[i]);
+    best_mad = hn::IfThenElse(accept, mad, best_mad);
+    scale = hn::IfThenElse(accept, this_scale, scale);
+    min = hn::IfThenElse(accept, this_min, min);
+  }
+  const auto flat_i = hn::RebindMask(di, flat);
+  for (int i = 0; i < 32; ++i) L[i] = hn::IfThenZeroElse(flat_i, L[i]);
+  *the_min = hn::Neg(hn::IfThenElse(flat, min0, min));
+  return hn::IfThenZeroElse(flat, scale);
+}
+
+// The 32 level vectors as out[i * Lanes + k] = level i of block k.
+template <class DI>
+HWY_INLINE void StoreLevelLanes(DI di, const hn::Vec<DI>* L, std::int32_t* HWY_RESTRICT out) {
+  const std::size_t N = hn::Lanes(di);
+  for (std::size_t i = 0; i < 32; ++i) hn::Store(L[i], di, out + i * N);
+}
+
+// d != 0 ? 1/d : 0 per lane.
+template <class D>
+HWY_INLINE hn::Vec<D> InverseOrZero(D d, hn::Vec<D> v) {
+  return hn::IfThenElseZero(hn::Ne(v, hn::Zero(d)), hn::Div(hn::Set(d, 1.0f), v));
+}
+
+// Writes fp16(lane k of v) into field `f` of blocks y[0..Lanes(d)).
+template <class D, class Block>
+HWY_INLINE void StoreF16Lanes(D d, hn::Vec<D> v, Block* HWY_RESTRICT y, f16_bits Block::*f) {
+  float a[kScaleGroup] = {};
+  hn::StoreU(v, d, a);
+  StoreF16Field(a, hn::Lanes(d), y, f);
+}
+
+// The integer trunc(v) of a non-negative v < 2^22, given floor_v = Floor(v)
+// (= trunc for v >= 0): the low mantissa bits of floor_v + 2^23 (exact), the
+// upper bits 0x4B000000. Cheaper than ConvertTo, whose overflow fix-up x86
+// pays on every vector. Callers mask the bits they need.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> IntegerBits(D d, hn::Vec<D> floor_v) {
+  const hn::RebindToSigned<D> di;
+  return hn::BitCast(di, hn::Add(floor_v, hn::Set(d, 8388608.0f)));
+}
+
+// Stores the low byte of each 32-bit lane: an exact narrowing of values in
+// [-128, 255] (no saturation needed; cheaper than DemoteTo on x86).
+template <class DI, class V>
+HWY_INLINE void StoreLowBytes(DI di, V v, void* HWY_RESTRICT p) {
+  const hn::Rebind<std::uint8_t, DI> d8;
+#if HWY_TARGET == HWY_AVX3_DL
+  // Highway 1.0.3's 256-bit TruncateTo on this target passes
+  // _mm256_permutexvar_epi8 its operands swapped (wrong bytes): mask the low
+  // byte and narrow with saturation instead.
+  hn::StoreU(hn::DemoteTo(d8, hn::And(v, hn::Set(di, 0xFF))), d8, static_cast<std::uint8_t*>(p));
+#else
+  const hn::RebindToUnsigned<DI> du;
+  hn::StoreU(hn::TruncateTo(d8, hn::BitCast(du, v)), d8, static_cast<std::uint8_t*>(p));
+  (void)di;
+#endif
+}
+
+// Bit i = mask lane i (Lanes(d) <= 32).
+template <class D, class M>
+HWY_INLINE std::uint32_t MaskBits(D d, M m) {
+  std::uint8_t bytes[8] = {};
+  hn::StoreMaskBits(d, m, bytes);
+  return static_cast<std::uint32_t>(bytes[0]) | static_cast<std::uint32_t>(bytes[1]) << 8 |
+         static_cast<std::uint32_t>(bytes[2]) << 16 | static_cast<std::uint32_t>(bytes[3]) << 24;
+}
+
+// Stores 32 levels given as int32 vectors in Q5 layout: `lo` holds levels
+// j..j+N-1, `hi` levels j+16..; nibbles into qs[j..], bit 4 into *qh_bits.
+template <class DI, class V>
+HWY_INLINE void StoreQ5Levels(DI di, V lo, V hi, std::size_t j, std::uint8_t* HWY_RESTRICT qs,
+                              std::uint32_t* HWY_RESTRICT qh_bits) {
+  const auto low4 = hn::Set(di, 0x0F);
+  const auto bit4 = hn::Set(di, 0x10);
+  StoreLowBytes(di, hn::Or(hn::And(lo, low4), hn::ShiftLeft<4>(hn::And(hi, low4))), qs + j);
+  *qh_bits |= MaskBits(di, hn::Ne(hn::And(lo, bit4), hn::Zero(di))) << j;
+  *qh_bits |= MaskBits(di, hn::Ne(hn::And(hi, bit4), hn::Zero(di))) << (j + 16);
+}
+
+HWY_INLINE void StoreQh(std::uint32_t h, std::uint8_t* qh) {
+  for (int k = 0; k < 4; ++k) qh[k] = static_cast<std::uint8_t>(h >> (8 * k));
+}
+
+// Bit 4 of the Q5 levels j..j+N-1 (from qh bits j..) as int32 lanes (0 or 16).
+template <class DI>
+HWY_INLINE hn::Vec<DI> Q5HighBits(DI di, std::uint32_t qh, std::size_t j) {
+  const hn::RebindToUnsigned<DI> du;
+  const auto shifted = hn::Set(du, qh) >> hn::Iota(du, static_cast<std::uint32_t>(j));
+  return hn::BitCast(di, hn::And(hn::ShiftLeft<4>(shifted), hn::Set(du, 0x10u)));
+}
+
+// Levels of one block of the x86 backend's Q8_0/Q8_1 activation quantizer
+// (§5) for id = 127/amax: round half to even (_mm256_round_ps NEAREST;
+// |x*id| <= 127). Returns the int32 lanes of Σq (reduce them in any order).
+// An Inf id (tiny amax): every level -128 and Σq 0, as cvtps2dq and the pack
+// instructions give.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Q8ActivationLevels(D df, const float* HWY_RESTRICT x,
+                                                             float id,
+                                                             std::int8_t* HWY_RESTRICT qs) {
+  const hn::RebindToSigned<D> di;
+  auto sum = hn::Zero(di);
+  if (ggml::inverse_scale_overflowed(id)) {
+    for (int j = 0; j < 32; ++j) qs[j] = -128;
+    return sum;
+  }
+  const auto vid = hn::Set(df, id);
+  for (std::size_t j = 0; j < 32; j += hn::Lanes(df)) {
+    // Half to even = nearest_int here (|x*id| <= 127), without ConvertTo.
+    const auto q = NearestInt(df, hn::Mul(hn::LoadU(df, x + j), vid));
+    sum = hn::Add(sum, q);
+    StoreLowBytes(di, q, qs + j);
+  }
+  return sum;
+}
+
+// 127/amax, or 0 for amax == 0 (the activation quantizer's inverse scale).
+template <class D>
+HWY_INLINE hn::Vec<D> ActivationInverse(D d, hn::Vec<D> amax) {
+  return hn::IfThenElseZero(hn::Ne(amax, hn::Zero(d)), hn::Div(hn::Set(d, 127.f), amax));
+}
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
 
 EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
@@ -2551,54 +3853,108 @@ namespace edgequant::HWY_NAMESPACE {
 
 template <>
 struct SimdKernels<Q4_0> {
-  // Without importance: vectorised over the 32 elements (no sums involved).
-  // With importance the scale search sums in element order: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
-    const hn::ScalableTag<float> df;
+  // Without importance: vectorised over the 32 elements (no sums involved),
+  // blocks in groups (kBlockGroups). With importance: quantize_weighted.
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
-    if (importance != nullptr || 16 % N != 0) {
-      Q4_0::quantize_row_ref(x, y, n, importance);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const float* xb = x + b * 32;
-      const float amax = AbsMax(df, xb, 32);
-      // The signed value of the first element with the largest magnitude.
-      float max = 0.0f;
-      if (amax > 0.0f) {
-        const auto va = hn::Set(df, amax);
-        for (std::size_t j = 0; j < 32; j += N) {
-          const intptr_t k = hn::FindFirstTrue(df, hn::Eq(hn::Abs(hn::LoadU(df, xb + j)), va));
-          if (k >= 0) {
-            max = xb[j + static_cast<std::size_t>(k)];
-            break;
+    if (16 % N != 0) {
+      Q4_0::quantize_row_ref(x, y, n);
+      return;
+    }
+    const auto half8 = hn::Set(df, 8.5f);
+    const auto fifteen = hn::Set(df, 15.0f);
+    const auto sixteen = hn::Set(df, 16.0f);
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, std::uint8_t* HWY_RESTRICT qs) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 16; ++j) qs[j] = 0;
+        return;
+      }
+      const auto vid = hn::Set(df, id);
+      for (std::size_t j = 0; j < 16; j += N) {
+        // MIN(15, (int8)(x*id + 8.5f)): the value is positive, so the cast is
+        // Floor; lo + 16*hi is exact in float.
+        const auto lo =
+            hn::Min(fifteen, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
+        const auto hi =
+            hn::Min(fifteen, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), half8)));
+        StoreLowBytes(di, IntegerBits(df, hn::Add(lo, hn::Mul(hi, sixteen))), qs + j);
+      }
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(SignedAbsMaxGroup(df, x + b * 32), hn::Set(df, -8.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        StoreF16Lanes(df, d, y + b, &Q4_0::Block::d);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, id[k], y[b + k].qs);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = SignedAbsMax(df, x + b * 32, 32) / -8;
+      y[b].d = ggml::fp16(d);
+      levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
+    }
+  }
+
+  // With importance: quantize_row_q4_0_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        StoreF16Lanes(df, MakeQxQuantsLanes(df, 8, xv, wv, L), y + b, &Q4_0::Block::d);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          for (std::size_t j = 0; j < 16; ++j) {
+            y[b + k].qs[j] = static_cast<std::uint8_t>(lv[j * N + k] | lv[(j + 16) * N + k] << 4);
           }
         }
       }
-      const float d = max / -8;
-      const float id = d != 0.f ? 1.0f / d : 0.0f;
-      y[b].d = ggml::fp16(d);
-      const auto vid = hn::Set(df, id);
-      const auto half8 = hn::Set(df, 8.5f);
-      const auto fifteen = hn::Set(di, 15);
-      for (std::size_t j = 0; j < 16; j += N) {
-        // (int8)(x*id + 8.5f) truncates; the value is positive, so ConvertTo matches.
-        const auto lo = hn::Min(
-            fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), half8)));
-        const auto hi = hn::Min(
-            fifteen, hn::ConvertTo(di, hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), half8)));
-        const auto packed = hn::Or(lo, hn::ShiftLeft<4>(hi));
-        hn::StoreU(hn::DemoteTo(d8, packed), d8, y[b].qs + j);
-      }
     }
+#endif
+    for (; b < nb; ++b) Q4_0::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
   }
 
   static void dequantize_row(const Q4_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
                              std::size_t n) {
-    const hn::ScalableTag<float> df;
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q4_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q4_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -2608,15 +3964,522 @@ struct SimdKernels<Q4_0> {
     }
     const auto mask = hn::Set(di, 0x0F);
     const auto eight = hn::Set(di, 8);
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
-      float* yb = y + b * 32;
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q4_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        const std::uint8_t* qs = x[b0 + k].qs;
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, qs + j));
+          const auto lo = hn::Sub(hn::And(q, mask), eight);
+          const auto hi = hn::Sub(hn::ShiftRight<4>(q), eight);
+          StoreOut<kStream>(df, hn::Mul(hn::ConvertTo(df, lo), vd), yb + j);
+          StoreOut<kStream>(df, hn::Mul(hn::ConvertTo(df, hi), vd), yb + j + 16);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q4_1-inl.hpp
+// SIMD kernels for Q4_1 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q4_1_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q4_1_INL_
+#undef EDGEQUANT_SCHEMES_Q4_1_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q4_1_INL_
+#endif
+
+#include <algorithm>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q4_1> {
+  // Without importance: min/max are order-free (signed zeros handled by
+  // MinMax32), the levels are per element, blocks in groups (kBlockGroups).
+  // With importance: quantize_weighted.
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
+      return;
+    }
+    if (16 % N != 0) {
+      Q4_1::quantize_row_ref(x, y, n);
+      return;
+    }
+    const auto half = hn::Set(df, 0.5f);
+    const auto fifteen = hn::Set(df, 15.0f);
+    const auto sixteen = hn::Set(df, 16.0f);
+    auto levels = [&](const float* HWY_RESTRICT xb, float min, float id,
+                      std::uint8_t* HWY_RESTRICT qs) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 16; ++j) qs[j] = 0;
+        return;
+      }
+      const auto vmin = hn::Set(df, min);
+      const auto vid = hn::Set(df, id);
       for (std::size_t j = 0; j < 16; j += N) {
-        const auto q = hn::PromoteTo(di, hn::LoadU(d8, x[b].qs + j));
-        const auto lo = hn::Sub(hn::And(q, mask), eight);
-        const auto hi = hn::Sub(hn::ShiftRight<4>(q), eight);
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, lo), vd), df, yb + j);
-        hn::StoreU(hn::Mul(hn::ConvertTo(df, hi), vd), df, yb + j + 16);
+        // MIN(15, (int8)((x - min)*id + 0.5f)): non-negative, so the cast is
+        // Floor; lo + 16*hi is exact in float.
+        const auto lo = hn::Min(
+            fifteen, hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half)));
+        const auto hi = hn::Min(
+            fifteen,
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half)));
+        StoreLowBytes(di, IntegerBits(df, hn::Add(lo, hn::Mul(hi, sixteen))), qs + j);
+      }
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> mn, mx;
+        MinMaxGroup(df, x + b * 32, &mn, &mx);
+        const auto d = hn::Div(hn::Sub(mx, mn), hn::Set(df, 15.0f));
+        float id[8], min[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::StoreU(mn, df, min);
+        StoreF16Lanes(df, d, y + b, &Q4_1::Block::d);
+        StoreF16Lanes(df, mn, y + b, &Q4_1::Block::m);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, min[k], id[k], y[b + k].qs);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      float min, max;
+      MinMax32(df, x + b * 32, &min, &max);
+      const float d = (max - min) / ((1 << 4) - 1);
+      y[b].d = ggml::fp16(d);
+      y[b].m = ggml::fp16(min);
+      levels(x + b * 32, min, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
+    }
+  }
+
+  // With importance: quantize_row_q4_1_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q4_1::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        hn::Vec<decltype(df)> the_min;
+        const auto d = MakeQkx3QuantsLanes(df, 15, xv, wv, L, &the_min, -0.9f, 0.05f, 36);
+        StoreF16Lanes(df, d, y + b, &Q4_1::Block::d);
+        StoreF16Lanes(df, hn::Neg(the_min), y + b, &Q4_1::Block::m);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          for (std::size_t j = 0; j < 16; ++j) {
+            y[b + k].qs[j] = static_cast<std::uint8_t>(lv[j * N + k] | lv[(j + 16) * N + k] << 4);
+          }
+        }
+      }
+    }
+#endif
+    for (; b < nb; ++b) Q4_1::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
+  }
+
+  static void dequantize_row(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q4_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q4_1::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup], mv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q4_1::Block::d, dv);
+      LoadF16Field(x + b0, g, &Q4_1::Block::m, mv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        const auto vm = hn::Set(df, mv[k]);
+        const std::uint8_t* qs = x[b0 + k].qs;
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, qs + j));
+          const auto lo = hn::ConvertTo(df, hn::And(q, mask));
+          const auto hi = hn::ConvertTo(df, hn::ShiftRight<4>(q));
+          // q*d is exact (4-bit times 11-bit), so the sum rounds as ggml's.
+          StoreOut<kStream>(df, hn::Add(hn::Mul(lo, vd), vm), yb + j);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(hi, vd), vm), yb + j + 16);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q5_0-inl.hpp
+// SIMD kernels for Q5_0 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q5_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q5_0_INL_
+#undef EDGEQUANT_SCHEMES_Q5_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q5_0_INL_
+#endif
+
+#include <algorithm>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q5_0> {
+  // Without importance: vectorised over the 32 elements (no sums involved),
+  // blocks in groups (kBlockGroups). With importance: quantize_weighted.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
+      return;
+    }
+    if (16 % N != 0) {
+      Q5_0::quantize_row_ref(x, y, n);
+      return;
+    }
+    const auto offset = hn::Set(df, 16.5f);
+    const auto top = hn::Set(df, 31.0f);
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, Q5_0::Block& blk) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : blk.qs) q = 0;
+        StoreQh(0, blk.qh);
+        return;
+      }
+      const auto vid = hn::Set(df, id);
+      std::uint32_t qh = 0;
+      for (std::size_t j = 0; j < 16; j += N) {
+        // MIN(31, (int8)(x*id + 16.5f)): non-negative, so the cast is Floor.
+        const auto lo =
+            hn::Min(top, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j), vid), offset)));
+        const auto hi =
+            hn::Min(top, hn::Floor(hn::Add(hn::Mul(hn::LoadU(df, xb + j + 16), vid), offset)));
+        StoreQ5Levels(di, IntegerBits(df, lo), IntegerBits(df, hi), j, blk.qs, &qh);
+      }
+      StoreQh(qh, blk.qh);
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(SignedAbsMaxGroup(df, x + b * 32), hn::Set(df, -16.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        StoreF16Lanes(df, d, y + b, &Q5_0::Block::d);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, id[k], y[b + k]);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = SignedAbsMax(df, x + b * 32, 32) / -16;
+      y[b].d = ggml::fp16(d);
+      levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b]);
+    }
+  }
+
+  // With importance: quantize_row_q5_0_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_0::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        StoreF16Lanes(df, MakeQxQuantsLanes(df, 16, xv, wv, L), y + b, &Q5_0::Block::d);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          std::uint8_t l[32];
+          for (std::size_t i = 0; i < 32; ++i) l[i] = static_cast<std::uint8_t>(lv[i * N + k]);
+          ggml::pack_q5(l, y[b + k].qs, y[b + k].qh);
+        }
+      }
+    }
+#endif
+    for (; b < nb; ++b) Q5_0::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
+  }
+
+  static void dequantize_row(const Q5_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q5_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q5_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q5_0::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const auto sixteen = hn::Set(di, 16);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q5_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const Q5_0::Block& blk = x[b0 + k];
+        const auto vd = hn::Set(df, dv[k]);
+        const std::uint32_t qh = ggml::load_qh(blk.qh);
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, blk.qs + j));
+          const auto lo = hn::Sub(hn::Or(hn::And(q, mask), Q5HighBits(di, qh, j)), sixteen);
+          const auto hi =
+              hn::Sub(hn::Or(hn::ShiftRight<4>(q), Q5HighBits(di, qh, j + 16)), sixteen);
+          StoreOut<kStream>(df, hn::Mul(hn::ConvertTo(df, lo), vd), yb + j);
+          StoreOut<kStream>(df, hn::Mul(hn::ConvertTo(df, hi), vd), yb + j + 16);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q5_1-inl.hpp
+// SIMD kernels for Q5_1 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q5_1_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q5_1_INL_
+#undef EDGEQUANT_SCHEMES_Q5_1_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q5_1_INL_
+#endif
+
+#include <algorithm>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q5_1> {
+  // As Q4_1: order-free min/max, per-element levels, blocks in groups
+  // (kBlockGroups); importance: quantize_weighted.
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (importance != nullptr) {
+      quantize_weighted(x, y, n, importance);
+      return;
+    }
+    if (16 % N != 0) {
+      Q5_1::quantize_row_ref(x, y, n);
+      return;
+    }
+    const auto half = hn::Set(df, 0.5f);
+    auto levels = [&](const float* HWY_RESTRICT xb, float min, float id, Q5_1::Block& blk) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : blk.qs) q = 0;
+        StoreQh(0, blk.qh);
+        return;
+      }
+      const auto vmin = hn::Set(df, min);
+      const auto vid = hn::Set(df, id);
+      std::uint32_t qh = 0;
+      for (std::size_t j = 0; j < 16; j += N) {
+        // (uint8)((x - min)*id + 0.5f), not clamped (ggml); non-negative, so
+        // the cast is Floor.
+        const auto lo =
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j), vmin), vid), half));
+        const auto hi =
+            hn::Floor(hn::Add(hn::Mul(hn::Sub(hn::LoadU(df, xb + j + 16), vmin), vid), half));
+        StoreQ5Levels(di, IntegerBits(df, lo), IntegerBits(df, hi), j, blk.qs, &qh);
+      }
+      StoreQh(qh, blk.qh);
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> mn, mx;
+        MinMaxGroup(df, x + b * 32, &mn, &mx);
+        const auto d = hn::Div(hn::Sub(mx, mn), hn::Set(df, 31.0f));
+        float id[8], min[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::StoreU(mn, df, min);
+        StoreF16Lanes(df, d, y + b, &Q5_1::Block::d);
+        StoreF16Lanes(df, mn, y + b, &Q5_1::Block::m);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, min[k], id[k], y[b + k]);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      float min, max;
+      MinMax32(df, x + b * 32, &min, &max);
+      const float d = (max - min) / ((1 << 5) - 1);
+      y[b].d = ggml::fp16(d);
+      y[b].m = ggml::fp16(min);
+      levels(x + b * 32, min, d != 0.f ? 1.0f / d : 0.0f, y[b]);
+    }
+  }
+
+  // With importance: quantize_row_q5_1_impl, blocks in groups of one block per
+  // lane (the scale search's sums stay sequential within each lane).
+  static void quantize_weighted(const float* HWY_RESTRICT x, Q5_1::Block* HWY_RESTRICT y,
+                                std::size_t n, const float* HWY_RESTRICT qw) {
+    const float sigma2 = ggml::row_sigma2(x, n);
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        hn::Vec<decltype(df)> xv[32], wv[32];
+        hn::Vec<decltype(di)> L[32];
+        LoadWeightedLanes(df, x + b * 32, qw + b * 32, sigma2, xv, wv);
+        hn::Vec<decltype(df)> the_min;
+        const auto d = MakeQkx3QuantsLanes(df, 31, xv, wv, L, &the_min, -0.9f, 0.05f, 36);
+        StoreF16Lanes(df, d, y + b, &Q5_1::Block::d);
+        StoreF16Lanes(df, hn::Neg(the_min), y + b, &Q5_1::Block::m);
+        HWY_ALIGN std::int32_t lv[32 * 8];
+        StoreLevelLanes(di, L, lv);
+        for (std::size_t k = 0; k < N; ++k) {
+          std::uint8_t l[32];
+          for (std::size_t i = 0; i < 32; ++i) l[i] = static_cast<std::uint8_t>(lv[i * N + k]);
+          ggml::pack_q5(l, y[b + k].qs, y[b + k].qh);
+        }
+      }
+    }
+#endif
+    for (; b < nb; ++b) Q5_1::quantize_block_weighted(x + b * 32, qw + b * 32, sigma2, y[b]);
+  }
+
+  static void dequantize_row(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q5_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q5_1::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup], mv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q5_1::Block::d, dv);
+      LoadF16Field(x + b0, g, &Q5_1::Block::m, mv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const Q5_1::Block& blk = x[b0 + k];
+        const auto vd = hn::Set(df, dv[k]);
+        const auto vm = hn::Set(df, mv[k]);
+        const std::uint32_t qh = ggml::load_qh(blk.qh);
+        float* yb = y + (b0 + k) * 32;
+        for (std::size_t j = 0; j < 16; j += N) {
+          const auto q = hn::PromoteTo(di, hn::LoadU(d8, blk.qs + j));
+          const auto lo = hn::ConvertTo(df, hn::Or(hn::And(q, mask), Q5HighBits(di, qh, j)));
+          const auto hi =
+              hn::ConvertTo(df, hn::Or(hn::ShiftRight<4>(q), Q5HighBits(di, qh, j + 16)));
+          // q*d is exact (5-bit times 11-bit), so the sum rounds as ggml's.
+          StoreOut<kStream>(df, hn::Add(hn::Mul(lo, vd), vm), yb + j);
+          StoreOut<kStream>(df, hn::Add(hn::Mul(hi, vd), vm), yb + j + 16);
+        }
       }
     }
   }
@@ -2628,13 +4491,16 @@ EDGEQUANT_FP_STRICT_END
 
 #endif  // per-target include guard
 // ==== file: edgequant/schemes/q8_0-inl.hpp
-// SIMD kernels for Q8_0 (Highway per-target header).
+// SIMD kernels for Q8_0: the reference quantizer, the activation quantizer
+// and dequantization (Highway per-target header).
 #if defined(EDGEQUANT_SCHEMES_Q8_0_INL_) == defined(HWY_TARGET_TOGGLE)
 #ifdef EDGEQUANT_SCHEMES_Q8_0_INL_
 #undef EDGEQUANT_SCHEMES_Q8_0_INL_
 #else
 #define EDGEQUANT_SCHEMES_Q8_0_INL_
 #endif
+
+#include <algorithm>
 
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -2643,35 +4509,97 @@ namespace edgequant::HWY_NAMESPACE {
 
 template <>
 struct SimdKernels<Q8_0> {
-  // Same arithmetic as the reference: amax (order-free), d and 1/d in scalar
-  // float, one multiply per element, round half away from zero.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
-    const hn::ScalableTag<float> df;
+  // Same arithmetic as the reference: amax (order-free), d and 1/d (per lane
+  // of a block group, or scalar), one multiply per element, round half away
+  // from zero.
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
-    const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
     if (32 % N != 0) {
       Q8_0::quantize_row_ref(x, y, n);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const float* xb = x + b * 32;
-      const float amax = AbsMax(df, xb, 32);
-      const float d = amax / ((1 << 7) - 1);
-      const float id = d != 0.f ? 1.0f / d : 0.0f;
-      y[b].d = ggml::fp16(d);
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, std::int8_t* HWY_RESTRICT qs) {
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 32; ++j) qs[j] = 0;
+        return;
+      }
       const auto vid = hn::Set(df, id);
       for (std::size_t j = 0; j < 32; j += N) {
         const auto q = RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid));
-        hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, q)), d8, y[b].qs + j);
+        StoreLowBytes(di, hn::ConvertTo(di, q), qs + j);
       }
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(AbsMaxGroup(df, x + b * 32), hn::Set(df, 127.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        StoreF16Lanes(df, d, y + b, &Q8_0::Block::d);
+        for (std::size_t k = 0; k < N; ++k) levels(x + (b + k) * 32, id[k], y[b + k].qs);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = AbsMax(df, x + b * 32, 32) / ((1 << 7) - 1);
+      y[b].d = ggml::fp16(d);
+      levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
+    }
+  }
+
+  // x86 quantize_row_q8_0: id = 127/amax, round half to even.
+  static void quantize_activation(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
+                                  std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_0::quantize_activation_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto amax = AbsMaxGroup(df, x + b * 32);
+        float id[8];
+        hn::StoreU(ActivationInverse(df, amax), df, id);
+        StoreF16Lanes(df, hn::Div(amax, hn::Set(df, 127.f)), y + b, &Q8_0::Block::d);
+        for (std::size_t k = 0; k < N; ++k)
+          Q8ActivationLevels(df, x + (b + k) * 32, id[k], y[b + k].qs);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float amax = AbsMax(df, x + b * 32, 32);
+      y[b].d = ggml::fp16(amax / 127.f);
+      Q8ActivationLevels(df, x + b * 32, amax != 0.0f ? 127.f / amax : 0.0f, y[b].qs);
     }
   }
 
   static void dequantize_row(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
                              std::size_t n) {
-    const hn::ScalableTag<float> df;
+    dequantize<false>(x, y, n);
+  }
+  static void dequantize_row_stream(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (StreamAligned(y)) {
+      dequantize<true>(x, y, n);
+      hwy::FlushStream();
+    } else {
+      dequantize<false>(x, y, n);
+    }
+  }
+
+ private:
+  template <bool kStream>
+  static void dequantize(const Q8_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y, std::size_t n) {
+    const hn::CappedTag<float, 8> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;
     const std::size_t N = hn::Lanes(df);
@@ -2679,11 +4607,240 @@ struct SimdKernels<Q8_0> {
       Q8_0::dequantize_row_ref(x, y, n);
       return;
     }
-    for (std::size_t b = 0; b < n / 32; ++b) {
-      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q8_0::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b0 + k].qs + j)));
+          StoreOut<kStream>(df, hn::Mul(q, vd), y + (b0 + k) * 32 + j);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q8_1-inl.hpp
+// SIMD kernels for Q8_1: the reference quantizer and the activation
+// quantizer (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q8_1_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q8_1_INL_
+#undef EDGEQUANT_SCHEMES_Q8_1_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q8_1_INL_
+#endif
+
+#include <algorithm>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q8_1> {
+  // quantize_row_q8_1_ref: amax (order-free), round half away from zero; Σq
+  // is an integer sum (order-free). Blocks in groups as Q8_0's.
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_1::quantize_row_ref(x, y, n);
+      return;
+    }
+    // Stores the levels, returns the int32 lanes of Σq.
+    auto levels = [&](const float* HWY_RESTRICT xb, float id, std::int8_t* HWY_RESTRICT qs) {
+      auto sum = hn::Zero(di);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (int j = 0; j < 32; ++j) qs[j] = 0;
+        return sum;
+      }
+      const auto vid = hn::Set(df, id);
       for (std::size_t j = 0; j < 32; j += N) {
+        const auto q = hn::ConvertTo(di, RoundHalfAway(df, hn::Mul(hn::LoadU(df, xb + j), vid)));
+        sum = hn::Add(sum, q);
+        StoreLowBytes(di, q, qs + j);
+      }
+      return sum;
+    };
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto d = hn::Div(AbsMaxGroup(df, x + b * 32), hn::Set(df, 127.0f));
+        float id[8];
+        hn::StoreU(InverseOrZero(df, d), df, id);
+        hn::Vec<decltype(di)> sums[8];
+        for (std::size_t k = 0; k < N; ++k) sums[k] = levels(x + (b + k) * 32, id[k], y[b + k].qs);
+        const auto s = hn::Mul(hn::ConvertTo(df, TransposeReduce(di, sums, AddOp())), d);
+        StoreF16Lanes(df, d, y + b, &Q8_1::Block::d);
+        StoreF16Lanes(df, s, y + b, &Q8_1::Block::s);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float d = AbsMax(df, x + b * 32, 32) / ((1 << 7) - 1);
+      const auto sum = levels(x + b * 32, d != 0.f ? 1.0f / d : 0.0f, y[b].qs);
+      y[b].d = ggml::fp16(d);
+      y[b].s = ggml::fp16(static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))) * d);
+    }
+  }
+
+  // x86 quantize_row_q8_1: id = 127/amax, round half to even, s = fp16(d*Σq).
+  static void quantize_activation(const float* HWY_RESTRICT x, Q8_1::Block* HWY_RESTRICT y,
+                                  std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_1::quantize_activation_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    std::size_t b = 0;
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (kBlockGroups<decltype(df)>) {
+      for (; b + N <= nb; b += N) {
+        const auto amax = AbsMaxGroup(df, x + b * 32);
+        const auto d = hn::Div(amax, hn::Set(df, 127.f));
+        float id[8];
+        hn::StoreU(ActivationInverse(df, amax), df, id);
+        hn::Vec<decltype(di)> sums[8];
+        for (std::size_t k = 0; k < N; ++k) {
+          sums[k] = Q8ActivationLevels(df, x + (b + k) * 32, id[k], y[b + k].qs);
+        }
+        const auto s = hn::Mul(d, hn::ConvertTo(df, TransposeReduce(di, sums, AddOp())));
+        StoreF16Lanes(df, d, y + b, &Q8_1::Block::d);
+        StoreF16Lanes(df, s, y + b, &Q8_1::Block::s);
+      }
+    }
+#endif
+    for (; b < nb; ++b) {
+      const float amax = AbsMax(df, x + b * 32, 32);
+      const float d = amax / 127.f;
+      const auto sum =
+          Q8ActivationLevels(df, x + b * 32, amax != 0.0f ? 127.f / amax : 0.0f, y[b].qs);
+      y[b].d = ggml::fp16(d);
+      y[b].s = ggml::fp16(d * static_cast<float>(hn::GetLane(hn::SumOfLanes(di, sum))));
+    }
+  }
+
+  static void dequantize_row(const Q8_1::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::int8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (32 % N != 0) {
+      Q8_1::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += kScaleGroup) {
+      const std::size_t g = std::min(kScaleGroup, nb - b0);
+      float dv[kScaleGroup];
+      LoadF16Field(x + b0, g, &Q8_1::Block::d, dv);
+      for (std::size_t k = 0; k < g; ++k) {
+        const auto vd = hn::Set(df, dv[k]);
+        for (std::size_t j = 0; j < 32; j += N) {
+          const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b0 + k].qs + j)));
+          hn::StoreU(hn::Mul(q, vd), df, y + (b0 + k) * 32 + j);
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q8_k-inl.hpp
+// SIMD kernels for Q8_K: quantize_row_q8_K_ref, which is also the x86
+// backend's activation quantizer (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q8_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q8_K_INL_
+#undef EDGEQUANT_SCHEMES_Q8_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q8_K_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q8_K> {
+  // amax and the first element reaching it (order-free), levels per element
+  // with NearestInt (bit-exact), block sums in integers.
+  static void quantize_activation(const float* HWY_RESTRICT x, Q8_K::Block* HWY_RESTRICT y,
+                                  std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    if (16 % N != 0) {
+      Q8_K::quantize_row_ref(x, y, n);
+      return;
+    }
+    const auto top = hn::Set(di, 127);
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const float* xb = x + b * 256;
+      Q8_K::Block& blk = y[b];
+      const float max = SignedAbsMax(df, xb, 256);
+      const float iscale = -127.f / max;
+      if (max == 0.0f || !std::isfinite(iscale)) {
+        // Zero block, or a max so small that iscale overflowed: the
+        // reference's bit-level nearest_int defines the bytes.
+        Q8_K::quantize_row_ref(xb, &blk, 256);
+        continue;
+      }
+      const auto vs = hn::Set(df, iscale);
+      for (std::size_t j0 = 0; j0 < 256; j0 += 16) {
+        auto sum = hn::Zero(di);
+        for (std::size_t j = j0; j < j0 + 16; j += N) {
+          const auto q = hn::Min(top, NearestInt(df, hn::Mul(vs, hn::LoadU(df, xb + j))));
+          sum = hn::Add(sum, q);
+          StoreLowBytes(di, q, blk.qs + j);
+        }
+        blk.bsums[j0 / 16] = static_cast<std::int16_t>(hn::GetLane(hn::SumOfLanes(di, sum)));
+      }
+      blk.d = 1 / iscale;
+    }
+  }
+
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    quantize_activation(x, y, n);
+  }
+
+  static void dequantize_row(const Q8_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::int8_t, decltype(df)> d8;
+    const std::size_t N = hn::Lanes(df);
+    if (256 % N != 0) {
+      Q8_K::dequantize_row_ref(x, y, n);
+      return;
+    }
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const auto vd = hn::Set(df, x[b].d);
+      for (std::size_t j = 0; j < 256; j += N) {
         const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b].qs + j)));
-        hn::StoreU(hn::Mul(q, vd), df, y + b * 32 + j);
+        hn::StoreU(hn::Mul(vd, q), df, y + b * 256 + j);
       }
     }
   }
@@ -2750,6 +4907,10 @@ void scalar_dequantize(const void* x, float* y, std::size_t n) {
   S::dequantize_row_ref(static_cast<const typename S::Block*>(x), y, n);
 }
 template <class S>
+void scalar_activation(const float* x, void* y, std::size_t n) {
+  S::quantize_activation_ref(x, static_cast<typename S::Block*>(y), n);
+}
+template <class S>
 std::size_t scalar_validate(const void* x, std::size_t nblocks) {
   return S::first_invalid_block(static_cast<const typename S::Block*>(x), nblocks);
 }
@@ -2762,6 +4923,7 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
     std::array<RowKernels, kIsaCount> t{};
     RowKernels ref{&scalar_quantize<S>, &scalar_dequantize<S>, nullptr};
     if constexpr (HasValidate<S>) ref.validate = &scalar_validate<S>;
+    if constexpr (HasActivation<S>) ref.activation = &scalar_activation<S>;
     for (auto& k : t) k = ref;
     using Getter = RowKernels (*)();
     auto fill = [&](Isa isa, Getter get) {
@@ -2770,6 +4932,8 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
       auto& slot = t[static_cast<std::size_t>(isa)];
       if (k.quantize) slot.quantize = k.quantize;
       if (k.dequantize) slot.dequantize = k.dequantize;
+      if (k.activation) slot.activation = k.activation;
+      if (k.dequantize_stream) slot.dequantize_stream = k.dequantize_stream;
     };
 #define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
     EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, row_kernels<S>)
@@ -2777,6 +4941,29 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
     return t;
   }();
   return table;
+}
+
+// Index of the first NaN/Inf in x[0..n), or n, on `isa`.
+using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
+inline std::size_t scalar_first_non_finite(const float* x, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
+}
+inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+  static const std::array<NonFiniteScanFn, kIsaCount> table = [] {
+    std::array<NonFiniteScanFn, kIsaCount> t{};
+    t.fill(&scalar_first_non_finite);
+    auto fill = [&](Isa isa, NonFiniteScanFn f) {
+      if (f != nullptr) t[static_cast<std::size_t>(isa)] = f;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, FirstNonFinite)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table[static_cast<std::size_t>(isa)];
 }
 
 }  // namespace detail
@@ -2813,6 +5000,29 @@ inline const RowKernels& ggml_row_kernels(GgmlType type, Isa isa) noexcept {
     return t;
   }();
   return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+
+// The activation quantizer of the CPU dot products for a vec_dot type (Q8_0,
+// Q8_1, Q8_K; see ggml_type_info(t).vec_dot_type) on `isa`; null for types
+// without one. Same bytes on every target.
+inline QuantizeActivationFn ggml_activation_quantizer(GgmlType type, Isa isa) noexcept {
+  static const std::array<std::array<QuantizeActivationFn, kIsaCount>, kGgmlTypeCount> table = [] {
+    std::array<std::array<QuantizeActivationFn, kIsaCount>, kGgmlTypeCount> t{};
+    auto add = [&]<class S>() {
+      if constexpr (HasActivation<S>) {
+        const auto& k = detail::row_kernel_table<S>();
+        for (std::size_t i = 0; i < kIsaCount; ++i) t[static_cast<std::size_t>(S::ggml_type)][i] = k[i].activation;
+      }
+    };
+    GgmlSchemes::for_each(add);
+    ActivationSchemes::for_each(add);
+    return t;
+  }();
+  if (static_cast<std::uint32_t>(type) >= kGgmlTypeCount) return nullptr;
+  return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+inline QuantizeActivationFn ggml_activation_quantizer(GgmlType type) noexcept {
+  return ggml_activation_quantizer(type, active_isa());
 }
 
 // True when edgequant can quantize to / dequantize from this ggml type.
@@ -2918,11 +5128,42 @@ inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, s
   return {};
 }
 
+// Lowers `slot` to `value` (the lowest failing index wins, whatever the thread order).
+inline void atomic_min(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
+  std::uint64_t cur = slot.load();
+  while (value < cur && !slot.compare_exchange_weak(cur, value)) {
+  }
+}
+
 inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span<const float> src,
                             std::size_t cols, std::byte* dst, std::size_t rows,
                             const QuantizeOptions& opt) {
-  const std::size_t bad = first_non_finite(src.data(), src.size());
-  if (bad != src.size()) {
+  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
+  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
+  // Grain: about 1 MiB of input per chunk, at least one row.
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  const std::size_t nb = cols / s.block_elems;
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
+  std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
+  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      // The NaN/Inf scan runs per row just before its quantization, so the
+      // kernel reads the row from cache instead of memory a second time.
+      const float* row = src.data() + r * cols;
+      if (const std::size_t bad = scan(row, cols); bad != cols) {
+        atomic_min(first_nan, r * cols + bad);
+        continue;
+      }
+      k.quantize(row, dst + r * row_bytes, cols, imp);
+      if (k.validate) {
+        const std::size_t b = k.validate(dst + r * row_bytes, nb);
+        if (b < nb) atomic_min(first_bad, r * nb + b);
+      }
+    }
+  });
+  if (const std::uint64_t bad = first_nan.load(); bad != kNone) {
     return make_error(Errc::kNonFinite,
                       "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
                           " at element " + std::to_string(bad) + " (row " +
@@ -2930,27 +5171,7 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
                           ")",
                       bad);
   }
-  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
-  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
-  // Grain: about 1 MiB of input per chunk, at least one row.
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
-  const std::size_t nb = cols / s.block_elems;
-  std::atomic<std::uint64_t> first_bad{~std::uint64_t{0}};  // lowest failing block index
-  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      k.quantize(src.data() + r * cols, dst + r * row_bytes, cols, imp);
-      if (k.validate) {
-        const std::size_t b = k.validate(dst + r * row_bytes, nb);
-        if (b < nb) {
-          const std::uint64_t idx = r * nb + b;
-          std::uint64_t cur = first_bad.load();
-          while (idx < cur && !first_bad.compare_exchange_weak(cur, idx)) {
-          }
-        }
-      }
-    }
-  });
-  if (const std::uint64_t bad_block = first_bad.load(); bad_block != ~std::uint64_t{0}) {
+  if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
     const std::size_t r = bad_block / nb, b = bad_block % nb;
     const float* xb = src.data() + r * cols + b * s.block_elems;
     float amax = 0;
@@ -2966,6 +5187,10 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   }
   return {};
 }
+
+// Dequantized outputs from this size on (a large last-level cache: they
+// cannot stay cached) are written with non-temporal stores.
+inline constexpr std::size_t kStreamingOutputBytes = std::size_t{32} << 20;
 
 inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const std::byte* src,
                               std::size_t src_bytes, std::size_t cols, std::span<float> dst,
@@ -2989,9 +5214,41 @@ inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const s
                                               std::to_string(rows * cols));
   }
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  // Outputs far beyond the last-level cache: non-temporal stores save the
+  // read-for-ownership of every output line (same floats either way).
+  const DequantizeRowFn fn = k.dequantize_stream && dst.size_bytes() >= kStreamingOutputBytes
+                                 ? k.dequantize_stream
+                                 : k.dequantize;
   parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) k.dequantize(src + r * row_bytes, dst.data() + r * cols, cols);
+    for (std::size_t r = r0; r < r1; ++r) fn(src + r * row_bytes, dst.data() + r * cols, cols);
   });
+  return {};
+}
+
+inline Status quantize_activation(QuantizeActivationFn fn, const SchemeShape& s,
+                                  std::span<const float> x, std::byte* y, std::size_t y_bytes) {
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported,
+                      std::string(s.name) + " has no activation quantizer (not a vec_dot type)");
+  }
+  if (x.size() % s.block_elems != 0) {
+    return make_error(Errc::kBadArgument, "activation length " + std::to_string(x.size()) +
+                                              " is not a multiple of the " + std::string(s.name) +
+                                              " block size " + std::to_string(s.block_elems));
+  }
+  const std::size_t need = x.size() / s.block_elems * s.block_bytes;
+  if (y_bytes != need) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(y_bytes) +
+                                              " bytes; " + std::to_string(x.size()) + " values of " +
+                                              std::string(s.name) + " need " + std::to_string(need));
+  }
+  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
+    return make_error(Errc::kNonFinite,
+                      "activation value is " + std::string(std::isnan(x[bad]) ? "NaN" : "infinite") +
+                          " at element " + std::to_string(bad),
+                      bad);
+  }
+  fn(x.data(), y, x.size());
   return {};
 }
 
@@ -3034,6 +5291,18 @@ Status dequantize(std::span<const typename S::Block> src, std::size_t cols, std:
                                  cols, dst, threads);
 }
 
+// Quantizes activations the way the CPU dot products do (ggml's x86
+// from_float for S = Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5): x is one or
+// more rows (blocks are independent), dst exactly x.size() / block_elems
+// blocks. Checks sizes and finiteness; hot loops call
+// ggml_activation_quantizer(type) directly instead.
+template <Scheme S>
+  requires HasActivation<S>
+Status quantize_activation(std::span<const float> x, std::span<typename S::Block> dst) {
+  return detail::quantize_activation(row_kernels_for<S>().activation, detail::shape_of<S>(), x,
+                                     reinterpret_cast<std::byte*>(dst.data()), dst.size_bytes());
+}
+
 // Type-erased versions by ggml type id (CLI, GGUF, converters).
 inline Status quantize(GgmlType type, std::span<const float> src, std::size_t cols,
                        std::span<std::byte> dst, const QuantizeOptions& opt = {}) {
@@ -3056,6 +5325,17 @@ inline Status dequantize(GgmlType type, std::span<const std::byte> src, std::siz
   }
   return detail::dequantize_rows(ggml_row_kernels(type, active_isa()), detail::shape_of(type),
                                  src.data(), src.size(), cols, dst, threads);
+}
+
+// Activation quantizer by vec_dot type id (kQ8_0, kQ8_1, kQ8_K).
+inline Status quantize_activation(GgmlType type, std::span<const float> x, std::span<std::byte> dst) {
+  const QuantizeActivationFn fn = ggml_activation_quantizer(type);
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported, "ggml type " +
+                                              std::to_string(static_cast<std::uint32_t>(type)) +
+                                              " has no activation quantizer (not a vec_dot type)");
+  }
+  return detail::quantize_activation(fn, detail::shape_of(type), x, dst.data(), dst.size());
 }
 
 }  // namespace edgequant

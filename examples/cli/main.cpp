@@ -28,8 +28,10 @@ void print_version() {
   std::string compiled, runnable;
   for (std::size_t i = 0; i < edgequant::kIsaCount; ++i) {
     const auto isa = static_cast<edgequant::Isa>(i);
-    if (edgequant::compiled_isas() & edgequant::isa_bit(isa)) compiled += " " + std::string(edgequant::isa_name(isa));
-    if (edgequant::runnable_isas() & edgequant::isa_bit(isa)) runnable += " " + std::string(edgequant::isa_name(isa));
+    // Appended piecewise: `" " + std::string(...)` trips GCC 12's -Wrestrict
+    // false positive at -O3 (GCC bug 105329).
+    if (edgequant::compiled_isas() & edgequant::isa_bit(isa)) (compiled += ' ') += edgequant::isa_name(isa);
+    if (edgequant::runnable_isas() & edgequant::isa_bit(isa)) (runnable += ' ') += edgequant::isa_name(isa);
   }
   std::printf("SIMD targets compiled:%s\nSIMD targets usable here:%s\nactive target: %s\n",
               compiled.c_str(), runnable.c_str(),

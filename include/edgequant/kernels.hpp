@@ -19,6 +19,7 @@
 #endif
 
 #include <array>
+#include <cmath>
 #include <cstddef>
 
 #include "edgequant/kernels/isa.hpp"
@@ -83,6 +84,10 @@ void scalar_dequantize(const void* x, float* y, std::size_t n) {
   S::dequantize_row_ref(static_cast<const typename S::Block*>(x), y, n);
 }
 template <class S>
+void scalar_activation(const float* x, void* y, std::size_t n) {
+  S::quantize_activation_ref(x, static_cast<typename S::Block*>(y), n);
+}
+template <class S>
 std::size_t scalar_validate(const void* x, std::size_t nblocks) {
   return S::first_invalid_block(static_cast<const typename S::Block*>(x), nblocks);
 }
@@ -95,6 +100,7 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
     std::array<RowKernels, kIsaCount> t{};
     RowKernels ref{&scalar_quantize<S>, &scalar_dequantize<S>, nullptr};
     if constexpr (HasValidate<S>) ref.validate = &scalar_validate<S>;
+    if constexpr (HasActivation<S>) ref.activation = &scalar_activation<S>;
     for (auto& k : t) k = ref;
     using Getter = RowKernels (*)();
     auto fill = [&](Isa isa, Getter get) {
@@ -103,6 +109,8 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
       auto& slot = t[static_cast<std::size_t>(isa)];
       if (k.quantize) slot.quantize = k.quantize;
       if (k.dequantize) slot.dequantize = k.dequantize;
+      if (k.activation) slot.activation = k.activation;
+      if (k.dequantize_stream) slot.dequantize_stream = k.dequantize_stream;
     };
 #define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
     EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, row_kernels<S>)
@@ -110,6 +118,29 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
     return t;
   }();
   return table;
+}
+
+// Index of the first NaN/Inf in x[0..n), or n, on `isa`.
+using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
+inline std::size_t scalar_first_non_finite(const float* x, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
+}
+inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+  static const std::array<NonFiniteScanFn, kIsaCount> table = [] {
+    std::array<NonFiniteScanFn, kIsaCount> t{};
+    t.fill(&scalar_first_non_finite);
+    auto fill = [&](Isa isa, NonFiniteScanFn f) {
+      if (f != nullptr) t[static_cast<std::size_t>(isa)] = f;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, FirstNonFinite)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table[static_cast<std::size_t>(isa)];
 }
 
 }  // namespace detail
@@ -146,6 +177,29 @@ inline const RowKernels& ggml_row_kernels(GgmlType type, Isa isa) noexcept {
     return t;
   }();
   return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+
+// The activation quantizer of the CPU dot products for a vec_dot type (Q8_0,
+// Q8_1, Q8_K; see ggml_type_info(t).vec_dot_type) on `isa`; null for types
+// without one. Same bytes on every target.
+inline QuantizeActivationFn ggml_activation_quantizer(GgmlType type, Isa isa) noexcept {
+  static const std::array<std::array<QuantizeActivationFn, kIsaCount>, kGgmlTypeCount> table = [] {
+    std::array<std::array<QuantizeActivationFn, kIsaCount>, kGgmlTypeCount> t{};
+    auto add = [&]<class S>() {
+      if constexpr (HasActivation<S>) {
+        const auto& k = detail::row_kernel_table<S>();
+        for (std::size_t i = 0; i < kIsaCount; ++i) t[static_cast<std::size_t>(S::ggml_type)][i] = k[i].activation;
+      }
+    };
+    GgmlSchemes::for_each(add);
+    ActivationSchemes::for_each(add);
+    return t;
+  }();
+  if (static_cast<std::uint32_t>(type) >= kGgmlTypeCount) return nullptr;
+  return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+inline QuantizeActivationFn ggml_activation_quantizer(GgmlType type) noexcept {
+  return ggml_activation_quantizer(type, active_isa());
 }
 
 // True when edgequant can quantize to / dequantize from this ggml type.

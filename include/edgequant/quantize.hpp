@@ -96,11 +96,42 @@ inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, s
   return {};
 }
 
+// Lowers `slot` to `value` (the lowest failing index wins, whatever the thread order).
+inline void atomic_min(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
+  std::uint64_t cur = slot.load();
+  while (value < cur && !slot.compare_exchange_weak(cur, value)) {
+  }
+}
+
 inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span<const float> src,
                             std::size_t cols, std::byte* dst, std::size_t rows,
                             const QuantizeOptions& opt) {
-  const std::size_t bad = first_non_finite(src.data(), src.size());
-  if (bad != src.size()) {
+  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
+  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
+  // Grain: about 1 MiB of input per chunk, at least one row.
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  const std::size_t nb = cols / s.block_elems;
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
+  std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
+  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      // The NaN/Inf scan runs per row just before its quantization, so the
+      // kernel reads the row from cache instead of memory a second time.
+      const float* row = src.data() + r * cols;
+      if (const std::size_t bad = scan(row, cols); bad != cols) {
+        atomic_min(first_nan, r * cols + bad);
+        continue;
+      }
+      k.quantize(row, dst + r * row_bytes, cols, imp);
+      if (k.validate) {
+        const std::size_t b = k.validate(dst + r * row_bytes, nb);
+        if (b < nb) atomic_min(first_bad, r * nb + b);
+      }
+    }
+  });
+  if (const std::uint64_t bad = first_nan.load(); bad != kNone) {
     return make_error(Errc::kNonFinite,
                       "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
                           " at element " + std::to_string(bad) + " (row " +
@@ -108,27 +139,7 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
                           ")",
                       bad);
   }
-  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
-  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
-  // Grain: about 1 MiB of input per chunk, at least one row.
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
-  const std::size_t nb = cols / s.block_elems;
-  std::atomic<std::uint64_t> first_bad{~std::uint64_t{0}};  // lowest failing block index
-  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      k.quantize(src.data() + r * cols, dst + r * row_bytes, cols, imp);
-      if (k.validate) {
-        const std::size_t b = k.validate(dst + r * row_bytes, nb);
-        if (b < nb) {
-          const std::uint64_t idx = r * nb + b;
-          std::uint64_t cur = first_bad.load();
-          while (idx < cur && !first_bad.compare_exchange_weak(cur, idx)) {
-          }
-        }
-      }
-    }
-  });
-  if (const std::uint64_t bad_block = first_bad.load(); bad_block != ~std::uint64_t{0}) {
+  if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
     const std::size_t r = bad_block / nb, b = bad_block % nb;
     const float* xb = src.data() + r * cols + b * s.block_elems;
     float amax = 0;
@@ -144,6 +155,10 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   }
   return {};
 }
+
+// Dequantized outputs from this size on (a large last-level cache: they
+// cannot stay cached) are written with non-temporal stores.
+inline constexpr std::size_t kStreamingOutputBytes = std::size_t{32} << 20;
 
 inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const std::byte* src,
                               std::size_t src_bytes, std::size_t cols, std::span<float> dst,
@@ -167,9 +182,41 @@ inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const s
                                               std::to_string(rows * cols));
   }
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  // Outputs far beyond the last-level cache: non-temporal stores save the
+  // read-for-ownership of every output line (same floats either way).
+  const DequantizeRowFn fn = k.dequantize_stream && dst.size_bytes() >= kStreamingOutputBytes
+                                 ? k.dequantize_stream
+                                 : k.dequantize;
   parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) k.dequantize(src + r * row_bytes, dst.data() + r * cols, cols);
+    for (std::size_t r = r0; r < r1; ++r) fn(src + r * row_bytes, dst.data() + r * cols, cols);
   });
+  return {};
+}
+
+inline Status quantize_activation(QuantizeActivationFn fn, const SchemeShape& s,
+                                  std::span<const float> x, std::byte* y, std::size_t y_bytes) {
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported,
+                      std::string(s.name) + " has no activation quantizer (not a vec_dot type)");
+  }
+  if (x.size() % s.block_elems != 0) {
+    return make_error(Errc::kBadArgument, "activation length " + std::to_string(x.size()) +
+                                              " is not a multiple of the " + std::string(s.name) +
+                                              " block size " + std::to_string(s.block_elems));
+  }
+  const std::size_t need = x.size() / s.block_elems * s.block_bytes;
+  if (y_bytes != need) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(y_bytes) +
+                                              " bytes; " + std::to_string(x.size()) + " values of " +
+                                              std::string(s.name) + " need " + std::to_string(need));
+  }
+  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
+    return make_error(Errc::kNonFinite,
+                      "activation value is " + std::string(std::isnan(x[bad]) ? "NaN" : "infinite") +
+                          " at element " + std::to_string(bad),
+                      bad);
+  }
+  fn(x.data(), y, x.size());
   return {};
 }
 
@@ -212,6 +259,18 @@ Status dequantize(std::span<const typename S::Block> src, std::size_t cols, std:
                                  cols, dst, threads);
 }
 
+// Quantizes activations the way the CPU dot products do (ggml's x86
+// from_float for S = Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5): x is one or
+// more rows (blocks are independent), dst exactly x.size() / block_elems
+// blocks. Checks sizes and finiteness; hot loops call
+// ggml_activation_quantizer(type) directly instead.
+template <Scheme S>
+  requires HasActivation<S>
+Status quantize_activation(std::span<const float> x, std::span<typename S::Block> dst) {
+  return detail::quantize_activation(row_kernels_for<S>().activation, detail::shape_of<S>(), x,
+                                     reinterpret_cast<std::byte*>(dst.data()), dst.size_bytes());
+}
+
 // Type-erased versions by ggml type id (CLI, GGUF, converters).
 inline Status quantize(GgmlType type, std::span<const float> src, std::size_t cols,
                        std::span<std::byte> dst, const QuantizeOptions& opt = {}) {
@@ -234,6 +293,17 @@ inline Status dequantize(GgmlType type, std::span<const std::byte> src, std::siz
   }
   return detail::dequantize_rows(ggml_row_kernels(type, active_isa()), detail::shape_of(type),
                                  src.data(), src.size(), cols, dst, threads);
+}
+
+// Activation quantizer by vec_dot type id (kQ8_0, kQ8_1, kQ8_K).
+inline Status quantize_activation(GgmlType type, std::span<const float> x, std::span<std::byte> dst) {
+  const QuantizeActivationFn fn = ggml_activation_quantizer(type);
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported, "ggml type " +
+                                              std::to_string(static_cast<std::uint32_t>(type)) +
+                                              " has no activation quantizer (not a vec_dot type)");
+  }
+  return detail::quantize_activation(fn, detail::shape_of(type), x, dst.data(), dst.size());
 }
 
 }  // namespace edgequant

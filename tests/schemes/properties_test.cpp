@@ -231,6 +231,12 @@ TEST_CASE_TEMPLATE_APPLY(prop_error, GgmlSchemes::tuple);
 TEST_CASE_TEMPLATE_APPLY(prop_edges, GgmlSchemes::tuple);
 TEST_CASE_TEMPLATE_APPLY(prop_errors, GgmlSchemes::tuple);
 TEST_CASE_TEMPLATE_APPLY(prop_identity, GgmlSchemes::tuple);
+// Activation-only types through their weight references (Q8_K cannot overflow:
+// its float d is max/-127, so prop_overflow does not apply).
+TEST_CASE_TEMPLATE_APPLY(prop_error, ActivationSchemes::tuple);
+TEST_CASE_TEMPLATE_APPLY(prop_edges, ActivationSchemes::tuple);
+TEST_CASE_TEMPLATE_APPLY(prop_errors, ActivationSchemes::tuple);
+TEST_CASE_TEMPLATE_APPLY(prop_identity, ActivationSchemes::tuple);
 
 TEST_CASE("type-erased API matches the typed one and refuses unsupported types") {
   std::vector<float> x(kCols * 3);

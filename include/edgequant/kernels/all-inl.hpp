@@ -10,6 +10,11 @@
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
+#include "edgequant/schemes/q4_1-inl.hpp"
+#include "edgequant/schemes/q5_0-inl.hpp"
+#include "edgequant/schemes/q5_1-inl.hpp"
 #include "edgequant/schemes/q8_0-inl.hpp"
+#include "edgequant/schemes/q8_1-inl.hpp"
+#include "edgequant/schemes/q8_k-inl.hpp"
 
 #endif  // per-target include guard

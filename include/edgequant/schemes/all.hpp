@@ -4,12 +4,22 @@
 
 #include "edgequant/schemes/float_types.hpp"
 #include "edgequant/schemes/q4_0.hpp"
+#include "edgequant/schemes/q4_1.hpp"
+#include "edgequant/schemes/q5_0.hpp"
+#include "edgequant/schemes/q5_1.hpp"
 #include "edgequant/schemes/q8_0.hpp"
+#include "edgequant/schemes/q8_1.hpp"
+#include "edgequant/schemes/q8_k.hpp"
 #include "edgequant/schemes/scheme.hpp"
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16>;
+
+// ggml activation-only types (not accepted by ggml_quantize_chunk): the
+// vec_dot types the CPU backend quantizes activations to. Activation
+// quantizers (HasActivation) are looked up in both lists.
+using ActivationSchemes = SchemeList<Q8_1, Q8_K>;
 
 }  // namespace edgequant

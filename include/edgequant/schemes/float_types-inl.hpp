@@ -40,6 +40,22 @@ struct SimdKernels<F16> {
     for (; i + N <= n; i += N) hn::StoreU(hn::PromoteTo(df, hn::LoadU(dh, in + i)), df, y + i);
     F16::dequantize_row_ref(x + i, y + i, n - i);
   }
+  // Non-temporal stores for large outputs (y 16-byte aligned, else regular).
+  static void dequantize_row_stream(const F16::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (!StreamAligned(y)) {
+      dequantize_row(x, y, n);
+      return;
+    }
+    const hn::CappedTag<float, 8> df;
+    const hn::Rebind<hwy::float16_t, decltype(df)> dh;
+    const std::size_t N = hn::Lanes(df);
+    const auto* in = reinterpret_cast<const hwy::float16_t*>(x);
+    std::size_t i = 0;
+    for (; i + N <= n; i += N) StoreOut<true>(df, hn::PromoteTo(df, hn::LoadU(dh, in + i)), y + i);
+    hwy::FlushStream();
+    F16::dequantize_row_ref(x + i, y + i, n - i);
+  }
 };
 #endif
 
@@ -81,6 +97,26 @@ struct SimdKernels<BF16> {
       const auto u = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, in + i)));
       hn::StoreU(hn::BitCast(df, u), df, y + i);
     }
+    BF16::dequantize_row_ref(x + i, y + i, n - i);
+  }
+  // Non-temporal stores for large outputs (y 16-byte aligned, else regular).
+  static void dequantize_row_stream(const BF16::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+    if (!StreamAligned(y)) {
+      dequantize_row(x, y, n);
+      return;
+    }
+    const hn::CappedTag<float, 8> df;
+    const hn::RebindToUnsigned<decltype(df)> du;
+    const hn::Rebind<std::uint16_t, decltype(df)> d16;
+    const std::size_t N = hn::Lanes(df);
+    const auto* in = reinterpret_cast<const std::uint16_t*>(x);
+    std::size_t i = 0;
+    for (; i + N <= n; i += N) {
+      const auto u = hn::ShiftLeft<16>(hn::PromoteTo(du, hn::LoadU(d16, in + i)));
+      StoreOut<true>(df, hn::BitCast(df, u), y + i);
+    }
+    hwy::FlushStream();
     BF16::dequantize_row_ref(x + i, y + i, n - i);
   }
 };

@@ -13,6 +13,26 @@
 
 namespace edgequant {
 
+namespace detail {
+// Index of the first element whose bits have all of `mask` set (an Inf/NaN
+// exponent), or n. Branch-free chunks let the compiler vectorise the common
+// case where every element is valid.
+template <class Block>
+std::size_t first_with_bits(const Block* b, std::size_t n, std::uint16_t mask) noexcept {
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    unsigned bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) bad |= (b[i + j].v & mask) == mask;
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    if ((b[i].v & mask) == mask) return i;
+  }
+  return n;
+}
+}  // namespace detail
+
 struct F32 {
   static constexpr std::string_view name = "f32";
   static constexpr GgmlType ggml_type = GgmlType::kF32;
@@ -43,10 +63,7 @@ struct F16 {
   }
   // Finite inputs of magnitude >= 65520 round to Inf.
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
-    for (std::size_t i = 0; i < nb; ++i) {
-      if (f16_bits_not_finite(b[i].v)) return i;
-    }
-    return nb;
+    return detail::first_with_bits(b, nb, 0x7c00u);  // f16_bits_not_finite
   }
   EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
                                                        std::size_t n) noexcept {
@@ -67,10 +84,7 @@ struct BF16 {
   }
   // Finite inputs within half an ulp of FLT_MAX round to Inf.
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
-    for (std::size_t i = 0; i < nb; ++i) {
-      if ((b[i].v & 0x7f80u) == 0x7f80u) return i;
-    }
-    return nb;
+    return detail::first_with_bits(b, nb, 0x7f80u);
   }
   EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
                                                        std::size_t n) noexcept {

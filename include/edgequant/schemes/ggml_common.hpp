@@ -99,6 +99,89 @@ inline float row_sigma2(const float* x, std::size_t n) noexcept {
   return sum_x2 / static_cast<float>(n);
 }
 
+// True when 1/d overflowed to Inf (a block whose largest |x| is below about
+// 2^-125). ggml then converts Inf/NaN to int8 with cvttss2si, which gives
+// 0x80000000 on x86 (the reference platform of the golden data): the low
+// byte, so every level, is 0. Our quantizers write that instead of UB.
+inline bool inverse_scale_overflowed(float id) noexcept { return std::isinf(id); }
+
+// make_qkx3_quants (§2.4): asymmetric scale + min search over `nstep + 1`
+// candidate scales, weighted squared (or absolute, `use_mad`) error. Levels
+// L in [0, nmax]; writes the_min = -min (>= 0) and returns the scale.
+// `weights` null means x*x. Every sum is sequential in element order.
+inline float make_qkx3_quants(int n, int nmax, const float* x, const float* weights,
+                              std::uint8_t* L, float* the_min, std::uint8_t* Laux, float rmin,
+                              float rdelta, int nstep, bool use_mad) noexcept {
+  auto weight = [&](int i) { return weights ? weights[i] : x[i] * x[i]; };
+  float min = x[0];
+  float max = x[0];
+  float sum_w = weight(0);
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weight(i);
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max <= min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_mad = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - min));
+    L[i] = static_cast<std::uint8_t>(max_of(0, min_of(nmax, l)));
+    float diff = scale * static_cast<float>(L[i]) + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_mad += weight(i) * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = max_of(0, min_of(nmax, nearest_int(iscale * (x[i] - min))));
+      Laux[i] = static_cast<std::uint8_t>(l);
+      const float w = weight(i);
+      const float fl = static_cast<float>(l);
+      sum_l += w * fl;
+      sum_l2 += w * fl * fl;
+      sum_xl += w * fl * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float mad = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        mad += weight(i) * diff;
+      }
+      if (mad < best_mad) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_mad = mad;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
 }  // namespace edgequant::ggml
 
 EDGEQUANT_FP_STRICT_END

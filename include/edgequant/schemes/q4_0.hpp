@@ -31,18 +31,19 @@ struct Q4_0 {
     }
     // quantize_row_q4_0_impl: weights from the importance and the row's sigma2.
     const float sigma2 = ggml::row_sigma2(x, n);
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      quantize_block_weighted(x + ib * block_elems, importance + ib * block_elems, sigma2, y[ib]);
+    }
+  }
+
+  // One block of quantize_row_q4_0_impl (sigma2 is the whole row's).
+  static void quantize_block_weighted(const float* xb, const float* qw, float sigma2,
+                                      Block& y) noexcept {
     float weight[32];
     std::int8_t L[32];
-    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
-      const float* xb = x + ib * block_elems;
-      const float* qw = importance + ib * block_elems;
-      for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-      const float d = ggml::make_qx_quants(32, 8, xb, L, weight);
-      y[ib].d = ggml::fp16(d);
-      for (int j = 0; j < 16; ++j) {
-        y[ib].qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
-      }
-    }
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    y.d = ggml::fp16(ggml::make_qx_quants(32, 8, xb, L, weight));
+    for (int j = 0; j < 16; ++j) y.qs[j] = static_cast<std::uint8_t>(L[j] | (L[j + 16] << 4));
   }
 
   static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
@@ -81,6 +82,10 @@ struct Q4_0 {
       const float d = max / -8;
       const float id = d != 0.f ? 1.0f / d : 0.0f;
       y[i].d = ggml::fp16(d);
+      if (ggml::inverse_scale_overflowed(id)) {
+        for (auto& q : y[i].qs) q = 0;
+        continue;
+      }
       for (int j = 0; j < 16; ++j) {
         const float x0 = xb[j] * id;
         const float x1 = xb[j + 16] * id;

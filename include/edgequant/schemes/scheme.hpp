@@ -54,6 +54,16 @@ concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
   { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
 };
 
+// Optional: `S::quantize_activation_ref(const float* x, Block* y, size_t n)`,
+// the activation quantizer of the CPU dot products (ggml's x86
+// type_traits_cpu::from_float), for the types it differs from or has no weight
+// quantizer (Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5). n % block_elems == 0,
+// x finite.
+template <class S>
+concept HasActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
+  S::quantize_activation_ref(x, y, n);
+};
+
 // True when an fp16 bit pattern is Inf or NaN (exponent all ones).
 constexpr bool f16_bits_not_finite(std::uint16_t h) noexcept { return (h & 0x7c00u) == 0x7c00u; }
 
