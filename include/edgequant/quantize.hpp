@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -43,6 +44,31 @@ inline std::size_t first_non_finite(const float* x, std::size_t n) noexcept {
   return n;
 }
 
+// Index of the first x[i] that is NaN or has |x[i]| > limit (a finite
+// positive limit; FLT_MAX finds the first NaN/Inf), or n.
+inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noexcept {
+  std::uint32_t lim;
+  std::memcpy(&lim, &limit, 4);
+  // Magnitude bits order like the values, NaN above Inf: one integer compare.
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) {
+      std::uint32_t u;
+      std::memcpy(&u, x + i + j, 4);
+      bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) > lim);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7fffffffu) > lim) return i;
+  }
+  return n;
+}
+
 namespace detail {
 
 struct SchemeShape {
@@ -50,6 +76,8 @@ struct SchemeShape {
   std::size_t block_elems;
   std::size_t block_bytes;
   bool requires_importance;
+  // Optional S::max_abs_input: larger inputs are refused before quantizing.
+  float max_abs_input = std::numeric_limits<float>::max();
 };
 
 inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, std::size_t cols,
@@ -99,13 +127,22 @@ inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, s
 inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span<const float> src,
                             std::size_t cols, std::byte* dst, std::size_t rows,
                             const QuantizeOptions& opt) {
-  const std::size_t bad = first_non_finite(src.data(), src.size());
-  if (bad != src.size()) {
+  const std::size_t bad = first_beyond(src.data(), src.size(), s.max_abs_input);
+  if (bad != src.size() && !std::isfinite(src[bad])) {
     return make_error(Errc::kNonFinite,
                       "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
                           " at element " + std::to_string(bad) + " (row " +
                           std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
                           ")",
+                      bad);
+  }
+  if (bad != src.size()) {
+    return make_error(Errc::kOverflow,
+                      "value " + std::to_string(src[bad]) + " at element " + std::to_string(bad) +
+                          " (row " + std::to_string(bad / cols) + ", column " +
+                          std::to_string(bad % cols) + ") is too large for " +
+                          std::string(s.name) + " (|x| must not exceed " +
+                          std::to_string(s.max_abs_input) + ")",
                       bad);
   }
   const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
@@ -177,12 +214,18 @@ template <Scheme S>
 constexpr SchemeShape shape_of() {
   bool req = false;
   if constexpr (GgmlScheme<S>) req = ggml_type_info(S::ggml_type).requires_imatrix;
-  return SchemeShape{S::name, S::block_elems, S::block_bytes, req};
+  SchemeShape shape{S::name, S::block_elems, S::block_bytes, req};
+  if constexpr (requires { S::max_abs_input; }) shape.max_abs_input = S::max_abs_input;
+  return shape;
 }
 
 inline SchemeShape shape_of(GgmlType t) {
   const auto& i = ggml_type_info(t);
-  return SchemeShape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  SchemeShape shape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == t) shape = shape_of<S>();
+  });
+  return shape;
 }
 
 }  // namespace detail

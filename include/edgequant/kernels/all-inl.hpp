@@ -9,7 +9,12 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/q2_k-inl.hpp"
+#include "edgequant/schemes/q3_k-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
+#include "edgequant/schemes/q4_k-inl.hpp"
+#include "edgequant/schemes/q5_k-inl.hpp"
+#include "edgequant/schemes/q6_k-inl.hpp"
 #include "edgequant/schemes/q8_0-inl.hpp"
 
 #endif  // per-target include guard

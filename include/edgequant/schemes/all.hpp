@@ -3,13 +3,18 @@
 #pragma once
 
 #include "edgequant/schemes/float_types.hpp"
+#include "edgequant/schemes/q2_k.hpp"
+#include "edgequant/schemes/q3_k.hpp"
 #include "edgequant/schemes/q4_0.hpp"
+#include "edgequant/schemes/q4_k.hpp"
+#include "edgequant/schemes/q5_k.hpp"
+#include "edgequant/schemes/q6_k.hpp"
 #include "edgequant/schemes/q8_0.hpp"
 #include "edgequant/schemes/scheme.hpp"
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, BF16>;
 
 }  // namespace edgequant
