@@ -127,16 +127,22 @@ inline void DequantizeRowScaleMinK4(const typename S::Block* HWY_RESTRICT x, flo
       const VL d2 = hn::Set(d, dall * static_cast<float>(sc));
       const VL m2 = hn::Set(d, dmin * static_cast<float>(m));
       const std::uint8_t* q = x[i].qs + 32 * c;
+      // Low nibbles (sub-block 2c) then high nibbles (2c + 1): the output is
+      // written in address order, which store buffers handle best.
       for (std::size_t l = 0; l < 32; l += N) {
-        const auto v = hn::PromoteTo(di, hn::LoadU(d8, q + l));
-        auto lo = hn::And(v, mask);
-        auto hi = hn::ShiftRight<4>(v);
+        auto lo = hn::And(hn::PromoteTo(di, hn::LoadU(d8, q + l)), mask);
         if constexpr (kHigh) {
           const auto h = hn::PromoteTo(di, hn::LoadU(d8, x[i].qh + l));
           lo = hn::Add(lo, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * c), one)));
-          hi = hn::Add(hi, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * c + 1), one)));
         }
         hn::StoreU(hn::Sub(hn::Mul(d1, hn::ConvertTo(d, lo)), m1), d, yb + 64 * c + l);
+      }
+      for (std::size_t l = 0; l < 32; l += N) {
+        auto hi = hn::ShiftRight<4>(hn::PromoteTo(di, hn::LoadU(d8, q + l)));
+        if constexpr (kHigh) {
+          const auto h = hn::PromoteTo(di, hn::LoadU(d8, x[i].qh + l));
+          hi = hn::Add(hi, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * c + 1), one)));
+        }
         hn::StoreU(hn::Sub(hn::Mul(d2, hn::ConvertTo(d, hi)), m2), d, yb + 64 * c + 32 + l);
       }
     }

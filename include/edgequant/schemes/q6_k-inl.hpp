@@ -104,29 +104,23 @@ struct SimdKernels<Q6_K> {
     for (std::size_t i = 0; i < n / 256; ++i) {
       const float dall = ggml::fp32(x[i].d);
       float* yb = y + i * 256;
+      // Quarter k of half h: e = 128h + 32k + l, low nibble of ql[64h + l]
+      // (k = 0), ql[64h + 32 + l] (k = 1), their high nibbles (k = 2, 3), top
+      // bits at 2k of qh[32h + l]. Written in address order.
       for (int h = 0; h < 2; ++h) {
-        const std::uint8_t* ql = x[i].ql + 64 * h;
-        const std::uint8_t* qh = x[i].qh + 32 * h;
-        for (std::size_t l = 0; l < 32; l += N) {
-          const int j = 8 * h + static_cast<int>(l / 16);  // sub-block of e = 128h + l
-          const auto a = hn::PromoteTo(di, hn::LoadU(d8, ql + l));
-          const auto b = hn::PromoteTo(di, hn::LoadU(d8, ql + 32 + l));
-          const auto hb = hn::PromoteTo(di, hn::LoadU(d8, qh + l));
-          const auto q1 = hn::Or(hn::And(a, mask), hn::ShiftLeft<4>(hn::And(hb, three)));
-          const auto q2 =
-              hn::Or(hn::And(b, mask), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(hb), three)));
-          const auto q3 =
-              hn::Or(hn::ShiftRight<4>(a), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(hb), three)));
-          const auto q4 = hn::Or(hn::ShiftRight<4>(b), hn::ShiftLeft<4>(hn::ShiftRight<6>(hb)));
-          float* o = yb + 128 * h + l;
-          auto put = [&](int k, decltype(q1) q) {
-            const float s = dall * static_cast<float>(x[i].scales[j + 2 * k]);
-            hn::StoreU(hn::Mul(hn::Set(d, s), hn::ConvertTo(d, hn::Sub(q, bias))), d, o + 32 * k);
-          };
-          put(0, q1);
-          put(1, q2);
-          put(2, q3);
-          put(3, q4);
+        for (int k = 0; k < 4; ++k) {
+          const std::uint8_t* ql = x[i].ql + 64 * h + 32 * (k % 2);
+          const std::uint8_t* qh = x[i].qh + 32 * h;
+          for (std::size_t l = 0; l < 32; l += N) {
+            const int j = 8 * h + 2 * k + static_cast<int>(l / 16);  // sub-block
+            const auto a = hn::PromoteTo(di, hn::LoadU(d8, ql + l));
+            const auto lo = k < 2 ? hn::And(a, mask) : hn::ShiftRight<4>(a);
+            const auto hb =
+                hn::And(hn::ShiftRightSame(hn::PromoteTo(di, hn::LoadU(d8, qh + l)), 2 * k), three);
+            const auto q = hn::Sub(hn::Or(lo, hn::ShiftLeft<4>(hb)), bias);
+            const float s = dall * static_cast<float>(x[i].scales[j]);
+            hn::StoreU(hn::Mul(hn::Set(d, s), hn::ConvertTo(d, q)), d, yb + 128 * h + 32 * k + l);
+          }
         }
       }
     }
