@@ -5115,14 +5115,6 @@ inline bool ggml_type_supported(GgmlType type) noexcept {
 #include <limits>
 #include <span>
 #include <string>
-#include <vector>
-
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
-#define EDGEQUANT_STREAM_STORES 1
-#else
-#define EDGEQUANT_STREAM_STORES 0
-#endif
 
 
 namespace edgequant {
@@ -5179,25 +5171,6 @@ inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noex
 }
 
 namespace detail {
-
-// Dequantized outputs this large are written with non-temporal stores
-// (x86), through a per-thread row buffer: they cannot stay cached anyway,
-// and skipping the read-for-ownership of every destination line cuts the
-// memory traffic by about 40% (2.5x single-thread on a Xeon; docs/kquants.md).
-inline constexpr std::size_t kStreamOutputBytes = std::size_t{16} << 20;
-
-// dst[0..n) = src[0..n), non-temporal where the target has such stores.
-inline void stream_copy(float* dst, const float* src, std::size_t n) noexcept {
-#if EDGEQUANT_STREAM_STORES
-  std::size_t i = 0;
-  for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = src[i];
-  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
-  for (; i < n; ++i) dst[i] = src[i];
-  _mm_sfence();  // non-temporal stores are weakly ordered: publish before returning
-#else
-  std::memcpy(dst, src, n * sizeof(float));
-#endif
-}
 
 struct SchemeShape {
   std::string_view name;
@@ -5332,17 +5305,8 @@ inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const s
                                               std::to_string(rows * cols));
   }
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
-  const bool stream = EDGEQUANT_STREAM_STORES && dst.size_bytes() >= kStreamOutputBytes;
   parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-    if (!stream) {
-      for (std::size_t r = r0; r < r1; ++r) k.dequantize(src + r * row_bytes, dst.data() + r * cols, cols);
-      return;
-    }
-    std::vector<float> buf(cols);
-    for (std::size_t r = r0; r < r1; ++r) {
-      k.dequantize(src + r * row_bytes, buf.data(), cols);
-      stream_copy(dst.data() + r * cols, buf.data(), cols);
-    }
+    for (std::size_t r = r0; r < r1; ++r) k.dequantize(src + r * row_bytes, dst.data() + r * cols, cols);
   });
   return {};
 }
