@@ -2,8 +2,8 @@
 // per-target header). One lane = one sub-block: each lane runs the scalar
 // reference's loop in element order with the same float operations (no FMA,
 // no reassociation), so every lane's result is bit-identical to the scalar
-// search whatever the vector width. Inputs are transposed: xt[i * N + k] is
-// element i of the sub-block in lane k.
+// search whatever the vector width. Inputs are transposed: xt[i * VN + k] is
+// element i of the sub-block in (virtual) lane k, VN lanes per batch.
 #if defined(EDGEQUANT_SCHEMES_GGML_COMMON_INL_) == defined(HWY_TARGET_TOGGLE)
 #ifdef EDGEQUANT_SCHEMES_GGML_COMMON_INL_
 #undef EDGEQUANT_SCHEMES_GGML_COMMON_INL_

@@ -19,7 +19,6 @@ struct Q2_K {
   static constexpr std::string_view name = "q2_K";
   static constexpr GgmlType ggml_type = GgmlType::kQ2_K;
   static constexpr std::size_t block_elems = 256, block_bytes = 84;
-  static constexpr int kSub = 16;  // sub-block size
   static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
   struct Block {
     std::uint8_t scales[16];  // sub-block j = e/16: low nibble scale, high nibble min

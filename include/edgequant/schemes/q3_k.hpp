@@ -19,7 +19,6 @@ struct Q3_K {
   static constexpr std::string_view name = "q3_K";
   static constexpr GgmlType ggml_type = GgmlType::kQ3_K;
   static constexpr std::size_t block_elems = 256, block_bytes = 110;
-  static constexpr int kSub = 16;  // sub-block size
   static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
   struct Block {
     std::uint8_t hmask[32];   // bit e/32 of byte e%32: high bit of level e

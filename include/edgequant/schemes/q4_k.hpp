@@ -134,7 +134,6 @@ struct Q4_K {
   static constexpr std::string_view name = "q4_K";
   static constexpr GgmlType ggml_type = GgmlType::kQ4_K;
   static constexpr std::size_t block_elems = 256, block_bytes = 144;
-  static constexpr int kSub = 32;  // sub-block size
   static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
   using Stages = detail::ScaleMinK4<15>;
   struct Block {

@@ -19,7 +19,6 @@ struct Q5_K {
   static constexpr std::string_view name = "q5_K";
   static constexpr GgmlType ggml_type = GgmlType::kQ5_K;
   static constexpr std::size_t block_elems = 256, block_bytes = 176;
-  static constexpr int kSub = 32;  // sub-block size
   static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
   using Stages = detail::ScaleMinK4<31>;
   struct Block {

@@ -19,7 +19,6 @@ struct Q6_K {
   static constexpr std::string_view name = "q6_K";
   static constexpr GgmlType ggml_type = GgmlType::kQ6_K;
   static constexpr std::size_t block_elems = 256, block_bytes = 210;
-  static constexpr int kSub = 16;  // sub-block size
   static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
   struct Block {
     std::uint8_t ql[128];  // half h, l < 32: ql[64h + l] = e 128h+l (low) | 128h+64+l (high);
