@@ -1995,6 +1995,10 @@ concept GgmlScheme = Scheme<S> && requires {
 // first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
 // that inputs too large for the format fail with an error instead of writing
 // blocks llama.cpp rejects.
+// Optional: `static constexpr float S::max_abs_input`: inputs with a larger
+// magnitude are refused (Errc::kOverflow) before quantizing, for schemes whose
+// reference arithmetic would otherwise lose them silently.
+
 template <class S>
 concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
   { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
@@ -2113,8 +2117,9 @@ struct BF16 {
 static_assert(GgmlScheme<F32> && GgmlScheme<F16> && GgmlScheme<BF16>);
 
 }  // namespace edgequant
-// ==== file: edgequant/schemes/q4_0.hpp
-// ggml Q4_0: 32 4-bit weights (offset 8) and one fp16 scale (specs/ggml-quants.md §4.2).
+// ==== file: edgequant/schemes/q2_k.hpp
+// ggml Q2_K: 256 weights in 16 sub-blocks of 16, 2-bit levels with 4-bit
+// scales and mins (specs/ggml-quants.md §4.8).
 
 #include <cmath>
 #include <cstddef>
@@ -2226,10 +2231,151 @@ inline float row_sigma2(const float* x, std::size_t n) noexcept {
 // byte, so every level, is 0. Our quantizers write that instead of UB.
 inline bool inverse_scale_overflowed(float id) noexcept { return std::isinf(id); }
 
-// make_qkx3_quants (§2.4): asymmetric scale + min search over `nstep + 1`
+// ---- K-quant scale searches and scale packing (§2.2–§2.6) ----
+
+// Largest |x| the K-quant schemes accept (their max_abs_input). Every K-quant
+// tops out below 3e8 (fp16 d * largest scale * largest level), so larger
+// inputs only ever give an infinite d, except that past about 1e17 the
+// reference's weighted sums overflow to NaN and the block silently decodes
+// to zeros (a NaN sub-block scale reads as 0). Refusing them up front keeps
+// every outcome an error rather than lost data.
+inline constexpr float kKQuantMaxAbsInput = 4294967296.f;  // 2^32
+
+// make_q3_quants with do_rmse = true (§2.2): signed levels in [0, 2*nmax)
+// refined by up to 5 passes of coordinate descent, weights x*x.
+inline float make_q3_quants(int n, int nmax, const float* x, std::int8_t* L) noexcept {
+  float max = 0;
+  float amax = 0;
+  for (int i = 0; i < n; ++i) {
+    const float ax = std::fabs(x[i]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[i];
+    }
+  }
+  if (amax < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  const float iscale = static_cast<float>(-nmax) / max;
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    int l = nearest_int(iscale * x[i]);
+    l = max_of(-nmax, min_of(nmax - 1, l));
+    L[i] = static_cast<std::int8_t>(l);
+    const float w = x[i] * x[i];
+    sumlx += w * x[i] * static_cast<float>(l);
+    suml2 += w * static_cast<float>(l) * static_cast<float>(l);
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = x[i] * x[i];
+      const float li = static_cast<float>(L[i]);
+      float slx = sumlx - w * x[i] * li;
+      if (slx > 0) {
+        float sl2 = suml2 - w * li * li;
+        int new_l = nearest_int(x[i] * sl2 / slx);
+        new_l = max_of(-nmax, min_of(nmax - 1, new_l));
+        if (new_l != L[i]) {
+          const float nl = static_cast<float>(new_l);
+          slx += w * x[i] * nl;
+          sl2 += w * nl * nl;
+          if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<std::int8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  for (int i = 0; i < n; ++i) L[i] = static_cast<std::int8_t>(L[i] + nmax);
+  return suml2 > 0 ? sumlx / suml2 : 0.0f;
+}
+
+// make_qkx2_quants (§2.3): asymmetric scale + min search over `nstep + 1`
 // candidate scales, weighted squared (or absolute, `use_mad`) error. Levels
-// L in [0, nmax]; writes the_min = -min (>= 0) and returns the scale.
-// `weights` null means x*x. Every sum is sequential in element order.
+// L in [0, nmax]; writes the_min = -min (>= 0) and returns the scale. Note
+// that `min` is replaced by each accepted candidate's min, and later
+// candidates are built from it.
+inline float make_qkx2_quants(int n, int nmax, const float* x, const float* weights,
+                              std::uint8_t* L, float* the_min, std::uint8_t* Laux, float rmin,
+                              float rdelta, int nstep, bool use_mad) noexcept {
+  float min = x[0];
+  float max = x[0];
+  float sum_w = weights[0];
+  float sum_x = sum_w * x[0];
+  for (int i = 1; i < n; ++i) {
+    if (x[i] < min) min = x[i];
+    if (x[i] > max) max = x[i];
+    const float w = weights[i];
+    sum_w += w;
+    sum_x += w * x[i];
+  }
+  if (min > 0) min = 0;
+  if (max == min) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    *the_min = -min;
+    return 0.f;
+  }
+  float iscale = static_cast<float>(nmax) / (max - min);
+  float scale = 1 / iscale;
+  float best_error = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = nearest_int(iscale * (x[i] - min));
+    L[i] = static_cast<std::uint8_t>(max_of(0, min_of(nmax, l)));
+    float diff = scale * static_cast<float>(L[i]) + min - x[i];
+    diff = use_mad ? std::fabs(diff) : diff * diff;
+    best_error += weights[i] * diff;
+  }
+  if (nstep < 1) {
+    *the_min = -min;
+    return scale;
+  }
+  for (int is = 0; is <= nstep; ++is) {
+    iscale = (rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax)) / (max - min);
+    float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = max_of(0, min_of(nmax, nearest_int(iscale * (x[i] - min))));
+      Laux[i] = static_cast<std::uint8_t>(l);
+      const float w = weights[i];
+      const float fl = static_cast<float>(l);
+      sum_l += w * fl;
+      sum_l2 += w * fl * fl;
+      sum_xl += w * fl * x[i];
+    }
+    const float D = sum_w * sum_l2 - sum_l * sum_l;
+    if (D > 0) {
+      float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+      float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+      if (this_min > 0) {
+        this_min = 0;
+        this_scale = sum_xl / sum_l2;
+      }
+      float cur = 0;
+      for (int i = 0; i < n; ++i) {
+        float diff = this_scale * static_cast<float>(Laux[i]) + this_min - x[i];
+        diff = use_mad ? std::fabs(diff) : diff * diff;
+        cur += weights[i] * diff;
+      }
+      if (cur < best_error) {
+        for (int i = 0; i < n; ++i) L[i] = Laux[i];
+        best_error = cur;
+        scale = this_scale;
+        min = this_min;
+      }
+    }
+  }
+  *the_min = -min;
+  return scale;
+}
+
+// make_qkx3_quants (§2.4): make_qkx2_quants with optional weights (null:
+// x*x) and the degenerate test `max <= min`.
 inline float make_qkx3_quants(int n, int nmax, const float* x, const float* weights,
                               std::uint8_t* L, float* the_min, std::uint8_t* Laux, float rmin,
                               float rdelta, int nstep, bool use_mad) noexcept {
@@ -2303,9 +2449,470 @@ inline float make_qkx3_quants(int n, int nmax, const float* x, const float* weig
   return scale;
 }
 
+// make_qp_quants (§2.5): quantizes non-negative values (sub-block scales or
+// mins) to [0, nmax] with weights qw. L is uint8 and every later read uses the
+// stored byte (a negative level wraps to 256 + l).
+inline float make_qp_quants(int n, int nmax, const float* x, std::uint8_t* L,
+                            const float* qw) noexcept {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = max_of(max, x[i]);
+  if (max < kGroupMaxEps) {
+    for (int i = 0; i < n; ++i) L[i] = 0;
+    return 0.f;
+  }
+  const float fnmax = static_cast<float>(nmax);
+  float iscale = fnmax / max;
+  for (int i = 0; i < n; ++i) L[i] = static_cast<std::uint8_t>(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * static_cast<float>(L[i]);
+    best_mse += qw[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * static_cast<float>(is) + fnmax) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const int l = min_of(nmax, nearest_int(iscale_is * x[i]));
+      const float diff = x[i] - scale_is * static_cast<float>(l);
+      mse += qw[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = min_of(nmax, nearest_int(iscale * x[i]));
+    L[i] = static_cast<std::uint8_t>(l);
+    const float fl = static_cast<float>(l);
+    sumlx += qw[i] * x[i] * fl;
+    suml2 += qw[i] * fl * fl;
+  }
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = qw[i];
+      const float li = static_cast<float>(L[i]);
+      float slx = sumlx - w * x[i] * li;
+      float sl2 = suml2 - w * li * li;
+      if (slx > 0 && sl2 > 0) {
+        const int new_l = min_of(nmax, nearest_int(x[i] * sl2 / slx));
+        if (new_l != L[i]) {
+          const float nl = static_cast<float>(new_l);
+          slx += w * x[i] * nl;
+          sl2 += w * nl * nl;
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<std::uint8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (!n_changed) break;
+  }
+  return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+// Q4_K/Q5_K 12-byte scales (§2.6): 8 six-bit scales `ls` and mins `lm`.
+// Bytes 0-3: scale j (bits 0-5) + bits 4-5 of scale j+4 (bits 6-7); bytes
+// 4-7: min j + bits 4-5 of min j+4; bytes 8-11: low nibbles of scale and
+// min j+4. Only the low 6 bits of each value are kept.
+EDGEQUANT_HOST_DEVICE inline void pack_scale_min_k4(const std::uint8_t* ls, const std::uint8_t* lm,
+                                                    std::uint8_t* q) noexcept {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = ls[j];
+    q[j + 4] = lm[j];
+  }
+  for (int j = 4; j < 8; ++j) {
+    q[j + 4] = static_cast<std::uint8_t>((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+    q[j - 4] = static_cast<std::uint8_t>(q[j - 4] | ((ls[j] >> 4) << 6));
+    q[j] = static_cast<std::uint8_t>(q[j] | ((lm[j] >> 4) << 6));
+  }
+}
+
+// get_scale_min_k4: scale and min of sub-block j from the packed bytes.
+EDGEQUANT_HOST_DEVICE inline void get_scale_min_k4(int j, const std::uint8_t* q, std::uint8_t* sc,
+                                                   std::uint8_t* m) noexcept {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *m = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    *m = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+// Q3_K 12-byte scales (§2.6): 16 six-bit values s[j] (biased by 32). Low
+// nibble of s[j] in byte j (j < 8, bits 0-3) or byte j-8 (bits 4-7); its top
+// two bits in byte 8 + j%4 at bit 2*(j/4).
+EDGEQUANT_HOST_DEVICE inline void pack_q3_k_scales(const int* s, std::uint8_t* q) noexcept {
+  for (int j = 0; j < 12; ++j) q[j] = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int l = s[j];
+    if (j < 8) {
+      q[j] = static_cast<std::uint8_t>(l & 0xF);
+    } else {
+      q[j - 8] = static_cast<std::uint8_t>(q[j - 8] | ((l & 0xF) << 4));
+    }
+    q[8 + j % 4] = static_cast<std::uint8_t>(q[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
+  }
+}
+
+// Signed scale of Q3_K sub-block j (the stored value minus 32).
+EDGEQUANT_HOST_DEVICE inline int q3_k_scale(int j, const std::uint8_t* q) noexcept {
+  const int lo = j < 8 ? (q[j] & 0xF) : (q[j - 8] >> 4);
+  const int hi = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return (lo | (hi << 4)) - 32;
+}
+
 }  // namespace edgequant::ggml
 
 EDGEQUANT_FP_STRICT_END
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q2_K {
+  static constexpr std::string_view name = "q2_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ2_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 84;
+  static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
+  struct Block {
+    std::uint8_t scales[16];  // sub-block j = e/16: low nibble scale, high nibble min
+    std::uint8_t qs[64];      // e = 128h + r: byte 32h + r%32, bits 2*(r/32)
+    f16_bits d;               // scale of the scales
+    f16_bits dmin;            // scale of the mins
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::uint8_t L[256];
+    std::uint8_t Laux[16];
+    float weights[16];
+    float scales[16];
+    float mins[16];
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      if (importance == nullptr) {
+        // quantize_row_q2_K_ref: weights |x|, mean absolute error.
+        for (int j = 0; j < 16; ++j) {
+          for (int l = 0; l < 16; ++l) weights[l] = std::fabs(xb[16 * j + l]);
+          scales[j] = ggml::make_qkx2_quants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j],
+                                             Laux, -0.5f, 0.1f, 15, true);
+        }
+        set_scales(scales, mins, y[i]);
+      } else {
+        // quantize_row_q2_K_impl: sigma2 of the super-block, make_qkx3 then
+        // make_qp_quants for the 4-bit scales and mins.
+        const float* qw = importance + i * block_elems;
+        float sumx2 = 0;
+        for (int j = 0; j < 256; ++j) sumx2 += xb[j] * xb[j];
+        const float sigma2 = sumx2 / 256;
+        float sw[16];
+        for (int j = 0; j < 16; ++j) {
+          for (int l = 0; l < 16; ++l) {
+            weights[l] = qw[16 * j + l] * std::sqrt(sigma2 + xb[16 * j + l] * xb[16 * j + l]);
+          }
+          float s = 0;
+          for (int l = 0; l < 16; ++l) s += weights[l];
+          sw[j] = s;
+          scales[j] = ggml::make_qkx3_quants(16, 3, xb + 16 * j, weights, L + 16 * j, &mins[j],
+                                             Laux, -0.9f, 0.05f, 36, false);
+        }
+        set_scales_weighted(scales, mins, sw, y[i]);
+      }
+      requantize(xb, y[i], L);
+      pack(L, y[i]);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d) || f16_bits_not_finite(b[i].dmin)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float dmin = ggml::fp32(x[i].dmin);
+      float* yb = y + i * block_elems;
+      for (int e = 0; e < 256; ++e) {
+        const std::uint8_t sc = x[i].scales[e / 16];
+        const float dl = d * static_cast<float>(sc & 0xF);
+        const float ml = dmin * static_cast<float>(sc >> 4);
+        const int r = e % 128;
+        const int q = (x[i].qs[32 * (e / 128) + r % 32] >> (2 * (r / 32))) & 3;
+        yb[e] = dl * static_cast<float>(q) - ml;
+      }
+    }
+  }
+
+  // ---- Stages shared with the SIMD quantizer ----
+
+  // quantize_row_q2_K_ref: 4-bit scales and mins relative to the largest.
+  static void set_scales(const float* scales, const float* mins, Block& b) noexcept {
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < 16; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    if (max_scale > 0) {
+      const float iscale = 15.f / max_scale;
+      for (int j = 0; j < 16; ++j) {
+        b.scales[j] = static_cast<std::uint8_t>(ggml::nearest_int(iscale * scales[j]));
+      }
+      b.d = ggml::fp16(max_scale / 15.f);
+    } else {
+      for (int j = 0; j < 16; ++j) b.scales[j] = 0;
+      b.d = ggml::fp16(0.f);
+    }
+    if (max_min > 0) {
+      const float iscale = 15.f / max_min;
+      for (int j = 0; j < 16; ++j) {
+        const int l = ggml::nearest_int(iscale * mins[j]);
+        b.scales[j] = static_cast<std::uint8_t>(b.scales[j] | (l << 4));
+      }
+      b.dmin = ggml::fp16(max_min / 15.f);
+    } else {
+      b.dmin = ggml::fp16(0.f);
+    }
+  }
+
+  // quantize_row_q2_K_impl: scales and mins by make_qp_quants weighted by the
+  // sub-block weight sums.
+  static void set_scales_weighted(const float* scales, const float* mins, const float* sw,
+                                  Block& b) noexcept {
+    std::uint8_t Ls[16], Lm[16];
+    const float dm = ggml::make_qp_quants(16, 15, scales, Ls, sw);
+    const float mm = ggml::make_qp_quants(16, 15, mins, Lm, sw);
+    b.d = ggml::fp16(dm);
+    b.dmin = ggml::fp16(mm);
+    for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<std::uint8_t>(Ls[j] | (Lm[j] << 4));
+  }
+
+  // Scale of sub-block j as stored (0: keep the search's levels).
+  static float sub_scale(const Block& b, int j) noexcept {
+    return ggml::fp32(b.d) * static_cast<float>(b.scales[j] & 0xF);
+  }
+  static float sub_min(const Block& b, int j) noexcept {
+    return ggml::fp32(b.dmin) * static_cast<float>(b.scales[j] >> 4);
+  }
+
+  // Re-quantizes the sub-blocks whose stored scale is non-zero with the
+  // stored scale and min; the others keep the search's levels.
+  static void requantize(const float* xb, const Block& b, std::uint8_t* L) noexcept {
+    for (int j = 0; j < 16; ++j) {
+      const float d = sub_scale(b, j);
+      if (d == 0) continue;
+      const float dm = sub_min(b, j);
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = ggml::nearest_int((xb[16 * j + ii] + dm) / d);
+        L[16 * j + ii] = static_cast<std::uint8_t>(ggml::max_of(0, ggml::min_of(3, l)));
+      }
+    }
+  }
+
+  static void pack(const std::uint8_t* L, Block& b) noexcept {
+    for (int j = 0; j < 256; j += 128) {
+      for (int l = 0; l < 32; ++l) {
+        b.qs[j / 4 + l] = static_cast<std::uint8_t>(L[j + l] | (L[j + l + 32] << 2) |
+                                                    (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q2_K>);
+static_assert(sizeof(Q2_K::Block) == 84);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q3_k.hpp
+// ggml Q3_K: 256 weights in 16 sub-blocks of 16, 3-bit signed levels with
+// 6-bit signed scales (specs/ggml-quants.md §4.9).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q3_K {
+  static constexpr std::string_view name = "q3_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ3_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 110;
+  static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
+  struct Block {
+    std::uint8_t hmask[32];   // bit e/32 of byte e%32: high bit of level e
+    std::uint8_t qs[64];      // low 2 bits, placed as Q2_K
+    std::uint8_t scales[12];  // 16 six-bit scales biased by 32 (ggml::pack_q3_k_scales)
+    f16_bits d;               // scale of the scales
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::int8_t L[256];
+    float scales[16];
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      if (importance == nullptr) {
+        // quantize_row_q3_K_ref
+        for (int j = 0; j < 16; ++j)
+          scales[j] = ggml::make_q3_quants(16, 4, xb + 16 * j, L + 16 * j);
+        set_scales(scales, y[i]);
+      } else {
+        // quantize_row_q3_K_impl: sigma2 = 2 Σx²/256 of the super-block.
+        const float* qw = importance + i * block_elems;
+        float sum_x2 = 0;
+        for (int j = 0; j < 256; ++j) sum_x2 += xb[j] * xb[j];
+        const float sigma2 = 2 * sum_x2 / 256;
+        float weight[16];
+        float sw[16];
+        for (int j = 0; j < 16; ++j) {
+          for (int l = 0; l < 16; ++l) {
+            weight[l] = qw[16 * j + l] * std::sqrt(sigma2 + xb[16 * j + l] * xb[16 * j + l]);
+          }
+          float s = 0;
+          for (int l = 0; l < 16; ++l) s += weight[l];
+          sw[j] = s;
+          scales[j] = ggml::make_qx_quants(16, 4, xb + 16 * j, L + 16 * j, weight);
+        }
+        set_scales_weighted(scales, sw, y[i]);
+      }
+      requantize(xb, y[i], L);
+      pack(L, y[i]);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d_all = ggml::fp32(x[i].d);
+      float* yb = y + i * block_elems;
+      for (int e = 0; e < 256; ++e) {
+        const float dl = d_all * static_cast<float>(ggml::q3_k_scale(e / 16, x[i].scales));
+        const int r = e % 128;
+        const int q = (x[i].qs[32 * (e / 128) + r % 32] >> (2 * (r / 32))) & 3;
+        const int h = (x[i].hmask[e % 32] >> (e / 32)) & 1;
+        yb[e] = dl * static_cast<float>(q - (h ? 0 : 4));
+      }
+    }
+  }
+
+  // ---- Stages shared with the SIMD quantizer ----
+
+  // quantize_row_q3_K_ref: 6-bit signed scales relative to the scale of
+  // largest magnitude (first on ties).
+  static void set_scales(const float* scales, Block& b) noexcept {
+    float max_scale = 0;
+    float amax = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float scale = std::fabs(scales[j]);
+      if (scale > amax) {
+        amax = scale;
+        max_scale = scales[j];
+      }
+    }
+    for (int j = 0; j < 12; ++j) b.scales[j] = 0;
+    if (max_scale != 0) {
+      const float iscale = -32.f / max_scale;
+      int s[16];
+      for (int j = 0; j < 16; ++j) {
+        const int l = static_cast<std::int8_t>(ggml::nearest_int(iscale * scales[j]));
+        s[j] = ggml::max_of(-32, ggml::min_of(31, l)) + 32;
+      }
+      ggml::pack_q3_k_scales(s, b.scales);
+      b.d = ggml::fp16(1 / iscale);
+    } else {
+      b.d = ggml::fp16(0.f);
+    }
+  }
+
+  // quantize_row_q3_K_impl: the scales themselves by make_qx_quants weighted
+  // by the sub-block weight sums.
+  static void set_scales_weighted(const float* scales, const float* sw, Block& b) noexcept {
+    std::int8_t Ls[16];
+    const float d_block = ggml::make_qx_quants(16, 32, scales, Ls, sw);
+    int s[16];
+    for (int j = 0; j < 16; ++j) s[j] = Ls[j];
+    ggml::pack_q3_k_scales(s, b.scales);
+    b.d = ggml::fp16(d_block);
+  }
+
+  static float sub_scale(const Block& b, int j) noexcept {
+    return ggml::fp32(b.d) * static_cast<float>(ggml::q3_k_scale(j, b.scales));
+  }
+
+  // Re-quantizes the sub-blocks whose stored scale is non-zero; the others
+  // keep the search's levels. L in [0, 8).
+  static void requantize(const float* xb, const Block& b, std::int8_t* L) noexcept {
+    for (int j = 0; j < 16; ++j) {
+      const float d = sub_scale(b, j);
+      if (d == 0) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = ggml::nearest_int(xb[16 * j + ii] / d);
+        L[16 * j + ii] = static_cast<std::int8_t>(ggml::max_of(-4, ggml::min_of(3, l)) + 4);
+      }
+    }
+  }
+
+  // High bits into hmask (bit e/32 of byte e%32), low 2 bits as Q2_K.
+  static void pack(const std::int8_t* L, Block& b) noexcept {
+    std::uint8_t lo[256];
+    for (int j = 0; j < 32; ++j) b.hmask[j] = 0;
+    for (int e = 0; e < 256; ++e) {
+      int l = L[e];
+      if (l > 3) {
+        b.hmask[e % 32] = static_cast<std::uint8_t>(b.hmask[e % 32] | (1 << (e / 32)));
+        l -= 4;
+      }
+      lo[e] = static_cast<std::uint8_t>(l);
+    }
+    for (int j = 0; j < 256; j += 128) {
+      for (int l = 0; l < 32; ++l) {
+        b.qs[j / 4 + l] = static_cast<std::uint8_t>(lo[j + l] | (lo[j + l + 32] << 2) |
+                                                    (lo[j + l + 64] << 4) | (lo[j + l + 96] << 6));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q3_K>);
+static_assert(sizeof(Q3_K::Block) == 110);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q4_0.hpp
+// ggml Q4_0: 32 4-bit weights (offset 8) and one fp16 scale (specs/ggml-quants.md §4.2).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
 
 EDGEQUANT_FP_STRICT_BEGIN
 
@@ -2726,6 +3333,440 @@ static_assert(GgmlScheme<Q5_1>);
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q4_k.hpp
+// ggml Q4_K: 256 weights in 8 sub-blocks of 32, 4-bit levels with 6-bit
+// scales and mins (specs/ggml-quants.md §4.10). The scale/min stages are
+// shared with Q5_K (detail::ScaleMinK4).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace detail {
+
+// The parts of Q4_K and Q5_K that differ only in nmax (15 / 31) and the
+// search parameters: per-sub-block search, 6-bit scales and mins, and the
+// re-quantization with the stored values.
+template <int kNmax>
+struct ScaleMinK4 {
+  // Per-sub-block search of the reference quantizer (no importance):
+  // weights av_x + |x| with av_x the sub-block's RMS.
+  static void search_ref(const float* xb, float rmin, float rdelta, int nstep, std::uint8_t* L,
+                         float* scales, float* mins) noexcept {
+    float weights[32];
+    std::uint8_t Laux[32];
+    for (int j = 0; j < 8; ++j) {
+      const float* xs = xb + 32 * j;
+      float sum_x2 = 0;
+      for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
+      const float av_x = std::sqrt(sum_x2 / 32);
+      for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
+      scales[j] = ggml::make_qkx2_quants(32, kNmax, xs, weights, L + 32 * j, &mins[j], Laux, rmin,
+                                         rdelta, nstep, false);
+    }
+  }
+
+  // Per-sub-block search with importance (quantize_row_q{4,5}_K_impl):
+  // sigma2 = 2 Σx²/256 of the super-block, weights qw * sqrt(sigma2 + x²).
+  static void search_weighted(const float* xb, const float* qw, std::uint8_t* L, float* scales,
+                              float* mins, float* sw) noexcept {
+    float sum_x2 = 0;
+    for (int l = 0; l < 256; ++l) sum_x2 += xb[l] * xb[l];
+    const float sigma2 = 2 * sum_x2 / 256;
+    float weights[32];
+    std::uint8_t Laux[32];
+    for (int j = 0; j < 8; ++j) {
+      for (int l = 0; l < 32; ++l) {
+        weights[l] = qw[32 * j + l] * std::sqrt(sigma2 + xb[32 * j + l] * xb[32 * j + l]);
+      }
+      float sumw = 0;
+      for (int l = 0; l < 32; ++l) sumw += weights[l];
+      sw[j] = sumw;
+      scales[j] = ggml::make_qkx3_quants(32, kNmax, xb + 32 * j, weights, L + 32 * j, &mins[j],
+                                         Laux, -0.9f, 0.05f, 36, false);
+    }
+  }
+
+  // 6-bit scales and mins relative to the largest (reference quantizer).
+  static void set_scales(const float* scales, const float* mins, std::uint8_t* packed, f16_bits& d,
+                         f16_bits& dmin) noexcept {
+    float max_scale = 0;
+    float max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+      if (scales[j] > max_scale) max_scale = scales[j];
+      if (mins[j] > max_min) max_min = mins[j];
+    }
+    const float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    const float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    std::uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+      // uint8 first (a negative level wraps), then MIN(63, .).
+      ls[j] = ggml::min_of<std::uint8_t>(
+          63, static_cast<std::uint8_t>(ggml::nearest_int(inv_scale * scales[j])));
+      lm[j] = ggml::min_of<std::uint8_t>(
+          63, static_cast<std::uint8_t>(ggml::nearest_int(inv_min * mins[j])));
+    }
+    ggml::pack_scale_min_k4(ls, lm, packed);
+    d = ggml::fp16(max_scale / 63.f);
+    dmin = ggml::fp16(max_min / 63.f);
+  }
+
+  // Scales and mins by make_qp_quants weighted by the sub-block weight sums.
+  // Q5_K clamps the levels to 63 afterwards, Q4_K does not (`clamp63`).
+  static void set_scales_weighted(const float* scales, const float* mins, const float* sw,
+                                  bool clamp63, std::uint8_t* packed, f16_bits& d,
+                                  f16_bits& dmin) noexcept {
+    std::uint8_t Ls[8], Lm[8];
+    const float d_block = ggml::make_qp_quants(8, 63, scales, Ls, sw);
+    const float m_block = ggml::make_qp_quants(8, 63, mins, Lm, sw);
+    if (clamp63) {
+      for (int j = 0; j < 8; ++j) {
+        Ls[j] = ggml::min_of<std::uint8_t>(63, Ls[j]);
+        Lm[j] = ggml::min_of<std::uint8_t>(63, Lm[j]);
+      }
+    }
+    ggml::pack_scale_min_k4(Ls, Lm, packed);
+    d = ggml::fp16(d_block);
+    dmin = ggml::fp16(m_block);
+  }
+
+  // Stored scale and min of sub-block j.
+  static void sub_scale_min(const std::uint8_t* packed, f16_bits d, f16_bits dmin, int j, float* dd,
+                            float* dm) noexcept {
+    std::uint8_t sc, m;
+    ggml::get_scale_min_k4(j, packed, &sc, &m);
+    *dd = ggml::fp32(d) * static_cast<float>(sc);
+    *dm = ggml::fp32(dmin) * static_cast<float>(m);
+  }
+
+  // Re-quantizes the sub-blocks whose stored scale is non-zero; the others
+  // keep the search's levels.
+  static void requantize(const float* xb, const std::uint8_t* packed, f16_bits d, f16_bits dmin,
+                         std::uint8_t* L) noexcept {
+    for (int j = 0; j < 8; ++j) {
+      float dd, dm;
+      sub_scale_min(packed, d, dmin, j, &dd, &dm);
+      if (dd == 0) continue;
+      for (int ii = 0; ii < 32; ++ii) {
+        const int l = ggml::nearest_int((xb[32 * j + ii] + dm) / dd);
+        L[32 * j + ii] = static_cast<std::uint8_t>(ggml::max_of(0, ggml::min_of(kNmax, l)));
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
+struct Q4_K {
+  static constexpr std::string_view name = "q4_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ4_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 144;
+  static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
+  using Stages = detail::ScaleMinK4<15>;
+  struct Block {
+    f16_bits d;               // scale of the scales
+    f16_bits dmin;            // scale of the mins
+    std::uint8_t scales[12];  // 8 six-bit scales and mins (ggml::pack_scale_min_k4)
+    std::uint8_t qs[128];     // chunk c = e/64: e = 64c + l low nibble of qs[32c + l],
+                              // 64c + 32 + l high nibble
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::uint8_t L[256];
+    float scales[8], mins[8], sw[8];
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      if (importance == nullptr) {
+        Stages::search_ref(xb, -1.f, 0.1f, 20, L, scales, mins);
+        Stages::set_scales(scales, mins, y[i].scales, y[i].d, y[i].dmin);
+      } else {
+        Stages::search_weighted(xb, importance + i * block_elems, L, scales, mins, sw);
+        Stages::set_scales_weighted(scales, mins, sw, false, y[i].scales, y[i].d, y[i].dmin);
+      }
+      Stages::requantize(xb, y[i].scales, y[i].d, y[i].dmin, L);
+      pack(L, y[i]);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d) || f16_bits_not_finite(b[i].dmin)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float min = ggml::fp32(x[i].dmin);
+      float* yb = y + i * block_elems;
+      for (int j = 0; j < 8; ++j) {
+        std::uint8_t sc, m;
+        ggml::get_scale_min_k4(j, x[i].scales, &sc, &m);
+        const float d1 = d * static_cast<float>(sc);
+        const float m1 = min * static_cast<float>(m);
+        const std::uint8_t* q = x[i].qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+        for (int l = 0; l < 32; ++l) {
+          yb[32 * j + l] = d1 * static_cast<float>((q[l] >> shift) & 0xF) - m1;
+        }
+      }
+    }
+  }
+
+  static void pack(const std::uint8_t* L, Block& b) noexcept {
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) {
+        b.qs[32 * c + l] = static_cast<std::uint8_t>(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q4_K>);
+static_assert(sizeof(Q4_K::Block) == 144);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q5_k.hpp
+// ggml Q5_K: 256 weights in 8 sub-blocks of 32, 5-bit levels with 6-bit
+// scales and mins (specs/ggml-quants.md §4.11). Scale stages as Q4_K.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q5_K {
+  static constexpr std::string_view name = "q5_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ5_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 176;
+  static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
+  using Stages = detail::ScaleMinK4<31>;
+  struct Block {
+    f16_bits d;               // scale of the scales
+    f16_bits dmin;            // scale of the mins
+    std::uint8_t scales[12];  // 8 six-bit scales and mins (ggml::pack_scale_min_k4)
+    std::uint8_t qh[32];      // bit 4 of e = 64c + l: bit 2c of qh[l]; of 64c + 32 + l: bit 2c+1
+    std::uint8_t qs[128];     // low 4 bits, placed as Q4_K
+  };
+
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::uint8_t L[256];
+    float scales[8], mins[8], sw[8];
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      if (importance == nullptr) {
+        Stages::search_ref(xb, -0.5f, 0.1f, 15, L, scales, mins);
+        Stages::set_scales(scales, mins, y[i].scales, y[i].d, y[i].dmin);
+      } else {
+        Stages::search_weighted(xb, importance + i * block_elems, L, scales, mins, sw);
+        Stages::set_scales_weighted(scales, mins, sw, true, y[i].scales, y[i].d, y[i].dmin);
+      }
+      Stages::requantize(xb, y[i].scales, y[i].d, y[i].dmin, L);
+      pack(L, y[i]);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d) || f16_bits_not_finite(b[i].dmin)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float min = ggml::fp32(x[i].dmin);
+      float* yb = y + i * block_elems;
+      for (int j = 0; j < 8; ++j) {
+        std::uint8_t sc, m;
+        ggml::get_scale_min_k4(j, x[i].scales, &sc, &m);
+        const float d1 = d * static_cast<float>(sc);
+        const float m1 = min * static_cast<float>(m);
+        const std::uint8_t* q = x[i].qs + 32 * (j / 2);
+        const int shift = 4 * (j % 2);
+        for (int l = 0; l < 32; ++l) {
+          const int h = (x[i].qh[l] >> j) & 1;
+          yb[32 * j + l] = d1 * static_cast<float>(((q[l] >> shift) & 0xF) + 16 * h) - m1;
+        }
+      }
+    }
+  }
+
+  static void pack(const std::uint8_t* L, Block& b) noexcept {
+    for (int l = 0; l < 32; ++l) b.qh[l] = 0;
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) {
+        int l1 = L[64 * c + l];
+        int l2 = L[64 * c + 32 + l];
+        if (l1 > 15) {
+          l1 -= 16;
+          b.qh[l] = static_cast<std::uint8_t>(b.qh[l] | (1 << (2 * c)));
+        }
+        if (l2 > 15) {
+          l2 -= 16;
+          b.qh[l] = static_cast<std::uint8_t>(b.qh[l] | (2 << (2 * c)));
+        }
+        b.qs[32 * c + l] = static_cast<std::uint8_t>(l1 | (l2 << 4));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q5_K>);
+static_assert(sizeof(Q5_K::Block) == 176);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q6_k.hpp
+// ggml Q6_K: 256 weights in 16 sub-blocks of 16, 6-bit levels with int8
+// scales (specs/ggml-quants.md §4.12).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q6_K {
+  static constexpr std::string_view name = "q6_K";
+  static constexpr GgmlType ggml_type = GgmlType::kQ6_K;
+  static constexpr std::size_t block_elems = 256, block_bytes = 210;
+  static constexpr float max_abs_input = ggml::kKQuantMaxAbsInput;
+  struct Block {
+    std::uint8_t ql[128];  // half h, l < 32: ql[64h + l] = e 128h+l (low) | 128h+64+l (high);
+                           // ql[64h + 32 + l] = 128h+32+l | 128h+96+l
+    std::uint8_t qh[64];   // qh[32h + l] bits 0-1/2-3/4-5/6-7: high 2 bits of 128h + l + 0/32/64/96
+    std::int8_t scales[16];  // sub-block scales
+    f16_bits d;              // scale of the scales
+  };
+
+  // quantize_row_q6_K_ref / _impl: the same code; the importance weights, if
+  // any, are used raw (no sigma2 factor).
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    std::int8_t L[256];
+    float scales[16];
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      for (int j = 0; j < 16; ++j) {
+        const float* qw = importance ? importance + i * block_elems + 16 * j : nullptr;
+        scales[j] = ggml::make_qx_quants(16, 32, xb + 16 * j, L + 16 * j, qw);
+      }
+      if (!set_scales(scales, y[i])) continue;
+      requantize(xb, y[i], L);
+      pack(L, y[i]);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      float* yb = y + i * block_elems;
+      for (int e = 0; e < 256; ++e) {
+        const int h = e / 128, r = e % 128, l = r % 32, k = r / 32;
+        const std::uint8_t lo = x[i].ql[64 * h + 32 * (k % 2) + l];
+        const int q =
+            ((k < 2 ? lo & 0xF : lo >> 4) | (((x[i].qh[32 * h + l] >> (2 * k)) & 3) << 4));
+        yb[e] = d * static_cast<float>(x[i].scales[e / 16]) * static_cast<float>(q - 32);
+      }
+    }
+  }
+
+  // ---- Stages shared with the SIMD quantizer ----
+
+  // int8 scales relative to the sub-block scale of largest magnitude (first
+  // on ties). Returns false, after zeroing the block, when every scale is
+  // below GROUP_MAX_EPS.
+  static bool set_scales(const float* scales, Block& b) noexcept {
+    float max_scale = 0;
+    float max_abs_scale = 0;
+    for (int j = 0; j < 16; ++j) {
+      const float abs_scale = std::fabs(scales[j]);
+      if (abs_scale > max_abs_scale) {
+        max_abs_scale = abs_scale;
+        max_scale = scales[j];
+      }
+    }
+    if (max_abs_scale < ggml::kGroupMaxEps) {
+      b = Block{};
+      b.d = ggml::fp16(0.f);
+      return false;
+    }
+    const float iscale = -128.f / max_scale;
+    b.d = ggml::fp16(1 / iscale);
+    for (int j = 0; j < 16; ++j) {
+      b.scales[j] =
+          static_cast<std::int8_t>(ggml::min_of(127, ggml::nearest_int(iscale * scales[j])));
+    }
+    return true;
+  }
+
+  static float sub_scale(const Block& b, int j) noexcept {
+    return ggml::fp32(b.d) * static_cast<float>(b.scales[j]);
+  }
+
+  // Re-quantizes the sub-blocks whose stored scale is non-zero; the others
+  // keep the search's levels. L in [0, 64).
+  static void requantize(const float* xb, const Block& b, std::int8_t* L) noexcept {
+    for (int j = 0; j < 16; ++j) {
+      const float d = sub_scale(b, j);
+      if (d == 0) continue;
+      for (int ii = 0; ii < 16; ++ii) {
+        const int l = ggml::nearest_int(xb[16 * j + ii] / d);
+        L[16 * j + ii] = static_cast<std::int8_t>(ggml::max_of(-32, ggml::min_of(31, l)) + 32);
+      }
+    }
+  }
+
+  static void pack(const std::int8_t* L, Block& b) noexcept {
+    for (int h = 0; h < 2; ++h) {
+      const std::int8_t* Lh = L + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        const int q1 = Lh[l] & 0xF, q2 = Lh[l + 32] & 0xF;
+        const int q3 = Lh[l + 64] & 0xF, q4 = Lh[l + 96] & 0xF;
+        b.ql[64 * h + l] = static_cast<std::uint8_t>(q1 | (q3 << 4));
+        b.ql[64 * h + l + 32] = static_cast<std::uint8_t>(q2 | (q4 << 4));
+        b.qh[32 * h + l] =
+            static_cast<std::uint8_t>((Lh[l] >> 4) | ((Lh[l + 32] >> 4) << 2) |
+                                      ((Lh[l + 64] >> 4) << 4) | ((Lh[l + 96] >> 4) << 6));
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q6_K>);
+static_assert(sizeof(Q6_K::Block) == 210);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 // ==== file: edgequant/schemes/q8_0.hpp
 // ggml Q8_0: 32 int8 weights and one fp16 scale (specs/ggml-quants.md §4.6).
 
@@ -2994,7 +4035,8 @@ EDGEQUANT_FP_STRICT_END
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+                               BF16>;
 
 // ggml activation-only types (not accepted by ggml_quantize_chunk): the
 // vec_dot types the CPU backend quantizes activations to. Activation
@@ -3285,6 +4327,791 @@ struct SimdKernels<BF16> {
     }
     hwy::FlushStream();
     BF16::dequantize_row_ref(x + i, y + i, n - i);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q2_k-inl.hpp
+// SIMD kernels for Q2_K (Highway per-target header). The scale search runs
+// one sub-block per lane (ggml_common-inl.hpp); re-quantization, packing and
+// dequantization run along the elements.
+#if defined(EDGEQUANT_SCHEMES_Q2_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q2_K_INL_
+#undef EDGEQUANT_SCHEMES_Q2_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q2_K_INL_
+#endif
+
+// ==== file: edgequant/schemes/ggml_common-inl.hpp
+// Lane-parallel versions of the ggml_common.hpp scale searches (Highway
+// per-target header). One lane = one sub-block: each lane runs the scalar
+// reference's loop in element order with the same float operations (no FMA,
+// no reassociation), so every lane's result is bit-identical to the scalar
+// search whatever the vector width. Inputs are transposed: xt[i * VN + k] is
+// element i of the sub-block in (virtual) lane k, VN lanes per batch.
+#if defined(EDGEQUANT_SCHEMES_GGML_COMMON_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_GGML_COMMON_INL_
+#undef EDGEQUANT_SCHEMES_GGML_COMMON_INL_
+#else
+#define EDGEQUANT_SCHEMES_GGML_COMMON_INL_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+namespace ggml_lanes {
+
+// A search batch is M vectors ("chains") of at most 16 lanes (AVX-512
+// width): M * N virtual lanes, at most kMaxBatch. Every search is a serial
+// chain per lane (sums in element order, divisions), so several independent
+// vectors in flight hide the latencies. Searches whose loop bodies need few
+// registers use more chains.
+using DL = hn::CappedTag<float, 16>;
+using VL = hn::Vec<DL>;
+using ML = decltype(hn::Lt(VL(), VL()));
+inline constexpr std::size_t kChains2 = HWY_MAX(2, 16 / hn::MaxLanes(DL()));
+inline constexpr std::size_t kChains4 = HWY_MAX(4, 16 / hn::MaxLanes(DL()));
+inline constexpr std::size_t kMaxBatch = 64;
+static_assert(kChains4 * hn::MaxLanes(DL()) <= kMaxBatch);
+
+// Virtual lanes of a batch of M chains on this CPU.
+template <std::size_t M>
+HWY_INLINE std::size_t BatchLanes() {
+  return M * hn::Lanes(DL());
+}
+
+// nearest_int (§0.2) as a float, for |v| < 2^22: adding 1.5*2^23 rounds to an
+// integer (half to even), subtracting it back is exact. Used where the value
+// is bounded by construction (levels inside the searches).
+template <class D, class V>
+HWY_INLINE V RoundSmall(D d, V v) {
+  const V magic = hn::Set(d, 12582912.f);
+  return hn::Sub(hn::Add(v, magic), magic);
+}
+
+// nearest_int (§0.2) bit for bit for every input, its wrap-around past 2^22
+// included: used where the argument is a quotient that can be huge.
+template <class D>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> NearestInt(D d, hn::Vec<D> v) {
+  const hn::RebindToSigned<D> di;
+  const auto bits = hn::BitCast(di, hn::Add(v, hn::Set(d, 12582912.f)));
+  return hn::Sub(hn::And(bits, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
+}
+
+template <std::size_t M>
+HWY_INLINE bool AllFalse(const ML* m) {
+  bool none = true;
+  for (std::size_t c = 0; c < M; ++c) none &= hn::AllFalse(DL(), m[c]);
+  return none;
+}
+
+// dst[i * VN + k] = src[k * stride + i] for i < n and k < valid; idle lanes
+// (k >= valid) get zeros, which every search treats as an all-zero sub-block.
+inline void Transpose(const float* HWY_RESTRICT src, std::size_t stride, std::size_t n,
+                      std::size_t VN, std::size_t valid, float* HWY_RESTRICT dst) {
+  for (std::size_t k = 0; k < VN; ++k) {
+    if (k < valid) {
+      const float* s = src + k * stride;
+      for (std::size_t i = 0; i < n; ++i) dst[i * VN + k] = s[i];
+    } else {
+      for (std::size_t i = 0; i < n; ++i) dst[i * VN + k] = 0.0f;
+    }
+  }
+}
+
+// make_qkx2_quants / make_qkx3_quants with weights (§2.3, §2.4) on a batch
+// of transposed sub-blocks. The two differ only in the degenerate test
+// (max == min vs max <= min), the same thing for finite input since
+// min <= max. Per lane: scale, the_min, and the iscale and min that produced
+// the winning levels (levels_qkx rebuilds them).
+template <std::size_t SB, bool kMad, std::size_t M>
+HWY_INLINE void SearchQkx(const float* HWY_RESTRICT xt, const float* HWY_RESTRICT wt, int nmax,
+                          float rmin, float rdelta, int nstep, float* HWY_RESTRICT out_scale,
+                          float* HWY_RESTRICT out_the_min, float* HWY_RESTRICT out_liscale,
+                          float* HWY_RESTRICT out_lmin) {
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t VN = M * N;
+  const VL zero = hn::Zero(d);
+  const VL fnmax = hn::Set(d, static_cast<float>(nmax));
+  auto X = [&](std::size_t i, std::size_t c) { return hn::LoadU(d, xt + i * VN + c * N); };
+  auto W = [&](std::size_t i, std::size_t c) { return hn::LoadU(d, wt + i * VN + c * N); };
+  auto error = [&](VL diff) { return kMad ? hn::Abs(diff) : hn::Mul(diff, diff); };
+
+  VL min[M], max[M], sum_w[M], sum_x[M];
+  for (std::size_t c = 0; c < M; ++c) {
+    min[c] = max[c] = X(0, c);
+    sum_w[c] = W(0, c);
+    sum_x[c] = hn::Mul(sum_w[c], X(0, c));
+  }
+  for (std::size_t i = 1; i < SB; ++i) {
+    for (std::size_t c = 0; c < M; ++c) {
+      const VL x = X(i, c), w = W(i, c);
+      min[c] = hn::IfThenElse(hn::Lt(x, min[c]), x, min[c]);
+      max[c] = hn::IfThenElse(hn::Gt(x, max[c]), x, max[c]);
+      sum_w[c] = hn::Add(sum_w[c], w);
+      sum_x[c] = hn::Add(sum_x[c], hn::Mul(w, x));
+    }
+  }
+  ML degenerate[M];
+  VL scale[M], best[M], liscale[M], lmin[M];
+  for (std::size_t c = 0; c < M; ++c) {
+    min[c] = hn::IfThenElse(hn::Gt(min[c], zero), zero, min[c]);
+    degenerate[c] = hn::Le(max[c], min[c]);
+    liscale[c] = hn::Div(fnmax, hn::Sub(max[c], min[c]));
+    scale[c] = hn::Div(hn::Set(d, 1.0f), liscale[c]);
+    lmin[c] = min[c];
+    best[c] = zero;
+  }
+  for (std::size_t i = 0; i < SB; ++i) {
+    for (std::size_t c = 0; c < M; ++c) {
+      const VL x = X(i, c);
+      const VL l =
+          hn::Min(hn::Max(RoundSmall(d, hn::Mul(liscale[c], hn::Sub(x, min[c]))), zero), fnmax);
+      const VL diff = hn::Sub(hn::Add(hn::Mul(scale[c], l), min[c]), x);
+      best[c] = hn::Add(best[c], hn::Mul(W(i, c), error(diff)));
+    }
+  }
+
+  HWY_ALIGN float lbuf[SB * kMaxBatch];
+  for (int is = 0; is <= nstep; ++is) {
+    const float num = rmin + rdelta * static_cast<float>(is) + static_cast<float>(nmax);
+    VL iscale[M], sum_l[M], sum_l2[M], sum_xl[M];
+    for (std::size_t c = 0; c < M; ++c) {
+      iscale[c] = hn::Div(hn::Set(d, num), hn::Sub(max[c], min[c]));
+      sum_l[c] = sum_l2[c] = sum_xl[c] = zero;
+    }
+    for (std::size_t i = 0; i < SB; ++i) {
+      for (std::size_t c = 0; c < M; ++c) {
+        const VL x = X(i, c);
+        const VL l =
+            hn::Min(hn::Max(RoundSmall(d, hn::Mul(iscale[c], hn::Sub(x, min[c]))), zero), fnmax);
+        hn::Store(l, d, lbuf + i * VN + c * N);
+        const VL wl = hn::Mul(W(i, c), l);
+        sum_l[c] = hn::Add(sum_l[c], wl);
+        sum_l2[c] = hn::Add(sum_l2[c], hn::Mul(wl, l));
+        sum_xl[c] = hn::Add(sum_xl[c], hn::Mul(wl, x));
+      }
+    }
+    ML pos[M];
+    VL this_scale[M], this_min[M];
+    for (std::size_t c = 0; c < M; ++c) {
+      const VL D = hn::Sub(hn::Mul(sum_w[c], sum_l2[c]), hn::Mul(sum_l[c], sum_l[c]));
+      pos[c] = hn::AndNot(degenerate[c], hn::Gt(D, zero));
+      this_scale[c] =
+          hn::Div(hn::Sub(hn::Mul(sum_w[c], sum_xl[c]), hn::Mul(sum_x[c], sum_l[c])), D);
+      this_min[c] = hn::Div(hn::Sub(hn::Mul(sum_l2[c], sum_x[c]), hn::Mul(sum_l[c], sum_xl[c])), D);
+      const ML clip = hn::Gt(this_min[c], zero);
+      this_min[c] = hn::IfThenElse(clip, zero, this_min[c]);
+      this_scale[c] = hn::IfThenElse(clip, hn::Div(sum_xl[c], sum_l2[c]), this_scale[c]);
+    }
+    if (AllFalse<M>(pos)) continue;
+    VL cur[M];
+    for (std::size_t c = 0; c < M; ++c) cur[c] = zero;
+    for (std::size_t i = 0; i < SB; ++i) {
+      for (std::size_t c = 0; c < M; ++c) {
+        const VL l = hn::Load(d, lbuf + i * VN + c * N);
+        const VL diff = hn::Sub(hn::Add(hn::Mul(this_scale[c], l), this_min[c]), X(i, c));
+        cur[c] = hn::Add(cur[c], hn::Mul(W(i, c), error(diff)));
+      }
+    }
+    ML better[M];
+    for (std::size_t c = 0; c < M; ++c) better[c] = hn::And(pos[c], hn::Lt(cur[c], best[c]));
+    if (AllFalse<M>(better)) continue;
+    for (std::size_t c = 0; c < M; ++c) {
+      best[c] = hn::IfThenElse(better[c], cur[c], best[c]);
+      scale[c] = hn::IfThenElse(better[c], this_scale[c], scale[c]);
+      liscale[c] = hn::IfThenElse(better[c], iscale[c], liscale[c]);
+      lmin[c] = hn::IfThenElse(better[c], min[c], lmin[c]);
+      min[c] = hn::IfThenElse(better[c], this_min[c], min[c]);
+    }
+  }
+  // Degenerate lanes: scale 0 and levels 0 (iscale 0 rebuilds them).
+  for (std::size_t c = 0; c < M; ++c) {
+    hn::StoreU(hn::IfThenElse(degenerate[c], zero, scale[c]), d, out_scale + c * N);
+    hn::StoreU(hn::Neg(min[c]), d, out_the_min + c * N);
+    hn::StoreU(hn::IfThenElse(degenerate[c], zero, liscale[c]), d, out_liscale + c * N);
+    hn::StoreU(hn::IfThenElse(degenerate[c], zero, lmin[c]), d, out_lmin + c * N);
+  }
+}
+
+// The levels of a SearchQkx lane: clamp(nearest_int(iscale * (x - min)), 0, nmax).
+inline void levels_qkx(const float* x, int n, int nmax, float iscale, float min, std::uint8_t* L) {
+  for (int i = 0; i < n; ++i) {
+    const int l = ggml::nearest_int(iscale * (x[i] - min));
+    L[i] = static_cast<std::uint8_t>(ggml::max_of(0, ggml::min_of(nmax, l)));
+  }
+}
+
+// Signed max |x| per lane, first occurrence on ties (§2.1 step 1).
+template <std::size_t SB, std::size_t M>
+HWY_INLINE void SignedAbsMax(const float* HWY_RESTRICT xt, VL* amax, VL* max) {
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t c = 0; c < M; ++c) amax[c] = max[c] = hn::Zero(d);
+  for (std::size_t i = 0; i < SB; ++i) {
+    for (std::size_t c = 0; c < M; ++c) {
+      const VL x = hn::LoadU(d, xt + (i * M + c) * N);
+      const VL ax = hn::Abs(x);
+      const ML upd = hn::Gt(ax, amax[c]);
+      amax[c] = hn::IfThenElse(upd, ax, amax[c]);
+      max[c] = hn::IfThenElse(upd, x, max[c]);
+    }
+  }
+}
+
+// make_qx_quants, rmse_type 1 (§2.1), weights `wt` (transposed) or x*x when
+// null. Per lane: the scale, the iscale of the winning levels, and whether
+// the sub-block was all (near) zero (levels 0).
+template <std::size_t SB, std::size_t M>
+HWY_INLINE void SearchQx(const float* HWY_RESTRICT xt, const float* HWY_RESTRICT wt, int nmax,
+                         float* HWY_RESTRICT out_scale, float* HWY_RESTRICT out_liscale,
+                         std::uint8_t* HWY_RESTRICT out_zero) {
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t VN = M * N;
+  const VL zero = hn::Zero(d);
+  const VL lo = hn::Set(d, static_cast<float>(-nmax));
+  const VL hi = hn::Set(d, static_cast<float>(nmax - 1));
+  HWY_ALIGN float wbuf[SB * kMaxBatch];
+  HWY_ALIGN float wxbuf[SB * kMaxBatch];
+  for (std::size_t i = 0; i < SB * VN; i += N) {
+    const VL x = hn::LoadU(d, xt + i);
+    const VL w = wt ? hn::LoadU(d, wt + i) : hn::Mul(x, x);
+    hn::Store(w, d, wbuf + i);
+    hn::Store(hn::Mul(w, x), d, wxbuf + i);  // w*x*l is (w*x)*l
+  }
+  VL amax[M], max[M];
+  SignedAbsMax<SB, M>(xt, amax, max);
+
+  VL sumlx[M], suml2[M];
+  auto sums = [&](const VL* iscale) {
+    for (std::size_t c = 0; c < M; ++c) sumlx[c] = suml2[c] = zero;
+    for (std::size_t i = 0; i < SB; ++i) {
+      for (std::size_t c = 0; c < M; ++c) {
+        const std::size_t o = i * VN + c * N;
+        const VL l =
+            hn::Min(hn::Max(RoundSmall(d, hn::Mul(iscale[c], hn::LoadU(d, xt + o))), lo), hi);
+        sumlx[c] = hn::Add(sumlx[c], hn::Mul(hn::Load(d, wxbuf + o), l));
+        suml2[c] = hn::Add(suml2[c], hn::Mul(hn::Mul(hn::Load(d, wbuf + o), l), l));
+      }
+    }
+  };
+  VL iscale[M], scale[M], best[M], liscale[M];
+  for (std::size_t c = 0; c < M; ++c) iscale[c] = hn::Div(lo, max[c]);
+  sums(iscale);
+  for (std::size_t c = 0; c < M; ++c) {
+    scale[c] = hn::IfThenElse(hn::Ne(suml2[c], zero), hn::Div(sumlx[c], suml2[c]), zero);
+    best[c] = hn::Mul(scale[c], sumlx[c]);
+    liscale[c] = iscale[c];
+  }
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    const VL num = hn::Set(d, -(static_cast<float>(nmax) + 0.1f * static_cast<float>(is)));
+    for (std::size_t c = 0; c < M; ++c) iscale[c] = hn::Div(num, max[c]);
+    sums(iscale);
+    ML better[M];
+    for (std::size_t c = 0; c < M; ++c) {
+      better[c] = hn::And(hn::Gt(suml2[c], zero),
+                          hn::Gt(hn::Mul(sumlx[c], sumlx[c]), hn::Mul(best[c], suml2[c])));
+    }
+    if (AllFalse<M>(better)) continue;
+    for (std::size_t c = 0; c < M; ++c) {
+      scale[c] = hn::IfThenElse(better[c], hn::Div(sumlx[c], suml2[c]), scale[c]);
+      best[c] = hn::IfThenElse(better[c], hn::Mul(scale[c], sumlx[c]), best[c]);
+      liscale[c] = hn::IfThenElse(better[c], iscale[c], liscale[c]);
+    }
+  }
+  HWY_ALIGN float zf[16];
+  for (std::size_t c = 0; c < M; ++c) {
+    const ML is_zero = hn::Lt(amax[c], hn::Set(d, ggml::kGroupMaxEps));
+    hn::StoreU(hn::IfThenElse(is_zero, zero, scale[c]), d, out_scale + c * N);
+    hn::StoreU(liscale[c], d, out_liscale + c * N);
+    hn::Store(hn::IfThenElseZero(is_zero, hn::Set(d, 1.0f)), d, zf);
+    for (std::size_t k = 0; k < N; ++k) out_zero[c * N + k] = zf[k] != 0.0f;
+  }
+}
+
+// The levels of a SearchQx lane: nmax + clamp(nearest_int(iscale * x), -nmax, nmax - 1),
+// or 0 for an all-zero sub-block.
+inline void levels_qx(const float* x, int n, int nmax, float iscale, bool zero, std::int8_t* L) {
+  for (int i = 0; i < n; ++i) {
+    const int l = ggml::nearest_int(iscale * x[i]);
+    L[i] = zero ? std::int8_t{0}
+                : static_cast<std::int8_t>(nmax + ggml::max_of(-nmax, ggml::min_of(nmax - 1, l)));
+  }
+}
+
+// make_q3_quants (§2.2), weights x*x. Per lane: the scale; the levels (biased
+// by nmax) go to lt, transposed. A lane that made no change in a pass would
+// make none in the next (same state), so a chain's passes go on while any of
+// its lanes changes.
+template <std::size_t SB, std::size_t M>
+HWY_INLINE void SearchQ3(const float* HWY_RESTRICT xt, int nmax, float* HWY_RESTRICT out_scale,
+                         float* HWY_RESTRICT lt) {
+  const DL d;
+  const hn::RebindToSigned<DL> di;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t VN = M * N;
+  const VL zero = hn::Zero(d);
+  const VL lo = hn::Set(d, static_cast<float>(-nmax));
+  const VL hi = hn::Set(d, static_cast<float>(nmax - 1));
+  HWY_ALIGN float wbuf[SB * kMaxBatch];
+  HWY_ALIGN float wxbuf[SB * kMaxBatch];
+  VL amax[M], max[M];
+  SignedAbsMax<SB, M>(xt, amax, max);
+  ML is_zero[M];
+  VL iscale[M], sumlx[M], suml2[M];
+  for (std::size_t c = 0; c < M; ++c) {
+    is_zero[c] = hn::Lt(amax[c], hn::Set(d, ggml::kGroupMaxEps));
+    iscale[c] = hn::Div(lo, max[c]);
+    sumlx[c] = suml2[c] = zero;
+  }
+  for (std::size_t i = 0; i < SB; ++i) {
+    for (std::size_t c = 0; c < M; ++c) {
+      const std::size_t o = i * VN + c * N;
+      const VL x = hn::LoadU(d, xt + o);
+      const VL l = hn::Min(hn::Max(RoundSmall(d, hn::Mul(iscale[c], x)), lo), hi);
+      hn::StoreU(l, d, lt + o);
+      const VL w = hn::Mul(x, x);
+      const VL wx = hn::Mul(w, x);  // w*x*l is (w*x)*l
+      hn::Store(w, d, wbuf + o);
+      hn::Store(wx, d, wxbuf + o);
+      sumlx[c] = hn::Add(sumlx[c], hn::Mul(wx, l));
+      suml2[c] = hn::Add(suml2[c], hn::Mul(hn::Mul(w, l), l));
+    }
+  }
+  const auto ilo = hn::Set(di, -nmax);
+  const auto ihi = hn::Set(di, nmax - 1);
+  bool active[M];
+  for (std::size_t c = 0; c < M; ++c) active[c] = !hn::AllTrue(d, is_zero[c]);
+  for (int itry = 0; itry < 5; ++itry) {
+    ML changed[M];
+    for (std::size_t c = 0; c < M; ++c) changed[c] = hn::Lt(zero, zero);  // all false
+    for (std::size_t i = 0; i < SB; ++i) {
+      for (std::size_t c = 0; c < M; ++c) {
+        if (!active[c]) continue;
+        const std::size_t o = i * VN + c * N;
+        const VL x = hn::LoadU(d, xt + o);
+        const VL w = hn::Load(d, wbuf + o);
+        const VL wx = hn::Load(d, wxbuf + o);
+        const VL li = hn::LoadU(d, lt + o);
+        const VL slx = hn::Sub(sumlx[c], hn::Mul(wx, li));
+        const VL sl2 = hn::Sub(suml2[c], hn::Mul(hn::Mul(w, li), li));
+        const auto nl_i = hn::Min(hn::Max(NearestInt(d, hn::Div(hn::Mul(x, sl2), slx)), ilo), ihi);
+        const VL nl = hn::ConvertTo(d, nl_i);
+        const VL slx2 = hn::Add(slx, hn::Mul(wx, nl));
+        const VL sl22 = hn::Add(sl2, hn::Mul(hn::Mul(w, nl), nl));
+        const ML accept = hn::And(
+            hn::And(hn::AndNot(is_zero[c], hn::Gt(slx, zero)), hn::Ne(nl, li)),
+            hn::And(hn::Gt(sl22, zero), hn::Gt(hn::Mul(hn::Mul(slx2, slx2), suml2[c]),
+                                               hn::Mul(hn::Mul(sumlx[c], sumlx[c]), sl22))));
+        hn::StoreU(hn::IfThenElse(accept, nl, li), d, lt + o);
+        sumlx[c] = hn::IfThenElse(accept, slx2, sumlx[c]);
+        suml2[c] = hn::IfThenElse(accept, sl22, suml2[c]);
+        changed[c] = hn::Or(changed[c], accept);
+      }
+    }
+    bool any = false;
+    for (std::size_t c = 0; c < M; ++c) {
+      active[c] = active[c] && !hn::AllFalse(d, changed[c]);
+      any |= active[c];
+    }
+    if (!any) break;
+  }
+  const VL bias = hn::Set(d, static_cast<float>(nmax));
+  for (std::size_t i = 0; i < SB; ++i) {
+    for (std::size_t c = 0; c < M; ++c) {
+      const std::size_t o = i * VN + c * N;
+      const VL l = hn::Add(hn::LoadU(d, lt + o), bias);
+      hn::StoreU(hn::IfThenElse(is_zero[c], zero, l), d, lt + o);
+    }
+  }
+  for (std::size_t c = 0; c < M; ++c) {
+    const VL scale = hn::IfThenElse(hn::Gt(suml2[c], zero), hn::Div(sumlx[c], suml2[c]), zero);
+    hn::StoreU(hn::IfThenElse(is_zero[c], zero, scale), d, out_scale + c * N);
+  }
+}
+
+// Lane-wise Σ x² over SB transposed elements (sequential per lane), stored
+// per virtual lane.
+template <std::size_t SB, std::size_t M>
+HWY_INLINE void SumSquares(const float* HWY_RESTRICT xt, float* HWY_RESTRICT out) {
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t c = 0; c < M; ++c) {
+    VL s = hn::Zero(d);
+    for (std::size_t i = 0; i < SB; ++i) {
+      const VL x = hn::LoadU(d, xt + (i * M + c) * N);
+      s = hn::Add(s, hn::Mul(x, x));
+    }
+    hn::StoreU(s, d, out + c * N);
+  }
+}
+
+// Σ x² over n elements, sequential (ggml's sigma2 sums).
+inline float sum_squares(const float* x, int n) {
+  float s = 0;
+  for (int i = 0; i < n; ++i) s += x[i] * x[i];
+  return s;
+}
+
+// Importance weights qw * sqrt(sigma2 + x²) of transposed sub-blocks
+// (virtual lane k uses sigma2[k]); stores them to wt and their lane sums
+// (sequential) to sw.
+template <std::size_t SB, std::size_t M>
+HWY_INLINE void ImportanceWeights(const float* HWY_RESTRICT xt, const float* HWY_RESTRICT qwt,
+                                  const float* HWY_RESTRICT sigma2, float* HWY_RESTRICT wt,
+                                  float* HWY_RESTRICT sw) {
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  for (std::size_t c = 0; c < M; ++c) {
+    const VL s2 = hn::LoadU(d, sigma2 + c * N);
+    VL s = hn::Zero(d);
+    for (std::size_t i = 0; i < SB; ++i) {
+      const std::size_t o = (i * M + c) * N;
+      const VL x = hn::LoadU(d, xt + o);
+      const VL w = hn::Mul(hn::LoadU(d, qwt + o), hn::Sqrt(hn::Add(s2, hn::Mul(x, x))));
+      hn::StoreU(w, d, wt + o);
+      s = hn::Add(s, w);
+    }
+    hn::StoreU(s, d, sw + c * N);
+  }
+}
+
+// Runs a K-quant quantizer over a row: super-blocks in groups that fill a
+// search batch (one sub-block per virtual lane, idle lanes zero).
+//   prepare(sb0, g): per-group work (e.g. sigma2) before the searches
+//   search(sb0, k0, valid): searches sub-blocks k0 .. k0 + valid of the group
+//   finish(sb, j0): scales, re-quantization and packing of super-block sb,
+//                   whose first sub-block is j0 in the group's arrays
+template <std::size_t kSubs, class Prepare, class Search, class Finish>
+HWY_INLINE void ForEachBatch(std::size_t n, std::size_t VN, Prepare prepare, Search search,
+                             Finish finish) {
+  const std::size_t G = HWY_MAX(std::size_t{1}, VN / kSubs);
+  const std::size_t nsb = n / 256;
+  for (std::size_t sb0 = 0; sb0 < nsb; sb0 += G) {
+    const std::size_t g = HWY_MIN(G, nsb - sb0);
+    prepare(sb0, g);
+    for (std::size_t k0 = 0; k0 < g * kSubs; k0 += VN) search(sb0, k0, HWY_MIN(VN, g * kSubs - k0));
+    for (std::size_t b = 0; b < g; ++b) finish(sb0 + b, b * kSubs);
+  }
+}
+
+// Re-quantization of one sub-block with its stored scale dd and min dm
+// (specs §4.8–§4.12 step 3): L = clamp(nearest_int((x + dm) / dd), lo, hi) + bias,
+// or nearest_int(x / dd) when kMin is false. n a multiple of Lanes(DL).
+template <bool kMin>
+HWY_INLINE void Requantize(const float* HWY_RESTRICT x, std::size_t n, float dd, float dm, int lo,
+                           int hi, int bias, std::uint8_t* HWY_RESTRICT L) {
+  const DL d;
+  const hn::RebindToSigned<DL> di;
+  const hn::Rebind<std::uint8_t, DL> d8;
+  const std::size_t N = hn::Lanes(d);
+  const VL vdd = hn::Set(d, dd), vdm = hn::Set(d, dm);
+  const auto vlo = hn::Set(di, lo), vhi = hn::Set(di, hi), vbias = hn::Set(di, bias);
+  for (std::size_t i = 0; i < n; i += N) {
+    const VL v = hn::LoadU(d, x + i);
+    const VL q = kMin ? hn::Div(hn::Add(v, vdm), vdd) : hn::Div(v, vdd);
+    const auto l = hn::Add(hn::Min(hn::Max(NearestInt(d, q), vlo), vhi), vbias);
+    hn::StoreU(hn::DemoteTo(d8, l), d8, L + i);
+  }
+}
+
+}  // namespace ggml_lanes
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+namespace ggml_lanes {
+
+// Packs 2-bit levels (Q2_K, Q3_K): byte 32h + l holds L[128h + l + 32k] at
+// bits 2k.
+inline void PackCrumbs(const std::uint8_t* HWY_RESTRICT L, std::uint8_t* HWY_RESTRICT qs) {
+  const hn::CappedTag<std::uint8_t, 32> d8;
+  const std::size_t N = hn::Lanes(d8);
+  for (int h = 0; h < 2; ++h) {
+    const std::uint8_t* Lh = L + 128 * h;
+    for (std::size_t l = 0; l < 32; l += N) {
+      const auto q0 = hn::LoadU(d8, Lh + l);
+      const auto q1 = hn::ShiftLeft<2>(hn::LoadU(d8, Lh + 32 + l));
+      const auto q2 = hn::ShiftLeft<4>(hn::LoadU(d8, Lh + 64 + l));
+      const auto q3 = hn::ShiftLeft<6>(hn::LoadU(d8, Lh + 96 + l));
+      hn::StoreU(hn::Or(hn::Or(q0, q1), hn::Or(q2, q3)), d8, qs + 32 * h + l);
+    }
+  }
+}
+
+}  // namespace ggml_lanes
+
+template <>
+struct SimdKernels<Q2_K> {
+  static void quantize_row(const float* HWY_RESTRICT x, Q2_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* HWY_RESTRICT importance) {
+    using namespace ggml_lanes;
+    constexpr std::size_t M = kChains2;
+    const DL d;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q2_K::quantize_row_ref(x, y, n, importance);
+      return;
+    }
+    const std::size_t VN = BatchLanes<M>();
+    HWY_ALIGN float xt[16 * kMaxBatch];
+    HWY_ALIGN float wt[16 * kMaxBatch];
+    HWY_ALIGN float qwt[16 * kMaxBatch];
+    HWY_ALIGN float sig[kMaxBatch];
+    float scales[kMaxBatch], mins[kMaxBatch], sw[kMaxBatch];
+    float liscale[kMaxBatch], lmin[kMaxBatch];
+    float sigma2[kMaxBatch / 16] = {};
+    std::uint8_t L[256];
+    const float* xg = x;
+    const float* qg = importance;
+    ForEachBatch<16>(
+        n, VN,
+        [&](std::size_t sb0, std::size_t g) {
+          xg = x + sb0 * 256;
+          if (importance == nullptr) return;
+          qg = importance + sb0 * 256;
+          for (std::size_t b = 0; b < g; ++b) sigma2[b] = sum_squares(xg + b * 256, 256) / 256;
+        },
+        [&](std::size_t, std::size_t k0, std::size_t valid) {
+          Transpose(xg + k0 * 16, 16, 16, VN, valid, xt);
+          if (importance == nullptr) {
+            // quantize_row_q2_K_ref: weights |x|, mean absolute error.
+            for (std::size_t o = 0; o < 16 * VN; o += N) {
+              hn::StoreU(hn::Abs(hn::LoadU(d, xt + o)), d, wt + o);
+            }
+            SearchQkx<16, true, M>(xt, wt, 3, -0.5f, 0.1f, 15, scales + k0, mins + k0, liscale + k0,
+                                   lmin + k0);
+          } else {
+            // quantize_row_q2_K_impl: sigma2 = Σx²/256, make_qkx3's parameters.
+            Transpose(qg + k0 * 16, 16, 16, VN, valid, qwt);
+            for (std::size_t k = 0; k < VN; ++k) sig[k] = k < valid ? sigma2[(k0 + k) / 16] : 0.f;
+            ImportanceWeights<16, M>(xt, qwt, sig, wt, sw + k0);
+            SearchQkx<16, false, M>(xt, wt, 3, -0.9f, 0.05f, 36, scales + k0, mins + k0,
+                                    liscale + k0, lmin + k0);
+          }
+        },
+        [&](std::size_t sb, std::size_t j0) {
+          Q2_K::Block& b = y[sb];
+          const float* xb = x + sb * 256;
+          if (importance == nullptr) {
+            Q2_K::set_scales(scales + j0, mins + j0, b);
+          } else {
+            Q2_K::set_scales_weighted(scales + j0, mins + j0, sw + j0, b);
+          }
+          for (int j = 0; j < 16; ++j) {
+            const float dd = Q2_K::sub_scale(b, j);
+            if (dd == 0) {
+              levels_qkx(xb + 16 * j, 16, 3, liscale[j0 + j], lmin[j0 + j], L + 16 * j);
+            } else {
+              Requantize<true>(xb + 16 * j, 16, dd, Q2_K::sub_min(b, j), 0, 3, 0, L + 16 * j);
+            }
+          }
+          PackCrumbs(L, b.qs);
+        });
+  }
+
+  // y = (d * (sc & 15)) * q - dmin * (sc >> 4); exact products, reference order.
+  static void dequantize_row(const Q2_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const ggml_lanes::DL d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const hn::Rebind<std::uint8_t, decltype(d)> d8;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q2_K::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto three = hn::Set(di, 3);
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      const float dall = ggml::fp32(x[i].d);
+      const float dmin = ggml::fp32(x[i].dmin);
+      float* yb = y + i * 256;
+      for (int h = 0; h < 2; ++h) {
+        for (int k = 0; k < 4; ++k) {
+          for (int half = 0; half < 2; ++half) {
+            const int j = 8 * h + 2 * k + half;  // sub-block of e = 128h + 32k + 16half + l
+            const std::uint8_t sc = x[i].scales[j];
+            const auto dl = hn::Set(d, dall * static_cast<float>(sc & 0xF));
+            const auto ml = hn::Set(d, dmin * static_cast<float>(sc >> 4));
+            for (std::size_t l = 0; l < 16; l += N) {
+              const std::size_t o = 16 * half + l;
+              const auto q = hn::And(
+                  hn::ShiftRightSame(hn::PromoteTo(di, hn::LoadU(d8, x[i].qs + 32 * h + o)), 2 * k),
+                  three);
+              hn::StoreU(hn::Sub(hn::Mul(dl, hn::ConvertTo(d, q)), ml), d,
+                         yb + 128 * h + 32 * k + o);
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q3_k-inl.hpp
+// SIMD kernels for Q3_K (Highway per-target header). The scale search runs
+// one sub-block per lane (ggml_common-inl.hpp); re-quantization, packing and
+// dequantization run along the elements.
+#if defined(EDGEQUANT_SCHEMES_Q3_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q3_K_INL_
+#undef EDGEQUANT_SCHEMES_Q3_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q3_K_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q3_K> {
+  static void quantize_row(const float* HWY_RESTRICT x, Q3_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* HWY_RESTRICT importance) {
+    using namespace ggml_lanes;
+    constexpr std::size_t M = kChains4;
+    const DL d;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q3_K::quantize_row_ref(x, y, n, importance);
+      return;
+    }
+    const std::size_t VN = BatchLanes<M>();
+    HWY_ALIGN float xt[16 * kMaxBatch];
+    HWY_ALIGN float wt[16 * kMaxBatch];
+    HWY_ALIGN float qwt[16 * kMaxBatch];
+    // Levels of the reference search for the group, batch by batch (kept for
+    // the sub-blocks whose stored scale is 0).
+    HWY_ALIGN float lt[16 * kMaxBatch];
+    HWY_ALIGN float sig[kMaxBatch];
+    float scales[kMaxBatch], sw[kMaxBatch], liscale[kMaxBatch];
+    std::uint8_t zero[kMaxBatch];
+    float sigma2[kMaxBatch / 16] = {};
+    std::uint8_t L[256];
+    const float* xg = x;
+    const float* qg = importance;
+    ForEachBatch<16>(
+        n, VN,
+        [&](std::size_t sb0, std::size_t g) {
+          xg = x + sb0 * 256;
+          if (importance == nullptr) return;
+          qg = importance + sb0 * 256;
+          for (std::size_t b = 0; b < g; ++b) {
+            sigma2[b] = 2 * sum_squares(xg + b * 256, 256) / 256;
+          }
+        },
+        [&](std::size_t, std::size_t k0, std::size_t valid) {
+          Transpose(xg + k0 * 16, 16, 16, VN, valid, xt);
+          if (importance == nullptr) {
+            SearchQ3<16, M>(xt, 4, scales + k0, lt + k0 * 16);
+          } else {
+            // quantize_row_q3_K_impl: sigma2 = 2 Σx²/256.
+            Transpose(qg + k0 * 16, 16, 16, VN, valid, qwt);
+            for (std::size_t k = 0; k < VN; ++k) sig[k] = k < valid ? sigma2[(k0 + k) / 16] : 0.f;
+            ImportanceWeights<16, M>(xt, qwt, sig, wt, sw + k0);
+            SearchQx<16, M>(xt, wt, 4, scales + k0, liscale + k0, zero + k0);
+          }
+        },
+        [&](std::size_t sb, std::size_t j0) {
+          Q3_K::Block& b = y[sb];
+          const float* xb = x + sb * 256;
+          if (importance == nullptr) {
+            Q3_K::set_scales(scales + j0, b);
+          } else {
+            Q3_K::set_scales_weighted(scales + j0, sw + j0, b);
+          }
+          for (int j = 0; j < 16; ++j) {
+            const float dd = Q3_K::sub_scale(b, j);
+            if (dd != 0) {
+              Requantize<false>(xb + 16 * j, 16, dd, 0.0f, -4, 3, 4, L + 16 * j);
+            } else if (importance != nullptr) {
+              levels_qx(xb + 16 * j, 16, 4, liscale[j0 + j], zero[j0 + j] != 0,
+                        reinterpret_cast<std::int8_t*>(L + 16 * j));
+            } else {
+              const std::size_t s = j0 + static_cast<std::size_t>(j);
+              const float* lb = lt + (s / VN) * VN * 16 + s % VN;
+              for (std::size_t e = 0; e < 16; ++e) {
+                L[16 * j + e] = static_cast<std::uint8_t>(lb[e * VN]);
+              }
+            }
+          }
+          Pack(L, b);
+        });
+  }
+
+  // hmask[l] bit k = level 32k + l > 3; the low 2 bits as Q2_K.
+  static void Pack(std::uint8_t* HWY_RESTRICT L, Q3_K::Block& b) {
+    const hn::CappedTag<std::uint8_t, 32> d8;
+    const std::size_t N = hn::Lanes(d8);
+    const auto three = hn::Set(d8, 3);
+    for (std::size_t l = 0; l < 32; l += N) {
+      auto hm = hn::Zero(d8);
+      for (int k = 7; k >= 0; --k) {  // highest bit first; doubling shifts the rest up
+        const auto v = hn::LoadU(d8, L + 32 * k + l);
+        hm = hn::Or(hn::Add(hm, hm), hn::ShiftRight<2>(v));
+        hn::StoreU(hn::And(v, three), d8, L + 32 * k + l);
+      }
+      hn::StoreU(hm, d8, b.hmask + l);
+    }
+    ggml_lanes::PackCrumbs(L, b.qs);
+  }
+
+  // y = (d * (s - 32)) * (q - (h ? 0 : 4)); exact products, reference order.
+  static void dequantize_row(const Q3_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const ggml_lanes::DL d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const hn::Rebind<std::uint8_t, decltype(d)> d8;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q3_K::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto three = hn::Set(di, 3);
+    const auto one = hn::Set(di, 1);
+    const auto four = hn::Set(di, 4);
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      const float dall = ggml::fp32(x[i].d);
+      float* yb = y + i * 256;
+      for (int h = 0; h < 2; ++h) {
+        for (int k = 0; k < 4; ++k) {
+          for (std::size_t l = 0; l < 32; l += N) {
+            const int j = 8 * h + 2 * k + static_cast<int>(l / 16);  // e = 128h + 32k + l
+            const auto dl = hn::Set(d, dall * static_cast<float>(ggml::q3_k_scale(j, x[i].scales)));
+            const auto q = hn::And(
+                hn::ShiftRightSame(hn::PromoteTo(di, hn::LoadU(d8, x[i].qs + 32 * h + l)), 2 * k),
+                three);
+            const auto hb = hn::And(
+                hn::ShiftRightSame(hn::PromoteTo(di, hn::LoadU(d8, x[i].hmask + l)), 4 * h + k),
+                one);
+            // q - (h ? 0 : 4) = q - 4 + 4h
+            const auto v = hn::Add(hn::Sub(q, four), hn::ShiftLeft<2>(hb));
+            hn::StoreU(hn::Mul(dl, hn::ConvertTo(d, v)), d, yb + 128 * h + 32 * k + l);
+          }
+        }
+      }
+    }
   }
 };
 
@@ -4490,6 +6317,377 @@ HWY_AFTER_NAMESPACE();
 EDGEQUANT_FP_STRICT_END
 
 #endif  // per-target include guard
+// ==== file: edgequant/schemes/q4_k-inl.hpp
+// SIMD kernels for Q4_K, and the quantizer driver shared with Q5_K (Highway
+// per-target header). The scale search runs one sub-block per lane
+// (ggml_common-inl.hpp); re-quantization, packing and dequantization run
+// along the elements.
+#if defined(EDGEQUANT_SCHEMES_Q4_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q4_K_INL_
+#undef EDGEQUANT_SCHEMES_Q4_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q4_K_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+namespace ggml_lanes {
+
+// Quantizer of Q4_K / Q5_K (S): super-blocks of 8 sub-blocks of 32; the
+// reference path searches with (rmin, rdelta, nstep), the importance path
+// with make_qkx3's (-0.9, 0.05, 36) (§4.10, §4.11). `pack(L, block)` stores
+// the 256 levels.
+template <class S, int kNmax, class Pack>
+inline void QuantizeRowScaleMinK4(const float* HWY_RESTRICT x, typename S::Block* HWY_RESTRICT y,
+                                  std::size_t n, const float* HWY_RESTRICT importance, float rmin,
+                                  float rdelta, int nstep, bool clamp63, Pack pack) {
+  using Stages = detail::ScaleMinK4<kNmax>;
+  constexpr std::size_t M = kChains2;
+  const DL d;
+  const std::size_t N = hn::Lanes(d);
+  if (32 % N != 0) {
+    S::quantize_row_ref(x, y, n, importance);
+    return;
+  }
+  const std::size_t VN = BatchLanes<M>();
+  HWY_ALIGN float xt[32 * kMaxBatch];
+  HWY_ALIGN float wt[32 * kMaxBatch];
+  HWY_ALIGN float qwt[32 * kMaxBatch];
+  HWY_ALIGN float sig[kMaxBatch];
+  HWY_ALIGN float ssq[kMaxBatch];
+  // Per sub-block of the group.
+  float scales[kMaxBatch], mins[kMaxBatch], sw[kMaxBatch];
+  float liscale[kMaxBatch], lmin[kMaxBatch];
+  float sigma2[kMaxBatch / 8] = {};
+  std::uint8_t L[256];
+  const float* xg = x;
+  const float* qg = importance;
+  ForEachBatch<8>(
+      n, VN,
+      [&](std::size_t sb0, std::size_t g) {
+        xg = x + sb0 * 256;
+        if (importance == nullptr) return;
+        qg = importance + sb0 * 256;
+        for (std::size_t b = 0; b < g; ++b) sigma2[b] = 2 * sum_squares(xg + b * 256, 256) / 256;
+      },
+      [&](std::size_t, std::size_t k0, std::size_t valid) {
+        Transpose(xg + k0 * 32, 32, 32, VN, valid, xt);
+        if (importance == nullptr) {
+          // w = av_x + |x|, av_x = sqrt(Σx² / 32) of the sub-block.
+          SumSquares<32, M>(xt, ssq);
+          for (std::size_t c = 0; c < VN; c += N) {
+            const VL av_x = hn::Sqrt(hn::Div(hn::LoadU(d, ssq + c), hn::Set(d, 32.0f)));
+            for (std::size_t i = 0; i < 32; ++i) {
+              const std::size_t o = i * VN + c;
+              hn::StoreU(hn::Add(av_x, hn::Abs(hn::LoadU(d, xt + o))), d, wt + o);
+            }
+          }
+          SearchQkx<32, false, M>(xt, wt, kNmax, rmin, rdelta, nstep, scales + k0, mins + k0,
+                                  liscale + k0, lmin + k0);
+        } else {
+          Transpose(qg + k0 * 32, 32, 32, VN, valid, qwt);
+          for (std::size_t k = 0; k < VN; ++k) sig[k] = k < valid ? sigma2[(k0 + k) / 8] : 0.0f;
+          ImportanceWeights<32, M>(xt, qwt, sig, wt, sw + k0);
+          SearchQkx<32, false, M>(xt, wt, kNmax, -0.9f, 0.05f, 36, scales + k0, mins + k0,
+                                  liscale + k0, lmin + k0);
+        }
+      },
+      [&](std::size_t sb, std::size_t j0) {
+        typename S::Block& blk = y[sb];
+        const float* xb = x + sb * 256;
+        if (importance == nullptr) {
+          Stages::set_scales(scales + j0, mins + j0, blk.scales, blk.d, blk.dmin);
+        } else {
+          Stages::set_scales_weighted(scales + j0, mins + j0, sw + j0, clamp63, blk.scales, blk.d,
+                                      blk.dmin);
+        }
+        for (int j = 0; j < 8; ++j) {
+          float dd, dm;
+          Stages::sub_scale_min(blk.scales, blk.d, blk.dmin, j, &dd, &dm);
+          if (dd == 0) {
+            levels_qkx(xb + 32 * j, 32, kNmax, liscale[j0 + j], lmin[j0 + j], L + 32 * j);
+          } else {
+            Requantize<true>(xb + 32 * j, 32, dd, dm, 0, kNmax, 0, L + 32 * j);
+          }
+        }
+        pack(L, blk);
+      });
+}
+
+// Dequantizer of Q4_K / Q5_K: y = (d*sc) * q - (dmin*m), q = nibble (+ 16 for
+// the Q5_K high bit). Products are exact; the order is the reference's.
+template <class S, bool kHigh>
+inline void DequantizeRowScaleMinK4(const typename S::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                                    std::size_t n) {
+  const DL d;
+  const hn::RebindToSigned<DL> di;
+  const hn::Rebind<std::uint8_t, DL> d8;
+  const std::size_t N = hn::Lanes(d);
+  if (32 % N != 0) {
+    S::dequantize_row_ref(x, y, n);
+    return;
+  }
+  const auto mask = hn::Set(di, 0x0F);
+  const auto one = hn::Set(di, 1);
+  for (std::size_t i = 0; i < n / 256; ++i) {
+    const float dall = ggml::fp32(x[i].d);
+    const float dmin = ggml::fp32(x[i].dmin);
+    float* yb = y + i * 256;
+    for (int c = 0; c < 4; ++c) {
+      std::uint8_t sc, m;
+      ggml::get_scale_min_k4(2 * c, x[i].scales, &sc, &m);
+      const VL d1 = hn::Set(d, dall * static_cast<float>(sc));
+      const VL m1 = hn::Set(d, dmin * static_cast<float>(m));
+      ggml::get_scale_min_k4(2 * c + 1, x[i].scales, &sc, &m);
+      const VL d2 = hn::Set(d, dall * static_cast<float>(sc));
+      const VL m2 = hn::Set(d, dmin * static_cast<float>(m));
+      const std::uint8_t* q = x[i].qs + 32 * c;
+      // Low nibbles (sub-block 2c) then high nibbles (2c + 1): the output is
+      // written in address order, which store buffers handle best.
+      for (std::size_t l = 0; l < 32; l += N) {
+        auto lo = hn::And(hn::PromoteTo(di, hn::LoadU(d8, q + l)), mask);
+        if constexpr (kHigh) {
+          const auto h = hn::PromoteTo(di, hn::LoadU(d8, x[i].qh + l));
+          lo = hn::Add(lo, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * c), one)));
+        }
+        hn::StoreU(hn::Sub(hn::Mul(d1, hn::ConvertTo(d, lo)), m1), d, yb + 64 * c + l);
+      }
+      for (std::size_t l = 0; l < 32; l += N) {
+        auto hi = hn::ShiftRight<4>(hn::PromoteTo(di, hn::LoadU(d8, q + l)));
+        if constexpr (kHigh) {
+          const auto h = hn::PromoteTo(di, hn::LoadU(d8, x[i].qh + l));
+          hi = hn::Add(hi, hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(h, 2 * c + 1), one)));
+        }
+        hn::StoreU(hn::Sub(hn::Mul(d2, hn::ConvertTo(d, hi)), m2), d, yb + 64 * c + 32 + l);
+      }
+    }
+  }
+}
+
+// Packs 4-bit levels: byte 32c + l = L[64c + l] | L[64c + 32 + l] << 4.
+inline void PackNibblesK4(const std::uint8_t* HWY_RESTRICT L, std::uint8_t* HWY_RESTRICT qs) {
+  const hn::CappedTag<std::uint8_t, 32> d8;
+  const std::size_t N = hn::Lanes(d8);
+  for (int c = 0; c < 4; ++c) {
+    for (std::size_t l = 0; l < 32; l += N) {
+      const auto a = hn::LoadU(d8, L + 64 * c + l);
+      const auto b = hn::LoadU(d8, L + 64 * c + 32 + l);
+      hn::StoreU(hn::Or(a, hn::ShiftLeft<4>(b)), d8, qs + 32 * c + l);
+    }
+  }
+}
+
+}  // namespace ggml_lanes
+
+template <>
+struct SimdKernels<Q4_K> {
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    ggml_lanes::QuantizeRowScaleMinK4<Q4_K, 15>(
+        x, y, n, importance, -1.f, 0.1f, 20, false,
+        [](const std::uint8_t* L, Q4_K::Block& b) { ggml_lanes::PackNibblesK4(L, b.qs); });
+  }
+  static void dequantize_row(const Q4_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    ggml_lanes::DequantizeRowScaleMinK4<Q4_K, false>(x, y, n);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q5_k-inl.hpp
+// SIMD kernels for Q5_K (Highway per-target header): the Q4_K driver with
+// nmax 31 and the 5-bit packing.
+#if defined(EDGEQUANT_SCHEMES_Q5_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q5_K_INL_
+#undef EDGEQUANT_SCHEMES_Q5_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q5_K_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+namespace ggml_lanes {
+
+// Packs 5-bit levels: low nibbles as Q4_K; bit 4 of L[64c + l] is bit 2c of
+// qh[l], bit 4 of L[64c + 32 + l] bit 2c + 1.
+inline void PackQ5_K(const std::uint8_t* HWY_RESTRICT L, Q5_K::Block& b) {
+  const hn::CappedTag<std::uint8_t, 32> d8;
+  const std::size_t N = hn::Lanes(d8);
+  const auto mask = hn::Set(d8, 0x0F);
+  for (std::size_t l = 0; l < 32; l += N) {
+    auto qh = hn::Zero(d8);
+    for (int c = 3; c >= 0; --c) {  // highest bit first; doubling shifts the rest up
+      const auto a = hn::LoadU(d8, L + 64 * c + l);
+      const auto h = hn::LoadU(d8, L + 64 * c + 32 + l);
+      qh = hn::Or(hn::Add(qh, qh), hn::ShiftRight<4>(h));
+      qh = hn::Or(hn::Add(qh, qh), hn::ShiftRight<4>(a));
+      hn::StoreU(hn::Or(hn::And(a, mask), hn::ShiftLeft<4>(hn::And(h, mask))), d8,
+                 b.qs + 32 * c + l);
+    }
+    hn::StoreU(qh, d8, b.qh + l);
+  }
+}
+
+}  // namespace ggml_lanes
+
+template <>
+struct SimdKernels<Q5_K> {
+  static void quantize_row(const float* HWY_RESTRICT x, Q5_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
+    ggml_lanes::QuantizeRowScaleMinK4<Q5_K, 31>(x, y, n, importance, -0.5f, 0.1f, 15, true,
+                                                ggml_lanes::PackQ5_K);
+  }
+  static void dequantize_row(const Q5_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    ggml_lanes::DequantizeRowScaleMinK4<Q5_K, true>(x, y, n);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q6_k-inl.hpp
+// SIMD kernels for Q6_K (Highway per-target header). The scale search runs
+// one sub-block per lane (ggml_common-inl.hpp); re-quantization, packing and
+// dequantization run along the elements.
+#if defined(EDGEQUANT_SCHEMES_Q6_K_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q6_K_INL_
+#undef EDGEQUANT_SCHEMES_Q6_K_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q6_K_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q6_K> {
+  static void quantize_row(const float* HWY_RESTRICT x, Q6_K::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* HWY_RESTRICT importance) {
+    using namespace ggml_lanes;
+    constexpr std::size_t M = kChains4;
+    const DL d;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q6_K::quantize_row_ref(x, y, n, importance);
+      return;
+    }
+    const std::size_t VN = BatchLanes<M>();
+    HWY_ALIGN float xt[16 * kMaxBatch];
+    HWY_ALIGN float qwt[16 * kMaxBatch];
+    float scales[kMaxBatch], liscale[kMaxBatch];
+    std::uint8_t zero[kMaxBatch];
+    std::uint8_t L[256];
+    const float* xg = x;
+    const float* qg = importance;
+    ForEachBatch<16>(
+        n, VN,
+        [&](std::size_t sb0, std::size_t) {
+          xg = x + sb0 * 256;
+          if (importance != nullptr) qg = importance + sb0 * 256;
+        },
+        [&](std::size_t, std::size_t k0, std::size_t valid) {
+          Transpose(xg + k0 * 16, 16, 16, VN, valid, xt);
+          // The importance weights are used raw (§4.12).
+          if (importance != nullptr) Transpose(qg + k0 * 16, 16, 16, VN, valid, qwt);
+          SearchQx<16, M>(xt, importance ? qwt : nullptr, 32, scales + k0, liscale + k0, zero + k0);
+        },
+        [&](std::size_t sb, std::size_t j0) {
+          Q6_K::Block& b = y[sb];
+          const float* xb = x + sb * 256;
+          if (!Q6_K::set_scales(scales + j0, b)) return;
+          for (int j = 0; j < 16; ++j) {
+            const float dd = Q6_K::sub_scale(b, j);
+            if (dd == 0) {
+              levels_qx(xb + 16 * j, 16, 32, liscale[j0 + j], zero[j0 + j] != 0,
+                        reinterpret_cast<std::int8_t*>(L + 16 * j));
+            } else {
+              Requantize<false>(xb + 16 * j, 16, dd, 0.0f, -32, 31, 32, L + 16 * j);
+            }
+          }
+          Pack(L, b);
+        });
+  }
+
+  // ql[64h + l] = L[128h + l] & 15 | (L[128h + 64 + l] & 15) << 4,
+  // ql[64h + 32 + l] likewise for +32/+96, qh[32h + l] = the four top pairs.
+  static void Pack(const std::uint8_t* HWY_RESTRICT L, Q6_K::Block& b) {
+    const hn::CappedTag<std::uint8_t, 32> d8;
+    const std::size_t N = hn::Lanes(d8);
+    const auto mask = hn::Set(d8, 0x0F);
+    for (int h = 0; h < 2; ++h) {
+      const std::uint8_t* Lh = L + 128 * h;
+      for (std::size_t l = 0; l < 32; l += N) {
+        const auto q1 = hn::LoadU(d8, Lh + l), q2 = hn::LoadU(d8, Lh + 32 + l);
+        const auto q3 = hn::LoadU(d8, Lh + 64 + l), q4 = hn::LoadU(d8, Lh + 96 + l);
+        hn::StoreU(hn::Or(hn::And(q1, mask), hn::ShiftLeft<4>(q3)), d8, b.ql + 64 * h + l);
+        hn::StoreU(hn::Or(hn::And(q2, mask), hn::ShiftLeft<4>(q4)), d8, b.ql + 64 * h + 32 + l);
+        const auto qh =
+            hn::Or(hn::Or(hn::ShiftRight<4>(q1), hn::ShiftLeft<2>(hn::ShiftRight<4>(q2))),
+                   hn::Or(hn::ShiftLeft<4>(hn::ShiftRight<4>(q3)),
+                          hn::ShiftLeft<6>(hn::ShiftRight<4>(q4))));
+        hn::StoreU(qh, d8, b.qh + 32 * h + l);
+      }
+    }
+  }
+
+  // y = (d * sc) * (q - 32); exact products, reference order.
+  static void dequantize_row(const Q6_K::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const ggml_lanes::DL d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const hn::Rebind<std::uint8_t, decltype(d)> d8;
+    const std::size_t N = hn::Lanes(d);
+    if (16 % N != 0) {
+      Q6_K::dequantize_row_ref(x, y, n);
+      return;
+    }
+    const auto mask = hn::Set(di, 0x0F);
+    const auto three = hn::Set(di, 3);
+    const auto bias = hn::Set(di, 32);
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      const float dall = ggml::fp32(x[i].d);
+      float* yb = y + i * 256;
+      // Quarter k of half h: e = 128h + 32k + l, low nibble of ql[64h + l]
+      // (k = 0), ql[64h + 32 + l] (k = 1), their high nibbles (k = 2, 3), top
+      // bits at 2k of qh[32h + l]. Written in address order.
+      for (int h = 0; h < 2; ++h) {
+        for (int k = 0; k < 4; ++k) {
+          const std::uint8_t* ql = x[i].ql + 64 * h + 32 * (k % 2);
+          const std::uint8_t* qh = x[i].qh + 32 * h;
+          for (std::size_t l = 0; l < 32; l += N) {
+            const int j = 8 * h + 2 * k + static_cast<int>(l / 16);  // sub-block
+            const auto a = hn::PromoteTo(di, hn::LoadU(d8, ql + l));
+            const auto lo = k < 2 ? hn::And(a, mask) : hn::ShiftRight<4>(a);
+            const auto hb =
+                hn::And(hn::ShiftRightSame(hn::PromoteTo(di, hn::LoadU(d8, qh + l)), 2 * k), three);
+            const auto q = hn::Sub(hn::Or(lo, hn::ShiftLeft<4>(hb)), bias);
+            const float s = dall * static_cast<float>(x[i].scales[j]);
+            hn::StoreU(hn::Mul(hn::Set(d, s), hn::ConvertTo(d, q)), d, yb + 128 * h + 32 * k + l);
+          }
+        }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
 // ==== file: edgequant/schemes/q8_0-inl.hpp
 // SIMD kernels for Q8_0: the reference quantizer, the activation quantizer
 // and dequantization (Highway per-target header).
@@ -5043,6 +7241,7 @@ inline bool ggml_type_supported(GgmlType type) noexcept {
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -5075,6 +7274,31 @@ inline std::size_t first_non_finite(const float* x, std::size_t n) noexcept {
   return n;
 }
 
+// Index of the first x[i] that is NaN or has |x[i]| > limit (a finite
+// positive limit; FLT_MAX finds the first NaN/Inf), or n.
+inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noexcept {
+  std::uint32_t lim;
+  std::memcpy(&lim, &limit, 4);
+  // Magnitude bits order like the values, NaN above Inf: one integer compare.
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) {
+      std::uint32_t u;
+      std::memcpy(&u, x + i + j, 4);
+      bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) > lim);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7fffffffu) > lim) return i;
+  }
+  return n;
+}
+
 namespace detail {
 
 struct SchemeShape {
@@ -5082,6 +7306,8 @@ struct SchemeShape {
   std::size_t block_elems;
   std::size_t block_bytes;
   bool requires_importance;
+  // Optional S::max_abs_input: larger inputs are refused before quantizing.
+  float max_abs_input = std::numeric_limits<float>::max();
 };
 
 inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, std::size_t cols,
@@ -5145,7 +7371,9 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   const std::size_t nb = cols / s.block_elems;
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
   std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
+  std::atomic<std::uint64_t> first_big{kNone};  // lowest element beyond s.max_abs_input
   std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const bool limited = s.max_abs_input < std::numeric_limits<float>::max();
   const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
   parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
@@ -5155,6 +7383,12 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
       if (const std::size_t bad = scan(row, cols); bad != cols) {
         atomic_min(first_nan, r * cols + bad);
         continue;
+      }
+      if (limited) {
+        if (const std::size_t big = first_beyond(row, cols, s.max_abs_input); big != cols) {
+          atomic_min(first_big, r * cols + big);
+          continue;
+        }
       }
       k.quantize(row, dst + r * row_bytes, cols, imp);
       if (k.validate) {
@@ -5169,6 +7403,15 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
                           " at element " + std::to_string(bad) + " (row " +
                           std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
                           ")",
+                      bad);
+  }
+  if (const std::uint64_t bad = first_big.load(); bad != kNone) {
+    return make_error(Errc::kOverflow,
+                      "value " + std::to_string(src[bad]) + " at element " + std::to_string(bad) +
+                          " (row " + std::to_string(bad / cols) + ", column " +
+                          std::to_string(bad % cols) + ") is too large for " +
+                          std::string(s.name) + " (|x| must not exceed " +
+                          std::to_string(s.max_abs_input) + ")",
                       bad);
   }
   if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
@@ -5256,12 +7499,18 @@ template <Scheme S>
 constexpr SchemeShape shape_of() {
   bool req = false;
   if constexpr (GgmlScheme<S>) req = ggml_type_info(S::ggml_type).requires_imatrix;
-  return SchemeShape{S::name, S::block_elems, S::block_bytes, req};
+  SchemeShape shape{S::name, S::block_elems, S::block_bytes, req};
+  if constexpr (requires { S::max_abs_input; }) shape.max_abs_input = S::max_abs_input;
+  return shape;
 }
 
 inline SchemeShape shape_of(GgmlType t) {
   const auto& i = ggml_type_info(t);
-  return SchemeShape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  SchemeShape shape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == t) shape = shape_of<S>();
+  });
+  return shape;
 }
 
 }  // namespace detail

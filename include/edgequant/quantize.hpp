@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -43,6 +44,31 @@ inline std::size_t first_non_finite(const float* x, std::size_t n) noexcept {
   return n;
 }
 
+// Index of the first x[i] that is NaN or has |x[i]| > limit (a finite
+// positive limit; FLT_MAX finds the first NaN/Inf), or n.
+inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noexcept {
+  std::uint32_t lim;
+  std::memcpy(&lim, &limit, 4);
+  // Magnitude bits order like the values, NaN above Inf: one integer compare.
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) {
+      std::uint32_t u;
+      std::memcpy(&u, x + i + j, 4);
+      bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) > lim);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7fffffffu) > lim) return i;
+  }
+  return n;
+}
+
 namespace detail {
 
 struct SchemeShape {
@@ -50,6 +76,8 @@ struct SchemeShape {
   std::size_t block_elems;
   std::size_t block_bytes;
   bool requires_importance;
+  // Optional S::max_abs_input: larger inputs are refused before quantizing.
+  float max_abs_input = std::numeric_limits<float>::max();
 };
 
 inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, std::size_t cols,
@@ -113,7 +141,9 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
   const std::size_t nb = cols / s.block_elems;
   constexpr std::uint64_t kNone = ~std::uint64_t{0};
   std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
+  std::atomic<std::uint64_t> first_big{kNone};  // lowest element beyond s.max_abs_input
   std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const bool limited = s.max_abs_input < std::numeric_limits<float>::max();
   const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
   parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
     for (std::size_t r = r0; r < r1; ++r) {
@@ -123,6 +153,12 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
       if (const std::size_t bad = scan(row, cols); bad != cols) {
         atomic_min(first_nan, r * cols + bad);
         continue;
+      }
+      if (limited) {
+        if (const std::size_t big = first_beyond(row, cols, s.max_abs_input); big != cols) {
+          atomic_min(first_big, r * cols + big);
+          continue;
+        }
       }
       k.quantize(row, dst + r * row_bytes, cols, imp);
       if (k.validate) {
@@ -137,6 +173,15 @@ inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span
                           " at element " + std::to_string(bad) + " (row " +
                           std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
                           ")",
+                      bad);
+  }
+  if (const std::uint64_t bad = first_big.load(); bad != kNone) {
+    return make_error(Errc::kOverflow,
+                      "value " + std::to_string(src[bad]) + " at element " + std::to_string(bad) +
+                          " (row " + std::to_string(bad / cols) + ", column " +
+                          std::to_string(bad % cols) + ") is too large for " +
+                          std::string(s.name) + " (|x| must not exceed " +
+                          std::to_string(s.max_abs_input) + ")",
                       bad);
   }
   if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
@@ -224,12 +269,18 @@ template <Scheme S>
 constexpr SchemeShape shape_of() {
   bool req = false;
   if constexpr (GgmlScheme<S>) req = ggml_type_info(S::ggml_type).requires_imatrix;
-  return SchemeShape{S::name, S::block_elems, S::block_bytes, req};
+  SchemeShape shape{S::name, S::block_elems, S::block_bytes, req};
+  if constexpr (requires { S::max_abs_input; }) shape.max_abs_input = S::max_abs_input;
+  return shape;
 }
 
 inline SchemeShape shape_of(GgmlType t) {
   const auto& i = ggml_type_info(t);
-  return SchemeShape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  SchemeShape shape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == t) shape = shape_of<S>();
+  });
+  return shape;
 }
 
 }  // namespace detail

@@ -3,10 +3,15 @@
 #pragma once
 
 #include "edgequant/schemes/float_types.hpp"
+#include "edgequant/schemes/q2_k.hpp"
+#include "edgequant/schemes/q3_k.hpp"
 #include "edgequant/schemes/q4_0.hpp"
 #include "edgequant/schemes/q4_1.hpp"
 #include "edgequant/schemes/q5_0.hpp"
 #include "edgequant/schemes/q5_1.hpp"
+#include "edgequant/schemes/q4_k.hpp"
+#include "edgequant/schemes/q5_k.hpp"
+#include "edgequant/schemes/q6_k.hpp"
 #include "edgequant/schemes/q8_0.hpp"
 #include "edgequant/schemes/q8_1.hpp"
 #include "edgequant/schemes/q8_k.hpp"
@@ -15,7 +20,8 @@
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
+                               BF16>;
 
 // ggml activation-only types (not accepted by ggml_quantize_chunk): the
 // vec_dot types the CPU backend quantizes activations to. Activation

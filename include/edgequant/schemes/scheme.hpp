@@ -49,6 +49,10 @@ concept GgmlScheme = Scheme<S> && requires {
 // first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
 // that inputs too large for the format fail with an error instead of writing
 // blocks llama.cpp rejects.
+// Optional: `static constexpr float S::max_abs_input`: inputs with a larger
+// magnitude are refused (Errc::kOverflow) before quantizing, for schemes whose
+// reference arithmetic would otherwise lose them silently.
+
 template <class S>
 concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
   { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
