@@ -9,7 +9,15 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/iq4_nl-inl.hpp"
+#include "edgequant/schemes/iq4_xs-inl.hpp"
+#include "edgequant/schemes/mxfp4-inl.hpp"
+#include "edgequant/schemes/nvfp4-inl.hpp"
+#include "edgequant/schemes/q1_0-inl.hpp"
+#include "edgequant/schemes/q2_0-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
 #include "edgequant/schemes/q8_0-inl.hpp"
+#include "edgequant/schemes/tq1_0-inl.hpp"
+#include "edgequant/schemes/tq2_0-inl.hpp"
 
 #endif  // per-target include guard

@@ -3,13 +3,22 @@
 #pragma once
 
 #include "edgequant/schemes/float_types.hpp"
+#include "edgequant/schemes/iq4_nl.hpp"
+#include "edgequant/schemes/iq4_xs.hpp"
+#include "edgequant/schemes/mxfp4.hpp"
+#include "edgequant/schemes/nvfp4.hpp"
+#include "edgequant/schemes/q1_0.hpp"
+#include "edgequant/schemes/q2_0.hpp"
 #include "edgequant/schemes/q4_0.hpp"
 #include "edgequant/schemes/q8_0.hpp"
 #include "edgequant/schemes/scheme.hpp"
+#include "edgequant/schemes/tq1_0.hpp"
+#include "edgequant/schemes/tq2_0.hpp"
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
-using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
+using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, IQ4_NL, IQ4_XS, BF16, TQ1_0, TQ2_0, MXFP4,
+                                NVFP4, Q1_0, Q2_0>;
 
 }  // namespace edgequant
