@@ -2254,6 +2254,25 @@ constexpr Iq4nlBoundaries make_iq4nl_boundaries() {
 }  // namespace detail
 inline constexpr detail::Iq4nlBoundaries kIq4nlBoundaries = detail::make_iq4nl_boundaries();
 
+// The boundaries arranged for a 4-step binary search over lanes (index bits
+// 8, 4, 2, 1) and the levels as floats; tables padded to 16 lanes.
+struct alignas(64) Iq4nlSearchTables {
+  float quarter[16];  // boundaries 2, 6, 10, 14 (index >= 2, 6, 10, 14), by index >> 2
+  float odd[16];      // boundaries 1, 3, ..., 15, by index >> 1
+  float value[16];    // kValuesIq4nl as float
+};
+namespace detail {
+constexpr Iq4nlSearchTables make_iq4nl_search_tables() {
+  Iq4nlSearchTables t{};
+  // index >= i  <=>  !(x < kIq4nlBoundaries.b[i - 1])
+  for (int k = 0; k < 4; ++k) t.quarter[k] = kIq4nlBoundaries.b[4 * k + 1];
+  for (int k = 0; k < 8; ++k) t.odd[k] = kIq4nlBoundaries.b[2 * k];
+  for (int k = 0; k < 16; ++k) t.value[k] = static_cast<float>(kValuesIq4nl[k]);
+  return t;
+}
+}  // namespace detail
+inline constexpr Iq4nlSearchTables kIq4nlSearch = detail::make_iq4nl_search_tables();
+
 // Steps 2-4 of quantize_row_iq4_nl_impl (§4.23) for one 32-element block with
 // ntry = 7: the scale of the best of 16 candidate grids (0 when the block is
 // below GROUP_MAX_EPS). Sums in element order, products as written.
@@ -3546,43 +3565,46 @@ namespace edgequant::HWY_NAMESPACE {
 using Iq4Tag = hn::CappedTag<float, 16>;
 inline constexpr std::size_t kIq4MaxLanes = 16;
 
-// kValuesIq4nl[best_index_iq4nl(v)] in every lane: t[15] minus the steps of
-// the boundaries v is below (NaN is below none: 113, as the reference's
-// binary search gives). The terms are small integers, so the sums are exact
-// in any order; three partial sums keep the adds independent.
-template <class DF>
-HWY_INLINE hn::Vec<DF> Iq4Value(DF df, hn::Vec<DF> v) {
-  const auto& b = ggml::kIq4nlBoundaries.b;
-  const std::int8_t* t = ggml::kValuesIq4nl;
-  auto step = [&](int k) {
-    return hn::IfThenElseZero(hn::Lt(v, hn::Set(df, b[k])),
-                              hn::Set(df, static_cast<float>(t[k] - t[k + 1])));
-  };
-  auto s0 = hn::Add(hn::Set(df, static_cast<float>(t[15])), step(0));
-  auto s1 = step(1);
-  auto s2 = step(2);
-  for (int k = 3; k < 15; k += 3) {
-    s0 = hn::Add(s0, step(k));
-    s1 = hn::Add(s1, step(k + 1));
-    s2 = hn::Add(s2, step(k + 2));
+// table[idx] in every lane, idx in [0, kSize), kSize a power of two <= 16;
+// `table` is 64-byte aligned and readable for 16 floats. One lane permute per
+// N table entries, so any vector width works (N = 1 included).
+template <std::size_t kSize, class DF>
+HWY_INLINE hn::Vec<DF> LookupFloat(DF df, const float* HWY_RESTRICT table,
+                                   hn::Vec<hn::RebindToSigned<DF>> idx) {
+  const hn::RebindToSigned<DF> di;
+  const std::size_t N = hn::Lanes(df);
+  if (N >= kSize) return hn::TableLookupLanes(hn::Load(df, table), hn::IndicesFromVec(df, idx));
+  const auto sub = hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int>(N - 1))));
+  auto r = hn::TableLookupLanes(hn::Load(df, table), sub);
+  for (std::size_t t = N; t < kSize; t += N) {
+    const auto in_t = hn::RebindMask(df, hn::Gt(idx, hn::Set(di, static_cast<int>(t - 1))));
+    r = hn::IfThenElse(in_t, hn::TableLookupLanes(hn::Load(df, table + t), sub), r);
   }
-  return hn::Add(hn::Add(s0, s1), s2);
+  return r;
 }
 
-// best_index_iq4nl(v) in every lane: the number of boundaries v is not below.
+// best_index_iq4nl(v) in every lane as a 4-step binary search over the
+// boundaries: index >= i iff !(v < boundary[i]), a monotone predicate, so the
+// search finds the same count as the reference (NaN passes every step: 15).
 template <class DF>
 HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> Iq4Index(DF df, hn::Vec<DF> v) {
   const hn::RebindToSigned<DF> di;
   const auto& b = ggml::kIq4nlBoundaries.b;
-  auto c0 = hn::Set(di, 15);
-  auto c1 = hn::Zero(di);
-  for (int k = 0; k < 15; k += 2) {
-    c0 = hn::Add(c0, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(v, hn::Set(df, b[k])))));
-    if (k + 1 < 15) {
-      c1 = hn::Add(c1, hn::VecFromMask(di, hn::RebindMask(di, hn::Lt(v, hn::Set(df, b[k + 1])))));
-    }
-  }
-  return hn::Add(c0, c1);
+  const auto& t = ggml::kIq4nlSearch;
+  const auto lt8 = hn::Lt(v, hn::Set(df, b[7]));
+  auto idx = hn::IfThenZeroElse(hn::RebindMask(di, lt8), hn::Set(di, 8));
+  const auto thr4 = hn::IfThenElse(lt8, hn::Set(df, b[3]), hn::Set(df, b[11]));
+  idx = hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr4)), hn::Set(di, 4)));
+  const auto thr2 = LookupFloat<4>(df, t.quarter, hn::ShiftRight<2>(idx));
+  idx = hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr2)), hn::Set(di, 2)));
+  const auto thr1 = LookupFloat<8>(df, t.odd, hn::ShiftRight<1>(idx));
+  return hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr1)), hn::Set(di, 1)));
+}
+
+// kValuesIq4nl[best_index_iq4nl(v)] in every lane.
+template <class DF>
+HWY_INLINE hn::Vec<DF> Iq4Value(DF df, hn::Vec<DF> v) {
+  return LookupFloat<16>(df, ggml::kIq4nlSearch.value, Iq4Index(df, v));
 }
 
 // Indices of id*x[j] (low nibble) and id*x[j+16] (high nibble), 16 bytes.

@@ -74,6 +74,25 @@ constexpr Iq4nlBoundaries make_iq4nl_boundaries() {
 }  // namespace detail
 inline constexpr detail::Iq4nlBoundaries kIq4nlBoundaries = detail::make_iq4nl_boundaries();
 
+// The boundaries arranged for a 4-step binary search over lanes (index bits
+// 8, 4, 2, 1) and the levels as floats; tables padded to 16 lanes.
+struct alignas(64) Iq4nlSearchTables {
+  float quarter[16];  // boundaries 2, 6, 10, 14 (index >= 2, 6, 10, 14), by index >> 2
+  float odd[16];      // boundaries 1, 3, ..., 15, by index >> 1
+  float value[16];    // kValuesIq4nl as float
+};
+namespace detail {
+constexpr Iq4nlSearchTables make_iq4nl_search_tables() {
+  Iq4nlSearchTables t{};
+  // index >= i  <=>  !(x < kIq4nlBoundaries.b[i - 1])
+  for (int k = 0; k < 4; ++k) t.quarter[k] = kIq4nlBoundaries.b[4 * k + 1];
+  for (int k = 0; k < 8; ++k) t.odd[k] = kIq4nlBoundaries.b[2 * k];
+  for (int k = 0; k < 16; ++k) t.value[k] = static_cast<float>(kValuesIq4nl[k]);
+  return t;
+}
+}  // namespace detail
+inline constexpr Iq4nlSearchTables kIq4nlSearch = detail::make_iq4nl_search_tables();
+
 // Steps 2-4 of quantize_row_iq4_nl_impl (§4.23) for one 32-element block with
 // ntry = 7: the scale of the best of 16 candidate grids (0 when the block is
 // below GROUP_MAX_EPS). Sums in element order, products as written.
