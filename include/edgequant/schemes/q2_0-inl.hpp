@@ -13,15 +13,19 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// ggml::q2_0_level in every lane: clamp(round_half_away(v) + 1, 0, 3), and 0
-// where the x86 int conversion would give INT_MIN (|round(v)| >= 2^31, NaN).
+// ggml::q2_0_level(p) in every lane for p = x * (1/amax) of the same block:
+// as for the ternary types (tq1_0-inl.hpp) p is ±Inf/NaN (INT_MIN from the x86
+// conversion: level 0) or |p| < 1 + 2^-22, where clamp(round_half_away(p) +
+// 1, 0, 3) is 1 + [p >= 0.5] - [p <= -0.5].
 template <class DF>
-HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> Q2_0Level(DF df, hn::Vec<DF> v) {
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> Q2_0Level(DF df, hn::Vec<DF> p) {
   const hn::RebindToSigned<DF> di;
-  const auto r = RoundHalfAway(df, v);
-  const auto q = hn::Min(hn::Max(hn::Add(r, hn::Set(df, 1.0f)), hn::Zero(df)), hn::Set(df, 3.0f));
-  const auto valid = hn::Lt(hn::Abs(r), hn::Set(df, 0x1p31f));
-  return hn::ConvertTo(di, hn::IfThenElseZero(valid, q));
+  const auto small = hn::Lt(hn::Abs(p), hn::Set(df, 2.0f));  // false for Inf, NaN
+  const auto up = hn::RebindMask(di, hn::Ge(p, hn::Set(df, 0.5f)));
+  const auto down = hn::RebindMask(di, hn::Le(p, hn::Set(df, -0.5f)));
+  const auto level =
+      hn::Sub(hn::Add(hn::Set(di, 1), hn::VecFromMask(di, down)), hn::VecFromMask(di, up));
+  return hn::IfThenElseZero(hn::RebindMask(di, small), level);
 }
 
 template <>

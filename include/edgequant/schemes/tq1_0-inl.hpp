@@ -16,15 +16,17 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// ggml::ternary_level in every lane: round_half_away(x*id) + 1, and 1 where
-// x*id is ±Inf/NaN. For finite input |x*id| <= |x|*(1/amax) < 2 whenever
-// 1/amax is finite, so the level is 0, 1 or 2 and no wider case exists.
+// ggml::ternary_level(p) in every lane for p = x * (1/amax) of the same
+// block. For finite input that p is either ±Inf/NaN (1/amax overflowed: level
+// 1) or |p| <= |x|*fl(1/amax) < 1 + 2^-22 (|x| <= amax), where round half away
+// plus 1 is 1 + [p >= 0.5] - [p <= -0.5]: two compares instead of a rounding.
 template <class DF>
 HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> TernaryLevel(DF df, hn::Vec<DF> p) {
   const hn::RebindToSigned<DF> di;
-  const auto one = hn::Set(df, 1.0f);
-  const auto finite = hn::Lt(hn::Abs(p), hn::Set(df, 0x1p63f));
-  return hn::ConvertTo(di, hn::IfThenElse(finite, hn::Add(RoundHalfAway(df, p), one), one));
+  const auto small = hn::Lt(hn::Abs(p), hn::Set(df, 2.0f));  // false for Inf, NaN
+  const auto up = hn::RebindMask(di, hn::And(small, hn::Ge(p, hn::Set(df, 0.5f))));
+  const auto down = hn::RebindMask(di, hn::And(small, hn::Le(p, hn::Set(df, -0.5f))));
+  return hn::Sub(hn::Add(hn::Set(di, 1), hn::VecFromMask(di, down)), hn::VecFromMask(di, up));
 }
 
 // (v*256 + 242) / 243 for v in 0..242 as (num * 69043) >> 24 in uint32: the
