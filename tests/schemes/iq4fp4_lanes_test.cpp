@@ -32,14 +32,21 @@ namespace {
 
 using ProbeFn = void (*)(const float*, std::size_t, float, std::int32_t*, float*, std::int32_t*);
 
-ProbeFn probe_for(Isa isa) {
-  ProbeFn fn = nullptr;
+using ProbeMxfp4Fn = void (*)(const float*, std::size_t, std::uint8_t, std::int32_t*);
+
 #define EQTEST_PICK_(target, ptr) \
   if (isa == (target)) fn = (ptr);
+ProbeFn probe_for(Isa isa) {
+  ProbeFn fn = nullptr;
   EDGEQUANT_FOR_EACH_TARGET(EQTEST_PICK_, ProbeIq4Fp4)
-#undef EQTEST_PICK_
   return fn;
 }
+ProbeMxfp4Fn probe_mxfp4_for(Isa isa) {
+  ProbeMxfp4Fn fn = nullptr;
+  EDGEQUANT_FOR_EACH_TARGET(EQTEST_PICK_, ProbeMxfp4)
+  return fn;
+}
+#undef EQTEST_PICK_
 
 float from_bits(std::uint32_t u) {
   float f;
@@ -97,6 +104,46 @@ TEST_CASE("vector IQ4 and fp4 nearest-level rules equal the scalar ones on every
     }
   });
   MESSAGE(x.size() << " inputs checked on " << targets << " SIMD targets");
+  CHECK(targets > 0);
+}
+
+TEST_CASE("MXFP4 midpoint rule equals the 16-code scan for every scale it is used with") {
+  // Scales e <= 252 (larger ones take the scan), inputs |x| < 16 d: a stride
+  // over those floats and +-200 floats around every level and midpoint.
+  std::vector<std::int32_t> code;
+  std::size_t targets = 0, checked = 0;
+  eqtest::for_each_isa([&](Isa isa) {
+    const ProbeMxfp4Fn fn = probe_mxfp4_for(isa);
+    if (fn == nullptr) return;
+    ++targets;
+    std::size_t bad = 0;
+    for (int e = 0; e <= 252; e += (e < 8 || e > 244) ? 1 : 7) {
+      const float d = ggml::e8m0_to_fp32_half(static_cast<std::uint8_t>(e));
+      const float lim = 16 * d;  // Inf for e = 252: every float
+      std::vector<float> x;
+      for (std::uint32_t u = 0; u < 0x7f800000u; u += 65521) {
+        if (from_bits(u) < lim) x.push_back(from_bits(u));
+      }
+      for (float m : {0.5f, 1.f, 1.5f, 2.f, 2.5f, 3.f, 3.5f, 4.f, 5.f, 6.f, 7.f, 8.f, 10.f, 12.f}) {
+        std::uint32_t b;
+        const float c = m * d;
+        std::memcpy(&b, &c, 4);
+        for (int k = -200; k <= 200; ++k) {
+          const float a = from_bits(static_cast<std::uint32_t>(static_cast<std::int64_t>(b) + k));
+          if (a < lim) x.push_back(a);
+        }
+      }
+      const std::size_t half = x.size();
+      for (std::size_t i = 0; i < half; ++i) x.push_back(-x[i]);
+      while (x.size() % 16 != 0) x.push_back(0.0f);
+      code.resize(x.size());
+      fn(x.data(), x.size(), static_cast<std::uint8_t>(e), code.data());
+      for (std::size_t i = 0; i < x.size(); ++i) bad += code[i] != ggml::best_index_fp4(x[i], d);
+      checked += x.size();
+    }
+    CHECK(bad == 0);
+  });
+  MESSAGE(checked << " MXFP4 inputs checked on " << targets << " SIMD targets");
   CHECK(targets > 0);
 }
 #endif  // HWY_ONCE

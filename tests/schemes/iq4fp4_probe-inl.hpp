@@ -15,6 +15,17 @@
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
+// The MXFP4 midpoint rule for E8M0 scale e: code[i] of x[i]; n a multiple
+// of 16.
+inline void ProbeMxfp4(const float* x, std::size_t n, std::uint8_t e, std::int32_t* code) {
+  const Iq4Tag df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const float d = ggml::e8m0_to_fp32_half(e);
+  for (std::size_t i = 0; i < n; i += hn::Lanes(df)) {
+    hn::StoreU(BestIndexFp4Pow2(df, d, hn::LoadU(df, x + i)), di, code + i);
+  }
+}
+
 // idx[i], val[i]: the vector IQ4 index and level of x[i]; fp4[i]: the vector
 // fp4 code of x[i] for scale d. n a multiple of 16.
 inline void ProbeIq4Fp4(const float* x, std::size_t n, float d, std::int32_t* idx, float* val,

@@ -211,6 +211,22 @@ TEST_CASE("hand-worked blocks, every SIMD target") {
     check_block<MXFP4>(x, {0x80, 0x96, 0x70, 0xB4, 0x5C, 0x05, 0x0D, 0x01, 0x00, 0x0E, 0x06, 0x0F,
                            0x02, 0x03, 0x00, 0x00, 0x01});
   }
+  SUBCASE("MXFP4 at FLT_MAX: log2f rounds up to 128, e = 253, levels 8d and 12d overflow") {
+    // d = 2^125; 8d = 2^128 is Inf, so those codes never win: FLT_MAX and
+    // 7d (half way between 6d and Inf) both take 6d (code 5).
+    std::vector<float> x(32, 0.0f);
+    x[0] = std::numeric_limits<float>::max();
+    x[1] = -std::numeric_limits<float>::max();
+    x[2] = std::ldexp(1.0f, 127);   // 4d: code 4
+    x[3] = std::ldexp(1.25f, 127);  // 5d: tie of 4d and 6d, code 4
+    x[4] = std::ldexp(1.75f, 127);  // 7d: code 5
+    x[5] = std::ldexp(1.0f, 125);   // d: code 1
+    x[6] = -std::ldexp(1.0f, 124);  // -d/2: tie of 0 and -d, code 0
+    std::vector<std::uint8_t> want(17, 0x00);
+    want[0] = 0xFD;
+    want[1] = 0x05, want[2] = 0x0D, want[3] = 0x04, want[4] = 0x04, want[5] = 0x05, want[6] = 0x01;
+    check_block<MXFP4>(x, want);
+  }
   SUBCASE("NVFP4: scale 0x38, zero group, saturated 0x7E, subnormal quirk 7") {
     std::vector<float> x(64, 0.0f);
     const float g0[10] = {6, 0.25f, 2.5f, -2.5f, 5, -0.0f, 1.25f, -6, 0.75f, -1.75f};
