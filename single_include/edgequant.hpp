@@ -2905,6 +2905,749 @@ static_assert(sizeof(Q3_K::Block) == 110);
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/iq4_nl.hpp
+// ggml IQ4_NL: 32 weights as indices into a fixed non-linear 16-value table and
+// one fp16 scale (specs/ggml-quants.md §4.23). Also holds the IQ4 table, its
+// nearest-index rule and the per-32 scale search that IQ4_XS shares.
+
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace ggml {
+
+// kvalues_iq4nl (§3): the 16 levels, sorted ascending.
+inline constexpr std::int8_t kValuesIq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                 1,    13,   25,  38,  53,  69,  89,  113};
+
+// best_index_int8 (§0.2) over kValuesIq4nl: clamp to the ends, else binary
+// search for t[lo] <= x < t[hi] and pick the nearer; an exact tie goes to the
+// upper index (the comparison is strict). NaN falls through to 15.
+EDGEQUANT_HOST_DEVICE constexpr int best_index_iq4nl(float x) noexcept {
+  const std::int8_t* t = kValuesIq4nl;
+  if (x <= t[0]) return 0;
+  if (x >= t[15]) return 15;
+  int lo = 0, hi = 15;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (x < t[mid]) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  return x - static_cast<float>(t[lo]) < static_cast<float>(t[hi]) - x ? lo : hi;
+}
+
+// The 15 decision boundaries of best_index_iq4nl: index(x) = number of k with
+// !(x < kIq4nlBoundary[k]) (so NaN counts all 15). Boundary k is the smallest
+// float whose index is > k; index(x) is monotone in x, so comparing against
+// these is exact for every float. Found by stepping float by float from the
+// midpoint of t[k], t[k+1] with the reference rule itself (compile time).
+namespace detail {
+constexpr float iq4nl_next_down(float f) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  if ((u & 0x7fffffffu) == 0) return -std::bit_cast<float>(1u);  // below ±0
+  return std::bit_cast<float>((u >> 31) ? u + 1 : u - 1);
+}
+constexpr float iq4nl_next_up(float f) {
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(f);
+  if ((u & 0x7fffffffu) == 0) return std::bit_cast<float>(1u);
+  return std::bit_cast<float>((u >> 31) ? u - 1 : u + 1);
+}
+struct Iq4nlBoundaries {
+  float b[15];
+};
+constexpr Iq4nlBoundaries make_iq4nl_boundaries() {
+  Iq4nlBoundaries r{};
+  for (int k = 0; k < 15; ++k) {
+    // Start at the exact midpoint (a half-integer, representable) and walk.
+    float f = 0.5f * static_cast<float>(kValuesIq4nl[k] + kValuesIq4nl[k + 1]);
+    while (best_index_iq4nl(f) > k) f = iq4nl_next_down(f);
+    while (best_index_iq4nl(f) <= k) f = iq4nl_next_up(f);
+    r.b[k] = f;
+  }
+  return r;
+}
+}  // namespace detail
+inline constexpr detail::Iq4nlBoundaries kIq4nlBoundaries = detail::make_iq4nl_boundaries();
+
+// The boundaries arranged for a 4-step binary search over lanes (index bits
+// 8, 4, 2, 1) and the levels as floats; tables padded to 16 lanes.
+struct alignas(64) Iq4nlSearchTables {
+  float quarter[16];  // boundaries 2, 6, 10, 14 (index >= 2, 6, 10, 14), by index >> 2
+  float odd[16];      // boundaries 1, 3, ..., 15, by index >> 1
+  float value[16];    // kValuesIq4nl as float
+};
+namespace detail {
+constexpr Iq4nlSearchTables make_iq4nl_search_tables() {
+  Iq4nlSearchTables t{};
+  // index >= i  <=>  !(x < kIq4nlBoundaries.b[i - 1])
+  for (int k = 0; k < 4; ++k) t.quarter[k] = kIq4nlBoundaries.b[4 * k + 1];
+  for (int k = 0; k < 8; ++k) t.odd[k] = kIq4nlBoundaries.b[2 * k];
+  for (int k = 0; k < 16; ++k) t.value[k] = static_cast<float>(kValuesIq4nl[k]);
+  return t;
+}
+}  // namespace detail
+inline constexpr Iq4nlSearchTables kIq4nlSearch = detail::make_iq4nl_search_tables();
+
+// Steps 2-4 of quantize_row_iq4_nl_impl (§4.23) for one 32-element block with
+// ntry = 7: the scale of the best of 16 candidate grids (0 when the block is
+// below GROUP_MAX_EPS). Sums in element order, products as written.
+inline float iq4_block_scale(const float* xb, const float* weight) noexcept {
+  float amax = 0, max = 0;
+  for (int j = 0; j < 32; ++j) {
+    const float ax = std::fabs(xb[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = xb[j];
+    }
+  }
+  if (amax < kGroupMaxEps) return 0.f;
+  const float v0 = kValuesIq4nl[0];
+  float d = -max / v0;
+  float id = 1 / d;
+  float sumqx = 0, sumq2 = 0;
+  for (int j = 0; j < 32; ++j) {
+    const float q = kValuesIq4nl[best_index_iq4nl(id * xb[j])];
+    const float w = weight[j];
+    sumqx += w * q * xb[j];
+    sumq2 += w * q * q;
+  }
+  d = sumq2 > 0 ? sumqx / sumq2 : 0.f;
+  float best = d * sumqx;
+  for (int itry = -7; itry <= 7; ++itry) {
+    id = static_cast<float>(itry + kValuesIq4nl[0]) / max;
+    sumqx = sumq2 = 0;
+    for (int j = 0; j < 32; ++j) {
+      const float q = kValuesIq4nl[best_index_iq4nl(id * xb[j])];
+      const float w = weight[j];
+      sumqx += w * q * xb[j];
+      sumq2 += w * q * q;
+    }
+    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+      d = sumqx / sumq2;
+      best = d * sumqx;
+    }
+  }
+  return d;
+}
+
+// Per-element weights of quantize_row_iq4_nl_impl: qw*sqrt(sigma2 + x²) with
+// importance, x² without.
+inline void iq4_weights(const float* xb, const float* qw, float sigma2, float* weight) noexcept {
+  if (qw != nullptr) {
+    for (int j = 0; j < 32; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+  } else {
+    for (int j = 0; j < 32; ++j) weight[j] = xb[j] * xb[j];
+  }
+}
+
+// Σ x² over n elements in order, times 2/n (the IQ4 sigma2).
+inline float iq4_sigma2(const float* x, int n) noexcept {
+  float s = 0;
+  for (int j = 0; j < n; ++j) s += x[j] * x[j];
+  return s * (2.f / static_cast<float>(n));
+}
+
+}  // namespace ggml
+
+struct IQ4_NL {
+  static constexpr std::string_view name = "iq4_nl";
+  static constexpr GgmlType ggml_type = GgmlType::kIQ4_NL;
+  static constexpr std::size_t block_elems = 32, block_bytes = 18;
+  struct Block {
+    f16_bits d;           // scale (may be negative)
+    std::uint8_t qs[16];  // table index of x[j] low nibble, x[j+16] high nibble
+  };
+
+  // quantize_iq4_nl, the ggml_quantize_chunk path (ntry = 7, then re-index
+  // with the unrounded scale), not quantize_row_iq4_nl_ref (ntry = -1).
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    float weight[32];
+    for (std::size_t ib = 0; ib < n / block_elems; ++ib) {
+      const float* xb = x + ib * block_elems;
+      const float sigma2 = ggml::iq4_sigma2(xb, 32);
+      ggml::iq4_weights(xb, importance ? importance + ib * block_elems : nullptr, sigma2, weight);
+      const float scale = ggml::iq4_block_scale(xb, weight);
+      y[ib].d = ggml::fp16(scale);
+      const float id = scale != 0.f ? 1 / scale : 0.f;
+      for (int j = 0; j < 16; ++j) {
+        const int lo = ggml::best_index_iq4nl(id * xb[j]);
+        const int hi = ggml::best_index_iq4nl(id * xb[j + 16]);
+        y[ib].qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
+      }
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      float* yb = y + i * block_elems;
+      for (int j = 0; j < 16; ++j) {
+        yb[j] = d * static_cast<float>(ggml::kValuesIq4nl[x[i].qs[j] & 0x0F]);
+        yb[j + 16] = d * static_cast<float>(ggml::kValuesIq4nl[x[i].qs[j] >> 4]);
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<IQ4_NL>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/iq4_xs.hpp
+// ggml IQ4_XS: 256 weights as IQ4_NL table indices with a 6-bit scale per 32
+// and one fp16 super-scale (specs/ggml-quants.md §4.24).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct IQ4_XS {
+  static constexpr std::string_view name = "iq4_xs";
+  static constexpr GgmlType ggml_type = GgmlType::kIQ4_XS;
+  static constexpr std::size_t block_elems = 256, block_bytes = 136;
+  struct Block {
+    f16_bits d;                // super-block scale
+    std::uint16_t scales_h;    // bits 2ib..2ib+1: high 2 bits of sub-block ib's scale
+    std::uint8_t scales_l[4];  // low 4 bits; even ib low nibble of byte ib/2
+    std::uint8_t qs[128];      // 16 bytes per 32-sub-block, Q4_0 nibble order
+  };
+
+  // quantize_iq4_xs: per-32 scale search (ntry 7), then the scales are
+  // quantized to 6 bits against d = -max_scale/32 and every block re-indexed.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* importance = nullptr) noexcept {
+    float weight[32];
+    float scales[8];
+    for (std::size_t ibl = 0; ibl < n / block_elems; ++ibl) {
+      const float* xs = x + ibl * block_elems;
+      const float sigma2 = ggml::iq4_sigma2(xs, 256);
+      for (int ib = 0; ib < 8; ++ib) {
+        const float* qw = importance ? importance + ibl * block_elems + 32 * ib : nullptr;
+        ggml::iq4_weights(xs + 32 * ib, qw, sigma2, weight);
+        scales[ib] = ggml::iq4_block_scale(xs + 32 * ib, weight);
+      }
+      finish_block(xs, scales, y[ibl], pack_indices);
+    }
+  }
+
+  // The common tail, from the 8 sub-block scales: d = -max_scale/32 (an
+  // all-zero block gives -0.0, 0x8000, as ggml), 6-bit scales, then
+  // pack(xb, idl, qs) writes the 16 index bytes of the 32 values xb scaled by
+  // idl (the SIMD path passes its own packer).
+  template <class Pack>
+  static void finish_block(const float* xs, const float* scales, Block& out, Pack&& pack) {
+    float max_scale = 0, amax_scale = 0;
+    for (int ib = 0; ib < 8; ++ib) {
+      const float abs_d = std::fabs(scales[ib]);
+      if (abs_d > amax_scale) {
+        amax_scale = abs_d;
+        max_scale = scales[ib];
+      }
+    }
+    const float d = -max_scale / 32;
+    out.d = ggml::fp16(d);
+    const float id = d != 0.f ? 1 / d : 0.f;
+    out.scales_h = 0;
+    bool all_finite = true;
+    for (int ib = 0; ib < 8; ++ib) {
+      all_finite = all_finite && std::isfinite(scales[ib]);
+      int l = ggml::nearest_int(id * scales[ib]);
+      l = ggml::max_of(-32, ggml::min_of(31, l));
+      const float dl = d * static_cast<float>(l);
+      pack(xs + 32 * ib, dl != 0.f ? 1 / dl : 0.f, out.qs + 16 * ib);
+      set_scale(out, ib, l + 32);
+    }
+    // Deliberate deviation: a sub-block whose scale search overflowed (its
+    // sums pass FLT_MAX: |x| beyond ~1e12, ~1e18 with importance) has a NaN
+    // scale, which ggml silently turns into l = 0 (the sub-block decodes as
+    // zeros), often under a finite d (a whole super-block of zeros when every
+    // scale is NaN). Marking d NaN makes the validator reject the block, so
+    // such input is refused with an error instead of losing data. Blocks ggml
+    // itself writes with an Inf/NaN d, and all blocks with finite scales, keep
+    // ggml's bytes.
+    if (!all_finite && !f16_bits_not_finite(out.d)) out.d = 0x7E00;
+  }
+
+  // Index bytes of 32 values scaled by id: x[j] low nibble, x[j+16] high.
+  static void pack_indices(const float* xb, float id, std::uint8_t* qs) noexcept {
+    for (int j = 0; j < 16; ++j) {
+      const int lo = ggml::best_index_iq4nl(id * xb[j]);
+      const int hi = ggml::best_index_iq4nl(id * xb[j + 16]);
+      qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
+    }
+  }
+
+  // Stores the biased 6-bit scale ls of sub-block ib (scales_h must start 0).
+  static void set_scale(Block& b, int ib, int ls) noexcept {
+    const auto lo = static_cast<std::uint8_t>(ls & 0xF);
+    if (ib % 2 == 0) {
+      b.scales_l[ib / 2] = lo;
+    } else {
+      b.scales_l[ib / 2] = static_cast<std::uint8_t>(b.scales_l[ib / 2] | (lo << 4));
+    }
+    b.scales_h = static_cast<std::uint16_t>(b.scales_h | ((ls >> 4) << (2 * ib)));
+  }
+
+  // Biased 6-bit scale of sub-block ib (the value is ls - 32).
+  EDGEQUANT_HOST_DEVICE static int scale_of(const Block& b, int ib) noexcept {
+    return ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const float dl = d * static_cast<float>(scale_of(x[i], ib) - 32);
+        const std::uint8_t* qs = x[i].qs + 16 * ib;
+        float* yb = y + i * block_elems + 32 * ib;
+        for (int j = 0; j < 16; ++j) {
+          yb[j] = dl * static_cast<float>(ggml::kValuesIq4nl[qs[j] & 0x0F]);
+          yb[j + 16] = dl * static_cast<float>(ggml::kValuesIq4nl[qs[j] >> 4]);
+        }
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<IQ4_XS>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/mxfp4.hpp
+// ggml MXFP4 (OCP MX): 32 fp4 E2M1 weights and one E8M0 power-of-two scale,
+// 4.25 bits per weight (specs/ggml-quants.md §4.25). Also holds the fp4 table
+// and nearest-index rule that NVFP4 shares.
+
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace ggml {
+
+// kvalues_fp4 (§3): the E2M1 values doubled, index = the fp4 code.
+inline constexpr std::int8_t kValuesFp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                               0, -1, -2, -3, -4, -6, -8, -12};
+
+// best_index_fp4 (§0.2): the code i minimising |kValuesFp4[i]*d - x|, scanned
+// 0..15 with strict <, so ties (and NaN) go to the lowest code; 0 is code 0.
+EDGEQUANT_HOST_DEVICE inline int best_index_fp4(float x, float d) noexcept {
+  int best = 0;
+  float best_err = std::fabs(static_cast<float>(kValuesFp4[0]) * d - x);
+  for (int i = 1; i < 16; ++i) {
+    const float err = std::fabs(static_cast<float>(kValuesFp4[i]) * d - x);
+    if (err < best_err) {
+      best = i;
+      best_err = err;
+    }
+  }
+  return best;
+}
+
+// e8m0_to_fp32_half (§0.2): 2^(e-128), the E8M0 value halved because the fp4
+// table is doubled. e < 2 gives the float32 denormals 2^-128, 2^-127; 0xFF is
+// not special (the validator rejects it).
+EDGEQUANT_HOST_DEVICE constexpr float e8m0_to_fp32_half(std::uint8_t e) noexcept {
+  const std::uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<std::uint32_t>(e - 1) << 23;
+  return std::bit_cast<float>(bits);
+}
+
+// floorf(log2f(a)) for a finite a > 0, where log2f is correctly rounded (as
+// glibc's is; §0.3): a few ulps below 2^K the rounded logarithm is K itself,
+// so the floor is K, not the exact exponent K-1 (nextafterf(8, 0) gives 3).
+// Computed from the bits so that the result does not depend on the platform's
+// libm. With a = 2^K (1 - ε), log2 a = K - δ, δ = -log2(1-ε) ≈ ε/ln2; it
+// rounds to K iff δ is below half the float spacing next to K, 2^(j-24) with
+// 2^j the binade of the floats adjacent to K. Writing ε = G·2^-24 (G an
+// integer), that is G < 2^j·ln2; kMaxGap[j] = floor(2^j·ln2) (the fractional
+// parts are far from 0, so the second-order terms of δ never matter).
+EDGEQUANT_HOST_DEVICE constexpr int floor_log2f_rounded(float a) noexcept {
+  constexpr std::uint32_t kMaxGap[8] = {0, 1, 2, 5, 11, 22, 44, 88};
+  const std::uint32_t u = std::bit_cast<std::uint32_t>(a) & 0x7fffffffu;
+  const std::uint32_t e = u >> 23, f = u & 0x7fffffu;
+  int k;            // exact floor(log2 a)
+  std::uint64_t G;  // 2^(k+1) - a in units of 2^(k+1-24)
+  if (e != 0) {
+    k = static_cast<int>(e) - 127;
+    G = (1u << 23) - f;
+  } else {  // denormal: leading bit p of the mantissa, a in [2^(p-149), 2^(p-148))
+    const int p = 31 - std::countl_zero(f);
+    k = p - 149;
+    G = static_cast<std::uint64_t>((2u << p) - f) << (23 - p);
+  }
+  const int K = k + 1;
+  int j = -1;  // floats next to K lie in [2^j, 2^(j+1)); none matter for K = 0, 1
+  if (K >= 2) j = 31 - std::countl_zero(static_cast<std::uint32_t>(K - 1));
+  if (K <= -1) j = 31 - std::countl_zero(static_cast<std::uint32_t>(-K));
+  return (j >= 0 && G <= kMaxGap[j]) ? K : k;
+}
+
+// The MXFP4 scale byte (§4.25): (uint8)(floorf(log2f(amax)) - 2 + 127), 0 for
+// amax == 0. Below 2^-125 the value is negative and C leaves the conversion
+// undefined; x86-64 keeps the low 8 bits of the int, reproduced here (a block
+// with amax in [2^-126, 2^-125) gets 0xFF, which the validator rejects).
+EDGEQUANT_HOST_DEVICE constexpr std::uint8_t mxfp4_scale_exponent(float amax) noexcept {
+  if (!(amax > 0.0f)) return 0;
+  return static_cast<std::uint8_t>(floor_log2f_rounded(amax) - 2 + 127);
+}
+
+}  // namespace ggml
+
+struct MXFP4 {
+  static constexpr std::string_view name = "mxfp4";
+  static constexpr GgmlType ggml_type = GgmlType::kMXFP4;
+  static constexpr std::size_t block_elems = 32, block_bytes = 17;
+  struct Block {
+    std::uint8_t e;       // E8M0 scale; x = kValuesFp4[code] * 2^(e-128)
+    std::uint8_t qs[16];  // code of x[j] low nibble, x[j+16] high nibble
+  };
+
+  // quantize_row_mxfp4_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float amax = 0.0f;
+      for (int j = 0; j < 32; ++j) {
+        if (amax < std::fabs(xb[j])) amax = std::fabs(xb[j]);
+      }
+      const std::uint8_t e = ggml::mxfp4_scale_exponent(amax);
+      const float d = ggml::e8m0_to_fp32_half(e);
+      y[i].e = e;
+      for (int j = 0; j < 16; ++j) {
+        const int lo = ggml::best_index_fp4(xb[j], d);
+        const int hi = ggml::best_index_fp4(xb[j + 16], d);
+        y[i].qs[j] = static_cast<std::uint8_t>(lo | (hi << 4));
+      }
+    }
+  }
+
+  // ggml_validate_row_data: an E8M0 scale of 0xFF (NaN) is invalid.
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (b[i].e == 0xFF) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::e8m0_to_fp32_half(x[i].e);
+      float* yb = y + i * block_elems;
+      for (int j = 0; j < 16; ++j) {
+        yb[j] = static_cast<float>(ggml::kValuesFp4[x[i].qs[j] & 0x0F]) * d;
+        yb[j + 16] = static_cast<float>(ggml::kValuesFp4[x[i].qs[j] >> 4]) * d;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<MXFP4>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/nvfp4.hpp
+// ggml NVFP4: 64 fp4 E2M1 weights in four groups of 16, each with a UE4M3
+// scale, 4.5 bits per weight (specs/ggml-quants.md §4.26).
+
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace ggml {
+
+// ggml_ue4m3_to_fp32 (§0.2): half the unsigned E4M3 value (the fp4 table is
+// doubled); 0x00 and 0x7F decode to 0; bit 7 is ignored except that 0xFF is
+// not 0x7F. Every value is exact, so this is built from the bits.
+EDGEQUANT_HOST_DEVICE constexpr float ue4m3_to_fp32(std::uint8_t x) noexcept {
+  if (x == 0 || x == 0x7F) return 0.0f;
+  const int exp = (x >> 3) & 0xF;
+  const int man = x & 0x7;
+  if (exp == 0) return static_cast<float>(man) * 0x1p-10f;  // man * 2^-9 * 0.5
+  // (1 + man/8) * 2^(exp-7) * 0.5
+  return std::bit_cast<float>(static_cast<std::uint32_t>(exp - 8 + 127) << 23 |
+                              static_cast<std::uint32_t>(man) << 20);
+}
+
+// ggml_fp32_to_ue4m3 (§0.2) with its quirks kept on purpose: ties round up
+// from mantissa bit 19 alone (1.0625 -> 0x39), every v >= 248 saturates to
+// 0x7E (448), and v in [7.5*2^-9, 2^-6) encodes to 7 instead of 8.
+EDGEQUANT_HOST_DEVICE constexpr std::uint8_t fp32_to_ue4m3(float v) noexcept {
+  if (!(v > 0.0f)) return 0;
+  if (v > 448.0f) v = 448.0f;
+  const std::uint32_t bits = std::bit_cast<std::uint32_t>(v);
+  int exp = static_cast<int>((bits >> 23) & 0xFF) - 127 + 7;
+  if (exp <= 0) {  // UE4M3 subnormal: man * 2^-9
+    int man = static_cast<int>(v * 512.0f + 0.5f);
+    if (man > 7) man = 7;
+    if (man < 1) return 0;
+    return static_cast<std::uint8_t>(man);
+  }
+  if (exp >= 15) return 0x7E;
+  int man = static_cast<int>((bits >> 20) & 0x7) + static_cast<int>((bits >> 19) & 1);
+  if (man > 7) {
+    man = 0;
+    if (++exp >= 15) return 0x7E;
+  }
+  return static_cast<std::uint8_t>((exp << 3) | man);
+}
+
+}  // namespace ggml
+
+struct NVFP4 {
+  static constexpr std::string_view name = "nvfp4";
+  static constexpr GgmlType ggml_type = GgmlType::kNVFP4;
+  static constexpr std::size_t block_elems = 64, block_bytes = 36;
+  struct Block {
+    std::uint8_t d[4];    // UE4M3 scale of elements 16s..16s+15
+    std::uint8_t qs[32];  // qs[8s+j]: code of 16s+j low nibble, 16s+8+j high nibble
+  };
+
+  // quantize_row_nvfp4_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      for (int s = 0; s < 4; ++s) {
+        const float* xb = x + i * block_elems + 16 * s;
+        float amax = 0.0f;
+        for (int j = 0; j < 16; ++j) {
+          if (amax < std::fabs(xb[j])) amax = std::fabs(xb[j]);
+        }
+        const std::uint8_t ue = ggml::fp32_to_ue4m3(amax / 6.0f);
+        y[i].d[s] = ue;
+        const float d = ggml::ue4m3_to_fp32(ue);
+        for (int j = 0; j < 8; ++j) {
+          const int lo = ggml::best_index_fp4(xb[j], d);
+          const int hi = ggml::best_index_fp4(xb[j + 8], d);
+          y[i].qs[8 * s + j] = static_cast<std::uint8_t>(lo | (hi << 4));
+        }
+      }
+    }
+  }
+
+  // ggml_validate_row_data checks nothing for NVFP4 (every byte is a valid
+  // scale), so there is no first_invalid_block.
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      for (int s = 0; s < 4; ++s) {
+        const float d = ggml::ue4m3_to_fp32(x[i].d[s]);
+        float* yb = y + i * block_elems + 16 * s;
+        for (int j = 0; j < 8; ++j) {
+          yb[j] = static_cast<float>(ggml::kValuesFp4[x[i].qs[8 * s + j] & 0x0F]) * d;
+          yb[j + 8] = static_cast<float>(ggml::kValuesFp4[x[i].qs[8 * s + j] >> 4]) * d;
+        }
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<NVFP4>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q1_0.hpp
+// ggml Q1_0: 128 weights as sign bits and one fp16 scale (the mean of |x|),
+// 1.125 bits per weight (specs/ggml-quants.md §4.27).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct Q1_0 {
+  static constexpr std::string_view name = "q1_0";
+  static constexpr GgmlType ggml_type = GgmlType::kQ1_0;
+  static constexpr std::size_t block_elems = 128, block_bytes = 18;
+  struct Block {
+    f16_bits d;           // scale = (Σ|x|)/128
+    std::uint8_t qs[16];  // bit j%8 of byte j/8: x[j] >= 0 (value +d), else -d
+  };
+
+  // quantize_row_q1_0_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float sum_abs = 0.0f;
+      for (int j = 0; j < 128; ++j) sum_abs += std::fabs(xb[j]);
+      y[i].d = ggml::fp16(sum_abs / 128);
+      pack_signs(xb, y[i]);
+    }
+  }
+
+  // Bit j set when x[j] >= 0 (so -0.0 counts as positive, NaN as negative).
+  static void pack_signs(const float* xb, Block& b) noexcept {
+    for (int k = 0; k < 16; ++k) {
+      unsigned bits = 0;
+      for (int j = 0; j < 8; ++j) bits |= static_cast<unsigned>(xb[8 * k + j] >= 0.0f) << j;
+      b.qs[k] = static_cast<std::uint8_t>(bits);
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const float neg_d = -d;
+      for (int j = 0; j < 128; ++j) {
+        y[i * block_elems + j] = ((x[i].qs[j / 8] >> (j % 8)) & 1) ? d : neg_d;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q1_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/q2_0.hpp
+// ggml Q2_0: 64 weights at 2 bits (levels -1, 0, +1 of d = max |x|) and one
+// fp16 scale, 2.25 bits per weight (specs/ggml-quants.md §4.28).
+
+#include <climits>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace ggml {
+
+// `(int)roundf(v)` as it runs on x86-64: half away from zero; cvttss2si turns
+// NaN and out-of-range values into INT_MIN (C leaves them undefined). Q2_0
+// reaches them only when 1/amax overflows (every |x| < 2^-128 in a block).
+EDGEQUANT_HOST_DEVICE inline int x86_round_to_int(float v) noexcept {
+  const float r = std::round(v);
+  if (!(r >= -0x1p31f && r < 0x1p31f)) return INT_MIN;
+  return static_cast<int>(r);
+}
+
+// Q2_0 level 0..2 (3 is never produced) of x*id: clamp(round(x*id) + 1, 0, 3).
+EDGEQUANT_HOST_DEVICE inline int q2_0_level(float v) noexcept {
+  const int r = x86_round_to_int(v);
+  if (r == INT_MIN) return 0;  // INT_MIN + 1 clamps to 0
+  const int q = r + 1;
+  return q < 0 ? 0 : (q > 3 ? 3 : q);
+}
+
+}  // namespace ggml
+
+struct Q2_0 {
+  static constexpr std::string_view name = "q2_0";
+  static constexpr GgmlType ggml_type = GgmlType::kQ2_0;
+  static constexpr std::size_t block_elems = 64, block_bytes = 18;
+  struct Block {
+    f16_bits d;           // scale = max |x|; level q means (q-1)*d
+    std::uint8_t qs[16];  // element e at bits 2(e%4) of byte e/4
+  };
+
+  // quantize_row_q2_0_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float amax = 0.0f;
+      for (int j = 0; j < 64; ++j) {
+        const float a = std::fabs(xb[j]);
+        if (a > amax) amax = a;
+      }
+      const float d = amax;
+      const float id = d > 0.0f ? 1.0f / d : 0.0f;
+      y[i].d = ggml::fp16(d);
+      for (int k = 0; k < 16; ++k) {
+        unsigned q = 0;
+        for (int s = 0; s < 4; ++s) {
+          q |= static_cast<unsigned>(ggml::q2_0_level(xb[4 * k + s] * id)) << (2 * s);
+        }
+        y[i].qs[k] = static_cast<std::uint8_t>(q);
+      }
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int j = 0; j < 64; ++j) {
+        const int q = (x[i].qs[j / 4] >> (2 * (j % 4))) & 3;
+        y[i * block_elems + j] = static_cast<float>(q - 1) * d;
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<Q2_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 // ==== file: edgequant/schemes/q4_0.hpp
 // ggml Q4_0: 32 4-bit weights (offset 8) and one fp16 scale (specs/ggml-quants.md §4.2).
 
@@ -4031,12 +4774,212 @@ static_assert(GgmlScheme<Q8_K> && HasActivation<Q8_K>);
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/tq1_0.hpp
+// ggml TQ1_0: 256 ternary weights packed five trits per byte (base 3) and one
+// fp16 scale, 1.6875 bits per weight (specs/ggml-quants.md §4.14).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+namespace ggml {
+
+// `int xi = lroundf(v) + 1` as ggml runs it on x86-64: glibc's lroundf
+// rounds half away from zero; for ±Inf/NaN (v = x/amax when 1/amax overflows,
+// i.e. every |x| < 2^-128 in the block) it returns LONG_MIN, and the
+// int conversion of LONG_MIN + 1 keeps its low 32 bits: 1.
+EDGEQUANT_HOST_DEVICE inline int ternary_level(float v) noexcept {
+  if (!(std::fabs(v) < 0x1p63f)) return 1;
+  return static_cast<int>(static_cast<long long>(std::round(v)) + 1);
+}
+
+// Base-3 byte of 5 trits, first trit most significant, stretched onto 0..255
+// by the ceiling division of §4.14 so that the decoder can read trit n as
+// ((uint8)(b * 3^n) * 3) >> 8. uint8 arithmetic wraps as in ggml.
+EDGEQUANT_HOST_DEVICE constexpr std::uint8_t tq1_pack(std::uint8_t v) noexcept {
+  return static_cast<std::uint8_t>((static_cast<unsigned>(v) * 256 + 242) / 243);
+}
+
+// The SIMD packer divides by 243 as (num * 69043) >> 24 in uint32 (69043 =
+// ceil(2^24/243)); exact for every base-3 value of five trits, 0..242.
+constexpr bool tq1_pack_by_multiply_is_exact() noexcept {
+  for (std::uint32_t v = 0; v <= 242; ++v) {
+    const std::uint32_t num = v * 256 + 242;
+    if (((num * 69043u) >> 24) != num / 243) return false;
+  }
+  return true;
+}
+static_assert(tq1_pack_by_multiply_is_exact());
+
+// Trit n (0 = most significant) of a packed byte, 0..2.
+EDGEQUANT_HOST_DEVICE constexpr int tq1_trit(std::uint8_t b, int n) noexcept {
+  constexpr std::uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+  const auto q = static_cast<std::uint8_t>(b * kPow3[n]);
+  return (q * 3) >> 8;
+}
+
+}  // namespace ggml
+
+struct TQ1_0 {
+  static constexpr std::string_view name = "tq1_0";
+  static constexpr GgmlType ggml_type = GgmlType::kTQ1_0;
+  static constexpr std::size_t block_elems = 256, block_bytes = 54;
+  struct Block {
+    std::uint8_t qs[48];  // qs[m<32]: elements m+32n; qs[32+m]: 160+m+16n (n = 0..4)
+    std::uint8_t qh[4];   // qh[j]: elements 240+j+4n (n = 0..3), 5th trit 0
+    f16_bits d;           // scale = max |x|; trit t means (t-1)*d
+  };
+
+  // quantize_row_tq1_0_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float amax = 0.0f;
+      for (int j = 0; j < 256; ++j) amax = ggml::max_of(amax, std::fabs(xb[j]));
+      const float d = amax;
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[i].d = ggml::fp16(d);
+      for (int m = 0; m < 32; ++m) y[i].qs[m] = pack5(xb + m, 32, id);
+      for (int m = 0; m < 16; ++m) y[i].qs[32 + m] = pack5(xb + 160 + m, 16, id);
+      for (int j = 0; j < 4; ++j) {
+        std::uint8_t q = 0;
+        for (int k = 0; k < 4; ++k) {
+          q = static_cast<std::uint8_t>(q * 3 + ggml::ternary_level(xb[240 + j + 4 * k] * id));
+        }
+        y[i].qh[j] = ggml::tq1_pack(static_cast<std::uint8_t>(q * 3));
+      }
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      float* yb = y + i * block_elems;
+      for (int k = 0; k < 5; ++k) {
+        for (int m = 0; m < 32; ++m) {
+          yb[m + 32 * k] = static_cast<float>(ggml::tq1_trit(x[i].qs[m], k) - 1) * d;
+        }
+        for (int m = 0; m < 16; ++m) {
+          yb[160 + m + 16 * k] = static_cast<float>(ggml::tq1_trit(x[i].qs[32 + m], k) - 1) * d;
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        for (int j = 0; j < 4; ++j) {
+          yb[240 + j + 4 * k] = static_cast<float>(ggml::tq1_trit(x[i].qh[j], k) - 1) * d;
+        }
+      }
+    }
+  }
+
+ private:
+  // Five trits of x[0], x[stride], ..., x[4*stride], first most significant.
+  static std::uint8_t pack5(const float* x, int stride, float id) noexcept {
+    std::uint8_t q = 0;
+    for (int k = 0; k < 5; ++k) {
+      q = static_cast<std::uint8_t>(q * 3 + ggml::ternary_level(x[k * stride] * id));
+    }
+    return ggml::tq1_pack(q);
+  }
+};
+static_assert(GgmlScheme<TQ1_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/tq2_0.hpp
+// ggml TQ2_0: 256 ternary weights at 2 bits each and one fp16 scale,
+// 2.0625 bits per weight (specs/ggml-quants.md §4.15).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+struct TQ2_0 {
+  static constexpr std::string_view name = "tq2_0";
+  static constexpr GgmlType ggml_type = GgmlType::kTQ2_0;
+  static constexpr std::size_t block_elems = 256, block_bytes = 66;
+  struct Block {
+    std::uint8_t qs[64];  // qs[32c+m] bits 2n..2n+1: element 128c+m+32n; t means (t-1)*d
+    f16_bits d;           // scale = max |x|
+  };
+
+  // quantize_row_tq2_0_ref; the importance is ignored, as in ggml.
+  static void quantize_row_ref(const float* x, Block* y, std::size_t n,
+                               const float* /*importance*/ = nullptr) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float* xb = x + i * block_elems;
+      float amax = 0.0f;
+      for (int j = 0; j < 256; ++j) amax = ggml::max_of(amax, std::fabs(xb[j]));
+      const float d = amax;
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[i].d = ggml::fp16(d);
+      for (int c = 0; c < 2; ++c) {
+        for (int m = 0; m < 32; ++m) {
+          unsigned q = 0;
+          for (int k = 0; k < 4; ++k) {
+            const int t = ggml::ternary_level(xb[128 * c + m + 32 * k] * id);
+            q += static_cast<unsigned>(t & 3) << (2 * k);
+          }
+          y[i].qs[32 * c + m] = static_cast<std::uint8_t>(q);
+        }
+      }
+    }
+  }
+
+  static std::size_t first_invalid_block(const Block* b, std::size_t nb) noexcept {
+    for (std::size_t i = 0; i < nb; ++i) {
+      if (f16_bits_not_finite(b[i].d)) return i;
+    }
+    return nb;
+  }
+
+  EDGEQUANT_HOST_DEVICE static void dequantize_row_ref(const Block* x, float* y,
+                                                       std::size_t n) noexcept {
+    for (std::size_t i = 0; i < n / block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      float* yb = y + i * block_elems;
+      for (int c = 0; c < 2; ++c) {
+        for (int k = 0; k < 4; ++k) {
+          for (int m = 0; m < 32; ++m) {
+            const int q = (x[i].qs[32 * c + m] >> (2 * k)) & 3;
+            yb[128 * c + 32 * k + m] = static_cast<float>(q - 1) * d;
+          }
+        }
+      }
+    }
+  }
+};
+static_assert(GgmlScheme<TQ2_0>);
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
 using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
-                               BF16>;
+                               IQ4_NL, IQ4_XS, BF16, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0>;
 
 // ggml activation-only types (not accepted by ggml_quantize_chunk): the
 // vec_dot types the CPU backend quantizes activations to. Activation
@@ -5110,6 +6053,738 @@ struct SimdKernels<Q3_K> {
             hn::StoreU(hn::Mul(dl, hn::ConvertTo(d, v)), d, yb + 128 * h + 32 * k + l);
           }
         }
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/iq4_nl-inl.hpp
+// SIMD kernels for IQ4_NL, and the vector IQ4 scale search and nearest-index
+// rule IQ4_XS shares (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_IQ4_NL_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_IQ4_NL_INL_
+#undef EDGEQUANT_SCHEMES_IQ4_NL_INL_
+#else
+#define EDGEQUANT_SCHEMES_IQ4_NL_INL_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+// ==== file: edgequant/kernels/nibble_lut-inl.hpp
+// Per-target helpers for 4-bit table codes (IQ4_NL, IQ4_XS, MXFP4, NVFP4):
+// nibbles -> int8 table values with one byte shuffle, int8 values -> scaled
+// floats (Highway per-target header).
+#if defined(EDGEQUANT_KERNELS_NIBBLE_LUT_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_KERNELS_NIBBLE_LUT_INL_
+#undef EDGEQUANT_KERNELS_NIBBLE_LUT_INL_
+#else
+#define EDGEQUANT_KERNELS_NIBBLE_LUT_INL_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Looks up the 32 codes held by 16 bytes (low nibbles first, then high
+// nibbles) in a 16-entry int8 table; out[j] = table[qs[j] & 15],
+// out[16 + j] = table[qs[j] >> 4].
+HWY_INLINE void LookupNibbles32(const std::int8_t* HWY_RESTRICT table,
+                                const std::uint8_t* HWY_RESTRICT qs,
+                                std::int8_t* HWY_RESTRICT out) {
+#if HWY_TARGET == HWY_SCALAR
+  for (int j = 0; j < 16; ++j) {
+    out[j] = table[qs[j] & 0x0F];
+    out[16 + j] = table[qs[j] >> 4];
+  }
+#else
+  const hn::FixedTag<std::uint8_t, 16> du8;
+  const hn::FixedTag<std::int8_t, 16> di8;
+  const auto tbl = hn::LoadU(di8, table);
+  const auto q = hn::LoadU(du8, qs);
+  const auto mask = hn::Set(du8, 0x0F);
+  const auto lo = hn::BitCast(di8, hn::And(q, mask));
+  const auto hi = hn::BitCast(di8, hn::And(hn::ShiftRight<4>(q), mask));
+  hn::StoreU(hn::TableLookupBytes(tbl, lo), di8, out);
+  hn::StoreU(hn::TableLookupBytes(tbl, hi), di8, out + 16);
+#endif
+}
+
+// y[j] = float(v[j]) * d for j < n (n a multiple of Lanes(df)); the product
+// of an exact small integer and d, rounded once, as the reference does.
+template <class DF>
+HWY_INLINE void ScaleInt8(DF df, const std::int8_t* HWY_RESTRICT v, std::size_t n, float d,
+                          float* HWY_RESTRICT y) {
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<std::int8_t, DF> d8;
+  const auto vd = hn::Set(df, d);
+  for (std::size_t j = 0; j < n; j += hn::Lanes(df)) {
+    const auto f = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, v + j)));
+    hn::StoreU(hn::Mul(f, vd), df, y + j);
+  }
+}
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Lanes of the IQ4 kernels: at most 16, so that 16 divides into whole vectors
+// and the transposed buffers below stay small.
+using Iq4Tag = hn::CappedTag<float, 16>;
+inline constexpr std::size_t kIq4MaxLanes = 16;
+
+// table[idx] in every lane, idx in [0, kSize), kSize a power of two <= 16;
+// `table` is 64-byte aligned and readable for 16 floats. One lane permute per
+// N table entries, so any vector width works (N = 1 included).
+template <std::size_t kSize, class DF>
+HWY_INLINE hn::Vec<DF> LookupFloat(DF df, const float* HWY_RESTRICT table,
+                                   hn::Vec<hn::RebindToSigned<DF>> idx) {
+  const hn::RebindToSigned<DF> di;
+  const std::size_t N = hn::Lanes(df);
+  if (N >= kSize) return hn::TableLookupLanes(hn::Load(df, table), hn::IndicesFromVec(df, idx));
+  const auto sub = hn::IndicesFromVec(df, hn::And(idx, hn::Set(di, static_cast<int>(N - 1))));
+  auto r = hn::TableLookupLanes(hn::Load(df, table), sub);
+  for (std::size_t t = N; t < kSize; t += N) {
+    const auto in_t = hn::RebindMask(df, hn::Gt(idx, hn::Set(di, static_cast<int>(t - 1))));
+    r = hn::IfThenElse(in_t, hn::TableLookupLanes(hn::Load(df, table + t), sub), r);
+  }
+  return r;
+}
+
+// best_index_iq4nl(v) in every lane as a 4-step binary search over the
+// boundaries: index >= i iff !(v < boundary[i]), a monotone predicate, so the
+// search finds the same count as the reference (NaN passes every step: 15).
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> Iq4Index(DF df, hn::Vec<DF> v) {
+  const hn::RebindToSigned<DF> di;
+  const auto& b = ggml::kIq4nlBoundaries.b;
+  const auto& t = ggml::kIq4nlSearch;
+  const auto lt8 = hn::Lt(v, hn::Set(df, b[7]));
+  auto idx = hn::IfThenZeroElse(hn::RebindMask(di, lt8), hn::Set(di, 8));
+  const auto thr4 = hn::IfThenElse(lt8, hn::Set(df, b[3]), hn::Set(df, b[11]));
+  idx = hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr4)), hn::Set(di, 4)));
+  const auto thr2 = LookupFloat<4>(df, t.quarter, hn::ShiftRight<2>(idx));
+  idx = hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr2)), hn::Set(di, 2)));
+  const auto thr1 = LookupFloat<8>(df, t.odd, hn::ShiftRight<1>(idx));
+  return hn::Or(idx, hn::IfThenZeroElse(hn::RebindMask(di, hn::Lt(v, thr1)), hn::Set(di, 1)));
+}
+
+// kValuesIq4nl[best_index_iq4nl(v)] in every lane.
+template <class DF>
+HWY_INLINE hn::Vec<DF> Iq4Value(DF df, hn::Vec<DF> v) {
+  return LookupFloat<16>(df, ggml::kIq4nlSearch.value, Iq4Index(df, v));
+}
+
+// Indices of id*x[j] (low nibble) and id*x[j+16] (high nibble), 16 bytes.
+template <class DF>
+HWY_INLINE void Iq4PackBlock(DF df, const float* HWY_RESTRICT xb, float id,
+                             std::uint8_t* HWY_RESTRICT qs) {
+  const hn::Rebind<std::uint8_t, DF> du8;
+  const auto vid = hn::Set(df, id);
+  for (std::size_t j = 0; j < 16; j += hn::Lanes(df)) {
+    const auto lo = Iq4Index(df, hn::Mul(vid, hn::LoadU(df, xb + j)));
+    const auto hi = Iq4Index(df, hn::Mul(vid, hn::LoadU(df, xb + 16 + j)));
+    hn::StoreU(hn::DemoteTo(du8, hn::Or(lo, hn::ShiftLeft<4>(hi))), du8, qs + j);
+  }
+}
+
+// Σ w*q*x and Σ w*q*q of one candidate grid, each lane its own block, the
+// terms added in element order as the reference does.
+template <class DF>
+HWY_INLINE void Iq4Sums(DF df, const float* HWY_RESTRICT xt, const float* HWY_RESTRICT wt,
+                        hn::Vec<DF> id, hn::Vec<DF>& sumqx, hn::Vec<DF>& sumq2) {
+  const std::size_t N = hn::Lanes(df);
+  auto sx = hn::Zero(df);
+  auto s2 = hn::Zero(df);
+  for (std::size_t j = 0; j < 32; ++j) {
+    const auto x = hn::Load(df, xt + j * N);
+    const auto q = Iq4Value(df, hn::Mul(id, x));
+    const auto wq = hn::Mul(hn::Load(df, wt + j * N), q);
+    sx = hn::Add(sx, hn::Mul(wq, x));
+    s2 = hn::Add(s2, hn::Mul(wq, q));
+  }
+  sumqx = sx;
+  sumq2 = s2;
+}
+
+// ggml::iq4_block_scale for Lanes(df) blocks at once. xt/wt hold the blocks
+// transposed: element j of lane l at [j*N + l]. Same operations per lane, in
+// the same order, as the scalar search; lanes below GROUP_MAX_EPS give 0.
+template <class DF>
+HWY_INLINE hn::Vec<DF> Iq4BlockScales(DF df, const float* HWY_RESTRICT xt,
+                                      const float* HWY_RESTRICT wt) {
+  const std::size_t N = hn::Lanes(df);
+  auto amax = hn::Zero(df);
+  auto max = hn::Zero(df);
+  for (std::size_t j = 0; j < 32; ++j) {
+    const auto x = hn::Load(df, xt + j * N);
+    const auto gt = hn::Gt(hn::Abs(x), amax);  // strict: the first largest wins
+    amax = hn::IfThenElse(gt, hn::Abs(x), amax);
+    max = hn::IfThenElse(gt, x, max);
+  }
+  const auto small = hn::Lt(amax, hn::Set(df, ggml::kGroupMaxEps));
+  const auto zero = hn::Zero(df);
+  auto d = hn::Div(hn::Neg(max), hn::Set(df, static_cast<float>(ggml::kValuesIq4nl[0])));
+  hn::Vec<DF> sumqx, sumq2;
+  Iq4Sums(df, xt, wt, hn::Div(hn::Set(df, 1.0f), d), sumqx, sumq2);
+  d = hn::IfThenElseZero(hn::Gt(sumq2, zero), hn::Div(sumqx, sumq2));
+  auto best = hn::Mul(d, sumqx);
+  for (int itry = -7; itry <= 7; ++itry) {
+    const auto id = hn::Div(hn::Set(df, static_cast<float>(itry + ggml::kValuesIq4nl[0])), max);
+    Iq4Sums(df, xt, wt, id, sumqx, sumq2);
+    const auto better =
+        hn::And(hn::Gt(sumq2, zero), hn::Gt(hn::Mul(sumqx, sumqx), hn::Mul(best, sumq2)));
+    const auto dn = hn::Div(sumqx, sumq2);
+    d = hn::IfThenElse(better, dn, d);
+    best = hn::IfThenElse(better, hn::Mul(dn, sumqx), best);
+  }
+  return hn::IfThenZeroElse(small, d);
+}
+
+// Copies `lanes` consecutive 32-element blocks (block stride 32) into the
+// transposed layout, zero-filling lanes [lanes, N).
+HWY_INLINE void Iq4Transpose(const float* HWY_RESTRICT x, std::size_t lanes, std::size_t N,
+                             float* HWY_RESTRICT xt) {
+  for (std::size_t l = 0; l < N; ++l) {
+    if (l < lanes) {
+      for (std::size_t j = 0; j < 32; ++j) xt[j * N + l] = x[l * 32 + j];
+    } else {
+      for (std::size_t j = 0; j < 32; ++j) xt[j * N + l] = 0.0f;
+    }
+  }
+}
+
+// Weights of every lane in the transposed layout: qw*sqrt(sigma2 + x²) with
+// importance (qwt transposed like xt, sigma2 per lane), x² without.
+template <class DF>
+HWY_INLINE void Iq4Weights(DF df, const float* HWY_RESTRICT xt, const float* HWY_RESTRICT qwt,
+                           hn::Vec<DF> sigma2, float* HWY_RESTRICT wt) {
+  const std::size_t N = hn::Lanes(df);
+  for (std::size_t j = 0; j < 32; ++j) {
+    const auto x = hn::Load(df, xt + j * N);
+    const auto x2 = hn::Mul(x, x);
+    const auto w = qwt ? hn::Mul(hn::Load(df, qwt + j * N), hn::Sqrt(hn::Add(sigma2, x2))) : x2;
+    hn::Store(w, df, wt + j * N);
+  }
+}
+
+template <>
+struct SimdKernels<IQ4_NL> {
+  // Lanes = blocks: each block's scale search runs in its own lane with the
+  // reference's operation order; the final indices are vectorised over the
+  // elements of a block.
+  static void quantize_row(const float* HWY_RESTRICT x, IQ4_NL::Block* HWY_RESTRICT y,
+                           std::size_t n, const float* HWY_RESTRICT importance) {
+    const Iq4Tag df;
+    const std::size_t N = hn::Lanes(df);
+    HWY_ALIGN float xt[32 * kIq4MaxLanes];
+    HWY_ALIGN float qwt[32 * kIq4MaxLanes];
+    HWY_ALIGN float wt[32 * kIq4MaxLanes];
+    HWY_ALIGN float scales[kIq4MaxLanes];
+    const std::size_t nb = n / 32;
+    for (std::size_t b0 = 0; b0 < nb; b0 += N) {
+      const std::size_t lanes = std::min(N, nb - b0);
+      Iq4Transpose(x + b0 * 32, lanes, N, xt);
+      if (importance != nullptr) Iq4Transpose(importance + b0 * 32, lanes, N, qwt);
+      // sigma2 = (Σ x² in element order) * (2/32), per lane.
+      auto s = hn::Zero(df);
+      for (std::size_t j = 0; j < 32; ++j) {
+        const auto v = hn::Load(df, xt + j * N);
+        s = hn::Add(s, hn::Mul(v, v));
+      }
+      const auto sigma2 = hn::Mul(s, hn::Set(df, 2.f / 32));
+      Iq4Weights(df, xt, importance ? qwt : nullptr, sigma2, wt);
+      hn::Store(Iq4BlockScales(df, xt, wt), df, scales);
+      for (std::size_t l = 0; l < lanes; ++l) {
+        const float scale = scales[l];
+        y[b0 + l].d = ggml::fp16(scale);
+        Iq4PackBlock(df, x + (b0 + l) * 32, scale != 0.f ? 1 / scale : 0.f, y[b0 + l].qs);
+      }
+    }
+  }
+
+  static void dequantize_row(const IQ4_NL::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const Iq4Tag df;
+    HWY_ALIGN std::int8_t v[32];
+    for (std::size_t b = 0; b < n / 32; ++b) {
+      LookupNibbles32(ggml::kValuesIq4nl, x[b].qs, v);
+      ScaleInt8(df, v, 32, ggml::fp32(x[b].d), y + b * 32);
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/iq4_xs-inl.hpp
+// SIMD kernels for IQ4_XS (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_IQ4_XS_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_IQ4_XS_INL_
+#undef EDGEQUANT_SCHEMES_IQ4_XS_INL_
+#else
+#define EDGEQUANT_SCHEMES_IQ4_XS_INL_
+#endif
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<IQ4_XS> {
+  // Lanes = 32-element sub-blocks (of one or more super-blocks): the scale
+  // searches run as IQ4_NL's; the per-super-block tail (6-bit scales) is the
+  // scalar reference's, with the final indices vectorised.
+  static void quantize_row(const float* HWY_RESTRICT x, IQ4_XS::Block* HWY_RESTRICT y,
+                           std::size_t n, const float* HWY_RESTRICT importance) {
+    const Iq4Tag df;
+    const std::size_t N = hn::Lanes(df);
+    constexpr std::size_t kGroup = 8;  // super-blocks per step (64 sub-blocks)
+    HWY_ALIGN float xt[32 * kIq4MaxLanes];
+    HWY_ALIGN float qwt[32 * kIq4MaxLanes];
+    HWY_ALIGN float wt[32 * kIq4MaxLanes];
+    HWY_ALIGN float lane_sigma2[kIq4MaxLanes];
+    HWY_ALIGN float lane_scales[kIq4MaxLanes];
+    float sigma2[kGroup];
+    float scales[8 * kGroup];
+    const std::size_t nblocks = n / 256;
+    for (std::size_t b0 = 0; b0 < nblocks; b0 += kGroup) {
+      const std::size_t count = std::min(kGroup, nblocks - b0);
+      const float* xg = x + b0 * 256;
+      if (importance != nullptr) super_block_sigma2(xg, count, sigma2);
+      // Sub-blocks [v0, v0 + N) of this group; a vector may span super-blocks.
+      for (std::size_t v0 = 0; v0 < 8 * count; v0 += N) {
+        const std::size_t lanes = std::min(N, 8 * count - v0);
+        Iq4Transpose(xg + v0 * 32, lanes, N, xt);
+        auto s2 = hn::Zero(df);
+        if (importance != nullptr) {
+          Iq4Transpose(importance + (8 * b0 + v0) * 32, lanes, N, qwt);
+          for (std::size_t l = 0; l < N; ++l) {
+            lane_sigma2[l] = l < lanes ? sigma2[(v0 + l) / 8] : 0.0f;
+          }
+          s2 = hn::Load(df, lane_sigma2);
+        }
+        Iq4Weights(df, xt, importance ? qwt : nullptr, s2, wt);
+        hn::Store(Iq4BlockScales(df, xt, wt), df, lane_scales);
+        for (std::size_t l = 0; l < lanes; ++l) scales[v0 + l] = lane_scales[l];
+      }
+      for (std::size_t k = 0; k < count; ++k) {
+        IQ4_XS::finish_block(
+            xg + 256 * k, scales + 8 * k, y[b0 + k],
+            [&](const float* xb, float idl, std::uint8_t* qs) { Iq4PackBlock(df, xb, idl, qs); });
+      }
+    }
+  }
+
+  static void dequantize_row(const IQ4_XS::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const Iq4Tag df;
+    HWY_ALIGN std::int8_t v[32];
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const float d = ggml::fp32(x[b].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        LookupNibbles32(ggml::kValuesIq4nl, x[b].qs + 16 * ib, v);
+        const float dl = d * static_cast<float>(IQ4_XS::scale_of(x[b], ib) - 32);
+        ScaleInt8(df, v, 32, dl, y + b * 256 + 32 * ib);
+      }
+    }
+  }
+
+ private:
+  // sigma2 of `count` (<= 8) consecutive super-blocks: (Σ x² in element
+  // order) * (2/256). The sums advance together, one accumulator each, so
+  // their adds overlap.
+  static void super_block_sigma2(const float* HWY_RESTRICT x, std::size_t count,
+                                 float* HWY_RESTRICT out) {
+    float s[8] = {};
+    for (std::size_t j = 0; j < 256; ++j) {
+      for (std::size_t k = 0; k < count; ++k) s[k] += x[256 * k + j] * x[256 * k + j];
+    }
+    for (std::size_t k = 0; k < count; ++k) out[k] = s[k] * (2.f / 256);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/mxfp4-inl.hpp
+// SIMD kernels for MXFP4, and the vector fp4 nearest-code rule NVFP4 shares
+// (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_MXFP4_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_MXFP4_INL_
+#undef EDGEQUANT_SCHEMES_MXFP4_INL_
+#else
+#define EDGEQUANT_SCHEMES_MXFP4_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// The fp4 magnitudes times d (exact: a small integer times a power of two or
+// a UE4M3 value). Plain floats: sizeless vector types (SVE) cannot be members.
+struct Fp4Levels {
+  float v[8];
+  explicit Fp4Levels(float d) {
+    for (int k = 0; k < 8; ++k) v[k] = static_cast<float>(ggml::kValuesFp4[k]) * d;
+  }
+};
+
+// best_index_fp4 for every lane, from |x| over the 8 magnitude codes, then the
+// sign. Same result as the reference scan over all 16 codes: for x > 0 a
+// negative code's error fl(|v| + x) is never below code 0's error x (and the
+// reverse for x < 0, where code 8 only ties code 0), and
+// |fl(-m*d - x)| = |fl(m*d - |x|)| since rounding to nearest is symmetric.
+// Strict < keeps the first minimum, as the scan does.
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> BestIndexFp4(DF df, const Fp4Levels& lv, hn::Vec<DF> x) {
+  const hn::RebindToSigned<DF> di;
+  const auto a = hn::Abs(x);
+  auto best = a;  // code 0: |0*d - x|
+  auto idx = hn::Zero(di);
+  for (int k = 1; k < 8; ++k) {
+    const auto err = hn::Abs(hn::Sub(hn::Set(df, lv.v[k]), a));
+    const auto lt = hn::Lt(err, best);
+    best = hn::IfThenElse(lt, err, best);
+    idx = hn::IfThenElse(hn::RebindMask(di, lt), hn::Set(di, k), idx);
+  }
+  const auto neg = hn::RebindMask(di, hn::Lt(x, hn::Zero(df)));
+  return hn::Or(idx, hn::IfThenElseZero(hn::And(neg, hn::Gt(idx, hn::Zero(di))), hn::Set(di, 8)));
+}
+
+// best_index_fp4 for MXFP4's scales e <= 252: d a power of two (or the
+// denormal 2^-128, 2^-127) with every level m*d finite, and |x| < 16*d
+// (d = 2^(floor(log2 amax) - 3), possibly one step more), or d far above
+// every |x| (wrapped exponents of amax < 2^-125). Then the magnitude code is the number of
+// midpoints m*d (m = 0.5, 1.5, 2.5, 3.5, 5, 7, 10) strictly below |x|: between two levels v < |x| <
+// v', the error |x| - v is exact (both are multiples of ulp(|x|) and it is below |x|), v' - |x| is
+// exact too unless v = 0 and |x| < d/2, where it cannot win anyway; so code k+1 beats code k iff
+// |x| is above their midpoint, ties to the lower code, as the scan's strict < does. m*d is exact
+// (denormals too).
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> BestIndexFp4Pow2(DF df, float d, hn::Vec<DF> x) {
+  const hn::RebindToSigned<DF> di;
+  constexpr float kMid[7] = {0.5f, 1.5f, 2.5f, 3.5f, 5.0f, 7.0f, 10.0f};
+  const auto a = hn::Abs(x);
+  auto c0 = hn::Zero(di);
+  auto c1 = hn::Zero(di);
+  for (int k = 0; k < 7; k += 2) {
+    c0 = hn::Sub(c0, hn::VecFromMask(di, hn::RebindMask(di, hn::Gt(a, hn::Set(df, kMid[k] * d)))));
+    if (k + 1 < 7) {
+      c1 = hn::Sub(
+          c1, hn::VecFromMask(di, hn::RebindMask(di, hn::Gt(a, hn::Set(df, kMid[k + 1] * d)))));
+    }
+  }
+  const auto idx = hn::Add(c0, c1);
+  const auto neg = hn::RebindMask(di, hn::Lt(x, hn::Zero(df)));
+  return hn::Or(idx, hn::IfThenElseZero(hn::And(neg, hn::Gt(idx, hn::Zero(di))), hn::Set(di, 8)));
+}
+
+// Packs the codes of x[0..half) (low nibbles) and x[half..2*half) (high
+// nibbles) into half bytes; half a multiple of Lanes(df).
+template <class DF>
+HWY_INLINE void QuantizeFp4Pairs(DF df, const Fp4Levels& lv, const float* HWY_RESTRICT x,
+                                 std::size_t half, std::uint8_t* HWY_RESTRICT qs) {
+  const hn::Rebind<std::uint8_t, DF> du8;
+  for (std::size_t j = 0; j < half; j += hn::Lanes(df)) {
+    const auto lo = BestIndexFp4(df, lv, hn::LoadU(df, x + j));
+    const auto hi = BestIndexFp4(df, lv, hn::LoadU(df, x + half + j));
+    hn::StoreU(hn::DemoteTo(du8, hn::Or(lo, hn::ShiftLeft<4>(hi))), du8, qs + j);
+  }
+}
+
+template <>
+struct SimdKernels<MXFP4> {
+  // Per block: amax (order-free), the scale byte in scalar code, then the
+  // nearest code of every element across the lanes (midpoint form: the
+  // scale is a power of two at least amax/16).
+  static void quantize_row(const float* HWY_RESTRICT x, MXFP4::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 16> df;
+    for (std::size_t b = 0; b < n / 32; ++b) {
+      const float* xb = x + b * 32;
+      const std::uint8_t e = ggml::mxfp4_scale_exponent(AbsMax(df, xb, 32));
+      y[b].e = e;
+      const float d = ggml::e8m0_to_fp32_half(e);
+      if (e > 252) {  // 8*d overflows to Inf: the general scan (amax near FLT_MAX)
+        QuantizeFp4Pairs(df, Fp4Levels(d), xb, 16, y[b].qs);
+        continue;
+      }
+      const hn::Rebind<std::uint8_t, decltype(df)> du8;
+      for (std::size_t j = 0; j < 16; j += hn::Lanes(df)) {
+        const auto lo = BestIndexFp4Pow2(df, d, hn::LoadU(df, xb + j));
+        const auto hi = BestIndexFp4Pow2(df, d, hn::LoadU(df, xb + 16 + j));
+        hn::StoreU(hn::DemoteTo(du8, hn::Or(lo, hn::ShiftLeft<4>(hi))), du8, y[b].qs + j);
+      }
+    }
+  }
+
+  static void dequantize_row(const MXFP4::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 16> df;
+    HWY_ALIGN std::int8_t v[32];
+    for (std::size_t b = 0; b < n / 32; ++b) {
+      LookupNibbles32(ggml::kValuesFp4, x[b].qs, v);
+      ScaleInt8(df, v, 32, ggml::e8m0_to_fp32_half(x[b].e), y + b * 32);
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/nvfp4-inl.hpp
+// SIMD kernels for NVFP4 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_NVFP4_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_NVFP4_INL_
+#undef EDGEQUANT_SCHEMES_NVFP4_INL_
+#else
+#define EDGEQUANT_SCHEMES_NVFP4_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<NVFP4> {
+  // Per 16-element group: amax (order-free), the UE4M3 scale in scalar code,
+  // then the nearest fp4 code of every element across the lanes.
+  static void quantize_row(const float* HWY_RESTRICT x, NVFP4::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 8> df;
+    for (std::size_t b = 0; b < n / 64; ++b) {
+      for (int s = 0; s < 4; ++s) {
+        const float* xb = x + b * 64 + 16 * s;
+        const std::uint8_t ue = ggml::fp32_to_ue4m3(AbsMax(df, xb, 16) / 6.0f);
+        y[b].d[s] = ue;
+        const Fp4Levels lv(ggml::ue4m3_to_fp32(ue));
+        QuantizeFp4Pairs(df, lv, xb, 8, y[b].qs + 8 * s);
+      }
+    }
+  }
+
+  // Two groups per 16-byte lookup: codes of bytes 0..7 belong to group 2h,
+  // bytes 8..15 to group 2h+1; low nibbles first within each group.
+  static void dequantize_row(const NVFP4::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 8> df;
+    HWY_ALIGN std::int8_t v[32];
+    for (std::size_t b = 0; b < n / 64; ++b) {
+      float* yb = y + b * 64;
+      for (int h = 0; h < 2; ++h) {
+        LookupNibbles32(ggml::kValuesFp4, x[b].qs + 16 * h, v);
+        const float d0 = ggml::ue4m3_to_fp32(x[b].d[2 * h]);
+        const float d1 = ggml::ue4m3_to_fp32(x[b].d[2 * h + 1]);
+        ScaleInt8(df, v, 8, d0, yb + 32 * h);
+        ScaleInt8(df, v + 16, 8, d0, yb + 32 * h + 8);
+        ScaleInt8(df, v + 8, 8, d1, yb + 32 * h + 16);
+        ScaleInt8(df, v + 24, 8, d1, yb + 32 * h + 24);
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q1_0-inl.hpp
+// SIMD kernels for Q1_0 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q1_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q1_0_INL_
+#undef EDGEQUANT_SCHEMES_Q1_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q1_0_INL_
+#endif
+
+#include <cstring>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<Q1_0> {
+  // d = Σ|x|/128 is a sequential sum per block: eight blocks advance together
+  // (one accumulator each, every sum still in element order), so the adds
+  // overlap instead of waiting on each other. The sign bits are vector
+  // compares stored as mask bits.
+  static void quantize_row(const float* HWY_RESTRICT x, Q1_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    constexpr std::size_t kGroup = 8;
+    const std::size_t nb = n / 128;
+    std::size_t b = 0;
+    for (; b + kGroup <= nb; b += kGroup) {
+      const float* xg = x + b * 128;
+      float s[kGroup] = {};
+      for (std::size_t j = 0; j < 128; ++j) {
+        for (std::size_t k = 0; k < kGroup; ++k) s[k] += std::fabs(xg[k * 128 + j]);
+      }
+      for (std::size_t k = 0; k < kGroup; ++k) y[b + k].d = ggml::fp16(s[k] / 128);
+    }
+    for (; b < nb; ++b) {
+      float s = 0.0f;
+      for (std::size_t j = 0; j < 128; ++j) s += std::fabs(x[b * 128 + j]);
+      y[b].d = ggml::fp16(s / 128);
+    }
+    for (b = 0; b < nb; ++b) pack_signs(x + b * 128, y[b].qs);
+  }
+
+  // y = bit ? d : -d.
+  static void dequantize_row(const Q1_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 16> df;
+    const std::size_t N = hn::Lanes(df);
+    for (std::size_t b = 0; b < n / 128; ++b) {
+      const float d = ggml::fp32(x[b].d);
+      const auto vd = hn::Set(df, d);
+      const auto vnd = hn::Set(df, -d);
+      float* yb = y + b * 128;
+      for (std::size_t j = 0; j < 128; j += N) {
+        // LoadMaskBits may read up to 8 bytes: give it a local copy.
+        std::uint8_t bits[8] = {};
+        if (N >= 8) {
+          std::memcpy(bits, x[b].qs + j / 8, N / 8);
+        } else {
+          bits[0] = static_cast<std::uint8_t>(x[b].qs[j / 8] >> (j % 8));
+        }
+        hn::StoreU(hn::IfThenElse(hn::LoadMaskBits(df, bits), vd, vnd), df, yb + j);
+      }
+    }
+  }
+
+ private:
+  // Bit j of the 16 bytes: x[j] >= 0.
+  static void pack_signs(const float* HWY_RESTRICT xb, std::uint8_t* HWY_RESTRICT qs) {
+    const hn::CappedTag<float, 16> df;
+    const std::size_t N = hn::Lanes(df);
+    const auto zero = hn::Zero(df);
+    std::memset(qs, 0, 16);
+    for (std::size_t j = 0; j < 128; j += N) {
+      std::uint8_t bits[8] = {};
+      hn::StoreMaskBits(df, hn::Ge(hn::LoadU(df, xb + j), zero), bits);
+      if (N >= 8) {
+        std::memcpy(qs + j / 8, bits, N / 8);
+      } else {
+        qs[j / 8] = static_cast<std::uint8_t>(qs[j / 8] | (bits[0] << (j % 8)));
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/q2_0-inl.hpp
+// SIMD kernels for Q2_0 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_Q2_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_Q2_0_INL_
+#undef EDGEQUANT_SCHEMES_Q2_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_Q2_0_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// ggml::q2_0_level(p) in every lane for p = x * (1/amax) of the same block:
+// as for the ternary types (tq1_0-inl.hpp) p is ±Inf/NaN (INT_MIN from the x86
+// conversion: level 0) or |p| < 1 + 2^-22, where clamp(round_half_away(p) +
+// 1, 0, 3) is 1 + [p >= 0.5] - [p <= -0.5].
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> Q2_0Level(DF df, hn::Vec<DF> p) {
+  const hn::RebindToSigned<DF> di;
+  const auto small = hn::Lt(hn::Abs(p), hn::Set(df, 2.0f));  // false for Inf, NaN
+  const auto up = hn::RebindMask(di, hn::Ge(p, hn::Set(df, 0.5f)));
+  const auto down = hn::RebindMask(di, hn::Le(p, hn::Set(df, -0.5f)));
+  const auto level =
+      hn::Sub(hn::Add(hn::Set(di, 1), hn::VecFromMask(di, down)), hn::VecFromMask(di, up));
+  return hn::IfThenElseZero(hn::RebindMask(di, small), level);
+}
+
+template <>
+struct SimdKernels<Q2_0> {
+  // amax is order-free; each byte holds 4 consecutive elements, so the
+  // elements are de-interleaved by 4 and the 4 levels of a byte sit in the
+  // same lane of 4 vectors.
+  static void quantize_row(const float* HWY_RESTRICT x, Q2_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 16> df;
+    const hn::Rebind<std::uint8_t, decltype(df)> du8;
+    const std::size_t N = hn::Lanes(df);
+    for (std::size_t b = 0; b < n / 64; ++b) {
+      const float* xb = x + b * 64;
+      const float d = AbsMax(df, xb, 64);
+      const float id = d > 0.0f ? 1.0f / d : 0.0f;
+      y[b].d = ggml::fp16(d);
+      const auto vid = hn::Set(df, id);
+      for (std::size_t k = 0; k < 16; k += N) {
+        hn::Vec<decltype(df)> v0, v1, v2, v3;
+        hn::LoadInterleaved4(df, xb + 4 * k, v0, v1, v2, v3);
+        const auto q = hn::Or(hn::Or(Q2_0Level(df, hn::Mul(v0, vid)),
+                                     hn::ShiftLeft<2>(Q2_0Level(df, hn::Mul(v1, vid)))),
+                              hn::Or(hn::ShiftLeft<4>(Q2_0Level(df, hn::Mul(v2, vid))),
+                                     hn::ShiftLeft<6>(Q2_0Level(df, hn::Mul(v3, vid)))));
+        hn::StoreU(hn::DemoteTo(du8, q), du8, y[b].qs + k);
+      }
+    }
+  }
+
+  // y = (q - 1) * d, re-interleaved by 4 on the store.
+  static void dequantize_row(const Q2_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 16> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> du8;
+    const std::size_t N = hn::Lanes(df);
+    const auto three = hn::Set(di, 3);
+    const auto one = hn::Set(di, 1);
+    for (std::size_t b = 0; b < n / 64; ++b) {
+      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
+      for (std::size_t k = 0; k < 16; k += N) {
+        const auto q = hn::BitCast(
+            di, hn::PromoteTo(hn::RebindToUnsigned<decltype(df)>(), hn::LoadU(du8, x[b].qs + k)));
+        auto level = [&](auto shifted) {
+          return hn::Mul(hn::ConvertTo(df, hn::Sub(hn::And(shifted, three), one)), vd);
+        };
+        hn::StoreInterleaved4(level(q), level(hn::ShiftRight<2>(q)), level(hn::ShiftRight<4>(q)),
+                              level(hn::ShiftRight<6>(q)), df, y + b * 64 + 4 * k);
       }
     }
   }
@@ -7039,6 +8714,224 @@ struct SimdKernels<Q8_K> {
       for (std::size_t j = 0; j < 256; j += N) {
         const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, x[b].qs + j)));
         hn::StoreU(hn::Mul(vd, q), df, y + b * 256 + j);
+      }
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/tq1_0-inl.hpp
+// SIMD kernels for TQ1_0, and the vector ternary level TQ2_0 shares
+// (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_TQ1_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_TQ1_0_INL_
+#undef EDGEQUANT_SCHEMES_TQ1_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_TQ1_0_INL_
+#endif
+
+#include <cstring>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// ggml::ternary_level(p) in every lane for p = x * (1/amax) of the same
+// block. For finite input that p is either ±Inf/NaN (1/amax overflowed: level
+// 1) or |p| <= |x|*fl(1/amax) < 1 + 2^-22 (|x| <= amax), where round half away
+// plus 1 is 1 + [p >= 0.5] - [p <= -0.5]: two compares instead of a rounding.
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> TernaryLevel(DF df, hn::Vec<DF> p) {
+  const hn::RebindToSigned<DF> di;
+  const auto small = hn::Lt(hn::Abs(p), hn::Set(df, 2.0f));  // false for Inf, NaN
+  const auto up = hn::RebindMask(di, hn::And(small, hn::Ge(p, hn::Set(df, 0.5f))));
+  const auto down = hn::RebindMask(di, hn::And(small, hn::Le(p, hn::Set(df, -0.5f))));
+  return hn::Sub(hn::Add(hn::Set(di, 1), hn::VecFromMask(di, down)), hn::VecFromMask(di, up));
+}
+
+// (v*256 + 242) / 243 for v in 0..242 as (num * 69043) >> 24 in uint32: the
+// multiplier is ceil(2^24/243); its error 233*num stays below 2^24 for every
+// num <= 62194 (checked for all of them by a static_assert in tq1_0.hpp).
+template <class DU>
+HWY_INLINE hn::Vec<DU> Tq1PackVec(DU du, hn::Vec<DU> v) {
+  const auto num = hn::Add(hn::ShiftLeft<8>(v), hn::Set(du, 242u));
+  return hn::ShiftRight<24>(hn::Mul(num, hn::Set(du, 69043u)));
+}
+
+template <>
+struct SimdKernels<TQ1_0> {
+  // amax is order-free; byte m holds the trits of elements m + stride*k, so
+  // the five trits of a byte sit in the same lane of five contiguous loads.
+  static void quantize_row(const float* HWY_RESTRICT x, TQ1_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 16> df;
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const float* xb = x + b * 256;
+      const float d = AbsMax(df, xb, 256);
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[b].d = ggml::fp16(d);
+      pack5(df, xb, 32, id, y[b].qs);
+      pack5(df, xb + 160, 16, id, y[b].qs + 32);
+      for (int j = 0; j < 4; ++j) {
+        std::uint8_t q = 0;
+        for (int k = 0; k < 4; ++k) {
+          q = static_cast<std::uint8_t>(q * 3 + ggml::ternary_level(xb[240 + j + 4 * k] * id));
+        }
+        y[b].qh[j] = ggml::tq1_pack(static_cast<std::uint8_t>(q * 3));
+      }
+    }
+  }
+
+  // Trit k of byte q: ((q * 3^k mod 256) * 3) >> 8; y = (t - 1) * d.
+  static void dequantize_row(const TQ1_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 16> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const std::size_t N = hn::Lanes(df);
+    // The 16 qh elements 240 + 4k + j: byte j, multiplier 3^k.
+    alignas(64) static constexpr std::int32_t kQhPow[16] = {1, 1, 1, 1, 3,  3,  3,  3,
+                                                            9, 9, 9, 9, 27, 27, 27, 27};
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
+      float* yb = y + b * 256;
+      for (int k = 0; k < 5; ++k) {
+        const auto pw = hn::Set(di, kPow3[k]);
+        for (std::size_t m = 0; m < 32; m += N) {
+          hn::StoreU(trit_value(df, load_bytes(df, x[b].qs + m), pw, vd), df, yb + 32 * k + m);
+        }
+        for (std::size_t m = 0; m < 16; m += N) {
+          hn::StoreU(trit_value(df, load_bytes(df, x[b].qs + 32 + m), pw, vd), df,
+                     yb + 160 + 16 * k + m);
+        }
+      }
+      std::uint8_t qh4[16];
+      for (int k = 0; k < 4; ++k) std::memcpy(qh4 + 4 * k, x[b].qh, 4);
+      for (std::size_t m = 0; m < 16; m += N) {
+        hn::StoreU(trit_value(df, load_bytes(df, qh4 + m), hn::LoadU(di, kQhPow + m), vd), df,
+                   yb + 240 + m);
+      }
+    }
+  }
+
+ private:
+  static constexpr std::int32_t kPow3[5] = {1, 3, 9, 27, 81};
+
+  // N bytes zero-extended to int32 lanes.
+  template <class DF>
+  static hn::Vec<hn::RebindToSigned<DF>> load_bytes(DF, const std::uint8_t* p) {
+    const hn::RebindToUnsigned<DF> du;
+    return hn::BitCast(hn::RebindToSigned<DF>(),
+                       hn::PromoteTo(du, hn::LoadU(hn::Rebind<std::uint8_t, DF>(), p)));
+  }
+
+  template <class DF, class VI>
+  static hn::Vec<DF> trit_value(DF df, VI q, VI pow, hn::Vec<DF> vd) {
+    const hn::RebindToSigned<DF> di;
+    const auto qm = hn::And(hn::Mul(q, pow), hn::Set(di, 0xFF));
+    const auto t = hn::ShiftRight<8>(hn::Mul(qm, hn::Set(di, 3)));
+    return hn::Mul(hn::ConvertTo(df, hn::Sub(t, hn::Set(di, 1))), vd);
+  }
+
+  // Bytes out[m] for m < count: the five trits of x[m + stride*k], k = 0..4.
+  template <class DF>
+  static void pack5(DF df, const float* HWY_RESTRICT x, std::size_t stride, float id,
+                    std::uint8_t* HWY_RESTRICT out) {
+    const hn::RebindToSigned<DF> di;
+    const hn::RebindToUnsigned<DF> du;
+    const hn::Rebind<std::uint8_t, DF> du8;
+    const auto vid = hn::Set(df, id);
+    const auto three = hn::Set(di, 3);
+    for (std::size_t m = 0; m < stride; m += hn::Lanes(df)) {
+      auto v = hn::Zero(di);
+      for (std::size_t k = 0; k < 5; ++k) {
+        v = hn::Add(hn::Mul(v, three),
+                    TernaryLevel(df, hn::Mul(hn::LoadU(df, x + m + stride * k), vid)));
+      }
+      hn::StoreU(hn::DemoteTo(du8, hn::BitCast(di, Tq1PackVec(du, hn::BitCast(du, v)))), du8,
+                 out + m);
+    }
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/tq2_0-inl.hpp
+// SIMD kernels for TQ2_0 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_TQ2_0_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_TQ2_0_INL_
+#undef EDGEQUANT_SCHEMES_TQ2_0_INL_
+#else
+#define EDGEQUANT_SCHEMES_TQ2_0_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+template <>
+struct SimdKernels<TQ2_0> {
+  // amax is order-free; byte 32c+m holds elements 128c + m + 32k at bits 2k,
+  // i.e. the same lane of four contiguous loads.
+  static void quantize_row(const float* HWY_RESTRICT x, TQ2_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
+    const hn::CappedTag<float, 16> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::Rebind<std::uint8_t, decltype(df)> du8;
+    const std::size_t N = hn::Lanes(df);
+    const auto three = hn::Set(di, 3);
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const float* xb = x + b * 256;
+      const float d = AbsMax(df, xb, 256);
+      const float id = d != 0.f ? 1.0f / d : 0.0f;
+      y[b].d = ggml::fp16(d);
+      const auto vid = hn::Set(df, id);
+      for (std::size_t c = 0; c < 2; ++c) {
+        for (std::size_t m = 0; m < 32; m += N) {
+          const float* xm = xb + 128 * c + m;
+          auto level = [&](std::size_t k) {
+            return hn::And(TernaryLevel(df, hn::Mul(hn::LoadU(df, xm + 32 * k), vid)), three);
+          };
+          const auto q = hn::Or(hn::Or(level(0), hn::ShiftLeft<2>(level(1))),
+                                hn::Or(hn::ShiftLeft<4>(level(2)), hn::ShiftLeft<6>(level(3))));
+          hn::StoreU(hn::DemoteTo(du8, q), du8, y[b].qs + 32 * c + m);
+        }
+      }
+    }
+  }
+
+  static void dequantize_row(const TQ2_0::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    const hn::CappedTag<float, 16> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const hn::RebindToUnsigned<decltype(df)> du;
+    const hn::Rebind<std::uint8_t, decltype(df)> du8;
+    const std::size_t N = hn::Lanes(df);
+    const auto three = hn::Set(di, 3);
+    const auto one = hn::Set(di, 1);
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      const auto vd = hn::Set(df, ggml::fp32(x[b].d));
+      float* yb = y + b * 256;
+      for (std::size_t c = 0; c < 2; ++c) {
+        for (std::size_t m = 0; m < 32; m += N) {
+          const auto q = hn::BitCast(di, hn::PromoteTo(du, hn::LoadU(du8, x[b].qs + 32 * c + m)));
+          auto store = [&](auto shifted, std::size_t k) {
+            const auto v = hn::ConvertTo(df, hn::Sub(hn::And(shifted, three), one));
+            hn::StoreU(hn::Mul(v, vd), df, yb + 128 * c + 32 * k + m);
+          };
+          store(q, 0);
+          store(hn::ShiftRight<2>(q), 1);
+          store(hn::ShiftRight<4>(q), 2);
+          store(hn::ShiftRight<6>(q), 3);
+        }
       }
     }
   }

@@ -11,6 +11,12 @@
 #include "edgequant/schemes/float_types-inl.hpp"
 #include "edgequant/schemes/q2_k-inl.hpp"
 #include "edgequant/schemes/q3_k-inl.hpp"
+#include "edgequant/schemes/iq4_nl-inl.hpp"
+#include "edgequant/schemes/iq4_xs-inl.hpp"
+#include "edgequant/schemes/mxfp4-inl.hpp"
+#include "edgequant/schemes/nvfp4-inl.hpp"
+#include "edgequant/schemes/q1_0-inl.hpp"
+#include "edgequant/schemes/q2_0-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
 #include "edgequant/schemes/q4_1-inl.hpp"
 #include "edgequant/schemes/q5_0-inl.hpp"
@@ -21,5 +27,7 @@
 #include "edgequant/schemes/q8_0-inl.hpp"
 #include "edgequant/schemes/q8_1-inl.hpp"
 #include "edgequant/schemes/q8_k-inl.hpp"
+#include "edgequant/schemes/tq1_0-inl.hpp"
+#include "edgequant/schemes/tq2_0-inl.hpp"
 
 #endif  // per-target include guard

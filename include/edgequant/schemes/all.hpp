@@ -5,6 +5,12 @@
 #include "edgequant/schemes/float_types.hpp"
 #include "edgequant/schemes/q2_k.hpp"
 #include "edgequant/schemes/q3_k.hpp"
+#include "edgequant/schemes/iq4_nl.hpp"
+#include "edgequant/schemes/iq4_xs.hpp"
+#include "edgequant/schemes/mxfp4.hpp"
+#include "edgequant/schemes/nvfp4.hpp"
+#include "edgequant/schemes/q1_0.hpp"
+#include "edgequant/schemes/q2_0.hpp"
 #include "edgequant/schemes/q4_0.hpp"
 #include "edgequant/schemes/q4_1.hpp"
 #include "edgequant/schemes/q5_0.hpp"
@@ -16,12 +22,14 @@
 #include "edgequant/schemes/q8_1.hpp"
 #include "edgequant/schemes/q8_k.hpp"
 #include "edgequant/schemes/scheme.hpp"
+#include "edgequant/schemes/tq1_0.hpp"
+#include "edgequant/schemes/tq2_0.hpp"
 
 namespace edgequant {
 
 // ggml weight types, in ggml type-id order.
 using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,
-                               BF16>;
+                               IQ4_NL, IQ4_XS, BF16, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0, Q2_0>;
 
 // ggml activation-only types (not accepted by ggml_quantize_chunk): the
 // vec_dot types the CPU backend quantizes activations to. Activation
