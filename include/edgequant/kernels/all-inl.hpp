@@ -9,6 +9,11 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/iq2_s-inl.hpp"
+#include "edgequant/schemes/iq2_xs-inl.hpp"
+#include "edgequant/schemes/iq2_xxs-inl.hpp"
+#include "edgequant/schemes/iq3_s-inl.hpp"
+#include "edgequant/schemes/iq3_xxs-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
 #include "edgequant/schemes/q8_0-inl.hpp"
 

@@ -36,6 +36,14 @@ inline constexpr float kEpsIQ1M = 1e-7f;
 inline constexpr float kEpsIQ1S = 1e-12f;
 inline constexpr float kIQ1Delta = 0.125f;  // IQ1S_DELTA = IQ1M_DELTA (§3)
 
+// Importance 1 for every element: what the SIMD kernels use when a type's
+// weights need importance and none was given (ggml requires it there).
+inline constexpr std::array<float, 256> kUnitWeights = [] {
+  std::array<float, 256> a{};
+  for (float& v : a) v = 1.0f;
+  return a;
+}();
+
 // The six quantizer grids; IQ1_S and IQ1_M share one (§3.1).
 enum class GridId : std::uint8_t { kIQ2XXS, kIQ2XS, kIQ2S, kIQ1S, kIQ3XXS, kIQ3S };
 inline constexpr int kGridCount = 6;
@@ -55,6 +63,7 @@ inline constexpr int kGridCount = 6;
 //                  read their levels from them without touching the grid).
 struct GridSearch {
   static constexpr std::int32_t kUnreachable = INT32_MIN;
+  static constexpr std::size_t kCodePadding = 64;  // lanes of the widest vector, and more
 
   int ngrid = 0;     // grid points
   int nel = 0;       // elements per group: 8 (2-bit fields) or 4 (3-bit fields)
@@ -130,55 +139,76 @@ inline GridSearch GridSearch::build(GridId id) {
   s.map.assign(static_cast<std::size_t>(s.map_size), -1);
   for (int g = 0; g < s.ngrid; ++g) s.map[s.code[g]] = g;
 
-  // Quant grid positions 2*level+1 of every point, element-major for the
-  // distance loop below.
-  std::vector<std::int16_t> pos(static_cast<std::size_t>(s.nel) * s.ngrid);
+  // Squared distance between positions 2*level+1 splits into the distance of
+  // the low half of the fields plus that of the high half: per u, two small
+  // tables over half-codes, then one add per grid point.
+  const int half_fields = s.nel / 2;
+  const int half_bits = s.bits * half_fields;
+  const int half_size = 1 << half_bits;
+  std::vector<std::uint8_t> lo(static_cast<std::size_t>(s.ngrid)), hi(lo.size());
   for (int g = 0; g < s.ngrid; ++g) {
-    for (int j = 0; j < s.nel; ++j) pos[static_cast<std::size_t>(j) * s.ngrid + g] = static_cast<std::int16_t>(2 * s.level(g, j) + 1);
+    lo[g] = static_cast<std::uint8_t>(s.code[g] & (half_size - 1));
+    hi[g] = static_cast<std::uint8_t>(s.code[g] >> half_bits);
   }
-  // Neighbour list of u: the points whose squared distance to u's positions
-  // is among the nwant smallest distinct distances, by (distance, index).
-  std::vector<std::int32_t> d2(static_cast<std::size_t>(s.ngrid));
+  auto half_dist = [&](int a, int b) {
+    int d = 0;
+    for (int j = 0; j < half_fields; ++j) {
+      const int diff = 2 * ((a >> (s.bits * j)) & mask) - 2 * ((b >> (s.bits * j)) & mask);
+      d += diff * diff;
+    }
+    return d;
+  };
+  std::vector<std::uint16_t> half_table(static_cast<std::size_t>(half_size) * half_size);
+  for (int a = 0; a < half_size; ++a) {
+    for (int c = 0; c < half_size; ++c) half_table[static_cast<std::size_t>(a) * half_size + c] = static_cast<std::uint16_t>(half_dist(a, c));
+  }
+  // The points whose distance to u is among the nwant smallest distinct
+  // distances, in (distance, index) order: bucket k holds distance best[k].
+  std::vector<std::uint16_t> d2(static_cast<std::size_t>(s.ngrid));
+  std::array<std::vector<std::uint16_t>, 3> bucket;
   for (int u = 0; u < s.map_size; ++u) {
     if (s.map[u] >= 0) continue;
     bool reachable = true;
-    for (int j = 0; j < s.nel; ++j) reachable &= s.bits == 3 || ((u >> (2 * j)) & 3) != 3;
+    for (int j = 0; j < s.nel; ++j) reachable &= ((u >> (s.bits * j)) & mask) != 3 || s.bits == 3;
     if (!reachable) {
       s.map[u] = kUnreachable;
       continue;
     }
-    std::fill(d2.begin(), d2.end(), 0);
-    for (int j = 0; j < s.nel; ++j) {
-      const int p = 2 * ((u >> (s.bits * j)) & mask) + 1;
-      const std::int16_t* pj = pos.data() + static_cast<std::size_t>(j) * s.ngrid;
-      for (int g = 0; g < s.ngrid; ++g) d2[g] += (pj[g] - p) * (pj[g] - p);
-    }
-    std::array<std::int32_t, 4> best;  // nwant smallest distinct distances, ascending
+    const std::uint16_t* dl = half_table.data() + static_cast<std::size_t>(u & (half_size - 1)) * half_size;
+    const std::uint16_t* dh = half_table.data() + static_cast<std::size_t>(u >> half_bits) * half_size;
+    std::array<int, 3> best;  // nwant smallest distinct distances, ascending
     best.fill(INT32_MAX);
     for (int g = 0; g < s.ngrid; ++g) {
-      const std::int32_t v = d2[g];
-      for (int k = 0; k < s.nwant; ++k) {
-        if (v == best[k]) break;
-        if (v < best[k]) {
-          for (int m = s.nwant - 1; m > k; --m) best[m] = best[m - 1];
-          best[k] = v;
-          break;
-        }
-      }
+      const int v = d2[g] = static_cast<std::uint16_t>(dl[lo[g]] + dh[hi[g]]);
+      if (v >= best[s.nwant - 1]) continue;
+      int k = 0;
+      while (v > best[k]) ++k;
+      if (v == best[k]) continue;
+      for (int m = s.nwant - 1; m > k; --m) best[m] = best[m - 1];
+      best[k] = v;
+    }
+    for (auto& b : bucket) b.clear();
+    for (int g = 0; g < s.ngrid; ++g) {
+      if (d2[g] > best[s.nwant - 1]) continue;
+      int k = 0;
+      while (d2[g] != best[k]) ++k;
+      bucket[k].push_back(static_cast<std::uint16_t>(g));
     }
     const std::size_t start = s.neighbours.size();
     s.map[u] = -static_cast<std::int32_t>(start) - 1;
     s.neighbours.push_back(0);
     s.neighbour_codes.push_back(0);
-    for (int k = 0; k < s.nwant && best[k] != INT32_MAX; ++k) {
-      for (int g = 0; g < s.ngrid; ++g) {
-        if (d2[g] != best[k]) continue;
-        s.neighbours.push_back(static_cast<std::uint16_t>(g));
+    for (int k = 0; k < s.nwant; ++k) {
+      for (std::uint16_t g : bucket[k]) {
+        s.neighbours.push_back(g);
         s.neighbour_codes.push_back(s.code[g]);
       }
     }
     s.neighbours[start] = static_cast<std::uint16_t>(s.neighbours.size() - start - 1);
   }
+  // SIMD searches load whole vectors of candidate codes; padding keeps the
+  // last list's over-read inside the array (the lanes are masked off).
+  s.neighbour_codes.resize(s.neighbour_codes.size() + kCodePadding, 0);
   s.neighbours.shrink_to_fit();
   s.neighbour_codes.shrink_to_fit();
   return s;

@@ -1,0 +1,301 @@
+// SIMD building blocks of the grid I-quants (Highway per-target header): the
+// neighbour searches with one lane per candidate, the scale search of the
+// IQ2/IQ3 types with one lane per trial scale, and a sequential-acceptance
+// scan for the IQ1 partition searches. Every lane does the reference's float
+// operations in the reference's order, so the bytes equal the scalar code's.
+#if defined(EDGEQUANT_SCHEMES_IQ_GRID_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_IQ_GRID_INL_
+#undef EDGEQUANT_SCHEMES_IQ_GRID_INL_
+#else
+#define EDGEQUANT_SCHEMES_IQ_GRID_INL_
+#endif
+
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "edgequant/kernels/common-inl.hpp"
+#include "edgequant/schemes/iq_grid.hpp"
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+namespace iqk {
+
+// ggml's nearest_int on every lane: add 1.5*2^23, keep the low mantissa bits.
+template <class DF>
+HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> NearestInt(DF df, hn::Vec<DF> v) {
+  const hn::RebindToSigned<DF> di;
+  const auto t = hn::BitCast(di, hn::Add(v, hn::Set(df, 12582912.f)));
+  return hn::Sub(hn::And(t, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
+}
+
+// Distance terms of one group of 8 at scale s (IQ2 grids, and IQ1 with the
+// shifted level values): T[8*r + j] = (w[j]*diff)*diff, diff = s*q[r] - x[j],
+// for the 3 levels r. A candidate's distance is then Σ_j T[8*level_j + j].
+HWY_INLINE void Terms8(const float* q, float s, const float* HWY_RESTRICT x,
+                       const float* HWY_RESTRICT w, float* HWY_RESTRICT T) {
+  const hn::CappedTag<float, 8> d;
+  const std::size_t N = hn::Lanes(d);
+  for (int r = 0; r < 3; ++r) {
+    const auto sq = hn::Set(d, s * q[r]);
+    for (std::size_t j = 0; j < 8; j += N) {
+      const auto diff = hn::Sub(sq, hn::LoadU(d, x + j));
+      hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, w + j), diff), diff), d, T + 8 * r + j);
+    }
+  }
+}
+
+// Distance terms of one group of 4 at scale s (IQ3 grids, 8 levels, positions
+// 2r+1): T[8*j + r], vectorised over the levels.
+HWY_INLINE void Terms4(float s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
+                       float* HWY_RESTRICT T) {
+  const hn::CappedTag<float, 8> d;
+  const std::size_t N = hn::Lanes(d);
+  alignas(32) static constexpr float kQ[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+  for (std::size_t r = 0; r < 8; r += N) {
+    const auto sq = hn::Mul(hn::Set(d, s), hn::LoadU(d, kQ + r));
+    for (int j = 0; j < 4; ++j) {
+      const auto diff = hn::Sub(sq, hn::Set(d, x[j]));
+      hn::StoreU(hn::Mul(hn::Mul(hn::Set(d, w[j]), diff), diff), d, T + 8 * j + r);
+    }
+  }
+}
+
+// Term of element j for every lane's level: lanes pick T[index(level, j)]
+// with a tree of sign-bit blends on the level's bits (gathers are slow on
+// many x86 cores). 2-bit grids: index 8*level + j; 3-bit grids: 8*j + level.
+// Each bit becomes a full lane mask (shift it to the sign, then arithmetic
+// shift): Highway 1.0.3's IfNegativeThenElse is wrong on SSSE3 (its blend
+// needs full masks) and on HWY_SCALAR floats (it misses -0.0).
+template <int kBits, class DF, class VI>
+HWY_INLINE hn::Vec<DF> PickTerm(DF df, VI code, int j, const float* HWY_RESTRICT T) {
+  const int lsb = kBits * j;
+  const auto bit = [&](int k) {
+    return hn::RebindMask(df, hn::MaskFromVec(hn::ShiftRight<31>(hn::ShiftLeftSame(code, 31 - lsb - k))));
+  };
+  const auto term = [&](int k) { return hn::Set(df, T[k]); };
+  if constexpr (kBits == 2) {
+    const auto t01 = hn::IfThenElse(bit(0), term(8 + j), term(j));
+    return hn::IfThenElse(bit(1), term(16 + j), t01);
+  } else {
+    const int t = 8 * j;
+    const auto b0 = bit(0);
+    const auto t01 = hn::IfThenElse(b0, term(t + 1), term(t));
+    const auto t23 = hn::IfThenElse(b0, term(t + 3), term(t + 2));
+    const auto t45 = hn::IfThenElse(b0, term(t + 5), term(t + 4));
+    const auto t67 = hn::IfThenElse(b0, term(t + 7), term(t + 6));
+    const auto b1 = bit(1);
+    const auto t03 = hn::IfThenElse(b1, t23, t01);
+    const auto t47 = hn::IfThenElse(b1, t67, t45);
+    return hn::IfThenElse(bit(2), t47, t03);
+  }
+}
+
+// Position in the list of the first candidate with the smallest distance
+// below FLT_MAX (the reference's strict-< scan), or -1 if none. One lane per
+// candidate; each lane sums its terms in element order starting from 0, as
+// the reference does. `codes` may be read up to a vector past n (padded).
+template <int kNel, int kBits>
+HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* HWY_RESTRICT codes,
+                             int n) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<std::uint16_t, decltype(df)> du16;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const auto flt_max = hn::Set(df, FLT_MAX);
+  const auto excluded = hn::Set(df, HUGE_VALF);
+  float best = FLT_MAX;
+  int best_pos = -1;
+  for (int c = 0; c < n; c += N) {
+    const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
+    auto d2 = hn::Zero(df);
+    for (int j = 0; j < kNel; ++j) d2 = hn::Add(d2, PickTerm<kBits>(df, code, j, T));
+    const auto ok = hn::And(hn::Lt(d2, flt_max), hn::FirstN(df, static_cast<std::size_t>(n - c)));
+    if (hn::AllFalse(df, ok)) continue;
+    const auto d2m = hn::IfThenElse(ok, d2, excluded);
+    const float m = hn::GetLane(hn::MinOfLanes(df, d2m));
+    if (m < best) {
+      best = m;
+      best_pos = c + static_cast<int>(hn::FindFirstTrue(df, hn::Eq(d2m, hn::Set(df, m))));
+    }
+  }
+  return best_pos;
+}
+
+// Which groups the IQ2/IQ3 types redo with the final scale (§4.16–4.20).
+enum class Redo : std::uint8_t {
+  kOffGrid,      // IQ2_XS, IQ2_S, IQ3_XXS: off-grid groups, if any
+  kAllIfAnyOff,  // IQ3_S: every group, if any is off the grid
+  kAlways,       // IQ2_XXS: every group, whenever the scale is positive
+};
+
+// The scale search shared by IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S for one
+// sub-block of B elements in groups of kNel: for trial scales
+// id = (2*kMaxQ-1 + is*step)/denom, levels clamp(nearest_int(0.5*(id*x-1))),
+// off-grid groups moved to their best neighbour at 1/id, accepted when
+// sumqx²/sumq2 improves; then the redo pass at the chosen scale. The trial
+// scales run one per lane (levels, codes and the sums sumqx/sumq2 in element
+// order); the map lookups and neighbour searches run per lane and group; the
+// acceptance runs in `is` order. Writes the final levels to L and returns the
+// scale; sets `aborts` where ggml's asserts would fail.
+template <int B, int kNel, int kBits, int kMaxQ>
+struct GridScaleSearch {
+  static constexpr int kGroups = B / kNel;
+  static constexpr int kMaxTrials = 32;
+  static constexpr int kPad = kMaxTrials + 16;  // room for the widest vector's tail
+
+  // Terms of group g at scale s, then the best listed neighbour of code u.
+  // Writes that point's levels to L (kNel entries); sets aborts if none.
+  static void Neighbour(const iq::GridSearch& gs, int u, const float* xval, const float* waux,
+                        float s, std::int8_t* L, bool& aborts) {
+    alignas(64) float T[32];
+    if constexpr (kBits == 2) {
+      static constexpr float kQ[3] = {1, 3, 5};
+      Terms8(kQ, s, xval, waux, T);
+    } else {
+      Terms4(s, xval, waux, T);
+    }
+    const std::uint16_t* codes = gs.list_codes(u);
+    int pos = BestCandidate<kNel, kBits>(T, codes + 1, gs.list(u)[0]);
+    if (pos < 0) {
+      aborts = true;
+      pos = 0;
+    }
+    const int code = codes[1 + pos];
+    for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
+  }
+
+  static float Run(const iq::GridSearch& gs, const float* HWY_RESTRICT xval,
+                   const float* HWY_RESTRICT weight, const float* HWY_RESTRICT waux, float denom,
+                   float scale, int is_lo, int is_hi, float step, bool on_grid_init, Redo redo,
+                   std::int8_t* HWY_RESTRICT L, bool& aborts) {
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const int N = static_cast<int>(hn::Lanes(df));
+    const int ntrials = is_hi - is_lo + 1;
+
+    alignas(64) float wx[B];
+    for (int i = 0; i < B; ++i) wx[i] = weight[i] * xval[i];  // (w*x)*q as in the reference
+    alignas(64) float ids[kPad] = {};
+    for (int t = 0; t < ntrials; ++t) {
+      ids[t] = (2 * kMaxQ - 1 + static_cast<float>(is_lo + t) * step) / denom;
+    }
+    alignas(64) std::int32_t lev[B][kPad];      // level of element i for trial t
+    alignas(64) std::int32_t codes[kGroups][kPad];
+    alignas(64) float sqx[kPad], sq2[kPad];
+    bool on_grid[kMaxTrials][kGroups];
+
+    const auto half = hn::Set(df, 0.5f);
+    const auto one = hn::Set(df, 1.0f);
+    const auto zero_i = hn::Zero(di);
+    const auto max_i = hn::Set(di, kMaxQ - 1);
+    const auto one_i = hn::Set(di, 1);
+    std::int8_t Lg[kNel];
+    for (int c0 = 0; c0 < ntrials; c0 += N) {
+      const auto vid = hn::Load(df, ids + c0);
+      for (int g = 0; g < kGroups; ++g) {
+        auto vu = hn::Zero(di);
+        for (int j = 0; j < kNel; ++j) {
+          const int i = g * kNel + j;
+          const auto v = hn::Mul(half, hn::Sub(hn::Mul(vid, hn::Set(df, xval[i])), one));
+          const auto l = hn::Min(hn::Max(NearestInt(df, v), zero_i), max_i);
+          hn::Store(l, di, lev[i] + c0);
+          vu = hn::Or(vu, hn::ShiftLeftSame(l, kBits * j));
+        }
+        hn::Store(vu, di, codes[g] + c0);
+      }
+      const int c1 = c0 + N < ntrials ? c0 + N : ntrials;
+      for (int t = c0; t < c1; ++t) {
+        const float this_scale = 1 / ids[t];
+        for (int g = 0; g < kGroups; ++g) {
+          const int u = codes[g][t];
+          on_grid[t][g] = gs.map[u] >= 0;
+          if (on_grid[t][g]) continue;
+          Neighbour(gs, u, xval + g * kNel, waux + g * kNel, this_scale, Lg, aborts);
+          for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = Lg[j];
+        }
+      }
+      auto vqx = hn::Zero(df), vq2 = hn::Zero(df);
+      for (int i = 0; i < B; ++i) {
+        const auto q = hn::ConvertTo(df, hn::Add(hn::ShiftLeft<1>(hn::Load(di, lev[i] + c0)), one_i));
+        vqx = hn::Add(vqx, hn::Mul(hn::Set(df, wx[i]), q));
+        vq2 = hn::Add(vq2, hn::Mul(hn::Mul(hn::Set(df, weight[i]), q), q));
+      }
+      hn::Store(vqx, df, sqx + c0);
+      hn::Store(vq2, df, sq2 + c0);
+    }
+
+    float best = 0;
+    int accepted = -1;
+    for (int t = 0; t < ntrials; ++t) {
+      if (sq2[t] > 0 && sqx[t] * sqx[t] > best * sq2[t]) {
+        scale = sqx[t] / sq2[t];
+        best = scale * sqx[t];
+        accepted = t;
+      }
+    }
+    bool group_on_grid[kGroups];
+    bool any_off = false;
+    for (int g = 0; g < kGroups; ++g) {
+      group_on_grid[g] = accepted >= 0 ? on_grid[accepted][g] : on_grid_init;
+      any_off |= !group_on_grid[g];
+    }
+    for (int i = 0; i < B; ++i) L[i] = accepted >= 0 ? static_cast<std::int8_t>(lev[i][accepted]) : 0;
+
+    const bool do_redo = (redo == Redo::kAlways || any_off) && scale > 0;
+    if (!do_redo) return scale;
+    const float id = 1 / scale;
+    for (int g = 0; g < kGroups; ++g) {
+      if (redo == Redo::kOffGrid && group_on_grid[g]) continue;
+      std::int8_t* Lk = L + g * kNel;
+      int u = 0;
+      for (int j = 0; j < kNel; ++j) {
+        const int l = ggml::nearest_int(0.5f * (id * xval[g * kNel + j] - 1));
+        Lk[j] = static_cast<std::int8_t>(ggml::max_of(0, ggml::min_of(kMaxQ - 1, l)));
+        u |= Lk[j] << (kBits * j);
+      }
+      if (gs.map[u] < 0) Neighbour(gs, u, xval + g * kNel, waux + g * kNel, scale, Lk, aborts);
+    }
+    float sumqx = 0, sumq2 = 0;
+    for (int i = 0; i < B; ++i) {
+      const float q = static_cast<float>(2 * L[i] + 1);
+      sumqx += wx[i] * q;
+      sumq2 += weight[i] * q * q;
+    }
+    if (sumq2 > 0) scale = sumqx / sumq2;
+    return scale;
+  }
+};
+
+// weight[i] = qw[i] * sqrt(sigma2 + x[i]²) for n elements (n a multiple of the
+// lane count or handled by the scalar tail): element-wise, exact in any order.
+HWY_INLINE void ImportanceWeights(const float* HWY_RESTRICT x, const float* HWY_RESTRICT qw,
+                                  float sigma2, int n, float* HWY_RESTRICT weight) {
+  const hn::ScalableTag<float> df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const auto s2 = hn::Set(df, sigma2);
+  int i = 0;
+  for (; i + N <= n; i += N) {
+    const auto v = hn::LoadU(df, x + i);
+    hn::StoreU(hn::Mul(hn::LoadU(df, qw + i), hn::Sqrt(hn::Add(s2, hn::Mul(v, v)))), df, weight + i);
+  }
+  for (; i < n; ++i) weight[i] = qw[i] * std::sqrt(sigma2 + x[i] * x[i]);
+}
+
+// Element-wise square roots (the neighbour searches' weights).
+HWY_INLINE void Sqrts(const float* HWY_RESTRICT w, int n, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  int i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Sqrt(hn::LoadU(df, w + i)), df, out + i);
+  for (; i < n; ++i) out[i] = std::sqrt(w[i]);
+}
+
+}  // namespace iqk
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
