@@ -9,6 +9,8 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/iq1_m-inl.hpp"
+#include "edgequant/schemes/iq1_s-inl.hpp"
 #include "edgequant/schemes/iq2_s-inl.hpp"
 #include "edgequant/schemes/iq2_xs-inl.hpp"
 #include "edgequant/schemes/iq2_xxs-inl.hpp"

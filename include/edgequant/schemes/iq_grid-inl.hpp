@@ -31,66 +31,43 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<DF>> NearestInt(DF df, hn::Vec<DF> v) {
   return hn::Sub(hn::And(t, hn::Set(di, 0x007fffff)), hn::Set(di, 0x00400000));
 }
 
-// Distance terms of one group of 8 at scale s (IQ2 grids, and IQ1 with the
-// shifted level values): T[8*r + j] = (w[j]*diff)*diff, diff = s*q[r] - x[j],
-// for the 3 levels r. A candidate's distance is then Σ_j T[8*level_j + j].
-HWY_INLINE void Terms8(const float* q, float s, const float* HWY_RESTRICT x,
-                       const float* HWY_RESTRICT w, float* HWY_RESTRICT T) {
-  const hn::CappedTag<float, 8> d;
-  const std::size_t N = hn::Lanes(d);
-  for (int r = 0; r < 3; ++r) {
-    const auto sq = hn::Set(d, s * q[r]);
-    for (std::size_t j = 0; j < 8; j += N) {
-      const auto diff = hn::Sub(sq, hn::LoadU(d, x + j));
-      hn::StoreU(hn::Mul(hn::Mul(hn::LoadU(d, w + j), diff), diff), d, T + 8 * r + j);
-    }
-  }
-}
-
-// Distance terms of one group of 4 at scale s (IQ3 grids, 8 levels, positions
-// 2r+1): T[8*j + r], vectorised over the levels.
-HWY_INLINE void Terms4(float s, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w,
-                       float* HWY_RESTRICT T) {
-  const hn::CappedTag<float, 8> d;
-  const std::size_t N = hn::Lanes(d);
-  alignas(32) static constexpr float kQ[8] = {1, 3, 5, 7, 9, 11, 13, 15};
-  for (std::size_t r = 0; r < 8; r += N) {
-    const auto sq = hn::Mul(hn::Set(d, s), hn::LoadU(d, kQ + r));
-    for (int j = 0; j < 4; ++j) {
+// Distance terms of one group at scale s: T[kStride*j + r] = (w[j]*diff)*diff
+// with diff = s*q[r] - x[j], for the group's elements j and levels r. A
+// candidate's distance is then Σ_j T[kStride*j + level_j] (PickTerm).
+// kStride = 4 for the 3-level grids (IQ2: q = 1,3,5; IQ1: the shifted level
+// values), 8 for the 8-level IQ3 grids (q = 1,3,...,15). q has kStride
+// entries (unused ones 0); T needs kStride*nel + 16 floats.
+template <int kStride>
+HWY_INLINE void Terms(const float* HWY_RESTRICT q, int nel, float s, const float* HWY_RESTRICT x,
+                      const float* HWY_RESTRICT w, float* HWY_RESTRICT T) {
+  const hn::CappedTag<float, kStride> d;
+  const int N = static_cast<int>(hn::Lanes(d));
+  for (int r = 0; r < kStride; r += N) {
+    const auto sq = hn::Mul(hn::Set(d, s), hn::LoadU(d, q + r));
+    for (int j = 0; j < nel; ++j) {
       const auto diff = hn::Sub(sq, hn::Set(d, x[j]));
-      hn::StoreU(hn::Mul(hn::Mul(hn::Set(d, w[j]), diff), diff), d, T + 8 * j + r);
+      hn::StoreU(hn::Mul(hn::Mul(hn::Set(d, w[j]), diff), diff), d, T + kStride * j + r);
     }
   }
 }
 
-// Term of element j for every lane's level: lanes pick T[index(level, j)]
-// with a tree of sign-bit blends on the level's bits (gathers are slow on
-// many x86 cores). 2-bit grids: index 8*level + j; 3-bit grids: 8*j + level.
-// Each bit becomes a full lane mask (shift it to the sign, then arithmetic
-// shift): Highway 1.0.3's IfNegativeThenElse is wrong on SSSE3 (its blend
-// needs full masks) and on HWY_SCALAR floats (it misses -0.0).
+// Term of element j for every lane's level: a table lookup in the element's
+// kStride terms (one permute when the vector holds them all; two and a blend
+// for 8 levels in 4 lanes; a plain load for 1-lane vectors).
 template <int kBits, class DF, class VI>
 HWY_INLINE hn::Vec<DF> PickTerm(DF df, VI code, int j, const float* HWY_RESTRICT T) {
-  const int lsb = kBits * j;
-  const auto bit = [&](int k) {
-    return hn::RebindMask(df, hn::MaskFromVec(hn::ShiftRight<31>(hn::ShiftLeftSame(code, 31 - lsb - k))));
-  };
-  const auto term = [&](int k) { return hn::Set(df, T[k]); };
-  if constexpr (kBits == 2) {
-    const auto t01 = hn::IfThenElse(bit(0), term(8 + j), term(j));
-    return hn::IfThenElse(bit(1), term(16 + j), t01);
-  } else {
-    const int t = 8 * j;
-    const auto b0 = bit(0);
-    const auto t01 = hn::IfThenElse(b0, term(t + 1), term(t));
-    const auto t23 = hn::IfThenElse(b0, term(t + 3), term(t + 2));
-    const auto t45 = hn::IfThenElse(b0, term(t + 5), term(t + 4));
-    const auto t67 = hn::IfThenElse(b0, term(t + 7), term(t + 6));
-    const auto b1 = bit(1);
-    const auto t03 = hn::IfThenElse(b1, t23, t01);
-    const auto t47 = hn::IfThenElse(b1, t67, t45);
-    return hn::IfThenElse(bit(2), t47, t03);
-  }
+  constexpr int kStride = kBits == 2 ? 4 : 8;
+  const hn::RebindToSigned<DF> di;
+  const std::size_t N = hn::Lanes(df);
+  const auto r = hn::And(hn::ShiftRightSame(code, kBits * j), hn::Set(di, (1 << kBits) - 1));
+  const float* t = T + kStride * j;
+  if (N >= kStride) return hn::TableLookupLanes(hn::LoadU(df, t), hn::IndicesFromVec(df, r));
+  if (N == 1) return hn::Set(df, t[hn::GetLane(r)]);
+  // 8 levels in 4 lanes: low and high halves, select on bit 2.
+  const auto r4 = hn::And(r, hn::Set(di, 3));
+  const auto lo = hn::TableLookupLanes(hn::LoadU(df, t), hn::IndicesFromVec(df, r4));
+  const auto hi = hn::TableLookupLanes(hn::LoadU(df, t + 4), hn::IndicesFromVec(df, r4));
+  return hn::IfThenElse(hn::RebindMask(df, hn::Gt(r, hn::Set(di, 3))), hi, lo);
 }
 
 // Position in the list of the first candidate with the smallest distance
@@ -150,12 +127,13 @@ struct GridScaleSearch {
   // Writes that point's levels to L (kNel entries); sets aborts if none.
   static void Neighbour(const iq::GridSearch& gs, int u, const float* xval, const float* waux,
                         float s, std::int8_t* L, bool& aborts) {
-    alignas(64) float T[32];
+    alignas(64) float T[48];
     if constexpr (kBits == 2) {
-      static constexpr float kQ[3] = {1, 3, 5};
-      Terms8(kQ, s, xval, waux, T);
+      alignas(16) static constexpr float kQ[4] = {1, 3, 5, 0};
+      Terms<4>(kQ, kNel, s, xval, waux, T);
     } else {
-      Terms4(s, xval, waux, T);
+      alignas(32) static constexpr float kQ[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+      Terms<8>(kQ, kNel, s, xval, waux, T);
     }
     const std::uint16_t* codes = gs.list_codes(u);
     int pos = BestCandidate<kNel, kBits>(T, codes + 1, gs.list(u)[0]);
@@ -268,6 +246,66 @@ struct GridScaleSearch {
     return scale;
   }
 };
+
+// The reference's sequential acceptance over candidates in order (candidate
+// c, then column k = 0..kCols-1 within it):
+//   if (q2 > 0 && qx*qx > best*q2) { scale = qx/q2; best = scale*qx; }
+// A vector pass with the current `best` skips runs of candidates that cannot
+// pass (they fail in the sequential order too, best being unchanged before
+// them); the first possible one is checked in scalar code, then the scan
+// resumes after it. Returns c*kCols + k of the last accepted candidate, or
+// -1. Arrays are read up to a vector past n.
+template <int kCols>
+HWY_INLINE int AcceptScan(const float* const (&qx)[kCols], const float* const (&q2)[kCols], int n,
+                          float& best, float& scale) {
+  const hn::ScalableTag<float> df;
+  const int N = static_cast<int>(hn::Lanes(df));
+  const auto zero = hn::Zero(df);
+  int last = -1;
+  int c = 0;
+  while (c < n) {
+    const auto vbest = hn::Set(df, best);
+    auto any = hn::FirstN(df, 0);
+    for (int k = 0; k < kCols; ++k) {
+      const auto x = hn::LoadU(df, qx[k] + c);
+      const auto w = hn::LoadU(df, q2[k] + c);
+      any = hn::Or(any, hn::And(hn::Gt(w, zero), hn::Gt(hn::Mul(x, x), hn::Mul(vbest, w))));
+    }
+    any = hn::And(any, hn::FirstN(df, static_cast<std::size_t>(n - c)));
+    if (hn::AllFalse(df, any)) {
+      c += N;
+      continue;
+    }
+    c += static_cast<int>(hn::FindFirstTrue(df, any));
+    for (int k = 0; k < kCols; ++k) {
+      const float x = qx[k][c], w = q2[k][c];
+      if (w > 0 && x * x > best * w) {
+        scale = x / w;
+        best = scale * x;
+        last = c * kCols + k;
+      }
+    }
+    ++c;
+  }
+  return last;
+}
+
+// iq1_find_best_neighbour2 (§3.1) with one lane per candidate: the shifted
+// level values xg, the raw weights w. Falls back to the scalar reference (and
+// its full-grid scan) when no candidate scores below FLT_MAX.
+HWY_INLINE int BestNeighbourIQ1(const iq::GridSearch& gs, int u, const float* HWY_RESTRICT x,
+                                const float* HWY_RESTRICT w, float scale, const float* xg,
+                                std::int8_t* L, bool& aborts) {
+  alignas(64) float T[48];
+  alignas(16) const float q[4] = {xg[0], xg[1], xg[2], 0};
+  Terms<4>(q, 8, scale, x, w, T);
+  const std::uint16_t* codes = gs.list_codes(u);
+  const int pos = BestCandidate<8, 2>(T, codes + 1, gs.list(u)[0]);
+  if (pos < 0) return iq::find_best_neighbour_iq1(gs, u, x, w, scale, xg, L, aborts);
+  const int code = codes[1 + pos];
+  for (int j = 0; j < 8; ++j) L[j] = static_cast<std::int8_t>((code >> (2 * j)) & 3);
+  return gs.list(u)[1 + pos];
+}
 
 // weight[i] = qw[i] * sqrt(sigma2 + x[i]²) for n elements (n a multiple of the
 // lane count or handled by the scalar tail): element-wise, exact in any order.
