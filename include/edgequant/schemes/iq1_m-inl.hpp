@@ -177,6 +177,26 @@ struct SimdKernels<IQ1_M> {
       if (aborts) IQ1_M::set_scale_bits(b, iq::kAbortScale);
     }
   }
+
+  static void dequantize_row(const IQ1_M::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    static constexpr float kDelta[2] = {iq::kIQ1Delta, -iq::kIQ1Delta};
+    std::uint8_t buf[8];
+    for (std::size_t i = 0; i < n / IQ1_M::block_elems; ++i) {
+      const float d = ggml::fp32(IQ1_M::scale_bits(x[i]));
+      for (int ib = 0; ib < 8; ++ib) {
+        const unsigned sc = x[i].scales[2 * (ib / 2)] | x[i].scales[2 * (ib / 2) + 1] << 8;
+        const float dl[2] = {d * static_cast<float>(2 * ((sc >> (6 * (ib % 2))) & 7) + 1),
+                             d * static_cast<float>(2 * ((sc >> (6 * (ib % 2) + 3)) & 7) + 1)};
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const unsigned qh = x[i].qh[2 * ib + l / 2] >> (l % 2 ? 4 : 0);
+          const auto& e = iq::k_iq1s_grid[x[i].qs[4 * ib + l] | ((qh & 7) << 8)];
+          const float delta = kDelta[(qh >> 3) & 1];  // a table, not a branch on random bits
+          iqk::DecodeShifted8(reinterpret_cast<const std::int8_t*>(iqk::EntryBytes(e, buf)), dl[l / 2], delta, y);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE

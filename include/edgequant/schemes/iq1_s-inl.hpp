@@ -149,6 +149,24 @@ struct SimdKernels<IQ1_S> {
       if (aborts) b.d = iq::kAbortScale;
     }
   }
+
+  static void dequantize_row(const IQ1_S::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    static constexpr float kDelta[2] = {iq::kIQ1Delta, -iq::kIQ1Delta};
+    std::uint8_t buf[8];
+    for (std::size_t i = 0; i < n / IQ1_S::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const unsigned qh = x[i].qh[ib];
+        const float dl = d * static_cast<float>(2 * ((qh >> 12) & 7) + 1);
+        const float delta = kDelta[qh >> 15];  // a table, not a branch on random bits
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const auto& e = iq::k_iq1s_grid[x[i].qs[4 * ib + l] | (((qh >> (3 * l)) & 7) << 8)];
+          iqk::DecodeShifted8(reinterpret_cast<const std::int8_t*>(iqk::EntryBytes(e, buf)), dl, delta, y);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE

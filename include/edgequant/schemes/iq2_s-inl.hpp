@@ -71,6 +71,23 @@ struct SimdKernels<IQ2_S> {
       if (aborts) b.d = iq::kAbortScale;
     }
   }
+
+  static void dequantize_row(const IQ2_S::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    std::uint8_t buf[8];
+    for (std::size_t i = 0; i < n / IQ2_S::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const float db[2] = {d * (0.5f + static_cast<float>(x[i].scales[ib] & 0xf)) * 0.25f,
+                             d * (0.5f + static_cast<float>(x[i].scales[ib] >> 4)) * 0.25f};
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const int g = 4 * ib + l;
+          const int idx = x[i].qs[g] | ((x[i].qh[ib] << (8 - 2 * l)) & 0x300);
+          iqk::DecodeSigned8(iqk::EntryBytes(iq::k_iq2s_grid[idx], buf), x[i].qs[32 + g], db[l / 2], y);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE

@@ -69,6 +69,23 @@ struct SimdKernels<IQ2_XS> {
       if (aborts) b.d = iq::kAbortScale;
     }
   }
+
+  static void dequantize_row(const IQ2_XS::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    std::uint8_t buf[8];
+    for (std::size_t i = 0; i < n / IQ2_XS::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const float db[2] = {d * (0.5f + static_cast<float>(x[i].scales[ib] & 0xf)) * 0.25f,
+                             d * (0.5f + static_cast<float>(x[i].scales[ib] >> 4)) * 0.25f};
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const std::uint16_t q = x[i].qs[4 * ib + l];
+          iqk::DecodeSigned8(iqk::EntryBytes(iq::k_iq2xs_grid[q & 511], buf), iq::k_ksigns_iq2xs[q >> 9],
+                             db[l / 2], y);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE

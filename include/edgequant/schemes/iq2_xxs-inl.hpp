@@ -75,6 +75,23 @@ struct SimdKernels<IQ2_XXS> {
       if (aborts) b.d = iq::kAbortScale;
     }
   }
+
+  static void dequantize_row(const IQ2_XXS::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    std::uint8_t buf[8];
+    for (std::size_t i = 0; i < n / IQ2_XXS::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const std::uint32_t w0 = x[i].qs[4 * ib] | static_cast<std::uint32_t>(x[i].qs[4 * ib + 1]) << 16;
+        const std::uint32_t w1 = x[i].qs[4 * ib + 2] | static_cast<std::uint32_t>(x[i].qs[4 * ib + 3]) << 16;
+        const float db = d * (0.5f + static_cast<float>(w1 >> 28)) * 0.25f;
+        for (int k = 0; k < 4; ++k, y += 8) {
+          iqk::DecodeSigned8(iqk::EntryBytes(iq::k_iq2xxs_grid[(w0 >> (8 * k)) & 255], buf),
+                             iq::k_ksigns_iq2xs[(w1 >> (7 * k)) & 127], db, y);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace edgequant::HWY_NAMESPACE

@@ -6,6 +6,7 @@
 #define EDGEQUANT_SCHEMES_IQ3_S_INL_
 #endif
 
+#include <bit>
 #include <cstring>
 
 #include "edgequant/kernels/common-inl.hpp"
@@ -72,6 +73,31 @@ struct SimdKernels<IQ3_S> {
       }
       IQ3_S::finish_block(b, scales, max_scale);
       if (aborts) b.d = iq::kAbortScale;
+    }
+  }
+
+  static void dequantize_row(const IQ3_S::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    std::uint8_t bytes[8];
+    for (std::size_t i = 0; i < n / IQ3_S::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      for (int ib = 0; ib < 8; ++ib) {
+        const float db = d * static_cast<float>(1 + 2 * ((x[i].scales[ib / 2] >> (4 * (ib % 2))) & 0xf));
+        const std::uint8_t* qs = x[i].qs + 8 * ib;
+        const unsigned qh = x[i].qh[ib];
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const std::uint32_t g1 = iq::k_iq3s_grid[qs[2 * l] | ((qh << (8 - 2 * l)) & 256)];
+          const std::uint32_t g2 = iq::k_iq3s_grid[qs[2 * l + 1] | ((qh << (7 - 2 * l)) & 256)];
+          // One 8-byte store (the vector load then forwards from it).
+          const std::uint64_t both = g1 | static_cast<std::uint64_t>(g2) << 32;
+          if constexpr (std::endian::native == std::endian::little) {
+            std::memcpy(bytes, &both, 8);
+          } else {
+            for (int j = 0; j < 8; ++j) bytes[j] = static_cast<std::uint8_t>(both >> (8 * j));
+          }
+          iqk::DecodeSigned8(bytes, x[i].signs[4 * ib + l], db, y);
+        }
+      }
     }
   }
 };

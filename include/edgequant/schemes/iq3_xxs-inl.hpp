@@ -6,6 +6,7 @@
 #define EDGEQUANT_SCHEMES_IQ3_XXS_INL_
 #endif
 
+#include <bit>
 #include <cstring>
 
 #include "edgequant/kernels/common-inl.hpp"
@@ -73,6 +74,31 @@ struct SimdKernels<IQ3_XXS> {
       }
       IQ3_XXS::finish_block(b, q3, scales_and_signs, scales, max_scale);
       if (aborts) b.d = iq::kAbortScale;
+    }
+  }
+
+  static void dequantize_row(const IQ3_XXS::Block* HWY_RESTRICT x, float* HWY_RESTRICT y,
+                             std::size_t n) {
+    std::uint8_t bytes[8];
+    for (std::size_t i = 0; i < n / IQ3_XXS::block_elems; ++i) {
+      const float d = ggml::fp32(x[i].d);
+      const std::uint8_t* qs = x[i].qs;
+      for (int ib = 0; ib < 8; ++ib, qs += 8) {
+        const std::uint8_t* ss = x[i].qs + 64 + 4 * ib;
+        const std::uint32_t aux = ss[0] | ss[1] << 8 | ss[2] << 16 | static_cast<std::uint32_t>(ss[3]) << 24;
+        const float db = d * (0.5f + static_cast<float>(aux >> 28)) * 0.5f;
+        for (int l = 0; l < 4; ++l, y += 8) {
+          const std::uint32_t g1 = iq::k_iq3xxs_grid[qs[2 * l]], g2 = iq::k_iq3xxs_grid[qs[2 * l + 1]];
+          // One 8-byte store (the vector load then forwards from it).
+          const std::uint64_t both = g1 | static_cast<std::uint64_t>(g2) << 32;
+          if constexpr (std::endian::native == std::endian::little) {
+            std::memcpy(bytes, &both, 8);
+          } else {
+            for (int j = 0; j < 8; ++j) bytes[j] = static_cast<std::uint8_t>(both >> (8 * j));
+          }
+          iqk::DecodeSigned8(bytes, iq::k_ksigns_iq2xs[(aux >> (7 * l)) & 127], db, y);
+        }
+      }
     }
   }
 };

@@ -10,6 +10,7 @@
 #define EDGEQUANT_SCHEMES_IQ_GRID_INL_
 #endif
 
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -305,6 +306,53 @@ HWY_INLINE int BestNeighbourIQ1(const iq::GridSearch& gs, int u, const float* HW
   const int code = codes[1 + pos];
   for (int j = 0; j < 8; ++j) L[j] = static_cast<std::int8_t>((code >> (2 * j)) & 3);
   return gs.list(u)[1 + pos];
+}
+
+// Dequantization of one group of 8: y[j] = (db * bytes[j]) * (bit j of
+// signs ? -1 : 1), the reference's two products (a multiply by -1, not a
+// sign flip, so that NaN scales give the reference's bits too).
+HWY_INLINE void DecodeSigned8(const std::uint8_t* HWY_RESTRICT bytes, unsigned signs, float db,
+                              float* HWY_RESTRICT y) {
+  const hn::CappedTag<float, 8> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<std::uint8_t, decltype(df)> d8;
+  const std::size_t N = hn::Lanes(df);
+  alignas(32) static constexpr std::int32_t kBit[8] = {1, 2, 4, 8, 16, 32, 64, 128};
+  const auto vdb = hn::Set(df, db);
+  const auto vs = hn::Set(di, static_cast<std::int32_t>(signs));
+  const auto neg = hn::Set(df, -1.f), pos = hn::Set(df, 1.f);
+  for (std::size_t c = 0; c < 8; c += N) {
+    const auto q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, bytes + c)));
+    const auto bit = hn::Load(di, kBit + c);
+    const auto is_neg = hn::RebindMask(df, hn::Eq(hn::And(vs, bit), bit));
+    hn::StoreU(hn::Mul(hn::Mul(vdb, q), hn::IfThenElse(is_neg, neg, pos)), df, y + c);
+  }
+}
+
+// Dequantization of one IQ1 group of 8: y[j] = dl * (values[j] + delta).
+HWY_INLINE void DecodeShifted8(const std::int8_t* HWY_RESTRICT values, float dl, float delta,
+                               float* HWY_RESTRICT y) {
+  const hn::CappedTag<float, 8> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<std::int8_t, decltype(df)> d8;
+  const std::size_t N = hn::Lanes(df);
+  const auto vdl = hn::Set(df, dl);
+  const auto vdelta = hn::Set(df, delta);
+  for (std::size_t c = 0; c < 8; c += N) {
+    const auto v = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, values + c)));
+    hn::StoreU(hn::Mul(vdl, hn::Add(v, vdelta)), df, y + c);
+  }
+}
+
+// Bytes of a grid entry (byte j = element j) on any host.
+template <class T>
+HWY_INLINE const std::uint8_t* EntryBytes(const T& entry, std::uint8_t* buf) {
+  if constexpr (std::endian::native == std::endian::little) {
+    return reinterpret_cast<const std::uint8_t*>(&entry);
+  } else {
+    for (std::size_t j = 0; j < sizeof(T); ++j) buf[j] = static_cast<std::uint8_t>(entry >> (8 * j));
+    return buf;
+  }
 }
 
 // weight[i] = qw[i] * sqrt(sigma2 + x[i]²) for n elements (n a multiple of the
