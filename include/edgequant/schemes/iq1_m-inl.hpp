@@ -22,6 +22,101 @@ template <>
 struct SimdKernels<IQ1_M> {
   static constexpr int kBlock = 16;
 
+  struct Best {
+    float score, scale;
+    int i1, i2, k;
+  };
+
+  // The (i1, i2) search of one sub-block: rows[level][j] holds the 8 terms
+  // of sorted element j (lanes 0..3: (w*t_k)*x, lanes 4..7: (w*t_k)*t_k). A
+  // row is kChunks vectors of 8/kChunks lanes (compile-time, so the sums
+  // live in registers). Four consecutive i2 are summed at once: four
+  // independent add chains instead of one latency-bound chain per pair.
+  template <int kChunks, class D8>
+  static HWY_INLINE void SearchPairs(D8 d8, const float (*rows)[kBlock][8], Best& best) {
+    constexpr int kN = 8 / kChunks;
+    using V = hn::Vec<D8>;
+    V prefix[kChunks], part[kChunks];
+    for (int c = 0; c < kChunks; ++c) prefix[c] = hn::Zero(d8);
+    for (int i1 = 0; i1 <= kBlock; ++i1) {
+      if (i1 > 0) {
+        for (int c = 0; c < kChunks; ++c) prefix[c] = hn::Add(prefix[c], hn::Load(d8, rows[0][i1 - 1] + c * kN));
+      }
+      for (int c = 0; c < kChunks; ++c) part[c] = prefix[c];
+      for (int i2 = i1; i2 <= kBlock; i2 += 4) {
+        const int nb = kBlock + 1 - i2 < 4 ? kBlock + 1 - i2 : 4;
+        V v[kChunks][4];
+        for (int c = 0; c < kChunks; ++c) {
+          if (i2 > i1) part[c] = hn::Add(part[c], hn::Load(d8, rows[1][i2 - 1] + c * kN));
+          v[c][0] = part[c];
+          for (int k = 1; k < 4; ++k) {
+            if (k < nb) part[c] = hn::Add(part[c], hn::Load(d8, rows[1][i2 + k - 1] + c * kN));
+            v[c][k] = part[c];
+          }
+          // Pair i2+k starts its tail at j = i2+k: a staggered start, then
+          // all four chains together.
+          if (i2 < kBlock) {
+            const auto r = hn::Load(d8, rows[2][i2] + c * kN);
+            v[c][0] = hn::Add(v[c][0], r);
+          }
+          if (i2 + 1 < kBlock) {
+            const auto r = hn::Load(d8, rows[2][i2 + 1] + c * kN);
+            v[c][0] = hn::Add(v[c][0], r);
+            v[c][1] = hn::Add(v[c][1], r);
+          }
+          if (i2 + 2 < kBlock) {
+            const auto r = hn::Load(d8, rows[2][i2 + 2] + c * kN);
+            v[c][0] = hn::Add(v[c][0], r);
+            v[c][1] = hn::Add(v[c][1], r);
+            v[c][2] = hn::Add(v[c][2], r);
+          }
+          for (int j = i2 + 3; j < kBlock; ++j) {
+            const auto r = hn::Load(d8, rows[2][j] + c * kN);
+            v[c][0] = hn::Add(v[c][0], r);
+            v[c][1] = hn::Add(v[c][1], r);
+            v[c][2] = hn::Add(v[c][2], r);
+            v[c][3] = hn::Add(v[c][3], r);
+          }
+        }
+        for (int k2 = 0; k2 < nb; ++k2) {
+          if (CannotPass<kChunks>(v, k2, best.score)) continue;
+          alignas(32) float t[8];
+          for (int c = 0; c < kChunks; ++c) hn::Store(v[c][k2], d8, t + c * kN);
+          for (int k = 0; k < 4; ++k) {
+            if (t[4 + k] > 0 && t[k] * t[k] > best.score * t[4 + k]) {
+              best.scale = t[k] / t[4 + k];
+              best.score = best.scale * t[k];
+              best.i1 = i1;
+              best.i2 = i2 + k2;
+              best.k = k;
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // True when none of the 4 (qx, q2) of row v[.][k] can pass
+  // `q2 > 0 && qx*qx > best*q2`, checked in registers (storing the row and
+  // reloading its upper half would stall store forwarding on many cores).
+  template <int kChunks, class V>
+  static HWY_INLINE bool CannotPass(const V (&v)[kChunks][4], int k, float best) {
+    const hn::CappedTag<float, 4> d4;
+    const auto fails = [&](auto vx, auto vw) {
+      return hn::AllFalse(d4, hn::And(hn::Gt(vw, hn::Zero(d4)),
+                                      hn::Gt(hn::Mul(vx, vx), hn::Mul(hn::Set(d4, best), vw))));
+    };
+#if HWY_TARGET != HWY_SCALAR  // (no UpperHalf there)
+    if constexpr (kChunks == 1) return fails(hn::LowerHalf(d4, v[0][k]), hn::UpperHalf(d4, v[0][k]));
+#endif
+    if constexpr (kChunks == 2) {
+      return fails(v[0][k], v[1][k]);
+    } else {
+      (void)fails;
+      return false;  // 1-lane vectors: the scalar test decides
+    }
+  }
+
   // The reference's steps. For every (i1, i2) the reference sums, for each
   // of the 4 shift combinations k, the terms (w*t)*x and (w*t)*t of the sorted
   // elements from scratch, in sorted order. Here the 8 sums of a pair are the
@@ -34,14 +129,11 @@ struct SimdKernels<IQ1_M> {
   static void quantize_row(const float* HWY_RESTRICT x, IQ1_M::Block* HWY_RESTRICT y,
                            std::size_t n, const float* importance) {
     const hn::CappedTag<float, 8> d8;
-    const hn::CappedTag<float, 4> d4;
     const int N = static_cast<int>(hn::Lanes(d8));
-    const int N4 = static_cast<int>(hn::Lanes(d4));
     const iq::GridSearch& gs = iq::GridSearch::get(IQ1_M::grid);
     alignas(64) float scales[16], weight[kBlock];
     // rows[level][j]: lanes 0..3 = (w*t_k)*x, lanes 4..7 = (w*t_k)*t_k for k = 0..3
     alignas(64) float rows[3][kBlock][8];
-    alignas(64) float prefix[8], part[8], tail[8];
     // t_k per half (first / second group of 8) and level, lanes k = 0..3 twice
     alignas(64) float tk[2][3][8];
     for (int h = 0; h < 2; ++h) {
@@ -74,7 +166,7 @@ struct SimdKernels<IQ1_M> {
           shifts[ib] = 0;
           continue;
         }
-        iq::stable_argsort(xb, kBlock, idx);
+        iqk::StableArgsort<kBlock>(xb, idx);
         for (int j = 0; j < kBlock; ++j) {
           const int i = idx[j];
           const auto w = hn::Set(d8, weight[i]);
@@ -89,45 +181,15 @@ struct SimdKernels<IQ1_M> {
             }
           }
         }
-        float best_score = -FLT_MAX, scale = max;
-        int besti1 = -1, besti2 = -1, best_k = -1;
-        const auto zero4 = hn::Zero(d4);
-        for (int c = 0; c < 8; c += N) hn::Store(hn::Zero(d8), d8, prefix + c);
-        for (int i1 = 0; i1 <= kBlock; ++i1) {
-          if (i1 > 0) {
-            for (int c = 0; c < 8; c += N) {
-              hn::Store(hn::Add(hn::Load(d8, prefix + c), hn::Load(d8, rows[0][i1 - 1] + c)), d8, prefix + c);
-            }
-          }
-          for (int c = 0; c < 8; c += N) hn::Store(hn::Load(d8, prefix + c), d8, part + c);
-          for (int i2 = i1; i2 <= kBlock; ++i2) {
-            for (int c = 0; c < 8; c += N) {
-              auto v = hn::Load(d8, part + c);
-              if (i2 > i1) {
-                v = hn::Add(v, hn::Load(d8, rows[1][i2 - 1] + c));
-                hn::Store(v, d8, part + c);
-              }
-              for (int j = i2; j < kBlock; ++j) v = hn::Add(v, hn::Load(d8, rows[2][j] + c));
-              hn::Store(v, d8, tail + c);
-            }
-            bool may_pass = false;
-            for (int c = 0; c < 4; c += N4) {
-              const auto vx = hn::Load(d4, tail + c), vw = hn::Load(d4, tail + 4 + c);
-              may_pass |= !hn::AllFalse(
-                  d4, hn::And(hn::Gt(vw, zero4), hn::Gt(hn::Mul(vx, vx), hn::Mul(hn::Set(d4, best_score), vw))));
-            }
-            if (!may_pass) continue;
-            for (int k = 0; k < 4; ++k) {
-              if (tail[4 + k] > 0 && tail[k] * tail[k] > best_score * tail[4 + k]) {
-                scale = tail[k] / tail[4 + k];
-                best_score = scale * tail[k];
-                besti1 = i1;
-                besti2 = i2;
-                best_k = k;
-              }
-            }
-          }
-        }
+        Best best{-FLT_MAX, max, -1, -1, -1};
+#if HWY_HAVE_SCALABLE
+        static_assert(false, "IQ1_M: add a pair search for scalable vectors");
+#else
+        SearchPairs<static_cast<int>(8 / hn::MaxLanes(decltype(d8)()))>(d8, rows, best);
+#endif
+        float scale = best.scale;
+        const int besti1 = best.i1, besti2 = best.i2;
+        int best_k = best.k;
         if (besti1 < 0 || besti2 < 0 || best_k < 0) {
           scales[ib] = 0;
           shifts[ib] = 0;

@@ -60,7 +60,7 @@ struct SimdKernels<IQ1_S> {
           shifts[ib] = 1;
           continue;
         }
-        iq::stable_argsort(xb, kBlock, idx);
+        iqk::StableArgsort<kBlock>(xb, idx);
         for (int j = 0; j < kBlock; ++j) {
           const int i = idx[j];
           sumx[j + 1] = sumx[j] + weight[i] * xb[i];

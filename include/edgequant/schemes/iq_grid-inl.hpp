@@ -126,8 +126,8 @@ struct GridScaleSearch {
 
   // Terms of group g at scale s, then the best listed neighbour of code u.
   // Writes that point's levels to L (kNel entries); sets aborts if none.
-  static void Neighbour(const iq::GridSearch& gs, int u, const float* xval, const float* waux,
-                        float s, std::int8_t* L, bool& aborts) {
+  static HWY_INLINE void Neighbour(const iq::GridSearch& gs, int u, const float* xval,
+                                   const float* waux, float s, std::int8_t* L, bool& aborts) {
     alignas(64) float T[48];
     if constexpr (kBits == 2) {
       alignas(16) static constexpr float kQ[4] = {1, 3, 5, 0};
@@ -165,6 +165,7 @@ struct GridScaleSearch {
     alignas(64) std::int32_t codes[kGroups][kPad];
     alignas(64) float sqx[kPad], sq2[kPad];
     bool on_grid[kMaxTrials][kGroups];
+    std::int16_t work[kMaxTrials * kGroups];
 
     const auto half = hn::Set(df, 0.5f);
     const auto one = hn::Set(df, 1.0f);
@@ -185,16 +186,22 @@ struct GridScaleSearch {
         }
         hn::Store(vu, di, codes[g] + c0);
       }
+      // Off-grid (trial, group) pairs first, without branching on the map
+      // (about half the lookups miss: unpredictable), then their searches.
       const int c1 = c0 + N < ntrials ? c0 + N : ntrials;
+      int nwork = 0;
       for (int t = c0; t < c1; ++t) {
-        const float this_scale = 1 / ids[t];
         for (int g = 0; g < kGroups; ++g) {
-          const int u = codes[g][t];
-          on_grid[t][g] = gs.map[u] >= 0;
-          if (on_grid[t][g]) continue;
-          Neighbour(gs, u, xval + g * kNel, waux + g * kNel, this_scale, Lg, aborts);
-          for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = Lg[j];
+          const bool on = gs.map[codes[g][t]] >= 0;
+          on_grid[t][g] = on;
+          work[nwork] = static_cast<std::int16_t>(t * kGroups + g);
+          nwork += !on;
         }
+      }
+      for (int w = 0; w < nwork; ++w) {
+        const int t = work[w] / kGroups, g = work[w] % kGroups;
+        Neighbour(gs, codes[g][t], xval + g * kNel, waux + g * kNel, 1 / ids[t], Lg, aborts);
+        for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = Lg[j];
       }
       auto vqx = hn::Zero(df), vq2 = hn::Zero(df);
       for (int i = 0; i < B; ++i) {
@@ -247,6 +254,29 @@ struct GridScaleSearch {
     return scale;
   }
 };
+
+// Indices 0..kN-1 sorted ascending by x, equal values in index order (the
+// stable sort of ggml's IQ1 quantizers, §0.3), without branches: element i
+// goes to position #{j : x_j < x_i} + #{j < i : x_j == x_i}. Float compares,
+// so -0.0 ties with +0.0 as in the reference's comparator. kN is a multiple
+// of the lane count (16 or 32).
+template <int kN>
+HWY_INLINE void StableArgsort(const float* HWY_RESTRICT x, int* HWY_RESTRICT idx) {
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  const int N = static_cast<int>(hn::Lanes(df));
+  for (int i = 0; i < kN; ++i) {
+    const auto xi = hn::Set(df, x[i]);
+    const auto vi = hn::Set(di, i);
+    std::size_t rank = 0;
+    for (int c = 0; c < kN; c += N) {
+      const auto v = hn::LoadU(df, x + c);
+      const auto before = hn::RebindMask(df, hn::Lt(hn::Iota(di, c), vi));
+      rank += hn::CountTrue(df, hn::Or(hn::Lt(v, xi), hn::And(hn::Eq(v, xi), before)));
+    }
+    idx[rank] = i;
+  }
+}
 
 // The reference's sequential acceptance over candidates in order (candidate
 // c, then column k = 0..kCols-1 within it):
