@@ -552,7 +552,8 @@ Status Reader<Src, L>::parse_value(detail::Cursor& c, Type t, const std::string&
   }
   const Type elem = static_cast<Type>(*et);
   const std::uint32_t max_depth = std::min<std::uint32_t>(limits_.max_array_depth, kHardMaxDepth);
-  if (elem == Type::kArray && depth + 1 > max_depth) {
+  // This array sits at nesting level depth + 1; arrays inside it at depth + 2.
+  if (elem == Type::kArray && depth + 2 > max_depth) {
     return c.error(Errc::kLimit,
                    field + ": array of arrays nested deeper than the limit of " +
                        std::to_string(max_depth) + (max_depth == 1 ? " (ggml reads flat arrays only)" : ""),

@@ -128,10 +128,11 @@ struct WriterOptions {
 // Where each tensor lands, and the encoded header (checked, ready to write).
 struct Plan {
   std::vector<std::byte> header;       // header + KVs + tensor infos + zero padding
+  std::uint64_t header_bytes = 0;      // its size (kept once the writer has sent it)
   std::vector<std::uint64_t> offsets;  // per tensor, relative to the data section
   std::vector<std::uint64_t> nbytes;
   std::uint64_t data_bytes = 0;        // Σ padded sizes
-  std::uint64_t file_bytes() const noexcept { return header.size() + data_bytes; }
+  std::uint64_t file_bytes() const noexcept { return header_bytes + data_bytes; }
 };
 
 inline Expected<Plan> plan(const Layout& l, const WriterOptions& opt = {}) {
@@ -190,6 +191,7 @@ inline Expected<Plan> plan(const Layout& l, const WriterOptions& opt = {}) {
   }
   p.data_bytes = off;
   h.resize(static_cast<std::size_t>(align_up(h.size(), l.alignment)), std::byte{0});
+  p.header_bytes = h.size();
   return p;
 }
 
