@@ -42,7 +42,8 @@ inline FileFormat gguf_file_format() {
       [](const std::string& path, const InspectOptions& opt) -> int {
         auto r = edgequant::GgufReader<>::open_file(path);
         if (!r) return fail(r.error());
-        const std::string out = opt.json ? gguf_print::json(*r, path, opt) : gguf_print::text(*r, path, opt);
+        const std::string out =
+            opt.json ? gguf_print::json(*r, path, opt) : gguf_print::text(*r, path, opt);
         std::fwrite(out.data(), 1, out.size(), stdout);
         return 0;
       },
@@ -51,9 +52,10 @@ inline FileFormat gguf_file_format() {
         auto m = edgequant::GgufModel<>::open(path);
         if (!m) return std::move(m).error();
         std::string s = "GGUF v" + std::to_string(m->first().version()) + ", " +
-                        std::to_string(m->metadata().size()) + " keys, " + std::to_string(m->tensors().size()) +
-                        " tensors";
-        if (m->shards().size() > 1) s += ", split set of " + std::to_string(m->shards().size()) + " files";
+                        std::to_string(m->metadata().size()) + " keys, " +
+                        std::to_string(m->tensors().size()) + " tensors";
+        if (m->shards().size() > 1)
+          s += ", split set of " + std::to_string(m->shards().size()) + " files";
         return s;
       },
   };
@@ -73,20 +75,24 @@ inline edgequant::Expected<FileFormat> find_format(const std::string& path) {
     n = std::fread(head, 1, sizeof head, f);
     std::fclose(f);
   } else {
-    return edgequant::make_error(edgequant::Errc::kIo, std::string("cannot open: ") + std::strerror(errno),
+    return edgequant::make_error(edgequant::Errc::kIo,
+                                 std::string("cannot open: ") + std::strerror(errno),
                                  edgequant::kNoOffset, path);
   }
   for (auto& fmt : file_formats()) {
     if (fmt.sniff(std::span<const std::byte>(head, n), path)) return fmt;
   }
   std::string known;
-  for (const auto& fmt : file_formats()) known += (known.empty() ? "" : ", ") + std::string(fmt.name);
-  return edgequant::make_error(edgequant::Errc::kBadMagic, "unknown file format (known: " + known + ")",
-                               edgequant::kNoOffset, path);
+  for (const auto& fmt : file_formats())
+    known += (known.empty() ? "" : ", ") + std::string(fmt.name);
+  return edgequant::make_error(edgequant::Errc::kBadMagic,
+                               "unknown file format (known: " + known + ")", edgequant::kNoOffset,
+                               path);
 }
 
 inline Command inspect_command() {
-  return {"inspect", "[--json] [--tensors] [--full] FILE",
+  return {"inspect",
+          "[--json] [--tensors] [--full] FILE",
           "show a model file's metadata and tensors (GGUF)",
           {{"json", false, "one JSON document (schema edgequant.inspect/1, docs/gguf.md)"},
            {"tensors", false, "list every tensor: name, type, shape, offset, bytes"},
@@ -105,7 +111,8 @@ inline Command inspect_command() {
 }
 
 inline Command validate_command() {
-  return {"validate", "[--json] FILE...",
+  return {"validate",
+          "[--json] FILE...",
           "check model files as hostile input; exit 0 only if every file is valid",
           {{"json", false, "one JSON document: {\"files\": [{\"file\", \"ok\", ...}]}"}},
           [](const Args& a) -> int {
@@ -121,14 +128,16 @@ inline Command validate_command() {
               if (json) {
                 out += first ? "\n  {" : ",\n  {";
                 first = false;
-                out += "\"file\": " + gguf_print::json_string(path) + ", \"ok\": " + (res ? "true" : "false");
+                out += "\"file\": " + gguf_print::json_string(path) +
+                       ", \"ok\": " + (res ? "true" : "false");
                 if (fmt) out += ", \"format\": \"" + std::string(fmt->name) + "\"";
                 if (res) {
                   out += ", \"summary\": " + gguf_print::json_string(*res);
                 } else {
                   const auto& e = res.error();
                   out += ", \"code\": \"" + std::string(edgequant::errc_name(e.code)) + "\"";
-                  if (e.offset != edgequant::kNoOffset) out += ", \"offset\": " + std::to_string(e.offset);
+                  if (e.offset != edgequant::kNoOffset)
+                    out += ", \"offset\": " + std::to_string(e.offset);
                   out += ", \"error\": " + gguf_print::json_string(e.message());
                 }
                 out += "}";

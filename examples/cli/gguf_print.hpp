@@ -93,27 +93,40 @@ std::string json_float(F v) {
 inline std::string scalar_json(const gg::ValueView& v) {
   using T = gg::Type;
   switch (v.type()) {
-    case T::kUint8: return std::to_string(v.scalar<std::uint8_t>());
-    case T::kInt8: return std::to_string(v.scalar<std::int8_t>());
-    case T::kUint16: return std::to_string(v.scalar<std::uint16_t>());
-    case T::kInt16: return std::to_string(v.scalar<std::int16_t>());
-    case T::kUint32: return std::to_string(v.scalar<std::uint32_t>());
-    case T::kInt32: return std::to_string(v.scalar<std::int32_t>());
-    case T::kUint64: return std::to_string(v.scalar<std::uint64_t>());
-    case T::kInt64: return std::to_string(v.scalar<std::int64_t>());
-    case T::kFloat32: return json_float(v.scalar<float>());
-    case T::kFloat64: return json_float(v.scalar<double>());
-    case T::kBool: return v.scalar<bool>() ? "true" : "false";
-    case T::kString: return json_string(v.string());
-    case T::kArray: break;
+    case T::kUint8:
+      return std::to_string(v.scalar<std::uint8_t>());
+    case T::kInt8:
+      return std::to_string(v.scalar<std::int8_t>());
+    case T::kUint16:
+      return std::to_string(v.scalar<std::uint16_t>());
+    case T::kInt16:
+      return std::to_string(v.scalar<std::int16_t>());
+    case T::kUint32:
+      return std::to_string(v.scalar<std::uint32_t>());
+    case T::kInt32:
+      return std::to_string(v.scalar<std::int32_t>());
+    case T::kUint64:
+      return std::to_string(v.scalar<std::uint64_t>());
+    case T::kInt64:
+      return std::to_string(v.scalar<std::int64_t>());
+    case T::kFloat32:
+      return json_float(v.scalar<float>());
+    case T::kFloat64:
+      return json_float(v.scalar<double>());
+    case T::kBool:
+      return v.scalar<bool>() ? "true" : "false";
+    case T::kString:
+      return json_string(v.string());
+    case T::kArray:
+      break;
   }
   return "null";
 }
 
 // "element_type", "count", "value" (and "truncated") of an array.
 inline void array_json(std::string& o, const gg::ArrayView& a, bool full) {
-  o += "\"element_type\": \"" + std::string(gg::type_name(a.element_type())) + "\", \"count\": " +
-       std::to_string(a.size()) + ", \"value\": [";
+  o += "\"element_type\": \"" + std::string(gg::type_name(a.element_type())) +
+       "\", \"count\": " + std::to_string(a.size()) + ", \"value\": [";
   const std::uint64_t shown = full ? a.size() : std::min(a.size(), kSummaryItems);
   std::uint64_t i = 0;
   for (gg::ValueView e : a) {
@@ -167,7 +180,8 @@ std::string json(const R& r, const std::string& file, const InspectOptions& opt)
   for (const gg::KeyValue& kv : r.metadata()) {
     o += first ? "\n    {" : ",\n    {";
     first = false;
-    o += "\"key\": " + json_string(kv.key) + ", \"type\": \"" + std::string(gg::type_name(kv.value.type())) + "\", ";
+    o += "\"key\": " + json_string(kv.key) + ", \"type\": \"" +
+         std::string(gg::type_name(kv.value.type())) + "\", ";
     if (kv.value.type() == gg::Type::kArray) {
       array_json(o, kv.value.array(), opt.full);
     } else {
@@ -182,7 +196,8 @@ std::string json(const R& r, const std::string& file, const InspectOptions& opt)
     for (const auto& t : r.tensors()) {
       o += first ? "\n    {" : ",\n    {";
       first = false;
-      o += "\"name\": " + json_string(t.name) + ", \"type\": \"" + std::string(edgequant::ggml_type_name(t.type)) +
+      o += "\"name\": " + json_string(t.name) + ", \"type\": \"" +
+           std::string(edgequant::ggml_type_name(t.type)) +
            "\", \"type_id\": " + std::to_string(static_cast<std::uint32_t>(t.type)) +
            ", \"shape\": " + shape_json(t) + ", \"offset\": " + std::to_string(t.offset) +
            ", \"file_offset\": " + std::to_string(r.data_offset() + t.offset) +
@@ -238,7 +253,8 @@ inline std::string array_text(const gg::ArrayView& a, bool full) {
              : scalar_text(e);
     ++i;
   }
-  if (shown < a.size()) o += ", ... (" + std::to_string(a.size() - shown) + " more; --full shows all)";
+  if (shown < a.size())
+    o += ", ... (" + std::to_string(a.size() - shown) + " more; --full shows all)";
   return o + "]";
 }
 
@@ -252,9 +268,11 @@ std::string text(const R& r, const std::string& file, const InspectOptions& opt)
     data += t.nbytes;
     ++types[std::string(edgequant::ggml_type_name(t.type))];
   }
-  std::snprintf(line, sizeof line, "%s: GGUF v%u, %llu bytes, alignment %llu, data at offset %llu\n",
-                file.c_str(), r.version(), static_cast<unsigned long long>(r.file_size()),
-                static_cast<unsigned long long>(r.alignment()), static_cast<unsigned long long>(r.data_offset()));
+  std::snprintf(line, sizeof line,
+                "%s: GGUF v%u, %llu bytes, alignment %llu, data at offset %llu\n", file.c_str(),
+                r.version(), static_cast<unsigned long long>(r.file_size()),
+                static_cast<unsigned long long>(r.alignment()),
+                static_cast<unsigned long long>(r.data_offset()));
   o += line;
   o += "metadata: " + std::to_string(r.metadata().size()) + " keys\n";
   std::size_t w = 8;
@@ -263,32 +281,37 @@ std::string text(const R& r, const std::string& file, const InspectOptions& opt)
     std::string type(gg::type_name(kv.value.type())), value;
     if (kv.value.type() == gg::Type::kArray) {
       const auto a = kv.value.array();
-      type = "arr[" + std::string(gg::type_name(a.element_type())) + "] x " + std::to_string(a.size());
+      type =
+          "arr[" + std::string(gg::type_name(a.element_type())) + "] x " + std::to_string(a.size());
       value = array_text(a, opt.full);
     } else {
       value = scalar_text(kv.value);
     }
     const std::string key = text_string(kv.key, 200);
-    o += "  " + key.substr(1, key.size() - 2) + std::string(w > kv.key.size() ? w - kv.key.size() : 0, ' ') +
-         "  " + type + "  " + value + "\n";
+    o += "  " + key.substr(1, key.size() - 2) +
+         std::string(w > kv.key.size() ? w - kv.key.size() : 0, ' ') + "  " + type + "  " + value +
+         "\n";
   }
-  o += "tensors: " + std::to_string(r.tensors().size()) + " (" + std::to_string(data) + " bytes of data";
+  o += "tensors: " + std::to_string(r.tensors().size()) + " (" + std::to_string(data) +
+       " bytes of data";
   for (const auto& [name, n] : types) o += ", " + name + " x" + std::to_string(n);
   o += ")\n";
   if (opt.tensors && !r.tensors().empty()) {
     std::size_t nw = 4;
     for (const auto& t : r.tensors()) nw = std::max(nw, t.name.size());
-    std::snprintf(line, sizeof line, "  %5s  %-*s  %-7s  %-24s %12s %12s\n", "#", static_cast<int>(nw), "name",
-                  "type", "shape", "offset", "bytes");
+    std::snprintf(line, sizeof line, "  %5s  %-*s  %-7s  %-24s %12s %12s\n", "#",
+                  static_cast<int>(nw), "name", "type", "shape", "offset", "bytes");
     o += line;
     std::size_t i = 0;
     for (const auto& t : r.tensors()) {
       std::string shape;
-      for (std::uint32_t d = 0; d < t.n_dims; ++d) shape += (d ? " x " : "") + std::to_string(t.ne[d]);
+      for (std::uint32_t d = 0; d < t.n_dims; ++d)
+        shape += (d ? " x " : "") + std::to_string(t.ne[d]);
       const std::string name = text_string(t.name, 200);
-      std::snprintf(line, sizeof line, "  %5zu  %-*s  %-7s  %-24s %12llu %12llu\n", i++, static_cast<int>(nw),
-                    name.substr(1, name.size() - 2).c_str(), std::string(edgequant::ggml_type_name(t.type)).c_str(),
-                    shape.c_str(), static_cast<unsigned long long>(t.offset),
+      std::snprintf(line, sizeof line, "  %5zu  %-*s  %-7s  %-24s %12llu %12llu\n", i++,
+                    static_cast<int>(nw), name.substr(1, name.size() - 2).c_str(),
+                    std::string(edgequant::ggml_type_name(t.type)).c_str(), shape.c_str(),
+                    static_cast<unsigned long long>(t.offset),
                     static_cast<unsigned long long>(t.nbytes));
       o += line;
     }

@@ -48,11 +48,50 @@ constexpr GoldenTensor kTinyLlama[] = {
 };
 
 // README: ids 259..299 in order.
-const char* const kTinyNormalTokens[] = {
-    "\xE2\x96\x81the", "\xE2\x96\x81" "a", "\xE2\x96\x81of", "\xE2\x96\x81" "and", "\xE2\x96\x81to",
-    "\xE2\x96\x81in", "\xE2\x96\x81is", "\xE2\x96\x81it", "e", "t", "a", "o", "i", "n", "s", "h", "r", "d",
-    "l", "u", "\xE2\x96\x81", "c", "m", "f", "w", "g", "y", "p", "b", "v", "k", "x", "j", "q", "z",
-    "\xE2\x96\x81model", "\xE2\x96\x81" "edge", "\xE2\x96\x81quant", "er", "in", "on"};
+const char* const kTinyNormalTokens[] = {"\xE2\x96\x81the",
+                                         "\xE2\x96\x81"
+                                         "a",
+                                         "\xE2\x96\x81of",
+                                         "\xE2\x96\x81"
+                                         "and",
+                                         "\xE2\x96\x81to",
+                                         "\xE2\x96\x81in",
+                                         "\xE2\x96\x81is",
+                                         "\xE2\x96\x81it",
+                                         "e",
+                                         "t",
+                                         "a",
+                                         "o",
+                                         "i",
+                                         "n",
+                                         "s",
+                                         "h",
+                                         "r",
+                                         "d",
+                                         "l",
+                                         "u",
+                                         "\xE2\x96\x81",
+                                         "c",
+                                         "m",
+                                         "f",
+                                         "w",
+                                         "g",
+                                         "y",
+                                         "p",
+                                         "b",
+                                         "v",
+                                         "k",
+                                         "x",
+                                         "j",
+                                         "q",
+                                         "z",
+                                         "\xE2\x96\x81model",
+                                         "\xE2\x96\x81"
+                                         "edge",
+                                         "\xE2\x96\x81quant",
+                                         "er",
+                                         "in",
+                                         "on"};
 
 bool bytes_equal(std::span<const std::byte> a, const std::uint8_t* b, std::size_t n) {
   return a.size() >= n && std::memcmp(a.data(), b, n) == 0;
@@ -64,7 +103,7 @@ TEST_CASE("gguf: small_all_kv.gguf header, every KV and its type as the README l
   auto path = eqtest::golden_file("small_all_kv.gguf");
   if (!path) return;
   auto r = GgufReader<>::open_file(*path);
-  REQUIRE_MESSAGE(r, r.error().message());
+  REQUIRE_MESSAGE(r, eqtest::why(r));
   CHECK(r->version() == 3);
   CHECK(r->file_size() == 1280);
   CHECK(r->alignment() == 32);
@@ -72,10 +111,25 @@ TEST_CASE("gguf: small_all_kv.gguf header, every KV and its type as the README l
   CHECK(r->data_offset() == 864);
   REQUIRE(r->metadata().size() == 20);
 
-  const char* order[] = {"t.u8",      "t.i8",      "t.u16",     "t.i16",       "t.u32",
-                         "t.i32",     "t.f32",     "t.bool",    "t.str",       "t.empty",
-                         "t.u64",     "t.i64",     "t.f64",     "t.arr.i32",   "t.arr.f32",
-                         "t.arr.str", "t.arr.empty", "t.arr.bool", "general.architecture",
+  const char* order[] = {"t.u8",
+                         "t.i8",
+                         "t.u16",
+                         "t.i16",
+                         "t.u32",
+                         "t.i32",
+                         "t.f32",
+                         "t.bool",
+                         "t.str",
+                         "t.empty",
+                         "t.u64",
+                         "t.i64",
+                         "t.f64",
+                         "t.arr.i32",
+                         "t.arr.f32",
+                         "t.arr.str",
+                         "t.arr.empty",
+                         "t.arr.bool",
+                         "general.architecture",
                          "general.alignment"};
   for (std::size_t i = 0; i < 20; ++i) CHECK(r->metadata()[i].key == order[i]);
 
@@ -93,10 +147,14 @@ TEST_CASE("gguf: small_all_kv.gguf header, every KV and its type as the README l
   CHECK(*r->get<std::uint64_t>("t.u64") == 18000000000000000000ull);
   CHECK(*r->get<std::int64_t>("t.i64") == -9000000000000000000ll);
   CHECK(*r->get<double>("t.f64") == 2.718281828459045);
-  CHECK(*r->get<std::vector<std::int32_t>>("t.arr.i32") == std::vector<std::int32_t>{1, -2, 3, -4, 5});
+  CHECK(*r->get<std::vector<std::int32_t>>("t.arr.i32") ==
+        std::vector<std::int32_t>{1, -2, 3, -4, 5});
   CHECK(*r->get<std::vector<float>>("t.arr.f32") == std::vector<float>{0.5f, -1.25f, 1e-30f});
   CHECK(*r->get<std::vector<std::string>>("t.arr.str") ==
-        std::vector<std::string>{"a", "", "\xC3\xBCn\xC3\xAF" "code", "the quick brown fox"});
+        std::vector<std::string>{"a", "",
+                                 "\xC3\xBCn\xC3\xAF"
+                                 "code",
+                                 "the quick brown fox"});
   auto empty = r->get<gg::ArrayView>("t.arr.empty");
   REQUIRE(empty);
   CHECK(empty->element_type() == gg::Type::kUint8);
@@ -106,11 +164,12 @@ TEST_CASE("gguf: small_all_kv.gguf header, every KV and its type as the README l
   CHECK(*r->get<std::uint32_t>("general.alignment") == 32);
 
   // Value types as stored.
-  const gg::Type types[] = {gg::Type::kUint8,  gg::Type::kInt8,   gg::Type::kUint16, gg::Type::kInt16,
-                            gg::Type::kUint32, gg::Type::kInt32,  gg::Type::kFloat32, gg::Type::kBool,
-                            gg::Type::kString, gg::Type::kString, gg::Type::kUint64, gg::Type::kInt64,
-                            gg::Type::kFloat64, gg::Type::kArray, gg::Type::kArray,  gg::Type::kArray,
-                            gg::Type::kArray,  gg::Type::kArray,  gg::Type::kString, gg::Type::kUint32};
+  const gg::Type types[] = {
+      gg::Type::kUint8,   gg::Type::kInt8,   gg::Type::kUint16,  gg::Type::kInt16,
+      gg::Type::kUint32,  gg::Type::kInt32,  gg::Type::kFloat32, gg::Type::kBool,
+      gg::Type::kString,  gg::Type::kString, gg::Type::kUint64,  gg::Type::kInt64,
+      gg::Type::kFloat64, gg::Type::kArray,  gg::Type::kArray,   gg::Type::kArray,
+      gg::Type::kArray,   gg::Type::kArray,  gg::Type::kString,  gg::Type::kUint32};
   for (std::size_t i = 0; i < 20; ++i) CHECK(r->metadata()[i].value.type() == types[i]);
   CHECK(r->get<gg::ArrayView>("t.arr.str")->element_type() == gg::Type::kString);
   CHECK(r->get<gg::ArrayView>("t.arr.bool")->element_type() == gg::Type::kBool);
@@ -246,7 +305,7 @@ TEST_CASE("gguf: tiny_llama.gguf KVs, vocabulary and tensor table as the README 
   auto path = eqtest::golden_file("tiny_llama.gguf");
   if (!path) return;
   auto r = GgufReader<>::open_file(*path);
-  REQUIRE_MESSAGE(r, r.error().message());
+  REQUIRE_MESSAGE(r, eqtest::why(r));
   CHECK(r->file_size() == 825696);
   CHECK(r->data_offset() == 8576);
   REQUIRE(r->metadata().size() == 21);
@@ -315,14 +374,14 @@ TEST_CASE("gguf: tiny_llama.gguf KVs, vocabulary and tensor table as the README 
   REQUIRE(norm);
   auto nv = norm->view<float, 1>();
   REQUIRE(nv);
-  for (std::size_t i = 0; i < 256; ++i) CHECK(std::abs((*nv)(i) - 1.0f) < 0.06f);
+  for (std::size_t i = 0; i < 256; ++i) CHECK(std::abs((*nv)(i)-1.0f) < 0.06f);
 }
 
 TEST_CASE("gguf: array views iterate strings and nested arrays in order") {
   gg::Layout l;
   l.metadata.set("a.nested", gg::Value::arrays({gg::Value::array<std::int32_t>({1, 2}),
-                                                 gg::Value::strings({"x", "yz"}),
-                                                 gg::Value::empty_array(gg::Type::kFloat32)}));
+                                                gg::Value::strings({"x", "yz"}),
+                                                gg::Value::empty_array(gg::Type::kFloat32)}));
   l.metadata.set("a.str", gg::Value::strings({"one", "", "three"}));
   MemorySink s;
   gg::WriterOptions opt;
@@ -331,7 +390,7 @@ TEST_CASE("gguf: array views iterate strings and nested arrays in order") {
   REQUIRE(w);
   REQUIRE(w->finish());
   auto r = eqtest::parse(s.bytes());
-  REQUIRE_MESSAGE(r, r.error().message());
+  REQUIRE_MESSAGE(r, eqtest::why(r));
   auto nested = r->get<gg::ArrayView>("a.nested");
   REQUIRE(nested);
   CHECK(nested->element_type() == gg::Type::kArray);
@@ -360,7 +419,7 @@ TEST_CASE("gguf: memory and mmap sources read the same; n_dims 0 is a scalar") {
   eqtest::GgufBytes b;
   b.header(1, 0).str("s").u32(0).u32(0).u64(0).pad(32).f32(42.0f).pad(32);
   auto r = eqtest::parse(b.bytes());
-  REQUIRE_MESSAGE(r, r.error().message());
+  REQUIRE_MESSAGE(r, eqtest::why(r));
   const auto& t = r->tensors()[0];
   CHECK(t.n_dims == 0);
   CHECK(t.n_elements() == 1);

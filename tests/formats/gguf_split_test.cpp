@@ -3,10 +3,10 @@
 // merge back to the original data, and every set-level error.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <cstring>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "edgequant/formats/gguf.hpp"
@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir(const char* tag) {
-  auto d = fs::temp_directory_path() / ("eq_gguf_split_" + std::string(tag) + std::to_string(::getpid()));
+  auto d = fs::temp_directory_path() /
+           ("eq_gguf_split_" + std::string(tag) + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -33,7 +34,8 @@ std::vector<std::string> keys_of(const GgufReader<>& r) {
 }
 
 // Writes a hand-made shard: the given KVs and F32 tensors of 8 floats.
-void write_shard(const std::string& path, const gg::Metadata& kv, std::initializer_list<const char*> tensors) {
+void write_shard(const std::string& path, const gg::Metadata& kv,
+                 std::initializer_list<const char*> tensors) {
   gg::Layout l;
   l.metadata = kv;
   for (const char* t : tensors) l.tensors.push_back(gg::TensorSpec::make(t, GgmlType::kF32, {8}));
@@ -68,7 +70,8 @@ TEST_CASE("gguf split: file names follow llama_split_path / llama_split_prefix")
   CHECK_FALSE(gg::split_prefix("-00001-of-00003.gguf", 0, 3));  // empty prefix
 }
 
-TEST_CASE("gguf split: by tensor count, keys as gguf-split writes them, read back as one model, merge") {
+TEST_CASE(
+    "gguf split: by tensor count, keys as gguf-split writes them, read back as one model, merge") {
   auto golden = eqtest::golden_file("tiny_llama.gguf");
   if (!golden) return;
   const auto dir = temp_dir("count");
@@ -78,7 +81,7 @@ TEST_CASE("gguf split: by tensor count, keys as gguf-split writes them, read bac
   gg::SplitOptions opt;
   opt.max_tensors = 8;
   auto out = gg::split(*in, (dir / "tiny").string(), opt);
-  REQUIRE_MESSAGE(out, out.error().message());
+  REQUIRE_MESSAGE(out, eqtest::why(out));
   REQUIRE(out->size() == 3);
   CHECK((*out)[2] == (dir / "tiny-00003-of-00003.gguf").string());
 
@@ -113,7 +116,7 @@ TEST_CASE("gguf split: by tensor count, keys as gguf-split writes them, read bac
 
   // Any shard opens the whole set.
   auto set = GgufModel<>::open((*out)[1]);
-  REQUIRE_MESSAGE(set, set.error().message());
+  REQUIRE_MESSAGE(set, eqtest::why(set));
   CHECK(set->is_split());
   CHECK(set->shards().size() == 3);
   REQUIRE(set->tensors().size() == 21);
@@ -138,7 +141,8 @@ TEST_CASE("gguf split: by tensor count, keys as gguf-split writes them, read bac
   const auto gbytes = eqtest::read_file(*golden);
   const auto mbytes = eqtest::read_file(merged);
   REQUIRE(mbytes.size() - m->data_offset() == gbytes.size() - 8576);
-  CHECK(std::memcmp(mbytes.data() + m->data_offset(), gbytes.data() + 8576, gbytes.size() - 8576) == 0);
+  CHECK(std::memcmp(mbytes.data() + m->data_offset(), gbytes.data() + 8576, gbytes.size() - 8576) ==
+        0);
   // A merged file (split.count 0) reads as a single model.
   auto mm = GgufModel<>::open(merged);
   REQUIRE(mm);
@@ -149,7 +153,8 @@ TEST_CASE("gguf split: by tensor count, keys as gguf-split writes them, read bac
   fs::create_directories(again_dir);
   auto again = gg::split(*set, (again_dir / "tiny").string(), opt);
   REQUIRE(again);
-  for (std::size_t s = 0; s < 3; ++s) CHECK(eqtest::read_file((*again)[s]) == eqtest::read_file((*out)[s]));
+  for (std::size_t s = 0; s < 3; ++s)
+    CHECK(eqtest::read_file((*again)[s]) == eqtest::read_file((*out)[s]));
   fs::remove_all(dir);
 }
 
@@ -192,7 +197,8 @@ TEST_CASE("gguf split: by size, shard boundaries from the README's padded tensor
   CHECK(gg::plan_split(*in, zero).error().code == Errc::kBadArgument);
 }
 
-TEST_CASE("gguf split: set-level errors (missing shard, wrong split.no, counts, duplicates, names)") {
+TEST_CASE(
+    "gguf split: set-level errors (missing shard, wrong split.no, counts, duplicates, names)") {
   const auto dir = temp_dir("errors");
   auto p = [&](const char* name) { return (dir / name).string(); };
   gg::Metadata first = split_keys(0, 3, 3);
@@ -203,7 +209,7 @@ TEST_CASE("gguf split: set-level errors (missing shard, wrong split.no, counts, 
   write_shard(p("s-00002-of-00003.gguf"), split_keys(1, 3, 3), {"b"});
   write_shard(p("s-00003-of-00003.gguf"), split_keys(2, 3, 3), {"c"});
   auto ok = GgufModel<>::open(p("s-00001-of-00003.gguf"));
-  REQUIRE_MESSAGE(ok, ok.error().message());
+  REQUIRE_MESSAGE(ok, eqtest::why(ok));
   CHECK(ok->tensors().size() == 3);
   CHECK(ok->paths()[2] == p("s-00003-of-00003.gguf"));
 
@@ -228,8 +234,9 @@ TEST_CASE("gguf split: set-level errors (missing shard, wrong split.no, counts, 
 
   // split.tensors.count disagreeing with the shards.
   write_shard(p("s-00003-of-00003.gguf"), split_keys(2, 3, 3), {"c", "d"});
-  CHECK(GgufModel<>::open(p("s-00001-of-00003.gguf")).error().what.find("split.tensors.count is 3") !=
-        std::string::npos);
+  CHECK(
+      GgufModel<>::open(p("s-00001-of-00003.gguf")).error().what.find("split.tensors.count is 3") !=
+      std::string::npos);
 
   // The same tensor in two shards.
   write_shard(p("s-00003-of-00003.gguf"), split_keys(2, 3, 3), {"a"});

@@ -2,7 +2,10 @@
 // and a parse-from-bytes shortcut.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -51,8 +54,8 @@ class GgufBytes {
   GgufBytes& key(std::string_view k, std::uint32_t type) { return str(k).u32(type); }
   GgufBytes& kv_u32(std::string_view k, std::uint32_t v) { return key(k, 4).u32(v); }
   GgufBytes& kv_str(std::string_view k, std::string_view v) { return key(k, 8).str(v); }
-  GgufBytes& tensor(std::string_view name, std::initializer_list<std::int64_t> ne, std::uint32_t type,
-                    std::uint64_t offset) {
+  GgufBytes& tensor(std::string_view name, std::initializer_list<std::int64_t> ne,
+                    std::uint32_t type, std::uint64_t offset) {
     str(name).u32(static_cast<std::uint32_t>(ne.size()));
     for (auto d : ne) i64(d);
     return u32(type).u64(offset);
@@ -84,6 +87,37 @@ inline std::vector<std::byte> as_bytes(const std::vector<std::uint8_t>& v) {
   std::vector<std::byte> o(v.size());
   if (!v.empty()) std::memcpy(o.data(), v.data(), v.size());
   return o;
+}
+
+// The error message of a failed Expected, "" otherwise: safe inside doctest
+// *_MESSAGE macros, which also evaluate the message when reporting successes (-s).
+template <class E>
+std::string why(const E& e) {
+  return e ? std::string() : e.error().message();
+}
+
+// Runs a shell command; its exit status and stdout.
+struct CommandResult {
+  int rc = -1;
+  std::string out;
+};
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  return r;
+}
+
+// Single-quoted for /bin/sh.
+inline std::string shell_quote(const std::string& s) {
+  std::string o = "'";
+  for (char c : s) o += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return o + "'";
 }
 
 }  // namespace eqtest

@@ -3,9 +3,9 @@
 // ggml's key-order semantics, and the writer's refusals.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "edgequant/formats/gguf.hpp"
@@ -70,7 +70,8 @@ TEST_CASE("gguf writer: every golden GGUF rewritten from its parsed form is byte
   fs::remove_all(dir);
 }
 
-TEST_CASE("gguf writer: small_all_kv.gguf rebuilt from the README's values and edgequant's quantizers") {
+TEST_CASE(
+    "gguf writer: small_all_kv.gguf rebuilt from the README's values and edgequant's quantizers") {
   auto path = eqtest::golden_file("small_all_kv.gguf");
   auto input = eqtest::golden_file("input.f32");
   if (!path || !input) return;
@@ -94,7 +95,10 @@ TEST_CASE("gguf writer: small_all_kv.gguf rebuilt from the README's values and e
   m.set("t.f64", 2.718281828459045);
   m.set("t.arr.i32", gg::Value::array<std::int32_t>({1, -2, 3, -4, 5}));
   m.set("t.arr.f32", gg::Value::array<float>({0.5f, -1.25f, 1e-30f}));
-  m.set("t.arr.str", gg::Value::strings({"a", "", "\xC3\xBCn\xC3\xAF" "code", "the quick brown fox"}));
+  m.set("t.arr.str", gg::Value::strings({"a", "",
+                                         "\xC3\xBCn\xC3\xAF"
+                                         "code",
+                                         "the quick brown fox"}));
   m.set("t.arr.empty", gg::Value::empty_array(gg::Type::kUint8));
   m.set("t.arr.bool", gg::Value::array<bool>({true, false, true}));
   m.set("general.architecture", "test");
@@ -107,7 +111,8 @@ TEST_CASE("gguf writer: small_all_kv.gguf rebuilt from the README's values and e
   // README: row i of each matrix = input row (first + i), the first ne[0] columns.
   auto rows = [&](std::size_t first, std::size_t n, std::size_t cols) {
     std::vector<float> v;
-    for (std::size_t i = 0; i < n; ++i) v.insert(v.end(), &x[(first + i) * 4096], &x[(first + i) * 4096] + cols);
+    for (std::size_t i = 0; i < n; ++i)
+      v.insert(v.end(), &x[(first + i) * 4096], &x[(first + i) * 4096] + cols);
     return v;
   };
   auto quant = [&](GgmlType t, const std::vector<float>& src, std::size_t cols) {
@@ -117,7 +122,7 @@ TEST_CASE("gguf writer: small_all_kv.gguf rebuilt from the README's values and e
   };
   MemorySink sink;
   auto w = gg::Writer<MemorySink&>::begin(sink, l);
-  REQUIRE_MESSAGE(w, w.error().message());
+  REQUIRE_MESSAGE(w, eqtest::why(w));
   REQUIRE(w->write_tensor(bytes_of(x.data(), 28)));
   REQUIRE(w->write_tensor(quant(GgmlType::kQ4_0, rows(1, 3, 64), 64)));
   REQUIRE(w->write_tensor(quant(GgmlType::kQ8_0, rows(4, 2, 96), 96)));
@@ -162,7 +167,8 @@ TEST_CASE("gguf writer: values survive a write/read round trip with their exact 
   CHECK(*r->get<std::int64_t>("i64.min") == std::numeric_limits<std::int64_t>::min());
   CHECK(std::isnan(*r->get<float>("f32.nan")));
   CHECK(*r->get<double>("f64.tiny") == 4.9406564584124654e-324);
-  CHECK(*r->get<std::vector<std::uint64_t>>("arr.u64") == std::vector<std::uint64_t>{0, 1ull << 63});
+  CHECK(*r->get<std::vector<std::uint64_t>>("arr.u64") ==
+        std::vector<std::uint64_t>{0, 1ull << 63});
   CHECK(*r->get<std::vector<std::int16_t>>("arr.i16") == std::vector<std::int16_t>{-32768, 32767});
   auto f = *r->get<std::vector<double>>("arr.f64");
   CHECK(std::signbit(f[0]));
@@ -173,7 +179,16 @@ TEST_CASE("gguf writer: values survive a write/read round trip with their exact 
 
 TEST_CASE("gguf writer: GGUFv2 input and bool bytes other than 0/1 are normalised like ggml") {
   eqtest::GgufBytes b;
-  b.header(1, 1, 2).key("flag", 7).u8(2).tensor("w", {4}, 0, 0).pad(32).f32(1).f32(2).f32(3).f32(4).pad(32);
+  b.header(1, 1, 2)
+      .key("flag", 7)
+      .u8(2)
+      .tensor("w", {4}, 0, 0)
+      .pad(32)
+      .f32(1)
+      .f32(2)
+      .f32(3)
+      .f32(4)
+      .pad(32);
   auto r = eqtest::parse(b.bytes());
   REQUIRE(r);
   CHECK(*r->get<bool>("flag"));
@@ -232,7 +247,8 @@ TEST_CASE("gguf writer: refuses layouts that ggml or the reader would reject") {
     CHECK_MESSAGE(p.error().what.find(text) != std::string::npos, p.error().what);
   };
   gg::Layout dup;
-  dup.tensors = {gg::TensorSpec::make("w", GgmlType::kF32, {4}), gg::TensorSpec::make("w", GgmlType::kF32, {4})};
+  dup.tensors = {gg::TensorSpec::make("w", GgmlType::kF32, {4}),
+                 gg::TensorSpec::make("w", GgmlType::kF32, {4})};
   fails(dup, Errc::kInvalid, "duplicate tensor name");
   gg::Layout longname;
   longname.tensors = {gg::TensorSpec::make(std::string(64, 'n'), GgmlType::kF32, {4})};
@@ -267,7 +283,8 @@ TEST_CASE("gguf writer: streaming checks sizes; an unfinished file never appears
   const auto dir = temp_dir();
   const auto out = (dir / "partial.gguf").string();
   gg::Layout l;
-  l.tensors = {gg::TensorSpec::make("a", GgmlType::kF32, {4}), gg::TensorSpec::make("b", GgmlType::kF32, {2})};
+  l.tensors = {gg::TensorSpec::make("a", GgmlType::kF32, {4}),
+               gg::TensorSpec::make("b", GgmlType::kF32, {2})};
   const float v[4] = {1, 2, 3, 4};
   {
     auto f = AtomicFile::create(out);

@@ -11,11 +11,11 @@
 namespace edgequant::gguf {
 
 inline constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};  // §1, bytes 0..3
-inline constexpr std::uint32_t kVersion = 3;              // what writers emit (§1)
-inline constexpr std::uint64_t kDefaultAlignment = 32;    // GGUF_DEFAULT_ALIGNMENT (§4)
-inline constexpr std::size_t kHeaderBytes = 24;           // magic, version, n_tensors, n_kv
-inline constexpr std::uint32_t kMaxDims = 4;              // GGML_MAX_DIMS (§3)
-inline constexpr std::size_t kMaxNameBytes = 63;          // GGML_MAX_NAME 64 incl. NUL (§3)
+inline constexpr std::uint32_t kVersion = 3;             // what writers emit (§1)
+inline constexpr std::uint64_t kDefaultAlignment = 32;   // GGUF_DEFAULT_ALIGNMENT (§4)
+inline constexpr std::size_t kHeaderBytes = 24;          // magic, version, n_tensors, n_kv
+inline constexpr std::uint32_t kMaxDims = 4;             // GGML_MAX_DIMS (§3)
+inline constexpr std::size_t kMaxNameBytes = 63;         // GGML_MAX_NAME 64 incl. NUL (§3)
 inline constexpr std::string_view kAlignmentKey = "general.alignment";
 
 // Metadata value type ids (`enum gguf_type`, §2), stored as int32.
@@ -40,9 +40,8 @@ constexpr bool type_valid(std::uint32_t id) noexcept { return id < kTypeCount; }
 
 // `gguf_type_name` spelling: u8 i8 u16 i16 u32 i32 f32 bool str arr u64 i64 f64.
 constexpr std::string_view type_name(Type t) noexcept {
-  constexpr std::string_view kNames[kTypeCount] = {"u8",  "i8",   "u16", "i16", "u32",
-                                                   "i32", "f32",  "bool", "str", "arr",
-                                                   "u64", "i64",  "f64"};
+  constexpr std::string_view kNames[kTypeCount] = {"u8",   "i8",  "u16", "i16", "u32", "i32", "f32",
+                                                   "bool", "str", "arr", "u64", "i64", "f64"};
   const auto i = static_cast<std::uint32_t>(t);
   return i < kTypeCount ? kNames[i] : std::string_view("?");
 }
@@ -59,17 +58,22 @@ constexpr std::size_t type_size(Type t) noexcept {
   switch (t) {
     case Type::kUint8:
     case Type::kInt8:
-    case Type::kBool: return 1;
+    case Type::kBool:
+      return 1;
     case Type::kUint16:
-    case Type::kInt16: return 2;
+    case Type::kInt16:
+      return 2;
     case Type::kUint32:
     case Type::kInt32:
-    case Type::kFloat32: return 4;
+    case Type::kFloat32:
+      return 4;
     case Type::kUint64:
     case Type::kInt64:
-    case Type::kFloat64: return 8;
+    case Type::kFloat64:
+      return 8;
     case Type::kString:
-    case Type::kArray: return 0;
+    case Type::kArray:
+      return 0;
   }
   return 0;
 }
@@ -86,20 +90,55 @@ constexpr std::size_t min_element_bytes(Type t) noexcept {
 // The C++ type that holds a scalar GGUF value (get<T> and the writer's setters).
 template <class T>
 struct TypeOf;
-template <> struct TypeOf<std::uint8_t> { static constexpr Type value = Type::kUint8; };
-template <> struct TypeOf<std::int8_t> { static constexpr Type value = Type::kInt8; };
-template <> struct TypeOf<std::uint16_t> { static constexpr Type value = Type::kUint16; };
-template <> struct TypeOf<std::int16_t> { static constexpr Type value = Type::kInt16; };
-template <> struct TypeOf<std::uint32_t> { static constexpr Type value = Type::kUint32; };
-template <> struct TypeOf<std::int32_t> { static constexpr Type value = Type::kInt32; };
-template <> struct TypeOf<float> { static constexpr Type value = Type::kFloat32; };
-template <> struct TypeOf<bool> { static constexpr Type value = Type::kBool; };
-template <> struct TypeOf<std::uint64_t> { static constexpr Type value = Type::kUint64; };
-template <> struct TypeOf<std::int64_t> { static constexpr Type value = Type::kInt64; };
-template <> struct TypeOf<double> { static constexpr Type value = Type::kFloat64; };
+template <>
+struct TypeOf<std::uint8_t> {
+  static constexpr Type value = Type::kUint8;
+};
+template <>
+struct TypeOf<std::int8_t> {
+  static constexpr Type value = Type::kInt8;
+};
+template <>
+struct TypeOf<std::uint16_t> {
+  static constexpr Type value = Type::kUint16;
+};
+template <>
+struct TypeOf<std::int16_t> {
+  static constexpr Type value = Type::kInt16;
+};
+template <>
+struct TypeOf<std::uint32_t> {
+  static constexpr Type value = Type::kUint32;
+};
+template <>
+struct TypeOf<std::int32_t> {
+  static constexpr Type value = Type::kInt32;
+};
+template <>
+struct TypeOf<float> {
+  static constexpr Type value = Type::kFloat32;
+};
+template <>
+struct TypeOf<bool> {
+  static constexpr Type value = Type::kBool;
+};
+template <>
+struct TypeOf<std::uint64_t> {
+  static constexpr Type value = Type::kUint64;
+};
+template <>
+struct TypeOf<std::int64_t> {
+  static constexpr Type value = Type::kInt64;
+};
+template <>
+struct TypeOf<double> {
+  static constexpr Type value = Type::kFloat64;
+};
 
 template <class T>
-concept Scalar = requires { TypeOf<T>::value; };
+concept Scalar = requires {
+  TypeOf<T>::value;
+};
 
 // Bounds applied while reading a file; every one is checked before any work or
 // allocation depends on the value. Defaults accept every real model (the

@@ -196,7 +196,8 @@ class ArrayView {
     std::vector<T> out;
     if constexpr (Scalar<T>) {
       if (elem_ != TypeOf<T>::value) {
-        return detail::type_mismatch("array", elem_, "arr[" + std::string(type_name(TypeOf<T>::value)) + "]", offset_);
+        return detail::type_mismatch(
+            "array", elem_, "arr[" + std::string(type_name(TypeOf<T>::value)) + "]", offset_);
       }
       out.reserve(static_cast<std::size_t>(count_));
       for (std::uint64_t i = 0; i < count_; ++i) out.push_back(at<T>(i));
@@ -275,15 +276,23 @@ template <class T>
 constexpr bool plain_type_matches(GgmlType t) noexcept {
   using U = std::remove_cv_t<T>;
   switch (t) {
-    case GgmlType::kF32: return std::is_same_v<U, float>;
-    case GgmlType::kF64: return std::is_same_v<U, double>;
+    case GgmlType::kF32:
+      return std::is_same_v<U, float>;
+    case GgmlType::kF64:
+      return std::is_same_v<U, double>;
     case GgmlType::kF16:
-    case GgmlType::kBF16: return std::is_same_v<U, std::uint16_t>;
-    case GgmlType::kI8: return std::is_same_v<U, std::int8_t>;
-    case GgmlType::kI16: return std::is_same_v<U, std::int16_t>;
-    case GgmlType::kI32: return std::is_same_v<U, std::int32_t>;
-    case GgmlType::kI64: return std::is_same_v<U, std::int64_t>;
-    default: return false;
+    case GgmlType::kBF16:
+      return std::is_same_v<U, std::uint16_t>;
+    case GgmlType::kI8:
+      return std::is_same_v<U, std::int8_t>;
+    case GgmlType::kI16:
+      return std::is_same_v<U, std::int16_t>;
+    case GgmlType::kI32:
+      return std::is_same_v<U, std::int32_t>;
+    case GgmlType::kI64:
+      return std::is_same_v<U, std::int64_t>;
+    default:
+      return false;
   }
 }
 
@@ -292,7 +301,8 @@ constexpr bool plain_type_matches(GgmlType t) noexcept {
 class Tensor {
  public:
   Tensor() = default;
-  Tensor(const TensorInfo* info, std::span<const std::byte> bytes, std::uint64_t file_offset) noexcept
+  Tensor(const TensorInfo* info, std::span<const std::byte> bytes,
+         std::uint64_t file_offset) noexcept
       : info_(info), bytes_(bytes), file_offset_(file_offset) {}
 
   const TensorInfo& info() const noexcept { return *info_; }
@@ -318,8 +328,9 @@ class Tensor {
       if (i < Rank) {
         shape[Rank - 1 - i] = static_cast<std::size_t>(info_->ne[i]);
       } else if (info_->ne[i] != 1) {
-        return make_error(Errc::kBadArgument, "tensor '" + std::string(name()) + "' has more than " +
-                                                  std::to_string(Rank) + " dimensions");
+        return make_error(Errc::kBadArgument, "tensor '" + std::string(name()) +
+                                                  "' has more than " + std::to_string(Rank) +
+                                                  " dimensions");
       }
     }
     return TensorView<const T, Rank>::over_bytes(bytes_, shape);
@@ -394,7 +405,8 @@ class Cursor {
                        std::to_string(remaining()) + " bytes left)",
                    at_len);
     }
-    std::string_view s(reinterpret_cast<const char*>(b_.data() + pos_), static_cast<std::size_t>(*n));
+    std::string_view s(reinterpret_cast<const char*>(b_.data() + pos_),
+                       static_cast<std::size_t>(*n));
     pos_ += *n;
     return s;
   }
@@ -435,10 +447,9 @@ class Reader {
     EDGEQUANT_TRY(r.parse());
     return r;
   }
-  static Expected<Reader> open_file(const std::string& path, L limits = {},
-                                    MappedFile::Mode mode = MappedFile::Mode::kAuto)
-    requires std::same_as<Src, MappedFile>
-  {
+  static Expected<Reader> open_file(
+      const std::string& path, L limits = {},
+      MappedFile::Mode mode = MappedFile::Mode::kAuto) requires std::same_as<Src, MappedFile> {
     auto f = MappedFile::open(path, mode);
     if (!f) return std::move(f).error();
     return open(std::move(*f), std::move(limits));
@@ -469,7 +480,9 @@ class Reader {
   template <class T>
   Expected<T> get(std::string_view key) const {
     const KeyValue* kv = find(key);
-    if (!kv) return make_error(Errc::kNotFound, "key " + detail::quoted(key) + " not found", kNoOffset, path_);
+    if (!kv)
+      return make_error(Errc::kNotFound, "key " + detail::quoted(key) + " not found", kNoOffset,
+                        path_);
     auto v = kv->value.template as<T>();
     if (!v) {
       Error e = std::move(v).error();
@@ -494,14 +507,17 @@ class Reader {
   Expected<Tensor> tensor(std::string_view name) const {
     const TensorInfo* t = find_tensor(name);
     if (!t) {
-      return make_error(Errc::kNotFound, "tensor " + detail::quoted(name) + " not found", kNoOffset, path_);
+      return make_error(Errc::kNotFound, "tensor " + detail::quoted(name) + " not found", kNoOffset,
+                        path_);
     }
     return tensor(*t);
   }
   // Precondition: `info` is one of tensors().
   Tensor tensor(const TensorInfo& info) const noexcept {
     const std::uint64_t off = data_offset_ + info.offset;
-    return Tensor(&info, bytes_.subspan(static_cast<std::size_t>(off), static_cast<std::size_t>(info.nbytes)), off);
+    return Tensor(
+        &info, bytes_.subspan(static_cast<std::size_t>(off), static_cast<std::size_t>(info.nbytes)),
+        off);
   }
   std::span<const std::byte> tensor_data(const TensorInfo& info) const noexcept {
     return tensor(info).bytes();
@@ -548,7 +564,8 @@ Status Reader<Src, L>::parse_value(detail::Cursor& c, Type t, const std::string&
   auto et = c.template read<std::uint32_t>(field + " element type");
   if (!et) return std::move(et).error();
   if (!type_valid(*et)) {
-    return c.error(Errc::kInvalid, field + ": unknown array element type id " + std::to_string(*et), at_type);
+    return c.error(Errc::kInvalid, field + ": unknown array element type id " + std::to_string(*et),
+                   at_type);
   }
   const Type elem = static_cast<Type>(*et);
   const std::uint32_t max_depth = std::min<std::uint32_t>(limits_.max_array_depth, kHardMaxDepth);
@@ -556,7 +573,8 @@ Status Reader<Src, L>::parse_value(detail::Cursor& c, Type t, const std::string&
   if (elem == Type::kArray && depth + 2 > max_depth) {
     return c.error(Errc::kLimit,
                    field + ": array of arrays nested deeper than the limit of " +
-                       std::to_string(max_depth) + (max_depth == 1 ? " (ggml reads flat arrays only)" : ""),
+                       std::to_string(max_depth) +
+                       (max_depth == 1 ? " (ggml reads flat arrays only)" : ""),
                    at_type);
   }
   const std::uint64_t at_count = c.pos();
@@ -597,7 +615,8 @@ Status Reader<Src, L>::parse() {
     return c.error(Errc::kBadMagic, "not a GGUF file: magic is not 'GGUF'", 0);
   }
   if (bytes_.size() < kHeaderBytes) {
-    if (bytes_.size() < 4) return c.error(Errc::kBadMagic, "not a GGUF file: shorter than its magic", 0);
+    if (bytes_.size() < 4)
+      return c.error(Errc::kBadMagic, "not a GGUF file: shorter than its magic", 0);
     return c.error(Errc::kTruncated,
                    "header: needs 24 bytes, the file has " + std::to_string(bytes_.size()), 0);
   }
@@ -614,18 +633,22 @@ Status Reader<Src, L>::parse() {
   if (version_ == 0) return c.error(Errc::kInvalid, "version: 0 is not a GGUF version", 4);
   if (version_ == 1) {
     return c.error(Errc::kUnsupported,
-                   "version: GGUFv1 (32-bit counts) is no longer supported; re-convert the model", 4);
+                   "version: GGUFv1 (32-bit counts) is no longer supported; re-convert the model",
+                   4);
   }
   if (version_ == 2 && !limits_.accept_v2) {
-    return c.error(Errc::kUnsupported, "version: GGUFv2 is not accepted by these limits (accept_v2)", 4);
+    return c.error(Errc::kUnsupported,
+                   "version: GGUFv2 is not accepted by these limits (accept_v2)", 4);
   }
   if (version_ > kVersion) {
-    return c.error(Errc::kUnsupported,
-                   "version: " + std::to_string(version_) + " is newer than the supported version 3", 4);
+    return c.error(
+        Errc::kUnsupported,
+        "version: " + std::to_string(version_) + " is newer than the supported version 3", 4);
   }
   const auto n_tensors = *c.template read<std::int64_t>("n_tensors");
   const auto n_kv = *c.template read<std::int64_t>("n_kv");
-  if (n_tensors < 0) return c.error(Errc::kInvalid, "n_tensors: negative (" + std::to_string(n_tensors) + ")", 8);
+  if (n_tensors < 0)
+    return c.error(Errc::kInvalid, "n_tensors: negative (" + std::to_string(n_tensors) + ")", 8);
   if (n_kv < 0) return c.error(Errc::kInvalid, "n_kv: negative (" + std::to_string(n_kv) + ")", 16);
   if (static_cast<std::uint64_t>(n_tensors) > limits_.max_tensors) {
     return c.error(Errc::kLimit,
@@ -634,9 +657,10 @@ Status Reader<Src, L>::parse() {
                    8);
   }
   if (static_cast<std::uint64_t>(n_kv) > limits_.max_kv) {
-    return c.error(Errc::kLimit,
-                   "n_kv: " + std::to_string(n_kv) + " exceeds the limit of " + std::to_string(limits_.max_kv),
-                   16);
+    return c.error(
+        Errc::kLimit,
+        "n_kv: " + std::to_string(n_kv) + " exceeds the limit of " + std::to_string(limits_.max_kv),
+        16);
   }
   // A KV record is at least 13 bytes (key length, type, one-byte value), a
   // tensor info at least 24: bound the counts by the file before reserving.
@@ -668,26 +692,30 @@ Status Reader<Src, L>::parse() {
   for (std::int64_t i = 0; i < n_kv; ++i) {
     const std::uint64_t rec = c.pos();
     const std::string field = "kv[" + std::to_string(i) + "]";
-    auto key = c.string(field + ".key", std::min<std::uint64_t>(limits_.max_key_bytes, limits_.max_string_bytes));
+    auto key = c.string(field + ".key",
+                        std::min<std::uint64_t>(limits_.max_key_bytes, limits_.max_string_bytes));
     if (!key) return std::move(key).error();
     if (key->empty()) return c.error(Errc::kInvalid, field + ".key: empty key", rec);
     const std::string kfield = field + " " + detail::quoted(*key);
     if (auto it = kv_index_.find(*key); it != kv_index_.end()) {
       return c.error(Errc::kInvalid,
-                     kfield + ": duplicate key (first at offset " + std::to_string(kvs_[it->second].offset) + ")",
+                     kfield + ": duplicate key (first at offset " +
+                         std::to_string(kvs_[it->second].offset) + ")",
                      rec);
     }
     const std::uint64_t at_type = c.pos();
     auto type = c.template read<std::uint32_t>(kfield + " value type");
     if (!type) return std::move(type).error();
     if (!type_valid(*type)) {
-      return c.error(Errc::kInvalid, kfield + ": unknown value type id " + std::to_string(*type), at_type);
+      return c.error(Errc::kInvalid, kfield + ": unknown value type id " + std::to_string(*type),
+                     at_type);
     }
     const std::uint64_t at_value = c.pos();
     EDGEQUANT_TRY(parse_value(c, static_cast<Type>(*type), kfield, 0));
     if (auto e = over_meta_limit(kfield, rec)) return std::move(*e);
     kv_index_.emplace(*key, kvs_.size());
-    kvs_.push_back(KeyValue{*key, ValueView(static_cast<Type>(*type), c.at(at_value), at_value), rec});
+    kvs_.push_back(
+        KeyValue{*key, ValueView(static_cast<Type>(*type), c.at(at_value), at_value), rec});
   }
 
   // --- general.alignment (§4)
@@ -700,7 +728,8 @@ Status Reader<Src, L>::parse() {
     }
     const std::uint32_t al = a->value.template scalar<std::uint32_t>();
     if (!is_power_of_two(al)) {
-      return c.error(Errc::kInvalid, "general.alignment: " + std::to_string(al) + " is not a power of two",
+      return c.error(Errc::kInvalid,
+                     "general.alignment: " + std::to_string(al) + " is not a power of two",
                      a->value.offset());
     }
     if (al > limits_.max_alignment) {
@@ -745,7 +774,8 @@ Status Reader<Src, L>::parse() {
     auto nd = c.template read<std::uint32_t>(tfield + ".n_dims");
     if (!nd) return std::move(nd).error();
     if (*nd > kMaxDims) {
-      return c.error(Errc::kInvalid, tfield + ".n_dims: " + std::to_string(*nd) + " exceeds 4", at_ndims);
+      return c.error(Errc::kInvalid, tfield + ".n_dims: " + std::to_string(*nd) + " exceeds 4",
+                     at_ndims);
     }
     t.n_dims = *nd;
     for (std::uint32_t d = 0; d < t.n_dims; ++d) {
@@ -765,15 +795,17 @@ Status Reader<Src, L>::parse() {
     if (!type) return std::move(type).error();
     if (*type >= kGgmlTypeCount) {
       return c.error(Errc::kUnsupported,
-                     tfield + ".type: unknown ggml type id " + std::to_string(static_cast<std::int32_t>(*type)) +
-                         " (known: 0.." + std::to_string(kGgmlTypeCount - 1) + ")",
+                     tfield + ".type: unknown ggml type id " +
+                         std::to_string(static_cast<std::int32_t>(*type)) + " (known: 0.." +
+                         std::to_string(kGgmlTypeCount - 1) + ")",
                      at_type);
     }
     const auto info = ggml_type_info(*type);
     if (!info) {
-      return c.error(Errc::kInvalid,
-                     tfield + ".type: ggml type id " + std::to_string(*type) + " was removed from ggml",
-                     at_type);
+      return c.error(
+          Errc::kInvalid,
+          tfield + ".type: ggml type id " + std::to_string(*type) + " was removed from ggml",
+          at_type);
     }
     t.type = static_cast<GgmlType>(*type);
     // Element count must fit int64 (ggml's int64 ne), bytes must fit uint64.
@@ -790,15 +822,16 @@ Status Reader<Src, L>::parse() {
     }
     auto row = checked_mul<std::uint64_t>(t.ne[0] / info->block_elems, info->block_bytes);
     auto nbytes = row ? checked_mul<std::uint64_t>(*row, t.rows()) : std::nullopt;
-    if (!nbytes) return c.error(Errc::kOverflow, tfield + ": byte size overflows 64 bits", t.info_offset);
+    if (!nbytes)
+      return c.error(Errc::kOverflow, tfield + ": byte size overflows 64 bits", t.info_offset);
     t.nbytes = *nbytes;
     const std::uint64_t at_off = c.pos();
     auto off = c.template read<std::uint64_t>(tfield + ".offset");
     if (!off) return std::move(off).error();
     if (*off % alignment_ != 0) {
       return c.error(Errc::kInvalid,
-                     tfield + ".offset: " + std::to_string(*off) + " is not a multiple of the alignment " +
-                         std::to_string(alignment_),
+                     tfield + ".offset: " + std::to_string(*off) +
+                         " is not a multiple of the alignment " + std::to_string(alignment_),
                      at_off);
     }
     t.offset = *off;
@@ -819,8 +852,8 @@ Status Reader<Src, L>::check_layout(detail::Cursor& c, std::uint64_t n_tensors) 
   const std::uint64_t size = bytes_.size();
   if (data_offset_ > size) {
     return c.error(Errc::kTruncated,
-                   "data section: starts at " + std::to_string(data_offset_) + " but the file has " +
-                       std::to_string(size) + " bytes",
+                   "data section: starts at " + std::to_string(data_offset_) +
+                       " but the file has " + std::to_string(size) + " bytes",
                    meta_end_);
   }
   const std::uint64_t data_size = size - data_offset_;
@@ -830,14 +863,16 @@ Status Reader<Src, L>::check_layout(detail::Cursor& c, std::uint64_t n_tensors) 
     const std::uint64_t at_off = t.info_offset + 8 + t.name.size() + 4 + 8ull * t.n_dims + 4;
     if (limits_.require_contiguous && t.offset != expected) {
       return c.error(Errc::kInvalid,
-                     tfield + ".offset: " + std::to_string(t.offset) + ", expected " + std::to_string(expected) +
+                     tfield + ".offset: " + std::to_string(t.offset) + ", expected " +
+                         std::to_string(expected) +
                          " (ggml requires tensors back to back in info order)",
                      at_off);
     }
     if (!range_within(t.offset, t.nbytes, data_size)) {
       return c.error(Errc::kTruncated,
-                     tfield + ": data [" + std::to_string(t.offset) + ", +" + std::to_string(t.nbytes) +
-                         ") runs past the end of the data section (" + std::to_string(data_size) + " bytes)",
+                     tfield + ": data [" + std::to_string(t.offset) + ", +" +
+                         std::to_string(t.nbytes) + ") runs past the end of the data section (" +
+                         std::to_string(data_size) + " bytes)",
                      at_off);
     }
     // nbytes <= data_size, so padding it cannot overflow; the sum can.
@@ -848,16 +883,17 @@ Status Reader<Src, L>::check_layout(detail::Cursor& c, std::uint64_t n_tensors) 
   if (!limits_.require_contiguous) {
     std::vector<std::size_t> order(tensors_.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return tensors_[a].offset < tensors_[b].offset; });
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return tensors_[a].offset < tensors_[b].offset;
+    });
     for (std::size_t k = 1; k < order.size(); ++k) {
       const TensorInfo& a = tensors_[order[k - 1]];
       const TensorInfo& b = tensors_[order[k]];
       if (a.offset + a.nbytes > b.offset) {
         return c.error(Errc::kInvalid,
-                       "tensor " + detail::quoted(b.name) + ": data at " + std::to_string(b.offset) +
-                           " overlaps tensor " + detail::quoted(a.name) + " [" + std::to_string(a.offset) +
-                           ", +" + std::to_string(a.nbytes) + ")",
+                       "tensor " + detail::quoted(b.name) + ": data at " +
+                           std::to_string(b.offset) + " overlaps tensor " + detail::quoted(a.name) +
+                           " [" + std::to_string(a.offset) + ", +" + std::to_string(a.nbytes) + ")",
                        b.info_offset);
       }
     }

@@ -22,13 +22,14 @@
 
 namespace edgequant::gguf {
 
-inline constexpr std::string_view kSplitNoKey = "split.no";                 // u16, 0-based
-inline constexpr std::string_view kSplitCountKey = "split.count";           // u16
+inline constexpr std::string_view kSplitNoKey = "split.no";                  // u16, 0-based
+inline constexpr std::string_view kSplitCountKey = "split.count";            // u16
 inline constexpr std::string_view kSplitTensorsKey = "split.tensors.count";  // i32, all shards
-inline constexpr std::uint64_t kSplitDefaultMaxTensors = 128;               // gguf-split default
+inline constexpr std::uint64_t kSplitDefaultMaxTensors = 128;                // gguf-split default
 
 // `<prefix>-%05d-of-%05d.gguf` with the 1-based shard number (llama_split_path).
-inline std::string split_path(std::string_view prefix, std::uint32_t split_no, std::uint32_t count) {
+inline std::string split_path(std::string_view prefix, std::uint32_t split_no,
+                              std::uint32_t count) {
   char tail[40];
   std::snprintf(tail, sizeof tail, "-%05u-of-%05u.gguf", split_no + 1, count);
   return std::string(prefix) + tail;
@@ -39,7 +40,8 @@ inline std::string split_path(std::string_view prefix, std::uint32_t split_no, s
 inline std::optional<std::string> split_prefix(std::string_view path, std::uint32_t split_no,
                                                std::uint32_t count) {
   const std::string tail = split_path("", split_no, count);
-  if (path.size() <= tail.size() || path.substr(path.size() - tail.size()) != tail) return std::nullopt;
+  if (path.size() <= tail.size() || path.substr(path.size() - tail.size()) != tail)
+    return std::nullopt;
   return std::string(path.substr(0, path.size() - tail.size()));
 }
 
@@ -93,7 +95,8 @@ class Model {
       if (const KeyValue* c = r->find(kSplitCountKey)) {
         auto cv = c->value.template as<std::uint16_t>();
         if (!cv || *cv != *count) {
-          return make_error(Errc::kInvalid, "split.count differs from the first shard's " + std::to_string(*count),
+          return make_error(Errc::kInvalid,
+                            "split.count differs from the first shard's " + std::to_string(*count),
                             c->value.offset(), p);
         }
       }
@@ -106,8 +109,8 @@ class Model {
     if (*total >= 0 && static_cast<std::uint64_t>(*total) != m.entries_.size()) {
       return make_error(Errc::kInvalid,
                         "split.tensors.count is " + std::to_string(*total) + " but the " +
-                            std::to_string(*count) + " shards hold " + std::to_string(m.entries_.size()) +
-                            " tensors",
+                            std::to_string(*count) + " shards hold " +
+                            std::to_string(m.entries_.size()) + " tensors",
                         kNoOffset, m.paths_[0]);
     }
     return m;
@@ -116,7 +119,9 @@ class Model {
   Model(Model&&) noexcept = default;
   Model& operator=(Model&&) noexcept = default;
 
-  bool is_split() const noexcept { return shards_.size() > 1 || shards_[0].contains(kSplitCountKey); }
+  bool is_split() const noexcept {
+    return shards_.size() > 1 || shards_[0].contains(kSplitCountKey);
+  }
   std::span<const ShardReader> shards() const noexcept { return shards_; }
   const std::vector<std::string>& paths() const noexcept { return paths_; }
   // Metadata comes from the first shard (the others hold only split keys).
@@ -135,11 +140,15 @@ class Model {
   }
   Expected<Tensor> tensor(std::string_view name) const {
     const Entry* e = find_tensor(name);
-    if (!e) return make_error(Errc::kNotFound, "tensor '" + std::string(name) + "' not found", kNoOffset, paths_[0]);
+    if (!e)
+      return make_error(Errc::kNotFound, "tensor '" + std::string(name) + "' not found", kNoOffset,
+                        paths_[0]);
     return tensor(*e);
   }
   Tensor tensor(const Entry& e) const noexcept { return shards_[e.shard].tensor(*e.info); }
-  std::span<const std::byte> tensor_data(const Entry& e) const noexcept { return tensor(e).bytes(); }
+  std::span<const std::byte> tensor_data(const Entry& e) const noexcept {
+    return tensor(e).bytes();
+  }
   std::uint64_t data_bytes() const noexcept {
     std::uint64_t n = 0;
     for (const auto& e : entries_) n += e.info->nbytes;
@@ -153,7 +162,8 @@ class Model {
       for (const TensorInfo& t : shards_[s].tensors()) {
         if (auto it = index_.find(t.name); it != index_.end()) {
           return make_error(Errc::kInvalid,
-                            "tensor '" + std::string(t.name) + "' is also in " + paths_[entries_[it->second].shard],
+                            "tensor '" + std::string(t.name) + "' is also in " +
+                                paths_[entries_[it->second].shard],
                             t.info_offset, paths_[s]);
         }
         index_.emplace(t.name, entries_.size());
@@ -170,9 +180,9 @@ class Model {
 };
 
 struct SplitOptions {
-  std::uint64_t max_bytes = 0;                         // --split-max-size; 0: split by count
+  std::uint64_t max_bytes = 0;                          // --split-max-size; 0: split by count
   std::uint64_t max_tensors = kSplitDefaultMaxTensors;  // --split-max-tensors
-  bool no_tensor_first_split = false;                  // shard 1 holds metadata only
+  bool no_tensor_first_split = false;                   // shard 1 holds metadata only
   std::function<void(std::uint64_t done, std::uint64_t total)> progress = {};
 };
 
@@ -193,7 +203,8 @@ Expected<SplitPlan> plan_split(const M& in, const SplitOptions& opt) {
   }
   const auto n = in.tensors().size();
   if (n > static_cast<std::size_t>(INT32_MAX)) {
-    return make_error(Errc::kUnsupported, "split: more tensors than split.tensors.count (i32) can hold");
+    return make_error(Errc::kUnsupported,
+                      "split: more tensors than split.tensors.count (i32) can hold");
   }
   // gguf-split pads to 32; a file with another alignment keeps its own (so
   // that every shard stays readable) and every shard then says so.
@@ -201,8 +212,9 @@ Expected<SplitPlan> plan_split(const M& in, const SplitOptions& opt) {
   SplitPlan p;
   auto new_shard = [&](bool allow_empty) -> Status {
     if (!p.shards.empty() && p.tensors.back().empty() && !allow_empty) {
-      return make_error(Errc::kBadArgument,
-                        "split: a shard would hold no tensor; the size or tensor limit is too small");
+      return make_error(
+          Errc::kBadArgument,
+          "split: a shard would hold no tensor; the size or tensor limit is too small");
     }
     Layout l;
     l.alignment = align;
@@ -235,16 +247,18 @@ Expected<SplitPlan> plan_split(const M& in, const SplitOptions& opt) {
     p.shards.back().tensors.push_back(TensorSpec::from(t).ggml_dims());
     p.tensors.back().push_back(i);
   }
-  if (p.shards.size() > 65535) return make_error(Errc::kUnsupported, "split: more than 65535 shards");
-  for (auto& l : p.shards) l.metadata.set(kSplitCountKey, static_cast<std::uint16_t>(p.shards.size()));
+  if (p.shards.size() > 65535)
+    return make_error(Errc::kUnsupported, "split: more than 65535 shards");
+  for (auto& l : p.shards)
+    l.metadata.set(kSplitCountKey, static_cast<std::uint16_t>(p.shards.size()));
   return p;
 }
 
 namespace detail {
 // Writes one layout with the given model tensors, atomically.
 template <class M>
-Status write_shard(const M& in, const Layout& l, const std::vector<std::size_t>& idx, const std::string& path,
-                   std::uint64_t& done, std::uint64_t total,
+Status write_shard(const M& in, const Layout& l, const std::vector<std::size_t>& idx,
+                   const std::string& path, std::uint64_t& done, std::uint64_t total,
                    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   auto f = AtomicFile::create(path);
   if (!f) return std::move(f).error();
@@ -271,7 +285,8 @@ Status write_shard(const M& in, const Layout& l, const std::vector<std::size_t>&
 // Writes the shards `<out_prefix>-0000i-of-0000N.gguf`; returns their paths.
 // Each shard is atomic; if one fails, the shards already written are removed.
 template <class M>
-Expected<std::vector<std::string>> split(const M& in, const std::string& out_prefix, const SplitOptions& opt) {
+Expected<std::vector<std::string>> split(const M& in, const std::string& out_prefix,
+                                         const SplitOptions& opt) {
   auto p = plan_split(in, opt);
   if (!p) return std::move(p).error();
   const auto count = static_cast<std::uint32_t>(p->shards.size());
@@ -295,8 +310,9 @@ Expected<std::vector<std::string>> split(const M& in, const std::string& out_pre
 template <class M>
 Expected<Layout> plan_merge(const M& in) {
   if (!in.first().contains(kSplitCountKey)) {
-    return make_error(Errc::kBadArgument, "merge: the input has no split.count key (not a split set)",
-                      kNoOffset, in.paths()[0]);
+    return make_error(Errc::kBadArgument,
+                      "merge: the input has no split.count key (not a split set)", kNoOffset,
+                      in.paths()[0]);
   }
   Layout l;
   l.alignment = in.first().alignment();

@@ -116,15 +116,16 @@ class Value {
     } else {
       const auto enc = v.encoded();
       x.bytes_.assign(enc.begin(), enc.end());
-      if (x.type_ == Type::kBool) x.bytes_[0] = std::byte{static_cast<unsigned char>(x.bytes_[0] != std::byte{0})};
+      if (x.type_ == Type::kBool)
+        x.bytes_[0] = std::byte{static_cast<unsigned char>(x.bytes_[0] != std::byte{0})};
     }
     return x;
   }
 
   Type type() const noexcept { return type_; }
-  Type element_type() const noexcept { return elem_; }        // arrays
-  std::uint64_t size() const noexcept { return count_; }      // array element count
-  const std::string& str() const noexcept { return str_; }    // strings
+  Type element_type() const noexcept { return elem_; }                     // arrays
+  std::uint64_t size() const noexcept { return count_; }                   // array element count
+  const std::string& str() const noexcept { return str_; }                 // strings
   const std::vector<std::string>& strs() const noexcept { return strs_; }  // string arrays
   const std::vector<Value>& arrs() const noexcept { return arrs_; }        // nested arrays
   std::span<const std::byte> raw() const noexcept { return bytes_; }       // scalars, fixed arrays

@@ -44,7 +44,8 @@ struct TensorSpec {
     t.type = type;
     t.n_dims = static_cast<std::uint32_t>(ne.size());
     for (std::size_t i = 0; i < ne.size() && i < kMaxDims; ++i) t.ne[i] = ne[i];
-    if (ne.size() > kMaxDims) t.n_dims = static_cast<std::uint32_t>(ne.size());  // rejected at write
+    if (ne.size() > kMaxDims)
+      t.n_dims = static_cast<std::uint32_t>(ne.size());  // rejected at write
     return t;
   }
   static TensorSpec make(std::string name, GgmlType type, std::initializer_list<std::uint64_t> ne) {
@@ -131,7 +132,7 @@ struct Plan {
   std::uint64_t header_bytes = 0;      // its size (kept once the writer has sent it)
   std::vector<std::uint64_t> offsets;  // per tensor, relative to the data section
   std::vector<std::uint64_t> nbytes;
-  std::uint64_t data_bytes = 0;        // Σ padded sizes
+  std::uint64_t data_bytes = 0;  // Σ padded sizes
   std::uint64_t file_bytes() const noexcept { return header_bytes + data_bytes; }
 };
 
@@ -155,17 +156,20 @@ inline Expected<Plan> plan(const Layout& l, const WriterOptions& opt = {}) {
   }
   Plan p;
   std::vector<std::byte>& h = p.header;
-  h.insert(h.end(), reinterpret_cast<const std::byte*>(kMagic), reinterpret_cast<const std::byte*>(kMagic) + 4);
+  h.insert(h.end(), reinterpret_cast<const std::byte*>(kMagic),
+           reinterpret_cast<const std::byte*>(kMagic) + 4);
   Value::put<std::uint32_t>(h, kVersion);
   Value::put<std::int64_t>(h, static_cast<std::int64_t>(l.tensors.size()));
   Value::put<std::int64_t>(h, static_cast<std::int64_t>(l.metadata.size()));
   for (const auto& e : l.metadata) {
     if (e.key.empty()) return make_error(Errc::kInvalid, "empty metadata key");
-    if (e.key.size() > 65535) return make_error(Errc::kInvalid, "metadata key longer than 65535 bytes");
+    if (e.key.size() > 65535)
+      return make_error(Errc::kInvalid, "metadata key longer than 65535 bytes");
     if (!opt.allow_nested_arrays && e.value.depth() > 1) {
-      return make_error(Errc::kUnsupported, "key '" + e.key +
-                                                "' holds an array of arrays, which ggml cannot read "
-                                                "(WriterOptions::allow_nested_arrays)");
+      return make_error(Errc::kUnsupported,
+                        "key '" + e.key +
+                            "' holds an array of arrays, which ggml cannot read "
+                            "(WriterOptions::allow_nested_arrays)");
     }
     Value::put_string(h, e.key);
     Value::put<std::uint32_t>(h, static_cast<std::uint32_t>(e.value.type()));
@@ -176,16 +180,19 @@ inline Expected<Plan> plan(const Layout& l, const WriterOptions& opt = {}) {
   for (const TensorSpec& t : l.tensors) {
     auto n = t.nbytes();
     if (!n) return std::move(n).error();
-    if (!names.insert(t.name).second) return make_error(Errc::kInvalid, "duplicate tensor name '" + t.name + "'");
+    if (!names.insert(t.name).second)
+      return make_error(Errc::kInvalid, "duplicate tensor name '" + t.name + "'");
     Value::put_string(h, t.name);
     Value::put<std::uint32_t>(h, t.n_dims);
-    for (std::uint32_t d = 0; d < t.n_dims; ++d) Value::put<std::int64_t>(h, static_cast<std::int64_t>(t.ne[d]));
+    for (std::uint32_t d = 0; d < t.n_dims; ++d)
+      Value::put<std::int64_t>(h, static_cast<std::int64_t>(t.ne[d]));
     Value::put<std::uint32_t>(h, static_cast<std::uint32_t>(t.type));
     Value::put<std::uint64_t>(h, off);
     p.offsets.push_back(off);
     p.nbytes.push_back(*n);
     auto padded = checked_add<std::uint64_t>(*n, l.alignment - 1);
-    auto next = padded ? checked_add<std::uint64_t>(off, *padded / l.alignment * l.alignment) : std::nullopt;
+    auto next = padded ? checked_add<std::uint64_t>(off, *padded / l.alignment * l.alignment)
+                       : std::nullopt;
     if (!next) return make_error(Errc::kOverflow, "total tensor data size overflows 64 bits");
     off = *next;
   }
@@ -243,7 +250,8 @@ class Writer {
   }
   // The whole current tensor.
   Status write_tensor(std::span<const std::byte> bytes) {
-    if (cur_ >= tensor_count()) return make_error(Errc::kBadArgument, "every tensor is already written");
+    if (cur_ >= tensor_count())
+      return make_error(Errc::kBadArgument, "every tensor is already written");
     if (done_ != 0 || bytes.size() != plan_.nbytes[cur_]) {
       return make_error(Errc::kBadArgument, "tensor '" + names_[cur_] + "' needs " +
                                                 std::to_string(plan_.nbytes[cur_] - done_) +
@@ -255,9 +263,9 @@ class Writer {
   // Every tensor written: commit (AtomicFile: fsync + rename).
   Status finish() {
     if (cur_ != tensor_count()) {
-      return make_error(Errc::kBadArgument, "tensor '" + names_[cur_] + "' (" + std::to_string(cur_ + 1) +
-                                                " of " + std::to_string(tensor_count()) +
-                                                ") has not been written");
+      return make_error(Errc::kBadArgument,
+                        "tensor '" + names_[cur_] + "' (" + std::to_string(cur_ + 1) + " of " +
+                            std::to_string(tensor_count()) + ") has not been written");
     }
     return sink_.commit();
   }
@@ -296,7 +304,8 @@ template <Sink S, class R>
 Status write_copy(const R& reader, S& sink, const WriterOptions& opt = {}) {
   auto w = Writer<S&>::begin(sink, Layout::from(reader), opt);
   if (!w) return std::move(w).error();
-  for (const TensorInfo& t : reader.tensors()) EDGEQUANT_TRY(w->write_tensor(reader.tensor_data(t)));
+  for (const TensorInfo& t : reader.tensors())
+    EDGEQUANT_TRY(w->write_tensor(reader.tensor_data(t)));
   return w->finish();
 }
 
