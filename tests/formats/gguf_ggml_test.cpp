@@ -309,10 +309,10 @@ TEST_CASE(
     std::fclose(f);
     return path;
   };
-  for (const auto& [name, bytes] : stricter) {
-    CAPTURE(name);
-    CHECK_FALSE(eqtest::parse(bytes.bytes(), ggml_mode));
-    CHECK(probe(lib, write(bytes)).rc == 0);
+  for (const auto& s : stricter) {
+    CAPTURE(s.first);
+    CHECK_FALSE(eqtest::parse(s.second.bytes(), ggml_mode));
+    CHECK(probe(lib, write(s.second)).rc == 0);
   }
   // Element counts overflowing int64: ggml at the spec's commit rejects them
   // (specs/gguf.md §5.7); the ggml build inside node-llama-cpp 3.22.1 accepts
