@@ -75,18 +75,19 @@ for (const file of JSON.parse(process.argv[2])) {
 console.log(JSON.stringify(out));
 )JS";
 
-// node-llama-cpp: per model, tokenize the prompt, evaluate, all next-token logits.
+// node-llama-cpp, one process for every run: per {model, prompt}, tokenize,
+// evaluate, all next-token logits.
 constexpr const char* kLlamaScript = R"JS(
 import { pathToFileURL } from "node:url";
 const { getLlama, LlamaLogLevel } = await import(pathToFileURL(process.env.EQ_NODE_DIR + "/node_modules/node-llama-cpp/dist/index.js").href);
-const job = JSON.parse(process.argv[2]);
+const runs = JSON.parse(process.argv[2]);
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
 const out = [];
-for (const path of job.models) {
-  const model = await llama.loadModel({ modelPath: path });
-  const ctx = await model.createContext({ contextSize: 64, batchSize: 64 });
+for (const run of runs) {
+  const model = await llama.loadModel({ modelPath: run.model });
+  const ctx = await model.createContext({ contextSize: 32, batchSize: 32 });
   const seq = ctx.getSequence();
-  const tokens = model.tokenize(job.prompt, false);
+  const tokens = model.tokenize(run.prompt, false);
   const input = tokens.map((t, i) => i === tokens.length - 1 ? [t, { generateNext: { logits: true, probabilities: true } }] : t);
   const res = await seq.controlledEvaluate(input);
   const next = res[tokens.length - 1].next;
@@ -94,7 +95,7 @@ for (const path of job.models) {
   for (const [id, v] of next.logits) logits[id] = v;
   let psum = 0;
   for (const p of next.probabilities.values()) psum += p;
-  out.push({ path, tokens, text: model.detokenize(tokens), logits, psum, n_vocab: next.logits.size });
+  out.push({ model: run.model, tokens, text: model.detokenize(tokens), logits, psum, n_vocab: next.logits.size });
   await ctx.dispose();
   await model.dispose();
 }
@@ -245,8 +246,9 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   const auto dir = temp_dir();
   auto r = GgufReader<>::open_file(*golden);
   REQUIRE(r);
-  // 1. plain rewrite (byte-identical), 2. re-laid out, 3. a split set loaded
-  // by llama.cpp's split loader, 4. that set merged back.
+  // The plain rewrite is byte-identical (so llama.cpp cannot tell it apart);
+  // a re-laid-out rewrite and a split set (llama.cpp's split loader) must
+  // give the golden model's logits bit for bit.
   const auto rewrite = (dir / "rewrite.gguf").string();
   REQUIRE(gg::write_copy_file(*r, rewrite));
   CHECK(eqtest::read_file(rewrite) == eqtest::read_file(*golden));
@@ -258,10 +260,6 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   opt.max_tensors = 6;
   auto shards = gg::split(*model, (dir / "tl").string(), opt);
   REQUIRE(shards);
-  auto set = GgufModel<>::open((*shards)[0]);
-  REQUIRE(set);
-  const auto merged = (dir / "merged.gguf").string();
-  REQUIRE(gg::merge(*set, merged));
   // From scratch: random weights, and the variant with a closed-form output.
   const auto random = (dir / "scratch_random.gguf").string();
   const auto zero = (dir / "scratch_zero.gguf").string();
@@ -270,34 +268,34 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   zo.zero_block_outputs = true;
   REQUIRE(eqtest::write_tiny_llama(zero, zo));
 
-  json job;
-  job["models"] = {*golden, rewrite, relaid, (*shards)[0], merged, random, zero};
-  job["prompt"] = "the model is on the edge";
-  const json golden_runs = run_node(node, dir, "llama_golden.mjs", kLlamaScript, job.dump());
-  REQUIRE(golden_runs.size() == 7);
-  const json& ref = golden_runs[0];
+  // Scratch prompt: words whose every prefix is in the vocabulary tokenize to
+  // one token each (add_space_prefix turns ' ' into U+2581).
+  const std::string golden_prompt = "the model is on the edge",
+                    scratch_prompt = "edge quant model gguf";
+  json runs = json::array();
+  for (const auto& m : {*golden, relaid, (*shards)[0]})
+    runs.push_back({{"model", m}, {"prompt", golden_prompt}});
+  for (const auto& m : {random, zero}) runs.push_back({{"model", m}, {"prompt", scratch_prompt}});
+  const json res = run_node(node, dir, "llama.mjs", kLlamaScript, runs.dump());
+  REQUIRE(res.size() == 5);
+  const json& ref = res[0];
   REQUIRE(ref["n_vocab"] == 300);
-  CHECK(ref["text"] == "the model is on the edge");
-  for (std::size_t m = 1; m <= 4; ++m) {
-    CAPTURE(golden_runs[m]["path"]);
-    CHECK(golden_runs[m]["tokens"] == ref["tokens"]);
-    CHECK(golden_runs[m]["logits"] == ref["logits"]);  // bit for bit
+  CHECK(ref["text"] == golden_prompt);
+  for (std::size_t m = 1; m <= 2; ++m) {
+    CAPTURE(res[m]["model"]);
+    CHECK(res[m]["tokens"] == ref["tokens"]);
+    CHECK(res[m]["logits"] == ref["logits"]);  // bit for bit
   }
 
-  // The scratch models: prompt words whose every prefix is in the vocabulary
-  // tokenize to one token each (add_space_prefix turns ' ' into U+2581).
   const eqtest::TinyVocab vocab = eqtest::tiny_vocab();
-  job["models"] = {random, zero};
-  job["prompt"] = "edge quant model gguf";
-  const json scratch = run_node(node, dir, "llama_scratch.mjs", kLlamaScript, job.dump());
-  REQUIRE(scratch.size() == 2);
   const std::vector<int> expect_tokens = {
       vocab.id("\xE2\x96\x81"
                "edge"),
       vocab.id("\xE2\x96\x81quant"), vocab.id("\xE2\x96\x81model"), vocab.id("\xE2\x96\x81gguf")};
-  for (const json& run : scratch) {
+  for (std::size_t m = 3; m <= 4; ++m) {
+    const json& run = res[m];
     CHECK(run["tokens"] == expect_tokens);
-    CHECK(run["text"] == "edge quant model gguf");
+    CHECK(run["text"] == scratch_prompt);
     CHECK(run["n_vocab"] == vocab.tokens.size());
     CHECK(std::abs(run["psum"].get<double>() - 1.0) < 1e-3);
     for (const auto& l : run["logits"]) CHECK(std::isfinite(l.get<double>()));
@@ -323,7 +321,7 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   const double inv = 1.0 / std::sqrt(ss / n + eqtest::TinyLlamaShape::eps);
   double max_err = 0, max_abs = 0, best_z = -1e300;
   std::size_t best_ours = 0, best_theirs = 0;
-  const json& logits = scratch[1]["logits"];
+  const json& logits = res[4]["logits"];
   REQUIRE(logits.size() == nv);
   for (std::size_t v = 0; v < nv; ++v) {
     double z = 0;
