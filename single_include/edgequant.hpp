@@ -1039,6 +1039,1822 @@ class BlockView {
 };
 
 }  // namespace edgequant
+// ==== file: edgequant/formats/gguf.hpp
+// GGUF (llama.cpp / ggml): hardened zero-copy reader, streaming writer, split sets.
+
+// ==== file: edgequant/formats/gguf/format.hpp
+// GGUF v3 constants, metadata value types and reader limits (specs/gguf.md §1–§5).
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace edgequant::gguf {
+
+inline constexpr char kMagic[4] = {'G', 'G', 'U', 'F'};  // §1, bytes 0..3
+inline constexpr std::uint32_t kVersion = 3;             // what writers emit (§1)
+inline constexpr std::uint64_t kDefaultAlignment = 32;   // GGUF_DEFAULT_ALIGNMENT (§4)
+inline constexpr std::size_t kHeaderBytes = 24;          // magic, version, n_tensors, n_kv
+inline constexpr std::uint32_t kMaxDims = 4;             // GGML_MAX_DIMS (§3)
+inline constexpr std::size_t kMaxNameBytes = 63;         // GGML_MAX_NAME 64 incl. NUL (§3)
+inline constexpr std::string_view kAlignmentKey = "general.alignment";
+
+// Metadata value type ids (`enum gguf_type`, §2), stored as int32.
+enum class Type : std::uint32_t {
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
+};
+inline constexpr std::uint32_t kTypeCount = 13;
+
+constexpr bool type_valid(std::uint32_t id) noexcept { return id < kTypeCount; }
+
+// `gguf_type_name` spelling: u8 i8 u16 i16 u32 i32 f32 bool str arr u64 i64 f64.
+constexpr std::string_view type_name(Type t) noexcept {
+  constexpr std::string_view kNames[kTypeCount] = {"u8",   "i8",  "u16", "i16", "u32", "i32", "f32",
+                                                   "bool", "str", "arr", "u64", "i64", "f64"};
+  const auto i = static_cast<std::uint32_t>(t);
+  return i < kTypeCount ? kNames[i] : std::string_view("?");
+}
+
+inline std::optional<Type> parse_type_name(std::string_view s) noexcept {
+  for (std::uint32_t i = 0; i < kTypeCount; ++i) {
+    if (type_name(static_cast<Type>(i)) == s) return static_cast<Type>(i);
+  }
+  return std::nullopt;
+}
+
+// Encoded size of one value of a fixed-size type; 0 for strings and arrays.
+constexpr std::size_t type_size(Type t) noexcept {
+  switch (t) {
+    case Type::kUint8:
+    case Type::kInt8:
+    case Type::kBool:
+      return 1;
+    case Type::kUint16:
+    case Type::kInt16:
+      return 2;
+    case Type::kUint32:
+    case Type::kInt32:
+    case Type::kFloat32:
+      return 4;
+    case Type::kUint64:
+    case Type::kInt64:
+    case Type::kFloat64:
+      return 8;
+    case Type::kString:
+    case Type::kArray:
+      return 0;
+  }
+  return 0;
+}
+
+// Smallest encoding of one array element: strings need their 8-byte length,
+// nested arrays their 4-byte type and 8-byte count (used to bound counts by
+// the bytes that are actually there before anything is walked).
+constexpr std::size_t min_element_bytes(Type t) noexcept {
+  if (t == Type::kString) return 8;
+  if (t == Type::kArray) return 12;
+  return type_size(t);
+}
+
+// The C++ type that holds a scalar GGUF value (get<T> and the writer's setters).
+template <class T>
+struct TypeOf;
+template <>
+struct TypeOf<std::uint8_t> {
+  static constexpr Type value = Type::kUint8;
+};
+template <>
+struct TypeOf<std::int8_t> {
+  static constexpr Type value = Type::kInt8;
+};
+template <>
+struct TypeOf<std::uint16_t> {
+  static constexpr Type value = Type::kUint16;
+};
+template <>
+struct TypeOf<std::int16_t> {
+  static constexpr Type value = Type::kInt16;
+};
+template <>
+struct TypeOf<std::uint32_t> {
+  static constexpr Type value = Type::kUint32;
+};
+template <>
+struct TypeOf<std::int32_t> {
+  static constexpr Type value = Type::kInt32;
+};
+template <>
+struct TypeOf<float> {
+  static constexpr Type value = Type::kFloat32;
+};
+template <>
+struct TypeOf<bool> {
+  static constexpr Type value = Type::kBool;
+};
+template <>
+struct TypeOf<std::uint64_t> {
+  static constexpr Type value = Type::kUint64;
+};
+template <>
+struct TypeOf<std::int64_t> {
+  static constexpr Type value = Type::kInt64;
+};
+template <>
+struct TypeOf<double> {
+  static constexpr Type value = Type::kFloat64;
+};
+
+template <class T>
+concept Scalar = requires {
+  TypeOf<T>::value;
+};
+
+// Bounds applied while reading a file; every one is checked before any work or
+// allocation depends on the value. Defaults accept every real model (the
+// largest vocabularies are ~260k tokens, the largest MoE models a few thousand
+// tensors) and match ggml's own caps where it has them.
+struct Limits {
+  std::uint64_t max_metadata_bytes = std::uint64_t{1} << 30;  // header + KVs + tensor infos
+  std::uint64_t max_kv = std::uint64_t{1} << 16;
+  std::uint64_t max_tensors = std::uint64_t{1} << 20;
+  std::uint64_t max_string_bytes = std::uint64_t{1} << 30;    // GGUF_MAX_STRING_LENGTH (§5.4)
+  std::uint64_t max_array_elements = std::uint64_t{1} << 30;  // GGUF_MAX_ARRAY_ELEMENTS (§5.4)
+  std::uint64_t max_key_bytes = 65535;                        // docs/gguf.md key rule (§2)
+  std::uint64_t max_tensor_name_bytes = kMaxNameBytes;        // GGML_MAX_NAME - 1 (§3)
+  // Array nesting: 1 = flat arrays only (what ggml reads and writes, §2);
+  // 2 = arrays of flat arrays (allowed by docs/gguf.md), and so on.
+  std::uint32_t max_array_depth = 4;
+  std::uint64_t max_alignment = std::uint64_t{1} << 20;
+  // GGUFv2 has the v3 layout and ggml still loads it (§1); false rejects it.
+  bool accept_v2 = true;
+  // ggml rejects every tensor layout other than back-to-back in info order
+  // (§4); false accepts any aligned, non-overlapping layout.
+  bool require_contiguous = true;
+};
+
+// What a Limits policy must provide (members or static constants).
+template <class L>
+concept LimitsPolicy = requires(const L& l) {
+  { l.max_metadata_bytes } -> std::convertible_to<std::uint64_t>;
+  { l.max_kv } -> std::convertible_to<std::uint64_t>;
+  { l.max_tensors } -> std::convertible_to<std::uint64_t>;
+  { l.max_string_bytes } -> std::convertible_to<std::uint64_t>;
+  { l.max_array_elements } -> std::convertible_to<std::uint64_t>;
+  { l.max_key_bytes } -> std::convertible_to<std::uint64_t>;
+  { l.max_tensor_name_bytes } -> std::convertible_to<std::uint64_t>;
+  { l.max_array_depth } -> std::convertible_to<std::uint32_t>;
+  { l.max_alignment } -> std::convertible_to<std::uint64_t>;
+  { l.accept_v2 } -> std::convertible_to<bool>;
+  { l.require_contiguous } -> std::convertible_to<bool>;
+};
+static_assert(LimitsPolicy<Limits>);
+
+// ggml_n_dims: 1 + index of the last dimension > 1 (at least 1). ggml's writer
+// stores this, dropping trailing 1-sized dimensions (§3).
+template <class Range>
+constexpr std::uint32_t ggml_n_dims(const Range& ne) noexcept {
+  std::uint32_t n = 1, i = 0;
+  for (auto v : ne) {
+    ++i;
+    if (v > 1) n = i;
+  }
+  return n;
+}
+
+}  // namespace edgequant::gguf
+// ==== file: edgequant/formats/gguf/reader.hpp
+// Zero-copy GGUF reader: validates a whole file as hostile input, then gives
+// views (metadata values, tensor infos, typed tensor data) into the mapping.
+
+#include <algorithm>
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/io/mapped_file.hpp
+// Read-only memory-mapped file, with a plain-read fallback, as a span of bytes.
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+
+
+#if defined(__unix__) || defined(__APPLE__)
+#define EDGEQUANT_HAVE_MMAP 1
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#else
+#define EDGEQUANT_HAVE_MMAP 0
+#endif
+
+namespace edgequant {
+
+// Owns a read-only view of a whole file. Move-only. Views (tensor views, readers)
+// borrow from it and must not outlive it.
+class MappedFile {
+ public:
+  enum class Mode : std::uint8_t {
+    kAuto,  // mmap, falling back to reading into memory if mmap fails
+    kMmap,  // mmap only
+    kRead,  // read into an owned buffer (pipes, special files, tests)
+  };
+
+  MappedFile() = default;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  MappedFile(MappedFile&& o) noexcept { *this = std::move(o); }
+  MappedFile& operator=(MappedFile&& o) noexcept {
+    if (this != &o) {
+      release();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      mapped_ = std::exchange(o.mapped_, false);
+      owned_ = std::move(o.owned_);
+      path_ = std::move(o.path_);
+    }
+    return *this;
+  }
+  ~MappedFile() { release(); }
+
+  static Expected<MappedFile> open(const std::string& path, Mode mode = Mode::kAuto) {
+    MappedFile f;
+    f.path_ = path;
+#if EDGEQUANT_HAVE_MMAP
+    if (mode != Mode::kRead) {
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return io_error(path, "cannot open");
+      struct stat st {};
+      if (::fstat(fd, &st) != 0) {
+        Error e = io_error(path, "cannot stat");
+        ::close(fd);
+        return e;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        return make_error(Errc::kIo, "is a directory", kNoOffset, path);
+      }
+      if (S_ISREG(st.st_mode)) {
+        f.size_ = static_cast<std::size_t>(st.st_size);
+        if (f.size_ == 0) {  // mmap of 0 bytes fails; an empty view is fine
+          ::close(fd);
+          return f;
+        }
+        void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        ::close(fd);
+        if (p != MAP_FAILED) {
+          f.data_ = static_cast<const std::byte*>(p);
+          f.mapped_ = true;
+          return f;
+        }
+        if (mode == Mode::kMmap) return io_error(path, "mmap failed");
+      } else {
+        ::close(fd);
+        if (mode == Mode::kMmap) {
+          return make_error(Errc::kIo, "not a regular file; cannot mmap", kNoOffset, path);
+        }
+      }
+    }
+#else
+    if (mode == Mode::kMmap) {
+      return make_error(Errc::kUnsupported, "mmap is not available on this platform",
+                        kNoOffset, path);
+    }
+#endif
+    return read_whole(path);
+  }
+
+  // Wraps bytes already in memory (tests, fuzzers). The bytes are copied.
+  static MappedFile from_bytes(std::span<const std::byte> bytes, std::string name = "<memory>") {
+    MappedFile f;
+    f.path_ = std::move(name);
+    f.owned_ = std::make_unique<std::byte[]>(bytes.size() ? bytes.size() : 1);
+    if (!bytes.empty()) std::memcpy(f.owned_.get(), bytes.data(), bytes.size());
+    f.data_ = f.owned_.get();
+    f.size_ = bytes.size();
+    return f;
+  }
+
+  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  const std::byte* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  const std::string& path() const noexcept { return path_; }
+  bool is_mapped() const noexcept { return mapped_; }
+
+  // Hints that the range will be read sequentially soon (madvise); no-op otherwise.
+  void advise_sequential() const noexcept {
+#if EDGEQUANT_HAVE_MMAP
+    if (mapped_) ::madvise(const_cast<std::byte*>(data_), size_, MADV_SEQUENTIAL);
+#endif
+  }
+
+ private:
+  static Error io_error(const std::string& path, const char* what) {
+    return make_error(Errc::kIo, std::string(what) + ": " + std::strerror(errno), kNoOffset,
+                      path);
+  }
+
+  static Expected<MappedFile> read_whole(const std::string& path) {
+    std::FILE* fp = std::fopen(path.c_str(), "rb");
+    if (!fp) return io_error(path, "cannot open");
+    MappedFile f;
+    f.path_ = path;
+    std::size_t cap = 1 << 16;
+    auto buf = std::make_unique<std::byte[]>(cap);
+    std::size_t n = 0;
+    for (;;) {
+      if (n == cap) {
+        auto bigger = std::make_unique<std::byte[]>(cap * 2);
+        std::memcpy(bigger.get(), buf.get(), n);
+        buf = std::move(bigger);
+        cap *= 2;
+      }
+      const std::size_t got = std::fread(buf.get() + n, 1, cap - n, fp);
+      n += got;
+      if (got == 0) break;
+    }
+    const bool failed = std::ferror(fp) != 0;
+    std::fclose(fp);
+    if (failed) return io_error(path, "read failed");
+    f.owned_ = std::move(buf);
+    f.data_ = f.owned_.get();
+    f.size_ = n;
+    return f;
+  }
+
+  void release() noexcept {
+#if EDGEQUANT_HAVE_MMAP
+    if (mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
+#endif
+    data_ = nullptr;
+    size_ = 0;
+    mapped_ = false;
+    owned_.reset();
+  }
+
+  const std::byte* data_ = nullptr;
+  std::size_t size_ = 0;
+  bool mapped_ = false;
+  std::unique_ptr<std::byte[]> owned_;
+  std::string path_;
+};
+
+}  // namespace edgequant
+// ==== file: edgequant/schemes/ggml_type.hpp
+// ggml type ids and their static properties (specs/ggml-quants.md §1). Pure data:
+// GGUF readers use it without pulling in any kernel.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace edgequant {
+
+// `enum ggml_type` values as stored in GGUF tensor infos (int32).
+enum class GgmlType : std::uint32_t {
+  kF32 = 0,
+  kF16 = 1,
+  kQ4_0 = 2,
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
+  kQ8_0 = 8,
+  kQ8_1 = 9,
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kQ8_K = 15,
+  kIQ2_XXS = 16,
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
+  kI8 = 24,
+  kI16 = 25,
+  kI32 = 26,
+  kI64 = 27,
+  kF64 = 28,
+  kIQ1_M = 29,
+  kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
+  kMXFP4 = 39,
+  kNVFP4 = 40,
+  kQ1_0 = 41,
+  kQ2_0 = 42,
+};
+
+inline constexpr std::uint32_t kGgmlTypeCount = 43;  // GGML_TYPE_COUNT at ggml d99724f2
+
+struct GgmlTypeInfo {
+  std::string_view name;      // ggml_type_name spelling ("q4_K")
+  std::uint32_t block_elems;  // 0: removed / unknown id
+  std::uint32_t block_bytes;
+  bool quantized;             // block-quantized (vs plain scalar elements)
+  bool weight;                // accepted by ggml_quantize_chunk (or F32 memcpy)
+  bool requires_imatrix;      // ggml_quantize_requires_imatrix
+  GgmlType vec_dot_type;      // activation type of the CPU dot product
+};
+
+namespace detail {
+constexpr std::array<GgmlTypeInfo, kGgmlTypeCount> make_ggml_type_table() {
+  std::array<GgmlTypeInfo, kGgmlTypeCount> t{};
+  auto set = [&](GgmlType id, std::string_view name, std::uint32_t be, std::uint32_t bb, bool q,
+                 bool w, bool imat, GgmlType vd) {
+    t[static_cast<std::uint32_t>(id)] = GgmlTypeInfo{name, be, bb, q, w, imat, vd};
+  };
+  using G = GgmlType;
+  set(G::kF32, "f32", 1, 4, false, true, false, G::kF32);
+  set(G::kF16, "f16", 1, 2, false, true, false, G::kF16);
+  set(G::kQ4_0, "q4_0", 32, 18, true, true, false, G::kQ8_0);
+  set(G::kQ4_1, "q4_1", 32, 20, true, true, false, G::kQ8_1);
+  set(G::kQ5_0, "q5_0", 32, 22, true, true, false, G::kQ8_0);
+  set(G::kQ5_1, "q5_1", 32, 24, true, true, false, G::kQ8_1);
+  set(G::kQ8_0, "q8_0", 32, 34, true, true, false, G::kQ8_0);
+  set(G::kQ8_1, "q8_1", 32, 36, true, false, false, G::kQ8_1);
+  set(G::kQ2_K, "q2_K", 256, 84, true, true, false, G::kQ8_K);
+  set(G::kQ3_K, "q3_K", 256, 110, true, true, false, G::kQ8_K);
+  set(G::kQ4_K, "q4_K", 256, 144, true, true, false, G::kQ8_K);
+  set(G::kQ5_K, "q5_K", 256, 176, true, true, false, G::kQ8_K);
+  set(G::kQ6_K, "q6_K", 256, 210, true, true, false, G::kQ8_K);
+  set(G::kQ8_K, "q8_K", 256, 292, true, false, false, G::kQ8_K);
+  set(G::kIQ2_XXS, "iq2_xxs", 256, 66, true, true, true, G::kQ8_K);
+  set(G::kIQ2_XS, "iq2_xs", 256, 74, true, true, true, G::kQ8_K);
+  set(G::kIQ3_XXS, "iq3_xxs", 256, 98, true, true, false, G::kQ8_K);
+  set(G::kIQ1_S, "iq1_s", 256, 50, true, true, true, G::kQ8_K);
+  set(G::kIQ4_NL, "iq4_nl", 32, 18, true, true, false, G::kQ8_0);
+  set(G::kIQ3_S, "iq3_s", 256, 110, true, true, false, G::kQ8_K);
+  set(G::kIQ2_S, "iq2_s", 256, 82, true, true, false, G::kQ8_K);
+  set(G::kIQ4_XS, "iq4_xs", 256, 136, true, true, false, G::kQ8_K);
+  set(G::kI8, "i8", 1, 1, false, false, false, G::kI8);
+  set(G::kI16, "i16", 1, 2, false, false, false, G::kI16);
+  set(G::kI32, "i32", 1, 4, false, false, false, G::kI32);
+  set(G::kI64, "i64", 1, 8, false, false, false, G::kI64);
+  set(G::kF64, "f64", 1, 8, false, false, false, G::kF64);
+  set(G::kIQ1_M, "iq1_m", 256, 56, true, true, false, G::kQ8_K);
+  set(G::kBF16, "bf16", 1, 2, false, true, false, G::kBF16);
+  set(G::kTQ1_0, "tq1_0", 256, 54, true, true, false, G::kQ8_K);
+  set(G::kTQ2_0, "tq2_0", 256, 66, true, true, false, G::kQ8_K);
+  set(G::kMXFP4, "mxfp4", 32, 17, true, true, false, G::kQ8_0);
+  set(G::kNVFP4, "nvfp4", 64, 36, true, true, false, G::kQ8_0);
+  set(G::kQ1_0, "q1_0", 128, 18, true, true, false, G::kQ8_0);
+  set(G::kQ2_0, "q2_0", 64, 18, true, true, false, G::kQ8_0);
+  return t;
+}
+}  // namespace detail
+
+inline constexpr std::array<GgmlTypeInfo, kGgmlTypeCount> kGgmlTypes =
+    detail::make_ggml_type_table();
+
+// Info for a raw id from a file; nullopt for ids that are out of range or
+// removed (their block size is 0: a GGUF reader must reject them).
+constexpr std::optional<GgmlTypeInfo> ggml_type_info(std::uint32_t id) noexcept {
+  if (id >= kGgmlTypeCount || kGgmlTypes[id].block_elems == 0) return std::nullopt;
+  return kGgmlTypes[id];
+}
+constexpr const GgmlTypeInfo& ggml_type_info(GgmlType t) noexcept {
+  return kGgmlTypes[static_cast<std::uint32_t>(t)];
+}
+constexpr std::string_view ggml_type_name(GgmlType t) noexcept { return ggml_type_info(t).name; }
+
+// Bits per weight (block bytes * 8 / block elements).
+constexpr double ggml_type_bpw(GgmlType t) noexcept {
+  const auto& i = ggml_type_info(t);
+  return i.block_elems ? 8.0 * i.block_bytes / i.block_elems : 0.0;
+}
+
+// Case-insensitive lookup by ggml name ("q4_K", "Q4_K", "q4_k" all work).
+inline std::optional<GgmlType> parse_ggml_type(std::string_view s) noexcept {
+  auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+  for (std::uint32_t id = 0; id < kGgmlTypeCount; ++id) {
+    const auto& info = kGgmlTypes[id];
+    if (info.block_elems == 0 || info.name.size() != s.size()) continue;
+    bool eq = true;
+    for (std::size_t i = 0; i < s.size() && eq; ++i) eq = lower(s[i]) == lower(info.name[i]);
+    if (eq) return static_cast<GgmlType>(id);
+  }
+  return std::nullopt;
+}
+
+}  // namespace edgequant
+// ==== file: edgequant/schemes/scheme.hpp
+// The Scheme concept: a quantization scheme is a type with static traits, an
+// exact block layout and a scalar reference (the oracle every SIMD path matches).
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+
+
+namespace edgequant {
+
+// Requirements:
+//   S::name              ecosystem spelling ("q4_0", "q4_K")
+//   S::block_elems       elements per block
+//   S::block_bytes       == sizeof(S::Block); Block trivially copyable, standard layout
+//   S::quantize_row_ref(const float* x, Block* y, size_t n, const float* importance)
+//       n % block_elems == 0, x finite, importance = n weights or nullptr.
+//       Row-level because ggml's quantizers use row statistics (sigma2 of the row).
+//   S::dequantize_row_ref(const Block* x, float* y, size_t n)
+template <class S>
+concept Scheme =
+    requires {
+      { S::name } -> std::convertible_to<std::string_view>;
+      { S::block_elems } -> std::convertible_to<std::size_t>;
+      { S::block_bytes } -> std::convertible_to<std::size_t>;
+      typename S::Block;
+    } && sizeof(typename S::Block) == S::block_bytes &&
+    std::is_trivially_copyable_v<typename S::Block> &&
+    std::is_standard_layout_v<typename S::Block> &&
+    requires(const float* x, typename S::Block* qb, const typename S::Block* cqb, float* y,
+             std::size_t n, const float* w) {
+      S::quantize_row_ref(x, qb, n, w);
+      S::dequantize_row_ref(cqb, y, n);
+    };
+
+// A ggml scheme also names its ggml type id; the rest of its traits (name,
+// bits, imatrix rules) come from the ggml type table.
+template <class S>
+concept GgmlScheme = Scheme<S> && requires {
+  { S::ggml_type } -> std::convertible_to<GgmlType>;
+} && ggml_type_info(S::ggml_type).block_elems == S::block_elems &&
+                     ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
+
+// Optional: `S::first_invalid_block(const Block*, size_t nblocks)` returns the
+// first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
+// that inputs too large for the format fail with an error instead of writing
+// blocks llama.cpp rejects.
+// Optional: `static constexpr float S::max_abs_input`: inputs with a larger
+// magnitude are refused (Errc::kOverflow) before quantizing, for schemes whose
+// reference arithmetic would otherwise lose them silently.
+
+template <class S>
+concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
+  { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
+};
+
+// Optional: `S::quantize_activation_ref(const float* x, Block* y, size_t n)`,
+// the activation quantizer of the CPU dot products (ggml's x86
+// type_traits_cpu::from_float), for the types it differs from or has no weight
+// quantizer (Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5). n % block_elems == 0,
+// x finite.
+template <class S>
+concept HasActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
+  S::quantize_activation_ref(x, y, n);
+};
+
+// True when an fp16 bit pattern is Inf or NaN (exponent all ones).
+constexpr bool f16_bits_not_finite(std::uint16_t h) noexcept { return (h & 0x7c00u) == 0x7c00u; }
+
+template <class S>
+inline constexpr double bits_per_weight = 8.0 * S::block_bytes / S::block_elems;
+
+// Compile-time list of schemes (registries iterate over it).
+template <class... S>
+struct SchemeList {
+  static constexpr std::size_t size = sizeof...(S);
+  using tuple = std::tuple<S...>;  // for doctest's TEST_CASE_TEMPLATE_APPLY
+  template <class F>
+  static constexpr void for_each(F&& f) {
+    (f.template operator()<S>(), ...);
+  }
+};
+
+}  // namespace edgequant
+
+namespace edgequant::gguf {
+
+// Bytes owned elsewhere (fuzzers, tests, a buffer the caller keeps alive).
+class SpanSource {
+ public:
+  explicit SpanSource(std::span<const std::byte> bytes, std::string name = "<memory>")
+      : bytes_(bytes), name_(std::move(name)) {}
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  const std::string& path() const noexcept { return name_; }
+
+ private:
+  std::span<const std::byte> bytes_;
+  std::string name_;
+};
+
+// A source owns (or borrows) the file's bytes, which must stay at the same
+// address when the source is moved (MappedFile and SpanSource both do).
+template <class S>
+concept Source = std::movable<S> && requires(const S& s) {
+  { s.bytes() } -> std::convertible_to<std::span<const std::byte>>;
+  { s.path() } -> std::convertible_to<std::string>;
+};
+static_assert(Source<MappedFile>);
+static_assert(Source<SpanSource>);
+
+class ArrayView;
+
+namespace detail {
+
+// Size of an already validated encoded value starting at p (its payload, after
+// the type id for KVs; the element itself inside arrays).
+inline std::uint64_t encoded_size(Type t, const std::byte* p) noexcept {
+  if (t == Type::kString) return 8 + load_le<std::uint64_t>(p);
+  if (t != Type::kArray) return type_size(t);
+  const auto elem = static_cast<Type>(load_le<std::uint32_t>(p));
+  const auto n = load_le<std::uint64_t>(p + 4);
+  std::uint64_t size = 12;
+  if (type_size(elem) != 0) return size + n * type_size(elem);
+  for (std::uint64_t i = 0; i < n; ++i) size += encoded_size(elem, p + size);
+  return size;
+}
+
+inline Error type_mismatch(std::string_view what, Type have, std::string_view want,
+                           std::uint64_t offset) {
+  return make_error(Errc::kTypeMismatch,
+                    std::string(what) + " has type " + std::string(type_name(have)) +
+                        ", requested " + std::string(want),
+                    offset);
+}
+
+template <class T>
+struct IsVector : std::false_type {};
+template <class T>
+struct IsVector<std::vector<T>> : std::true_type {
+  using element = T;
+};
+
+}  // namespace detail
+
+// One metadata value inside a validated file (scalar, string or array).
+class ValueView {
+ public:
+  ValueView() = default;
+  ValueView(Type type, const std::byte* payload, std::uint64_t offset) noexcept
+      : type_(type), p_(payload), offset_(offset) {}
+
+  Type type() const noexcept { return type_; }
+  std::uint64_t offset() const noexcept { return offset_; }  // file offset of the payload
+  // The value's encoded bytes (what a writer copies verbatim).
+  std::span<const std::byte> encoded() const noexcept {
+    return {p_, static_cast<std::size_t>(detail::encoded_size(type_, p_))};
+  }
+
+  // Typed access. T: a Scalar (exact type, no conversion), std::string_view,
+  // std::string, ArrayView, or std::vector<U> of a scalar or string type.
+  template <class T>
+  Expected<T> as() const;
+
+  // Unchecked accessors. Precondition: type() matches.
+  template <Scalar T>
+  T scalar() const noexcept {
+    EDGEQUANT_ASSERT(type_ == TypeOf<T>::value);
+    if constexpr (std::is_same_v<T, bool>) {
+      return std::to_integer<std::uint8_t>(*p_) != 0;  // any non-zero byte is true (§2)
+    } else {
+      return load_le<T>(p_);
+    }
+  }
+  std::string_view string() const noexcept {
+    EDGEQUANT_ASSERT(type_ == Type::kString);
+    return {reinterpret_cast<const char*>(p_ + 8),
+            static_cast<std::size_t>(load_le<std::uint64_t>(p_))};
+  }
+  ArrayView array() const noexcept;
+
+ private:
+  Type type_ = Type::kUint8;
+  const std::byte* p_ = nullptr;
+  std::uint64_t offset_ = 0;
+};
+
+// The elements of an array value, in order. Fixed-size elements have O(1)
+// access; strings and nested arrays are walked with the iterator.
+class ArrayView {
+ public:
+  ArrayView() = default;
+  ArrayView(Type elem, std::uint64_t count, const std::byte* elems, std::uint64_t offset) noexcept
+      : elem_(elem), count_(count), p_(elems), offset_(offset) {}
+
+  Type element_type() const noexcept { return elem_; }
+  std::uint64_t size() const noexcept { return count_; }
+  bool empty() const noexcept { return count_ == 0; }
+  std::uint64_t offset() const noexcept { return offset_; }  // file offset of element 0
+
+  // Element i of a fixed-size type. Preconditions: i < size(), T matches.
+  template <Scalar T>
+  T at(std::uint64_t i) const noexcept {
+    EDGEQUANT_ASSERT(elem_ == TypeOf<T>::value && i < count_);
+    if constexpr (std::is_same_v<T, bool>) {
+      return std::to_integer<std::uint8_t>(p_[i]) != 0;
+    } else {
+      return load_le<T>(p_ + i * sizeof(T));
+    }
+  }
+  // Raw little-endian bytes of a fixed-size array (empty for strings/arrays).
+  std::span<const std::byte> raw() const noexcept {
+    const std::size_t es = type_size(elem_);
+    return {p_, es ? static_cast<std::size_t>(count_ * es) : 0};
+  }
+
+  class iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = ValueView;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(Type t, const std::byte* p, std::uint64_t i, std::uint64_t off) noexcept
+        : t_(t), p_(p), i_(i), off_(off) {}
+    ValueView operator*() const noexcept { return ValueView(t_, p_, off_); }
+    iterator& operator++() noexcept {
+      const auto n = detail::encoded_size(t_, p_);
+      p_ += n;
+      off_ += n;
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator c = *this;
+      ++*this;
+      return c;
+    }
+    bool operator==(const iterator& o) const noexcept { return i_ == o.i_; }
+
+   private:
+    Type t_ = Type::kUint8;
+    const std::byte* p_ = nullptr;
+    std::uint64_t i_ = 0;
+    std::uint64_t off_ = 0;
+  };
+  iterator begin() const noexcept { return iterator(elem_, p_, 0, offset_); }
+  iterator end() const noexcept { return iterator(elem_, nullptr, count_, 0); }
+
+  // Copies the elements. T: a Scalar matching element_type(), or
+  // std::string_view / std::string for string arrays.
+  template <class T>
+  Expected<std::vector<T>> to_vector() const {
+    std::vector<T> out;
+    if constexpr (Scalar<T>) {
+      if (elem_ != TypeOf<T>::value) {
+        return detail::type_mismatch(
+            "array", elem_, "arr[" + std::string(type_name(TypeOf<T>::value)) + "]", offset_);
+      }
+      out.reserve(static_cast<std::size_t>(count_));
+      for (std::uint64_t i = 0; i < count_; ++i) out.push_back(at<T>(i));
+    } else {
+      static_assert(std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>,
+                    "to_vector<T>: T is a GGUF scalar type or a string type");
+      if (elem_ != Type::kString) return detail::type_mismatch("array", elem_, "arr[str]", offset_);
+      out.reserve(static_cast<std::size_t>(count_));
+      for (ValueView v : *this) out.emplace_back(v.string());
+    }
+    return out;
+  }
+
+ private:
+  Type elem_ = Type::kUint8;
+  std::uint64_t count_ = 0;
+  const std::byte* p_ = nullptr;
+  std::uint64_t offset_ = 0;
+};
+
+inline ArrayView ValueView::array() const noexcept {
+  EDGEQUANT_ASSERT(type_ == Type::kArray);
+  return ArrayView(static_cast<Type>(load_le<std::uint32_t>(p_)), load_le<std::uint64_t>(p_ + 4),
+                   p_ + 12, offset_ + 12);
+}
+
+template <class T>
+Expected<T> ValueView::as() const {
+  if constexpr (Scalar<T>) {
+    if (type_ != TypeOf<T>::value) {
+      return detail::type_mismatch("value", type_, type_name(TypeOf<T>::value), offset_);
+    }
+    return scalar<T>();
+  } else if constexpr (std::is_same_v<T, std::string_view> || std::is_same_v<T, std::string>) {
+    if (type_ != Type::kString) return detail::type_mismatch("value", type_, "str", offset_);
+    return T(string());
+  } else if constexpr (std::is_same_v<T, ArrayView>) {
+    if (type_ != Type::kArray) return detail::type_mismatch("value", type_, "arr", offset_);
+    return array();
+  } else {
+    static_assert(detail::IsVector<T>::value, "as<T>: unsupported T");
+    if (type_ != Type::kArray) return detail::type_mismatch("value", type_, "arr", offset_);
+    return array().template to_vector<typename detail::IsVector<T>::element>();
+  }
+}
+
+// One key/value record, in file order.
+struct KeyValue {
+  std::string_view key;
+  ValueView value;
+  std::uint64_t offset = 0;  // file offset of the record (its key length)
+};
+
+// One tensor-info record (§3). Dimensions in ggml order: ne[0] is the row
+// length (contiguous), unused dimensions are 1.
+struct TensorInfo {
+  std::string_view name;
+  GgmlType type = GgmlType::kF32;
+  std::uint32_t n_dims = 0;  // as stored: 0..4
+  std::array<std::uint64_t, kMaxDims> ne{1, 1, 1, 1};
+  std::uint64_t offset = 0;  // relative to the data section
+  std::uint64_t nbytes = 0;
+  std::uint64_t info_offset = 0;  // file offset of this record
+
+  std::span<const std::uint64_t> shape() const noexcept { return {ne.data(), n_dims}; }
+  std::uint64_t n_elements() const noexcept { return ne[0] * ne[1] * ne[2] * ne[3]; }
+  std::uint64_t rows() const noexcept { return ne[1] * ne[2] * ne[3]; }  // (rows, ne[0])
+  std::uint64_t row_bytes() const noexcept {
+    const auto& t = ggml_type_info(type);
+    return ne[0] / t.block_elems * t.block_bytes;
+  }
+};
+
+// C++ element type of an unquantized ggml type (F16/BF16 as their bit patterns).
+template <class T>
+constexpr bool plain_type_matches(GgmlType t) noexcept {
+  using U = std::remove_cv_t<T>;
+  switch (t) {
+    case GgmlType::kF32:
+      return std::is_same_v<U, float>;
+    case GgmlType::kF64:
+      return std::is_same_v<U, double>;
+    case GgmlType::kF16:
+    case GgmlType::kBF16:
+      return std::is_same_v<U, std::uint16_t>;
+    case GgmlType::kI8:
+      return std::is_same_v<U, std::int8_t>;
+    case GgmlType::kI16:
+      return std::is_same_v<U, std::int16_t>;
+    case GgmlType::kI32:
+      return std::is_same_v<U, std::int32_t>;
+    case GgmlType::kI64:
+      return std::is_same_v<U, std::int64_t>;
+    default:
+      return false;
+  }
+}
+
+// A tensor's info and its bytes in the mapping: the type-erased view (any
+// ggml type), convertible to TensorView (plain types) or BlockView<S>.
+class Tensor {
+ public:
+  Tensor() = default;
+  Tensor(const TensorInfo* info, std::span<const std::byte> bytes,
+         std::uint64_t file_offset) noexcept
+      : info_(info), bytes_(bytes), file_offset_(file_offset) {}
+
+  const TensorInfo& info() const noexcept { return *info_; }
+  std::string_view name() const noexcept { return info_->name; }
+  GgmlType type() const noexcept { return info_->type; }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  std::uint64_t file_offset() const noexcept { return file_offset_; }
+  std::uint64_t rows() const noexcept { return info_->rows(); }
+  std::uint64_t cols() const noexcept { return info_->ne[0]; }
+
+  // Plain elements, numpy order: shape[Rank-1] = ne[0], shape[Rank-2] = ne[1]…
+  // Rank may exceed the tensor's dimensions (leading 1s); never drop a dim > 1.
+  template <class T, std::size_t Rank>
+  Expected<TensorView<const T, Rank>> view() const {
+    if (!plain_type_matches<T>(type())) {
+      return make_error(Errc::kTypeMismatch, "tensor '" + std::string(name()) + "' has type " +
+                                                 std::string(ggml_type_name(type())) +
+                                                 ", which is not the requested element type");
+    }
+    typename TensorView<const T, Rank>::Shape shape{};
+    for (std::size_t d = 0; d < Rank; ++d) shape[d] = 1;
+    for (std::size_t i = 0; i < kMaxDims; ++i) {
+      if (i < Rank) {
+        shape[Rank - 1 - i] = static_cast<std::size_t>(info_->ne[i]);
+      } else if (info_->ne[i] != 1) {
+        return make_error(Errc::kBadArgument, "tensor '" + std::string(name()) +
+                                                  "' has more than " + std::to_string(Rank) +
+                                                  " dimensions");
+      }
+    }
+    return TensorView<const T, Rank>::over_bytes(bytes_, shape);
+  }
+
+  // Quantized (or one-element "scheme") blocks: rows() rows of ne[0] elements.
+  template <GgmlScheme S>
+  Expected<BlockView<S>> blocks() const {
+    if (S::ggml_type != type()) {
+      return make_error(Errc::kTypeMismatch, "tensor '" + std::string(name()) + "' has type " +
+                                                 std::string(ggml_type_name(type())) +
+                                                 ", requested " + std::string(S::name));
+    }
+    return BlockView<S>::over_bytes(bytes_, static_cast<std::size_t>(rows()),
+                                    static_cast<std::size_t>(cols()));
+  }
+
+ private:
+  const TensorInfo* info_ = nullptr;
+  std::span<const std::byte> bytes_;
+  std::uint64_t file_offset_ = 0;
+};
+
+namespace detail {
+
+// Bounds-checked little-endian reads over the file; every failure names the
+// field and its offset.
+class Cursor {
+ public:
+  Cursor(std::span<const std::byte> b, const std::string& file) : b_(b), file_(file) {}
+
+  std::uint64_t pos() const noexcept { return pos_; }
+  std::uint64_t remaining() const noexcept { return b_.size() - pos_; }
+  const std::byte* at(std::uint64_t off) const noexcept { return b_.data() + off; }
+
+  Error error(Errc c, std::string what, std::uint64_t off) const {
+    return make_error(c, std::move(what), off, file_);
+  }
+  Error truncated(const std::string& field, std::uint64_t need) const {
+    return error(Errc::kTruncated,
+                 field + ": needs " + std::to_string(need) + " bytes, the file has " +
+                     std::to_string(remaining()) + " left",
+                 pos_);
+  }
+
+  template <class T>
+  Expected<T> read(const std::string& field) {
+    if (remaining() < sizeof(T)) return truncated(field, sizeof(T));
+    T v = load_le<T>(b_.data() + pos_);
+    pos_ += sizeof(T);
+    return v;
+  }
+  Status skip(std::uint64_t n, const std::string& field) {
+    if (remaining() < n) return truncated(field, n);
+    pos_ += n;
+    return {};
+  }
+  // uint64 length + bytes, length checked against max_len and the file.
+  Expected<std::string_view> string(const std::string& field, std::uint64_t max_len) {
+    const std::uint64_t at_len = pos_;
+    auto n = read<std::uint64_t>(field + " length");
+    if (!n) return std::move(n).error();
+    if (*n > max_len) {
+      return error(Errc::kLimit,
+                   field + ": length " + std::to_string(*n) + " exceeds the limit of " +
+                       std::to_string(max_len) + " bytes",
+                   at_len);
+    }
+    if (remaining() < *n) {
+      return error(Errc::kTruncated,
+                   field + ": length " + std::to_string(*n) + " runs past the end of the file (" +
+                       std::to_string(remaining()) + " bytes left)",
+                   at_len);
+    }
+    std::string_view s(reinterpret_cast<const char*>(b_.data() + pos_),
+                       static_cast<std::size_t>(*n));
+    pos_ += *n;
+    return s;
+  }
+
+ private:
+  std::span<const std::byte> b_;
+  const std::string& file_;
+  std::uint64_t pos_ = 0;
+};
+
+inline std::string quoted(std::string_view s) {
+  // Keys and names come from the file: show at most 80 bytes, control bytes escaped.
+  std::string o = "'";
+  for (std::size_t i = 0; i < s.size() && i < 80; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      o += "\\x";
+      o += kHex[c >> 4];
+      o += kHex[c & 15];
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  if (s.size() > 80) o += "...";
+  return o + "'";
+}
+
+}  // namespace detail
+
+// A validated GGUF file. open() checks everything (specs/gguf.md §5 plus the
+// limits) before returning; afterwards every accessor is safe and cheap.
+template <Source Src = MappedFile, LimitsPolicy L = Limits>
+class Reader {
+ public:
+  static Expected<Reader> open(Src src, L limits = {}) {
+    Reader r(std::move(src), std::move(limits));
+    EDGEQUANT_TRY(r.parse());
+    return r;
+  }
+  static Expected<Reader> open_file(
+      const std::string& path, L limits = {},
+      MappedFile::Mode mode = MappedFile::Mode::kAuto) requires std::same_as<Src, MappedFile> {
+    auto f = MappedFile::open(path, mode);
+    if (!f) return std::move(f).error();
+    return open(std::move(*f), std::move(limits));
+  }
+
+  Reader(Reader&&) noexcept = default;
+  Reader& operator=(Reader&&) noexcept = default;
+
+  const Src& source() const noexcept { return src_; }
+  const std::string& path() const noexcept { return path_; }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  std::uint64_t file_size() const noexcept { return bytes_.size(); }
+  std::uint32_t version() const noexcept { return version_; }
+  std::uint64_t alignment() const noexcept { return alignment_; }
+  std::uint64_t metadata_end() const noexcept { return meta_end_; }  // end of the tensor infos
+  std::uint64_t data_offset() const noexcept { return data_offset_; }
+
+  // Metadata in file order.
+  std::span<const KeyValue> metadata() const noexcept { return kvs_; }
+  const KeyValue* find(std::string_view key) const noexcept {
+    auto it = kv_index_.find(key);
+    return it == kv_index_.end() ? nullptr : &kvs_[it->second];
+  }
+  bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+  // Typed value by key: T as for ValueView::as. Missing key → kNotFound;
+  // other type → kTypeMismatch (no conversions, like llama.cpp's loader).
+  template <class T>
+  Expected<T> get(std::string_view key) const {
+    const KeyValue* kv = find(key);
+    if (!kv)
+      return make_error(Errc::kNotFound, "key " + detail::quoted(key) + " not found", kNoOffset,
+                        path_);
+    auto v = kv->value.template as<T>();
+    if (!v) {
+      Error e = std::move(v).error();
+      e.what = "key " + detail::quoted(key) + ": " + e.what;
+      e.file = path_;
+      return e;
+    }
+    return v;
+  }
+  // The value, or `fallback` when the key is absent (a wrong type is still an error).
+  template <class T>
+  Expected<T> get_or(std::string_view key, T fallback) const {
+    if (!find(key)) return fallback;
+    return get<T>(key);
+  }
+
+  std::span<const TensorInfo> tensors() const noexcept { return tensors_; }
+  const TensorInfo* find_tensor(std::string_view name) const noexcept {
+    auto it = tensor_index_.find(name);
+    return it == tensor_index_.end() ? nullptr : &tensors_[it->second];
+  }
+  Expected<Tensor> tensor(std::string_view name) const {
+    const TensorInfo* t = find_tensor(name);
+    if (!t) {
+      return make_error(Errc::kNotFound, "tensor " + detail::quoted(name) + " not found", kNoOffset,
+                        path_);
+    }
+    return tensor(*t);
+  }
+  // Precondition: `info` is one of tensors().
+  Tensor tensor(const TensorInfo& info) const noexcept {
+    const std::uint64_t off = data_offset_ + info.offset;
+    return Tensor(
+        &info, bytes_.subspan(static_cast<std::size_t>(off), static_cast<std::size_t>(info.nbytes)),
+        off);
+  }
+  std::span<const std::byte> tensor_data(const TensorInfo& info) const noexcept {
+    return tensor(info).bytes();
+  }
+
+ private:
+  Reader(Src src, L limits) : src_(std::move(src)), limits_(std::move(limits)) {
+    bytes_ = std::span<const std::byte>(src_.bytes());
+    path_ = std::string(src_.path());
+  }
+
+  Status parse();
+  Status parse_value(detail::Cursor& c, Type t, const std::string& field, std::uint32_t depth);
+  Status check_layout(detail::Cursor& c, std::uint64_t n_tensors_declared);
+
+  // Recursion guard independent of the configurable limit (§ validation).
+  static constexpr std::uint32_t kHardMaxDepth = 64;
+
+  Src src_;
+  L limits_;
+  std::span<const std::byte> bytes_;
+  std::string path_;
+  std::uint32_t version_ = 0;
+  std::uint64_t alignment_ = kDefaultAlignment;
+  std::uint64_t meta_end_ = 0;
+  std::uint64_t data_offset_ = 0;
+  std::vector<KeyValue> kvs_;
+  std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string_view, std::size_t> kv_index_;
+  std::unordered_map<std::string_view, std::size_t> tensor_index_;
+};
+
+template <Source Src, LimitsPolicy L>
+Status Reader<Src, L>::parse_value(detail::Cursor& c, Type t, const std::string& field,
+                                   std::uint32_t depth) {
+  if (type_size(t) != 0) return c.skip(type_size(t), field);
+  if (t == Type::kString) {
+    auto s = c.string(field, limits_.max_string_bytes);
+    if (!s) return std::move(s).error();
+    return {};
+  }
+  // Array: int32 element type, uint64 count, elements (§2).
+  const std::uint64_t at_type = c.pos();
+  auto et = c.template read<std::uint32_t>(field + " element type");
+  if (!et) return std::move(et).error();
+  if (!type_valid(*et)) {
+    return c.error(Errc::kInvalid, field + ": unknown array element type id " + std::to_string(*et),
+                   at_type);
+  }
+  const Type elem = static_cast<Type>(*et);
+  const std::uint32_t max_depth = std::min<std::uint32_t>(limits_.max_array_depth, kHardMaxDepth);
+  // This array sits at nesting level depth + 1; arrays inside it at depth + 2.
+  if (elem == Type::kArray && depth + 2 > max_depth) {
+    return c.error(Errc::kLimit,
+                   field + ": array of arrays nested deeper than the limit of " +
+                       std::to_string(max_depth) +
+                       (max_depth == 1 ? " (ggml reads flat arrays only)" : ""),
+                   at_type);
+  }
+  const std::uint64_t at_count = c.pos();
+  auto n = c.template read<std::uint64_t>(field + " element count");
+  if (!n) return std::move(n).error();
+  if (*n > limits_.max_array_elements) {
+    return c.error(Errc::kLimit,
+                   field + ": " + std::to_string(*n) + " elements exceed the limit of " +
+                       std::to_string(limits_.max_array_elements),
+                   at_count);
+  }
+  // Bound the count by the bytes present before walking anything.
+  if (*n > c.remaining() / min_element_bytes(elem)) {
+    return c.error(Errc::kTruncated,
+                   field + ": " + std::to_string(*n) + " elements of type " +
+                       std::string(type_name(elem)) + " cannot fit in the " +
+                       std::to_string(c.remaining()) + " bytes left",
+                   at_count);
+  }
+  if (type_size(elem) != 0) return c.skip(*n * type_size(elem), field);
+  for (std::uint64_t i = 0; i < *n; ++i) {
+    EDGEQUANT_TRY(parse_value(c, elem, field + "[" + std::to_string(i) + "]", depth + 1));
+  }
+  return {};
+}
+
+template <Source Src, LimitsPolicy L>
+Status Reader<Src, L>::parse() {
+  detail::Cursor c(bytes_, path_);
+  // --- header (§1)
+  if (bytes_.size() >= 4 && std::memcmp(bytes_.data(), kMagic, 4) != 0) {
+    if (std::memcmp(bytes_.data(), "FUGG", 4) == 0) {
+      return c.error(Errc::kBadMagic,
+                     "magic is 'FUGG': a byte-swapped (big-endian) GGUF; only little-endian GGUF "
+                     "is supported",
+                     0);
+    }
+    return c.error(Errc::kBadMagic, "not a GGUF file: magic is not 'GGUF'", 0);
+  }
+  if (bytes_.size() < kHeaderBytes) {
+    if (bytes_.size() < 4)
+      return c.error(Errc::kBadMagic, "not a GGUF file: shorter than its magic", 0);
+    return c.error(Errc::kTruncated,
+                   "header: needs 24 bytes, the file has " + std::to_string(bytes_.size()), 0);
+  }
+  (void)c.skip(4, "magic");
+  version_ = *c.template read<std::uint32_t>("version");
+  if (version_ != 0 && (version_ & 0xffffu) == 0) {
+    return c.error(Errc::kUnsupported,
+                   "version: reads as " + std::to_string(version_) +
+                       ": this is a big-endian GGUF (byte-swapped version " +
+                       std::to_string(__builtin_bswap32(version_)) +
+                       "); only little-endian GGUF is supported",
+                   4);
+  }
+  if (version_ == 0) return c.error(Errc::kInvalid, "version: 0 is not a GGUF version", 4);
+  if (version_ == 1) {
+    return c.error(Errc::kUnsupported,
+                   "version: GGUFv1 (32-bit counts) is no longer supported; re-convert the model",
+                   4);
+  }
+  if (version_ == 2 && !limits_.accept_v2) {
+    return c.error(Errc::kUnsupported,
+                   "version: GGUFv2 is not accepted by these limits (accept_v2)", 4);
+  }
+  if (version_ > kVersion) {
+    return c.error(
+        Errc::kUnsupported,
+        "version: " + std::to_string(version_) + " is newer than the supported version 3", 4);
+  }
+  const auto n_tensors = *c.template read<std::int64_t>("n_tensors");
+  const auto n_kv = *c.template read<std::int64_t>("n_kv");
+  if (n_tensors < 0)
+    return c.error(Errc::kInvalid, "n_tensors: negative (" + std::to_string(n_tensors) + ")", 8);
+  if (n_kv < 0) return c.error(Errc::kInvalid, "n_kv: negative (" + std::to_string(n_kv) + ")", 16);
+  if (static_cast<std::uint64_t>(n_tensors) > limits_.max_tensors) {
+    return c.error(Errc::kLimit,
+                   "n_tensors: " + std::to_string(n_tensors) + " exceeds the limit of " +
+                       std::to_string(limits_.max_tensors),
+                   8);
+  }
+  if (static_cast<std::uint64_t>(n_kv) > limits_.max_kv) {
+    return c.error(
+        Errc::kLimit,
+        "n_kv: " + std::to_string(n_kv) + " exceeds the limit of " + std::to_string(limits_.max_kv),
+        16);
+  }
+  // A KV record is at least 13 bytes (key length, type, one-byte value), a
+  // tensor info at least 24: bound the counts by the file before reserving.
+  if (static_cast<std::uint64_t>(n_kv) > c.remaining() / 13) {
+    return c.error(Errc::kTruncated,
+                   "n_kv: " + std::to_string(n_kv) + " key/value records cannot fit in the " +
+                       std::to_string(c.remaining()) + " bytes after the header",
+                   16);
+  }
+  if (static_cast<std::uint64_t>(n_tensors) > c.remaining() / 24) {
+    return c.error(Errc::kTruncated,
+                   "n_tensors: " + std::to_string(n_tensors) + " tensor infos cannot fit in the " +
+                       std::to_string(c.remaining()) + " bytes after the header",
+                   8);
+  }
+  auto over_meta_limit = [&](const std::string& field, std::uint64_t at) -> std::optional<Error> {
+    if (c.pos() > limits_.max_metadata_bytes) {
+      return c.error(Errc::kLimit,
+                     field + ": metadata exceeds the limit of " +
+                         std::to_string(limits_.max_metadata_bytes) + " bytes",
+                     at);
+    }
+    return std::nullopt;
+  };
+
+  // --- key/value records (§2)
+  kvs_.reserve(static_cast<std::size_t>(n_kv));
+  kv_index_.reserve(static_cast<std::size_t>(n_kv));
+  for (std::int64_t i = 0; i < n_kv; ++i) {
+    const std::uint64_t rec = c.pos();
+    const std::string field = "kv[" + std::to_string(i) + "]";
+    auto key = c.string(field + ".key",
+                        std::min<std::uint64_t>(limits_.max_key_bytes, limits_.max_string_bytes));
+    if (!key) return std::move(key).error();
+    if (key->empty()) return c.error(Errc::kInvalid, field + ".key: empty key", rec);
+    const std::string kfield = field + " " + detail::quoted(*key);
+    if (auto it = kv_index_.find(*key); it != kv_index_.end()) {
+      return c.error(Errc::kInvalid,
+                     kfield + ": duplicate key (first at offset " +
+                         std::to_string(kvs_[it->second].offset) + ")",
+                     rec);
+    }
+    const std::uint64_t at_type = c.pos();
+    auto type = c.template read<std::uint32_t>(kfield + " value type");
+    if (!type) return std::move(type).error();
+    if (!type_valid(*type)) {
+      return c.error(Errc::kInvalid, kfield + ": unknown value type id " + std::to_string(*type),
+                     at_type);
+    }
+    const std::uint64_t at_value = c.pos();
+    EDGEQUANT_TRY(parse_value(c, static_cast<Type>(*type), kfield, 0));
+    if (auto e = over_meta_limit(kfield, rec)) return std::move(*e);
+    kv_index_.emplace(*key, kvs_.size());
+    kvs_.push_back(
+        KeyValue{*key, ValueView(static_cast<Type>(*type), c.at(at_value), at_value), rec});
+  }
+
+  // --- general.alignment (§4)
+  if (const KeyValue* a = find(kAlignmentKey)) {
+    if (a->value.type() != Type::kUint32) {
+      return c.error(Errc::kTypeMismatch,
+                     "general.alignment: has type " + std::string(type_name(a->value.type())) +
+                         "; it must be u32",
+                     a->value.offset());
+    }
+    const std::uint32_t al = a->value.template scalar<std::uint32_t>();
+    if (!is_power_of_two(al)) {
+      return c.error(Errc::kInvalid,
+                     "general.alignment: " + std::to_string(al) + " is not a power of two",
+                     a->value.offset());
+    }
+    if (al > limits_.max_alignment) {
+      return c.error(Errc::kLimit,
+                     "general.alignment: " + std::to_string(al) + " exceeds the limit of " +
+                         std::to_string(limits_.max_alignment),
+                     a->value.offset());
+    }
+    alignment_ = al;
+  }
+
+  // --- tensor infos (§3)
+  if (static_cast<std::uint64_t>(n_tensors) > c.remaining() / 24) {
+    return c.error(Errc::kTruncated,
+                   "n_tensors: " + std::to_string(n_tensors) + " tensor infos cannot fit in the " +
+                       std::to_string(c.remaining()) + " bytes after the metadata",
+                   8);
+  }
+  tensors_.reserve(static_cast<std::size_t>(n_tensors));
+  tensor_index_.reserve(static_cast<std::size_t>(n_tensors));
+  for (std::int64_t i = 0; i < n_tensors; ++i) {
+    TensorInfo t;
+    t.info_offset = c.pos();
+    const std::string field = "tensor[" + std::to_string(i) + "]";
+    auto name = c.string(field + ".name", limits_.max_string_bytes);
+    if (!name) return std::move(name).error();
+    const std::string tfield = field + " " + detail::quoted(*name);
+    if (name->size() > limits_.max_tensor_name_bytes) {
+      return c.error(Errc::kInvalid,
+                     tfield + ": name is " + std::to_string(name->size()) + " bytes; at most " +
+                         std::to_string(limits_.max_tensor_name_bytes) + " allowed (GGML_MAX_NAME)",
+                     t.info_offset);
+    }
+    if (auto it = tensor_index_.find(*name); it != tensor_index_.end()) {
+      return c.error(Errc::kInvalid,
+                     tfield + ": duplicate tensor name (first at offset " +
+                         std::to_string(tensors_[it->second].info_offset) + ")",
+                     t.info_offset);
+    }
+    t.name = *name;
+    const std::uint64_t at_ndims = c.pos();
+    auto nd = c.template read<std::uint32_t>(tfield + ".n_dims");
+    if (!nd) return std::move(nd).error();
+    if (*nd > kMaxDims) {
+      return c.error(Errc::kInvalid, tfield + ".n_dims: " + std::to_string(*nd) + " exceeds 4",
+                     at_ndims);
+    }
+    t.n_dims = *nd;
+    for (std::uint32_t d = 0; d < t.n_dims; ++d) {
+      const std::uint64_t at_ne = c.pos();
+      auto ne = c.template read<std::int64_t>(tfield + ".ne[" + std::to_string(d) + "]");
+      if (!ne) return std::move(ne).error();
+      if (*ne <= 0) {
+        return c.error(Errc::kInvalid,
+                       tfield + ".ne[" + std::to_string(d) + "]: dimension " + std::to_string(*ne) +
+                           " is not positive",
+                       at_ne);
+      }
+      t.ne[d] = static_cast<std::uint64_t>(*ne);
+    }
+    const std::uint64_t at_type = c.pos();
+    auto type = c.template read<std::uint32_t>(tfield + ".type");
+    if (!type) return std::move(type).error();
+    if (*type >= kGgmlTypeCount) {
+      return c.error(Errc::kUnsupported,
+                     tfield + ".type: unknown ggml type id " +
+                         std::to_string(static_cast<std::int32_t>(*type)) + " (known: 0.." +
+                         std::to_string(kGgmlTypeCount - 1) + ")",
+                     at_type);
+    }
+    const auto info = ggml_type_info(*type);
+    if (!info) {
+      return c.error(
+          Errc::kInvalid,
+          tfield + ".type: ggml type id " + std::to_string(*type) + " was removed from ggml",
+          at_type);
+    }
+    t.type = static_cast<GgmlType>(*type);
+    // Element count must fit int64 (ggml's int64 ne), bytes must fit uint64.
+    auto elems = checked_product<std::uint64_t>(t.ne);
+    if (!elems || *elems > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return c.error(Errc::kOverflow, tfield + ": element count overflows int64", t.info_offset);
+    }
+    if (t.ne[0] % info->block_elems != 0) {
+      return c.error(Errc::kInvalid,
+                     tfield + ": row length ne[0] = " + std::to_string(t.ne[0]) +
+                         " is not a multiple of the " + std::string(info->name) + " block size " +
+                         std::to_string(info->block_elems),
+                     t.info_offset);
+    }
+    auto row = checked_mul<std::uint64_t>(t.ne[0] / info->block_elems, info->block_bytes);
+    auto nbytes = row ? checked_mul<std::uint64_t>(*row, t.rows()) : std::nullopt;
+    if (!nbytes)
+      return c.error(Errc::kOverflow, tfield + ": byte size overflows 64 bits", t.info_offset);
+    t.nbytes = *nbytes;
+    const std::uint64_t at_off = c.pos();
+    auto off = c.template read<std::uint64_t>(tfield + ".offset");
+    if (!off) return std::move(off).error();
+    if (*off % alignment_ != 0) {
+      return c.error(Errc::kInvalid,
+                     tfield + ".offset: " + std::to_string(*off) +
+                         " is not a multiple of the alignment " + std::to_string(alignment_),
+                     at_off);
+    }
+    t.offset = *off;
+    if (auto e = over_meta_limit(tfield, t.info_offset)) return std::move(*e);
+    tensor_index_.emplace(t.name, tensors_.size());
+    tensors_.push_back(t);
+  }
+  meta_end_ = c.pos();
+  return check_layout(c, static_cast<std::uint64_t>(n_tensors));
+}
+
+template <Source Src, LimitsPolicy L>
+Status Reader<Src, L>::check_layout(detail::Cursor& c, std::uint64_t n_tensors) {
+  // --- data section (§4): starts at the aligned end of the tensor infos.
+  // meta_end_ <= file size and alignment_ <= max_alignment, so no overflow.
+  data_offset_ = align_up(meta_end_, alignment_);
+  if (n_tensors == 0) return {};  // nothing to locate; padding may be absent
+  const std::uint64_t size = bytes_.size();
+  if (data_offset_ > size) {
+    return c.error(Errc::kTruncated,
+                   "data section: starts at " + std::to_string(data_offset_) +
+                       " but the file has " + std::to_string(size) + " bytes",
+                   meta_end_);
+  }
+  const std::uint64_t data_size = size - data_offset_;
+  std::uint64_t expected = 0;
+  for (const TensorInfo& t : tensors_) {
+    const std::string tfield = "tensor " + detail::quoted(t.name);
+    const std::uint64_t at_off = t.info_offset + 8 + t.name.size() + 4 + 8ull * t.n_dims + 4;
+    if (limits_.require_contiguous && t.offset != expected) {
+      return c.error(Errc::kInvalid,
+                     tfield + ".offset: " + std::to_string(t.offset) + ", expected " +
+                         std::to_string(expected) +
+                         " (ggml requires tensors back to back in info order)",
+                     at_off);
+    }
+    if (!range_within(t.offset, t.nbytes, data_size)) {
+      return c.error(Errc::kTruncated,
+                     tfield + ": data [" + std::to_string(t.offset) + ", +" +
+                         std::to_string(t.nbytes) + ") runs past the end of the data section (" +
+                         std::to_string(data_size) + " bytes)",
+                     at_off);
+    }
+    // nbytes <= data_size, so padding it cannot overflow; the sum can.
+    auto next = checked_add<std::uint64_t>(t.offset, align_up(t.nbytes, alignment_));
+    if (!next) return c.error(Errc::kOverflow, tfield + ": offset + size overflows", at_off);
+    expected = *next;
+  }
+  if (!limits_.require_contiguous) {
+    std::vector<std::size_t> order(tensors_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      return tensors_[a].offset < tensors_[b].offset;
+    });
+    for (std::size_t k = 1; k < order.size(); ++k) {
+      const TensorInfo& a = tensors_[order[k - 1]];
+      const TensorInfo& b = tensors_[order[k]];
+      if (a.offset + a.nbytes > b.offset) {
+        return c.error(Errc::kInvalid,
+                       "tensor " + detail::quoted(b.name) + ": data at " +
+                           std::to_string(b.offset) + " overlaps tensor " + detail::quoted(a.name) +
+                           " [" + std::to_string(a.offset) + ", +" + std::to_string(a.nbytes) + ")",
+                       b.info_offset);
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace edgequant::gguf
+
+namespace edgequant {
+// The style guide's spelling: GgufReader<Source, Limits>.
+template <class Src = MappedFile, class L = gguf::Limits>
+using GgufReader = gguf::Reader<Src, L>;
+}  // namespace edgequant
+// ==== file: edgequant/formats/gguf/split.hpp
+// gguf-split sets (specs/gguf.md §8): Model reads one file or a whole set as
+// one model; split() and merge() write sets the way llama.cpp's gguf-split does.
+
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/formats/gguf/value.hpp
+// Owned GGUF metadata: Value (any metadata value) and Metadata (ordered keys
+// with ggml's set-moves-to-end semantics, specs/gguf.md §6), plus encoding.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace edgequant::gguf {
+
+// A metadata value that owns its data. Fixed-size arrays keep their
+// little-endian bytes; string arrays their strings; nested arrays their values.
+class Value {
+ public:
+  Value() : bytes_(1) {}  // u8 0
+
+  template <Scalar T>
+  static Value of(T v) {
+    Value x = blank();
+    x.type_ = TypeOf<T>::value;
+    if constexpr (std::is_same_v<T, bool>) {
+      x.bytes_.push_back(std::byte{static_cast<unsigned char>(v ? 1 : 0)});
+    } else {
+      x.bytes_.resize(sizeof(T));
+      store_le(x.bytes_.data(), v);
+    }
+    return x;
+  }
+  static Value string(std::string_view s) {
+    Value x = blank();
+    x.type_ = Type::kString;
+    x.str_.assign(s);
+    return x;
+  }
+  template <Scalar T>
+  static Value array(std::span<const T> v) {
+    Value x = blank();
+    x.type_ = Type::kArray;
+    x.elem_ = TypeOf<T>::value;
+    x.count_ = v.size();
+    if constexpr (std::is_same_v<T, bool>) {
+      for (bool b : v) x.bytes_.push_back(std::byte{static_cast<unsigned char>(b ? 1 : 0)});
+    } else {
+      x.bytes_.resize(v.size() * sizeof(T));
+      if (!v.empty()) std::memcpy(x.bytes_.data(), v.data(), x.bytes_.size());
+    }
+    return x;
+  }
+  template <Scalar T>
+  static Value array(std::initializer_list<T> v) {
+    return array<T>(std::span<const T>(v.begin(), v.size()));
+  }
+  template <Scalar T>
+  static Value array(const std::vector<T>& v) requires(!std::is_same_v<T, bool>) {
+    return array<T>(std::span<const T>(v));
+  }
+  static Value strings(std::vector<std::string> v) {
+    Value x = blank();
+    x.type_ = Type::kArray;
+    x.elem_ = Type::kString;
+    x.count_ = v.size();
+    x.strs_ = std::move(v);
+    return x;
+  }
+  // An array whose elements are arrays (docs/gguf.md; ggml cannot read these).
+  static Value arrays(std::vector<Value> v) {
+    Value x = blank();
+    x.type_ = Type::kArray;
+    x.elem_ = Type::kArray;
+    x.count_ = v.size();
+    x.arrs_ = std::move(v);
+    return x;
+  }
+  // An empty array of any element type.
+  static Value empty_array(Type elem) {
+    Value x = blank();
+    x.type_ = Type::kArray;
+    x.elem_ = elem;
+    return x;
+  }
+
+  // Copy of a value from a reader. Bools become 0/1 as ggml's writer does.
+  static Value from(const ValueView& v) {
+    Value x = blank();
+    x.type_ = v.type();
+    if (v.type() == Type::kString) {
+      x.str_.assign(v.string());
+    } else if (v.type() == Type::kArray) {
+      const ArrayView a = v.array();
+      x.elem_ = a.element_type();
+      x.count_ = a.size();
+      if (x.elem_ == Type::kString) {
+        x.strs_.reserve(static_cast<std::size_t>(a.size()));
+        for (ValueView e : a) x.strs_.emplace_back(e.string());
+      } else if (x.elem_ == Type::kArray) {
+        x.arrs_.reserve(static_cast<std::size_t>(a.size()));
+        for (ValueView e : a) x.arrs_.push_back(from(e));
+      } else {
+        const auto raw = a.raw();
+        x.bytes_.assign(raw.begin(), raw.end());
+        if (x.elem_ == Type::kBool) {
+          for (auto& b : x.bytes_) b = std::byte{static_cast<unsigned char>(b != std::byte{0})};
+        }
+      }
+    } else {
+      const auto enc = v.encoded();
+      x.bytes_.assign(enc.begin(), enc.end());
+      if (x.type_ == Type::kBool)
+        x.bytes_[0] = std::byte{static_cast<unsigned char>(x.bytes_[0] != std::byte{0})};
+    }
+    return x;
+  }
+
+  Type type() const noexcept { return type_; }
+  Type element_type() const noexcept { return elem_; }                     // arrays
+  std::uint64_t size() const noexcept { return count_; }                   // array element count
+  const std::string& str() const noexcept { return str_; }                 // strings
+  const std::vector<std::string>& strs() const noexcept { return strs_; }  // string arrays
+  const std::vector<Value>& arrs() const noexcept { return arrs_; }        // nested arrays
+  std::span<const std::byte> raw() const noexcept { return bytes_; }       // scalars, fixed arrays
+
+  // The scalar, if this is one of type T.
+  template <Scalar T>
+  std::optional<T> get() const noexcept {
+    if (type_ != TypeOf<T>::value) return std::nullopt;
+    if constexpr (std::is_same_v<T, bool>) {
+      return bytes_[0] != std::byte{0};
+    } else {
+      return load_le<T>(bytes_.data());
+    }
+  }
+  // Element i of a fixed-size array of T.
+  template <Scalar T>
+  std::optional<T> at(std::uint64_t i) const noexcept {
+    if (type_ != Type::kArray || elem_ != TypeOf<T>::value || i >= count_) return std::nullopt;
+    if constexpr (std::is_same_v<T, bool>) {
+      return bytes_[static_cast<std::size_t>(i)] != std::byte{0};
+    } else {
+      return load_le<T>(bytes_.data() + i * sizeof(T));
+    }
+  }
+
+  // Encoded payload size (without a KV's key and type id).
+  std::uint64_t encoded_size() const noexcept {
+    if (type_ == Type::kString) return 8 + str_.size();
+    if (type_ != Type::kArray) return type_size(type_);
+    std::uint64_t n = 12;
+    if (elem_ == Type::kString) {
+      for (const auto& s : strs_) n += 8 + s.size();
+    } else if (elem_ == Type::kArray) {
+      for (const auto& a : arrs_) n += a.encoded_size();
+    } else {
+      n += bytes_.size();
+    }
+    return n;
+  }
+  void encode(std::vector<std::byte>& out) const {
+    if (type_ == Type::kString) {
+      put_string(out, str_);
+    } else if (type_ == Type::kArray) {
+      put<std::uint32_t>(out, static_cast<std::uint32_t>(elem_));
+      put<std::uint64_t>(out, count_);
+      if (elem_ == Type::kString) {
+        for (const auto& s : strs_) put_string(out, s);
+      } else if (elem_ == Type::kArray) {
+        for (const auto& a : arrs_) a.encode(out);
+      } else {
+        out.insert(out.end(), bytes_.begin(), bytes_.end());
+      }
+    } else {
+      out.insert(out.end(), bytes_.begin(), bytes_.end());
+    }
+  }
+
+  // Depth of array nesting: 0 for scalars/strings, 1 for flat arrays.
+  std::uint32_t depth() const noexcept {
+    if (type_ != Type::kArray) return 0;
+    std::uint32_t d = 0;
+    for (const auto& a : arrs_) d = std::max(d, a.depth());
+    return 1 + d;
+  }
+
+  template <class T>
+  static void put(std::vector<std::byte>& out, T v) {
+    const std::size_t n = out.size();
+    out.resize(n + sizeof(T));
+    store_le(out.data() + n, v);
+  }
+  static void put_string(std::vector<std::byte>& out, std::string_view s) {
+    put<std::uint64_t>(out, s.size());
+    const auto* p = reinterpret_cast<const std::byte*>(s.data());
+    out.insert(out.end(), p, p + s.size());
+  }
+
+ private:
+  Type type_ = Type::kUint8;
+  Type elem_ = Type::kUint8;
+  std::uint64_t count_ = 0;
+  static Value blank() {
+    Value x;
+    x.bytes_.clear();
+    return x;
+  }
+
+  std::vector<std::byte> bytes_;
+  std::string str_;
+  std::vector<std::string> strs_;
+  std::vector<Value> arrs_;
+};
+
+// Ordered metadata. set() on an existing key removes it and appends the new
+// value at the end, as ggml's gguf_set_* do (§6): files written through this
+// list reproduce ggml's key order.
+class Metadata {
+ public:
+  struct Entry {
+    std::string key;
+    Value value;
+  };
+
+  void set(std::string_view key, Value v) {
+    remove(key);
+    entries_.push_back(Entry{std::string(key), std::move(v)});
+  }
+  template <Scalar T>
+  void set(std::string_view key, T v) {
+    set(key, Value::of<T>(v));
+  }
+  void set(std::string_view key, const char* s) { set(key, Value::string(s)); }
+  void set(std::string_view key, std::string_view s) { set(key, Value::string(s)); }
+  void set(std::string_view key, const std::string& s) { set(key, Value::string(s)); }
+
+  bool remove(std::string_view key) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->key == key) {
+        entries_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+  const Value* find(std::string_view key) const noexcept {
+    for (const auto& e : entries_) {
+      if (e.key == key) return &e.value;
+    }
+    return nullptr;
+  }
+  template <Scalar T>
+  std::optional<T> get(std::string_view key) const noexcept {
+    const Value* v = find(key);
+    return v ? v->get<T>() : std::nullopt;
+  }
+
+  // Every KV of a reader, in file order (ggml's gguf_set_kv).
+  template <class R>
+  void copy_from(const R& reader) {
+    for (const KeyValue& kv : reader.metadata()) set(kv.key, Value::from(kv.value));
+  }
+
+  std::size_t size() const noexcept { return entries_.size(); }
+  bool empty() const noexcept { return entries_.empty(); }
+  auto begin() const noexcept { return entries_.begin(); }
+  auto end() const noexcept { return entries_.end(); }
+  const Entry& operator[](std::size_t i) const noexcept { return entries_[i]; }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+}  // namespace edgequant::gguf
+// ==== file: edgequant/formats/gguf/writer.hpp
+// Streaming GGUF writer: header, metadata and tensor infos first, then tensor
+// data one tensor (or chunk) at a time with ggml's padding (specs/gguf.md §4, §6).
+
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
 // ==== file: edgequant/io/atomic_file.hpp
 // Output sinks: AtomicFile (temp file + fsync + rename; nothing partial is ever
 // visible) and MemorySink, plus cleanup of temp files on SIGINT/SIGTERM.
@@ -1308,181 +3124,629 @@ static_assert(ByteSink<AtomicFile>);
 static_assert(ByteSink<MemorySink>);
 
 }  // namespace edgequant
-// ==== file: edgequant/io/mapped_file.hpp
-// Read-only memory-mapped file, with a plain-read fallback, as a span of bytes.
 
-#include <cerrno>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <memory>
-#include <span>
-#include <string>
-#include <utility>
+namespace edgequant::gguf {
 
+// A sink the writer can finish: AtomicFile (files) or MemorySink (tests).
+template <class S>
+concept Sink = ByteSink<S> && requires(S s) {
+  { s.commit() } -> std::same_as<Status>;
+};
 
-#if defined(__unix__) || defined(__APPLE__)
-#define EDGEQUANT_HAVE_MMAP 1
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#else
-#define EDGEQUANT_HAVE_MMAP 0
-#endif
+// One tensor to write. The dimensions are stored as given (n_dims of them);
+// ggml's own writer drops trailing 1s: use `ggml_n_dims` to match it.
+struct TensorSpec {
+  std::string name;
+  GgmlType type = GgmlType::kF32;
+  std::uint32_t n_dims = 1;
+  std::array<std::uint64_t, kMaxDims> ne{1, 1, 1, 1};  // ggml order, ne[0] = row length
 
-namespace edgequant {
-
-// Owns a read-only view of a whole file. Move-only. Views (tensor views, readers)
-// borrow from it and must not outlive it.
-class MappedFile {
- public:
-  enum class Mode : std::uint8_t {
-    kAuto,  // mmap, falling back to reading into memory if mmap fails
-    kMmap,  // mmap only
-    kRead,  // read into an owned buffer (pipes, special files, tests)
-  };
-
-  MappedFile() = default;
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  MappedFile(MappedFile&& o) noexcept { *this = std::move(o); }
-  MappedFile& operator=(MappedFile&& o) noexcept {
-    if (this != &o) {
-      release();
-      data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
-      mapped_ = std::exchange(o.mapped_, false);
-      owned_ = std::move(o.owned_);
-      path_ = std::move(o.path_);
-    }
+  static TensorSpec make(std::string name, GgmlType type, std::span<const std::uint64_t> ne) {
+    TensorSpec t;
+    t.name = std::move(name);
+    t.type = type;
+    t.n_dims = static_cast<std::uint32_t>(ne.size());
+    for (std::size_t i = 0; i < ne.size() && i < kMaxDims; ++i) t.ne[i] = ne[i];
+    if (ne.size() > kMaxDims)
+      t.n_dims = static_cast<std::uint32_t>(ne.size());  // rejected at write
+    return t;
+  }
+  static TensorSpec make(std::string name, GgmlType type, std::initializer_list<std::uint64_t> ne) {
+    return make(std::move(name), type, std::span<const std::uint64_t>(ne.begin(), ne.size()));
+  }
+  static TensorSpec from(const TensorInfo& t) {
+    TensorSpec s;
+    s.name = std::string(t.name);
+    s.type = t.type;
+    s.n_dims = t.n_dims;
+    s.ne = t.ne;
+    return s;
+  }
+  // Drops trailing 1-sized dimensions as ggml's writer does (§3).
+  TensorSpec& ggml_dims() noexcept {
+    n_dims = ggml_n_dims(ne);
     return *this;
   }
-  ~MappedFile() { release(); }
 
-  static Expected<MappedFile> open(const std::string& path, Mode mode = Mode::kAuto) {
-    MappedFile f;
-    f.path_ = path;
-#if EDGEQUANT_HAVE_MMAP
-    if (mode != Mode::kRead) {
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) return io_error(path, "cannot open");
-      struct stat st {};
-      if (::fstat(fd, &st) != 0) {
-        Error e = io_error(path, "cannot stat");
-        ::close(fd);
-        return e;
+  // Byte size, after checking the spec (name, dims, type, block multiple).
+  Expected<std::uint64_t> nbytes() const {
+    const std::string what = "tensor '" + name + "'";
+    if (name.size() > kMaxNameBytes) {
+      return make_error(Errc::kInvalid, what + ": name longer than 63 bytes (GGML_MAX_NAME)");
+    }
+    if (n_dims > kMaxDims) return make_error(Errc::kInvalid, what + ": more than 4 dimensions");
+    const auto info = ggml_type_info(static_cast<std::uint32_t>(type));
+    if (!info) return make_error(Errc::kInvalid, what + ": not a ggml type id");
+    for (std::uint32_t d = 0; d < kMaxDims; ++d) {
+      if (ne[d] == 0 || ne[d] > static_cast<std::uint64_t>(INT64_MAX)) {
+        return make_error(Errc::kInvalid, what + ": dimension " + std::to_string(d) + " is " +
+                                              std::to_string(ne[d]) + " (must be 1..2^63-1)");
       }
-      if (S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        return make_error(Errc::kIo, "is a directory", kNoOffset, path);
-      }
-      if (S_ISREG(st.st_mode)) {
-        f.size_ = static_cast<std::size_t>(st.st_size);
-        if (f.size_ == 0) {  // mmap of 0 bytes fails; an empty view is fine
-          ::close(fd);
-          return f;
-        }
-        void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-        ::close(fd);
-        if (p != MAP_FAILED) {
-          f.data_ = static_cast<const std::byte*>(p);
-          f.mapped_ = true;
-          return f;
-        }
-        if (mode == Mode::kMmap) return io_error(path, "mmap failed");
-      } else {
-        ::close(fd);
-        if (mode == Mode::kMmap) {
-          return make_error(Errc::kIo, "not a regular file; cannot mmap", kNoOffset, path);
-        }
+      if (d >= n_dims && ne[d] != 1) {
+        return make_error(Errc::kInvalid, what + ": dimension " + std::to_string(d) +
+                                              " is beyond n_dims but not 1");
       }
     }
-#else
-    if (mode == Mode::kMmap) {
-      return make_error(Errc::kUnsupported, "mmap is not available on this platform",
+    auto elems = checked_product<std::uint64_t>(ne);
+    if (!elems || *elems > static_cast<std::uint64_t>(INT64_MAX)) {
+      return make_error(Errc::kOverflow, what + ": element count overflows int64");
+    }
+    if (ne[0] % info->block_elems != 0) {
+      return make_error(Errc::kInvalid, what + ": row length " + std::to_string(ne[0]) +
+                                            " is not a multiple of the " + std::string(info->name) +
+                                            " block size " + std::to_string(info->block_elems));
+    }
+    auto row = checked_mul<std::uint64_t>(ne[0] / info->block_elems, info->block_bytes);
+    auto n = row ? checked_mul<std::uint64_t>(*row, ne[1] * ne[2] * ne[3]) : std::nullopt;
+    if (!n) return make_error(Errc::kOverflow, what + ": byte size overflows 64 bits");
+    return *n;
+  }
+};
+
+// Everything a GGUF file holds before its data.
+struct Layout {
+  Metadata metadata;
+  std::vector<TensorSpec> tensors;
+  // Data alignment. ggml writes 32 for new files whatever `general.alignment`
+  // says (§4); a file read back keeps its own. The writer insists the two agree.
+  std::uint64_t alignment = kDefaultAlignment;
+
+  // The layout of a parsed file: its KVs, tensor infos (n_dims as stored)
+  // and alignment. Writing it with the reader's tensor data reproduces the file.
+  template <class R>
+  static Layout from(const R& reader) {
+    Layout l;
+    l.metadata.copy_from(reader);
+    l.tensors.reserve(reader.tensors().size());
+    for (const TensorInfo& t : reader.tensors()) l.tensors.push_back(TensorSpec::from(t));
+    l.alignment = reader.alignment();
+    return l;
+  }
+};
+
+struct WriterOptions {
+  // Arrays of arrays are valid per docs/gguf.md but ggml rejects them (§2).
+  bool allow_nested_arrays = false;
+};
+
+// Where each tensor lands, and the encoded header (checked, ready to write).
+struct Plan {
+  std::vector<std::byte> header;       // header + KVs + tensor infos + zero padding
+  std::uint64_t header_bytes = 0;      // its size (kept once the writer has sent it)
+  std::vector<std::uint64_t> offsets;  // per tensor, relative to the data section
+  std::vector<std::uint64_t> nbytes;
+  std::uint64_t data_bytes = 0;  // Σ padded sizes
+  std::uint64_t file_bytes() const noexcept { return header_bytes + data_bytes; }
+};
+
+inline Expected<Plan> plan(const Layout& l, const WriterOptions& opt = {}) {
+  if (!is_power_of_two(l.alignment) || l.alignment > (std::uint64_t{1} << 31)) {
+    return make_error(Errc::kInvalid, "alignment " + std::to_string(l.alignment) +
+                                          " is not a power of two (up to 2^31)");
+  }
+  if (const Value* a = l.metadata.find(kAlignmentKey)) {
+    const auto v = a->get<std::uint32_t>();
+    if (!v) return make_error(Errc::kTypeMismatch, "general.alignment must be u32");
+    if (*v != l.alignment) {
+      return make_error(Errc::kInvalid, "general.alignment is " + std::to_string(*v) +
+                                            " but the data would be aligned to " +
+                                            std::to_string(l.alignment) +
+                                            "; readers would misplace every tensor");
+    }
+  } else if (l.alignment != kDefaultAlignment) {
+    return make_error(Errc::kInvalid, "alignment " + std::to_string(l.alignment) +
+                                          " needs a general.alignment key (readers assume 32)");
+  }
+  Plan p;
+  std::vector<std::byte>& h = p.header;
+  h.insert(h.end(), reinterpret_cast<const std::byte*>(kMagic),
+           reinterpret_cast<const std::byte*>(kMagic) + 4);
+  Value::put<std::uint32_t>(h, kVersion);
+  Value::put<std::int64_t>(h, static_cast<std::int64_t>(l.tensors.size()));
+  Value::put<std::int64_t>(h, static_cast<std::int64_t>(l.metadata.size()));
+  for (const auto& e : l.metadata) {
+    if (e.key.empty()) return make_error(Errc::kInvalid, "empty metadata key");
+    if (e.key.size() > 65535)
+      return make_error(Errc::kInvalid, "metadata key longer than 65535 bytes");
+    if (!opt.allow_nested_arrays && e.value.depth() > 1) {
+      return make_error(Errc::kUnsupported,
+                        "key '" + e.key +
+                            "' holds an array of arrays, which ggml cannot read "
+                            "(WriterOptions::allow_nested_arrays)");
+    }
+    Value::put_string(h, e.key);
+    Value::put<std::uint32_t>(h, static_cast<std::uint32_t>(e.value.type()));
+    e.value.encode(h);
+  }
+  std::unordered_set<std::string_view> names;
+  std::uint64_t off = 0;
+  for (const TensorSpec& t : l.tensors) {
+    auto n = t.nbytes();
+    if (!n) return std::move(n).error();
+    if (!names.insert(t.name).second)
+      return make_error(Errc::kInvalid, "duplicate tensor name '" + t.name + "'");
+    Value::put_string(h, t.name);
+    Value::put<std::uint32_t>(h, t.n_dims);
+    for (std::uint32_t d = 0; d < t.n_dims; ++d)
+      Value::put<std::int64_t>(h, static_cast<std::int64_t>(t.ne[d]));
+    Value::put<std::uint32_t>(h, static_cast<std::uint32_t>(t.type));
+    Value::put<std::uint64_t>(h, off);
+    p.offsets.push_back(off);
+    p.nbytes.push_back(*n);
+    auto padded = checked_add<std::uint64_t>(*n, l.alignment - 1);
+    auto next = padded ? checked_add<std::uint64_t>(off, *padded / l.alignment * l.alignment)
+                       : std::nullopt;
+    if (!next) return make_error(Errc::kOverflow, "total tensor data size overflows 64 bits");
+    off = *next;
+  }
+  p.data_bytes = off;
+  h.resize(static_cast<std::size_t>(align_up(h.size(), l.alignment)), std::byte{0});
+  p.header_bytes = h.size();
+  return p;
+}
+
+// Writes one GGUF file: begin() writes everything up to the data section,
+// then the tensors' bytes are appended in layout order (whole or in chunks),
+// each followed by its zero padding; finish() checks and commits the sink.
+template <Sink S>
+class Writer {
+ public:
+  static Expected<Writer> begin(S sink, const Layout& layout, const WriterOptions& opt = {}) {
+    auto p = plan(layout, opt);
+    if (!p) return std::move(p).error();
+    Writer w(std::forward<S>(sink), std::move(*p), layout.alignment);
+    for (const auto& t : layout.tensors) w.names_.push_back(t.name);
+    EDGEQUANT_TRY(w.sink_.write(std::span<const std::byte>(w.plan_.header)));
+    w.plan_.header.clear();
+    w.plan_.header.shrink_to_fit();
+    return w;
+  }
+
+  Writer(Writer&&) noexcept = default;
+  Writer& operator=(Writer&&) noexcept = default;
+
+  std::size_t tensor_count() const noexcept { return plan_.nbytes.size(); }
+  // Index of the tensor the next bytes belong to (== tensor_count() when done).
+  std::size_t current() const noexcept { return cur_; }
+  std::uint64_t current_remaining() const noexcept {
+    return cur_ < tensor_count() ? plan_.nbytes[cur_] - done_ : 0;
+  }
+
+  // Next bytes of the current tensor; a chunk never runs into the next tensor.
+  Status write(std::span<const std::byte> chunk) {
+    while (!chunk.empty()) {
+      if (cur_ >= tensor_count()) {
+        return make_error(Errc::kBadArgument, "more tensor data than the layout announces");
+      }
+      const std::uint64_t left = plan_.nbytes[cur_] - done_;
+      if (chunk.size() > left) {
+        return make_error(Errc::kBadArgument, "chunk of " + std::to_string(chunk.size()) +
+                                                  " bytes overruns tensor '" + names_[cur_] +
+                                                  "' (" + std::to_string(left) + " bytes left)");
+      }
+      EDGEQUANT_TRY(sink_.write(chunk));
+      done_ += chunk.size();
+      chunk = {};
+      if (done_ == plan_.nbytes[cur_]) EDGEQUANT_TRY(end_tensor());
+    }
+    return {};
+  }
+  // The whole current tensor.
+  Status write_tensor(std::span<const std::byte> bytes) {
+    if (cur_ >= tensor_count())
+      return make_error(Errc::kBadArgument, "every tensor is already written");
+    if (done_ != 0 || bytes.size() != plan_.nbytes[cur_]) {
+      return make_error(Errc::kBadArgument, "tensor '" + names_[cur_] + "' needs " +
+                                                std::to_string(plan_.nbytes[cur_] - done_) +
+                                                " bytes, got " + std::to_string(bytes.size()));
+    }
+    return write(bytes);
+  }
+
+  // Every tensor written: commit (AtomicFile: fsync + rename).
+  Status finish() {
+    if (cur_ != tensor_count()) {
+      return make_error(Errc::kBadArgument,
+                        "tensor '" + names_[cur_] + "' (" + std::to_string(cur_ + 1) + " of " +
+                            std::to_string(tensor_count()) + ") has not been written");
+    }
+    return sink_.commit();
+  }
+
+  S& sink() noexcept { return sink_; }
+  const Plan& layout_plan() const noexcept { return plan_; }
+
+ private:
+  Writer(S sink, Plan p, std::uint64_t alignment)
+      : sink_(std::forward<S>(sink)), plan_(std::move(p)), alignment_(alignment) {}
+
+  Status end_tensor() {
+    const std::uint64_t pad = align_up(plan_.nbytes[cur_], alignment_) - plan_.nbytes[cur_];
+    static constexpr std::byte kZeros[64] = {};
+    for (std::uint64_t left = pad; left;) {
+      const std::size_t k = left < sizeof(kZeros) ? static_cast<std::size_t>(left) : sizeof(kZeros);
+      EDGEQUANT_TRY(sink_.write(std::span<const std::byte>(kZeros, k)));
+      left -= k;
+    }
+    ++cur_;
+    done_ = 0;
+    return {};
+  }
+
+  S sink_;
+  Plan plan_;
+  std::uint64_t alignment_;
+  std::vector<std::string> names_;
+  std::size_t cur_ = 0;
+  std::uint64_t done_ = 0;
+};
+
+// Re-writes a parsed file from its layout and mapped tensor data into `sink`.
+// For any file ggml wrote this reproduces it byte for byte.
+template <Sink S, class R>
+Status write_copy(const R& reader, S& sink, const WriterOptions& opt = {}) {
+  auto w = Writer<S&>::begin(sink, Layout::from(reader), opt);
+  if (!w) return std::move(w).error();
+  for (const TensorInfo& t : reader.tensors())
+    EDGEQUANT_TRY(w->write_tensor(reader.tensor_data(t)));
+  return w->finish();
+}
+
+// The same into a file, atomically.
+template <class R>
+Status write_copy_file(const R& reader, const std::string& path, const WriterOptions& opt = {}) {
+  auto f = AtomicFile::create(path);
+  if (!f) return std::move(f).error();
+  auto st = write_copy(reader, *f, opt);
+  if (!st) return std::move(st).error().in_file(path);
+  return st;
+}
+
+}  // namespace edgequant::gguf
+
+namespace edgequant {
+template <class S>
+using GgufWriter = gguf::Writer<S>;
+}  // namespace edgequant
+
+namespace edgequant::gguf {
+
+inline constexpr std::string_view kSplitNoKey = "split.no";                  // u16, 0-based
+inline constexpr std::string_view kSplitCountKey = "split.count";            // u16
+inline constexpr std::string_view kSplitTensorsKey = "split.tensors.count";  // i32, all shards
+inline constexpr std::uint64_t kSplitDefaultMaxTensors = 128;                // gguf-split default
+
+// `<prefix>-%05d-of-%05d.gguf` with the 1-based shard number (llama_split_path).
+inline std::string split_path(std::string_view prefix, std::uint32_t split_no,
+                              std::uint32_t count) {
+  char tail[40];
+  std::snprintf(tail, sizeof tail, "-%05u-of-%05u.gguf", split_no + 1, count);
+  return std::string(prefix) + tail;
+}
+
+// The prefix of a shard path, if it ends exactly with that shard's postfix
+// (llama_split_prefix).
+inline std::optional<std::string> split_prefix(std::string_view path, std::uint32_t split_no,
+                                               std::uint32_t count) {
+  const std::string tail = split_path("", split_no, count);
+  if (path.size() <= tail.size() || path.substr(path.size() - tail.size()) != tail)
+    return std::nullopt;
+  return std::string(path.substr(0, path.size() - tail.size()));
+}
+
+// A model in one GGUF file or in a gguf-split set, checked as llama.cpp's
+// loader does: shard i carries split.no = i, the tensor total matches
+// split.tensors.count, no tensor name appears twice.
+template <LimitsPolicy L = Limits>
+class Model {
+ public:
+  using ShardReader = Reader<MappedFile, L>;
+  struct Entry {
+    std::uint32_t shard;
+    const TensorInfo* info;
+  };
+
+  // `path` may name any shard of a set; the others are found by name.
+  static Expected<Model> open(const std::string& path, L limits = {}) {
+    Model m;
+    auto first = ShardReader::open_file(path, limits);
+    if (!first) return std::move(first).error();
+    auto count = first->template get_or<std::uint16_t>(kSplitCountKey, 0);
+    if (!count) return std::move(count).error();
+    if (*count <= 1) {
+      m.paths_.push_back(path);
+      m.shards_.push_back(std::move(*first));
+      EDGEQUANT_TRY(m.index());
+      return m;
+    }
+    auto no = first->template get<std::uint16_t>(kSplitNoKey);
+    if (!no) return std::move(no).error();
+    auto prefix = split_prefix(path, *no, *count);
+    if (!prefix) {
+      return make_error(Errc::kInvalid,
+                        "shard " + std::to_string(*no + 1) + " of " + std::to_string(*count) +
+                            ": the file name does not end with " + split_path("", *no, *count) +
+                            ", so the other shards cannot be found",
                         kNoOffset, path);
     }
-#endif
-    return read_whole(path);
+    m.shards_.reserve(*count);
+    for (std::uint32_t i = 0; i < *count; ++i) {
+      std::string p = split_path(*prefix, i, *count);
+      Expected<ShardReader> r = i == *no ? std::move(first) : ShardReader::open_file(p, limits);
+      if (!r) return std::move(r).error();
+      auto sno = r->template get<std::uint16_t>(kSplitNoKey);
+      if (!sno) return std::move(sno).error();
+      if (*sno != i) {
+        return make_error(Errc::kInvalid,
+                          "split.no is " + std::to_string(*sno) + ", expected " + std::to_string(i),
+                          r->find(kSplitNoKey)->value.offset(), p);
+      }
+      if (const KeyValue* c = r->find(kSplitCountKey)) {
+        auto cv = c->value.template as<std::uint16_t>();
+        if (!cv || *cv != *count) {
+          return make_error(Errc::kInvalid,
+                            "split.count differs from the first shard's " + std::to_string(*count),
+                            c->value.offset(), p);
+        }
+      }
+      m.paths_.push_back(std::move(p));
+      m.shards_.push_back(std::move(*r));
+    }
+    EDGEQUANT_TRY(m.index());
+    auto total = m.shards_[0].template get_or<std::int32_t>(kSplitTensorsKey, -1);
+    if (!total) return std::move(total).error();
+    if (*total >= 0 && static_cast<std::uint64_t>(*total) != m.entries_.size()) {
+      return make_error(Errc::kInvalid,
+                        "split.tensors.count is " + std::to_string(*total) + " but the " +
+                            std::to_string(*count) + " shards hold " +
+                            std::to_string(m.entries_.size()) + " tensors",
+                        kNoOffset, m.paths_[0]);
+    }
+    return m;
   }
 
-  // Wraps bytes already in memory (tests, fuzzers). The bytes are copied.
-  static MappedFile from_bytes(std::span<const std::byte> bytes, std::string name = "<memory>") {
-    MappedFile f;
-    f.path_ = std::move(name);
-    f.owned_ = std::make_unique<std::byte[]>(bytes.size() ? bytes.size() : 1);
-    if (!bytes.empty()) std::memcpy(f.owned_.get(), bytes.data(), bytes.size());
-    f.data_ = f.owned_.get();
-    f.size_ = bytes.size();
-    return f;
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+
+  bool is_split() const noexcept {
+    return shards_.size() > 1 || shards_[0].contains(kSplitCountKey);
+  }
+  std::span<const ShardReader> shards() const noexcept { return shards_; }
+  const std::vector<std::string>& paths() const noexcept { return paths_; }
+  // Metadata comes from the first shard (the others hold only split keys).
+  const ShardReader& first() const noexcept { return shards_[0]; }
+  std::span<const KeyValue> metadata() const noexcept { return shards_[0].metadata(); }
+  template <class T>
+  Expected<T> get(std::string_view key) const {
+    return shards_[0].template get<T>(key);
   }
 
-  std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
-  const std::byte* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  const std::string& path() const noexcept { return path_; }
-  bool is_mapped() const noexcept { return mapped_; }
-
-  // Hints that the range will be read sequentially soon (madvise); no-op otherwise.
-  void advise_sequential() const noexcept {
-#if EDGEQUANT_HAVE_MMAP
-    if (mapped_) ::madvise(const_cast<std::byte*>(data_), size_, MADV_SEQUENTIAL);
-#endif
+  // All tensors, shard by shard, each shard in file order.
+  std::span<const Entry> tensors() const noexcept { return entries_; }
+  const Entry* find_tensor(std::string_view name) const noexcept {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &entries_[it->second];
+  }
+  Expected<Tensor> tensor(std::string_view name) const {
+    const Entry* e = find_tensor(name);
+    if (!e)
+      return make_error(Errc::kNotFound, "tensor '" + std::string(name) + "' not found", kNoOffset,
+                        paths_[0]);
+    return tensor(*e);
+  }
+  Tensor tensor(const Entry& e) const noexcept { return shards_[e.shard].tensor(*e.info); }
+  std::span<const std::byte> tensor_data(const Entry& e) const noexcept {
+    return tensor(e).bytes();
+  }
+  std::uint64_t data_bytes() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& e : entries_) n += e.info->nbytes;
+    return n;
   }
 
  private:
-  static Error io_error(const std::string& path, const char* what) {
-    return make_error(Errc::kIo, std::string(what) + ": " + std::strerror(errno), kNoOffset,
-                      path);
-  }
-
-  static Expected<MappedFile> read_whole(const std::string& path) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    if (!fp) return io_error(path, "cannot open");
-    MappedFile f;
-    f.path_ = path;
-    std::size_t cap = 1 << 16;
-    auto buf = std::make_unique<std::byte[]>(cap);
-    std::size_t n = 0;
-    for (;;) {
-      if (n == cap) {
-        auto bigger = std::make_unique<std::byte[]>(cap * 2);
-        std::memcpy(bigger.get(), buf.get(), n);
-        buf = std::move(bigger);
-        cap *= 2;
+  Model() = default;
+  Status index() {
+    for (std::uint32_t s = 0; s < shards_.size(); ++s) {
+      for (const TensorInfo& t : shards_[s].tensors()) {
+        if (auto it = index_.find(t.name); it != index_.end()) {
+          return make_error(Errc::kInvalid,
+                            "tensor '" + std::string(t.name) + "' is also in " +
+                                paths_[entries_[it->second].shard],
+                            t.info_offset, paths_[s]);
+        }
+        index_.emplace(t.name, entries_.size());
+        entries_.push_back(Entry{s, &t});
       }
-      const std::size_t got = std::fread(buf.get() + n, 1, cap - n, fp);
-      n += got;
-      if (got == 0) break;
     }
-    const bool failed = std::ferror(fp) != 0;
-    std::fclose(fp);
-    if (failed) return io_error(path, "read failed");
-    f.owned_ = std::move(buf);
-    f.data_ = f.owned_.get();
-    f.size_ = n;
-    return f;
+    return {};
   }
 
-  void release() noexcept {
-#if EDGEQUANT_HAVE_MMAP
-    if (mapped_ && data_) ::munmap(const_cast<std::byte*>(data_), size_);
-#endif
-    data_ = nullptr;
-    size_ = 0;
-    mapped_ = false;
-    owned_.reset();
-  }
-
-  const std::byte* data_ = nullptr;
-  std::size_t size_ = 0;
-  bool mapped_ = false;
-  std::unique_ptr<std::byte[]> owned_;
-  std::string path_;
+  std::vector<ShardReader> shards_;
+  std::vector<std::string> paths_;
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string_view, std::size_t> index_;
 };
 
+struct SplitOptions {
+  std::uint64_t max_bytes = 0;                          // --split-max-size; 0: split by count
+  std::uint64_t max_tensors = kSplitDefaultMaxTensors;  // --split-max-tensors
+  bool no_tensor_first_split = false;                   // shard 1 holds metadata only
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress = {};
+};
+
+// What each output file gets: its layout and the input tensors, in order.
+struct SplitPlan {
+  std::vector<Layout> shards;
+  std::vector<std::vector<std::size_t>> tensors;  // indices into Model::tensors()
+};
+
+// gguf-split --split: a new shard starts at tensor i when i % max_tensors == 0
+// (i > 0), or (by size) when the running sum of 32-padded sizes would exceed
+// max_bytes. Shard 1 gets every input KV, all shards split.no,
+// split.tensors.count, then split.count (the order ggml's set-to-end gives).
+template <class M>
+Expected<SplitPlan> plan_split(const M& in, const SplitOptions& opt) {
+  if (opt.max_bytes == 0 && opt.max_tensors == 0) {
+    return make_error(Errc::kBadArgument, "split: max tensors per shard must be > 0");
+  }
+  const auto n = in.tensors().size();
+  if (n > static_cast<std::size_t>(INT32_MAX)) {
+    return make_error(Errc::kUnsupported,
+                      "split: more tensors than split.tensors.count (i32) can hold");
+  }
+  // gguf-split pads to 32; a file with another alignment keeps its own (so
+  // that every shard stays readable) and every shard then says so.
+  const std::uint64_t align = in.first().alignment();
+  SplitPlan p;
+  auto new_shard = [&](bool allow_empty) -> Status {
+    if (!p.shards.empty() && p.tensors.back().empty() && !allow_empty) {
+      return make_error(
+          Errc::kBadArgument,
+          "split: a shard would hold no tensor; the size or tensor limit is too small");
+    }
+    Layout l;
+    l.alignment = align;
+    if (p.shards.empty()) {
+      l.metadata.copy_from(in.first());
+    } else if (align != kDefaultAlignment) {
+      l.metadata.set(kAlignmentKey, static_cast<std::uint32_t>(align));
+    }
+    l.metadata.set(kSplitNoKey, static_cast<std::uint16_t>(p.shards.size()));
+    l.metadata.set(kSplitCountKey, std::uint16_t{0});  // placeholder, set again below
+    l.metadata.set(kSplitTensorsKey, static_cast<std::int32_t>(n));
+    p.shards.push_back(std::move(l));
+    p.tensors.emplace_back();
+    return {};
+  };
+  EDGEQUANT_TRY(new_shard(false));
+  if (opt.no_tensor_first_split) EDGEQUANT_TRY(new_shard(true));
+  std::uint64_t cur = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const TensorInfo& t = *in.tensors()[i].info;
+    const std::uint64_t padded = align_up(t.nbytes, align);
+    const std::uint64_t next = cur + padded;
+    const bool split = opt.max_bytes ? next > opt.max_bytes : (i > 0 && i % opt.max_tensors == 0);
+    if (split) {
+      EDGEQUANT_TRY(new_shard(false));
+      cur = padded;
+    } else {
+      cur = next;
+    }
+    p.shards.back().tensors.push_back(TensorSpec::from(t).ggml_dims());
+    p.tensors.back().push_back(i);
+  }
+  if (p.shards.size() > 65535)
+    return make_error(Errc::kUnsupported, "split: more than 65535 shards");
+  for (auto& l : p.shards)
+    l.metadata.set(kSplitCountKey, static_cast<std::uint16_t>(p.shards.size()));
+  return p;
+}
+
+namespace detail {
+// Writes one layout with the given model tensors, atomically.
+template <class M>
+Status write_shard(const M& in, const Layout& l, const std::vector<std::size_t>& idx,
+                   const std::string& path, std::uint64_t& done, std::uint64_t total,
+                   const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  auto f = AtomicFile::create(path);
+  if (!f) return std::move(f).error();
+  auto w = Writer<AtomicFile>::begin(std::move(*f), l);
+  if (!w) return std::move(w).error().in_file(path);
+  for (std::size_t i : idx) {
+    const auto bytes = in.tensor_data(in.tensors()[i]);
+    // Chunks keep progress live on large tensors; the mapping is read once.
+    constexpr std::size_t kChunk = std::size_t{64} << 20;
+    for (std::size_t off = 0; off < bytes.size(); off += kChunk) {
+      const auto part = bytes.subspan(off, std::min(kChunk, bytes.size() - off));
+      auto st = w->write(part);
+      if (!st) return std::move(st).error().in_file(path);
+      done += part.size();
+      if (progress) progress(done, total);
+    }
+  }
+  auto st = w->finish();
+  if (!st) return std::move(st).error().in_file(path);
+  return st;
+}
+}  // namespace detail
+
+// Writes the shards `<out_prefix>-0000i-of-0000N.gguf`; returns their paths.
+// Each shard is atomic; if one fails, the shards already written are removed.
+template <class M>
+Expected<std::vector<std::string>> split(const M& in, const std::string& out_prefix,
+                                         const SplitOptions& opt) {
+  auto p = plan_split(in, opt);
+  if (!p) return std::move(p).error();
+  const auto count = static_cast<std::uint32_t>(p->shards.size());
+  std::vector<std::string> out;
+  std::uint64_t done = 0;
+  const std::uint64_t total = in.data_bytes();
+  for (std::uint32_t s = 0; s < count; ++s) {
+    std::string path = split_path(out_prefix, s, count);
+    auto st = detail::write_shard(in, p->shards[s], p->tensors[s], path, done, total, opt.progress);
+    if (!st) {
+      for (const auto& q : out) std::remove(q.c_str());
+      return std::move(st).error();
+    }
+    out.push_back(std::move(path));
+  }
+  return out;
+}
+
+// The merged layout: the first shard's KVs with split.count set to 0 (so it
+// moves to the end, as gguf-split --merge does), then every tensor in order.
+template <class M>
+Expected<Layout> plan_merge(const M& in) {
+  if (!in.first().contains(kSplitCountKey)) {
+    return make_error(Errc::kBadArgument,
+                      "merge: the input has no split.count key (not a split set)", kNoOffset,
+                      in.paths()[0]);
+  }
+  Layout l;
+  l.alignment = in.first().alignment();
+  l.metadata.copy_from(in.first());
+  l.metadata.set(kSplitCountKey, std::uint16_t{0});
+  for (const auto& e : in.tensors()) l.tensors.push_back(TensorSpec::from(*e.info).ggml_dims());
+  return l;
+}
+
+template <class M>
+Status merge(const M& in, const std::string& out_path,
+             const std::function<void(std::uint64_t, std::uint64_t)>& progress = {}) {
+  auto l = plan_merge(in);
+  if (!l) return std::move(l).error();
+  std::vector<std::size_t> all(in.tensors().size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  std::uint64_t done = 0;
+  return detail::write_shard(in, *l, all, out_path, done, in.data_bytes(), progress);
+}
+
+}  // namespace edgequant::gguf
+
+namespace edgequant {
+template <class L = gguf::Limits>
+using GgufModel = gguf::Model<L>;
 }  // namespace edgequant
 // ==== file: edgequant/kernels.hpp
 // SIMD entry: compiles every per-target kernel (kernels/all-inl.hpp) for each
@@ -1800,238 +4064,6 @@ struct RowKernels {
 #include <cstring>
 #include <string_view>
 
-// ==== file: edgequant/schemes/scheme.hpp
-// The Scheme concept: a quantization scheme is a type with static traits, an
-// exact block layout and a scalar reference (the oracle every SIMD path matches).
-
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-#include <tuple>
-#include <type_traits>
-
-// ==== file: edgequant/schemes/ggml_type.hpp
-// ggml type ids and their static properties (specs/ggml-quants.md §1). Pure data:
-// GGUF readers use it without pulling in any kernel.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace edgequant {
-
-// `enum ggml_type` values as stored in GGUF tensor infos (int32).
-enum class GgmlType : std::uint32_t {
-  kF32 = 0,
-  kF16 = 1,
-  kQ4_0 = 2,
-  kQ4_1 = 3,
-  kQ5_0 = 6,
-  kQ5_1 = 7,
-  kQ8_0 = 8,
-  kQ8_1 = 9,
-  kQ2_K = 10,
-  kQ3_K = 11,
-  kQ4_K = 12,
-  kQ5_K = 13,
-  kQ6_K = 14,
-  kQ8_K = 15,
-  kIQ2_XXS = 16,
-  kIQ2_XS = 17,
-  kIQ3_XXS = 18,
-  kIQ1_S = 19,
-  kIQ4_NL = 20,
-  kIQ3_S = 21,
-  kIQ2_S = 22,
-  kIQ4_XS = 23,
-  kI8 = 24,
-  kI16 = 25,
-  kI32 = 26,
-  kI64 = 27,
-  kF64 = 28,
-  kIQ1_M = 29,
-  kBF16 = 30,
-  kTQ1_0 = 34,
-  kTQ2_0 = 35,
-  kMXFP4 = 39,
-  kNVFP4 = 40,
-  kQ1_0 = 41,
-  kQ2_0 = 42,
-};
-
-inline constexpr std::uint32_t kGgmlTypeCount = 43;  // GGML_TYPE_COUNT at ggml d99724f2
-
-struct GgmlTypeInfo {
-  std::string_view name;      // ggml_type_name spelling ("q4_K")
-  std::uint32_t block_elems;  // 0: removed / unknown id
-  std::uint32_t block_bytes;
-  bool quantized;             // block-quantized (vs plain scalar elements)
-  bool weight;                // accepted by ggml_quantize_chunk (or F32 memcpy)
-  bool requires_imatrix;      // ggml_quantize_requires_imatrix
-  GgmlType vec_dot_type;      // activation type of the CPU dot product
-};
-
-namespace detail {
-constexpr std::array<GgmlTypeInfo, kGgmlTypeCount> make_ggml_type_table() {
-  std::array<GgmlTypeInfo, kGgmlTypeCount> t{};
-  auto set = [&](GgmlType id, std::string_view name, std::uint32_t be, std::uint32_t bb, bool q,
-                 bool w, bool imat, GgmlType vd) {
-    t[static_cast<std::uint32_t>(id)] = GgmlTypeInfo{name, be, bb, q, w, imat, vd};
-  };
-  using G = GgmlType;
-  set(G::kF32, "f32", 1, 4, false, true, false, G::kF32);
-  set(G::kF16, "f16", 1, 2, false, true, false, G::kF16);
-  set(G::kQ4_0, "q4_0", 32, 18, true, true, false, G::kQ8_0);
-  set(G::kQ4_1, "q4_1", 32, 20, true, true, false, G::kQ8_1);
-  set(G::kQ5_0, "q5_0", 32, 22, true, true, false, G::kQ8_0);
-  set(G::kQ5_1, "q5_1", 32, 24, true, true, false, G::kQ8_1);
-  set(G::kQ8_0, "q8_0", 32, 34, true, true, false, G::kQ8_0);
-  set(G::kQ8_1, "q8_1", 32, 36, true, false, false, G::kQ8_1);
-  set(G::kQ2_K, "q2_K", 256, 84, true, true, false, G::kQ8_K);
-  set(G::kQ3_K, "q3_K", 256, 110, true, true, false, G::kQ8_K);
-  set(G::kQ4_K, "q4_K", 256, 144, true, true, false, G::kQ8_K);
-  set(G::kQ5_K, "q5_K", 256, 176, true, true, false, G::kQ8_K);
-  set(G::kQ6_K, "q6_K", 256, 210, true, true, false, G::kQ8_K);
-  set(G::kQ8_K, "q8_K", 256, 292, true, false, false, G::kQ8_K);
-  set(G::kIQ2_XXS, "iq2_xxs", 256, 66, true, true, true, G::kQ8_K);
-  set(G::kIQ2_XS, "iq2_xs", 256, 74, true, true, true, G::kQ8_K);
-  set(G::kIQ3_XXS, "iq3_xxs", 256, 98, true, true, false, G::kQ8_K);
-  set(G::kIQ1_S, "iq1_s", 256, 50, true, true, true, G::kQ8_K);
-  set(G::kIQ4_NL, "iq4_nl", 32, 18, true, true, false, G::kQ8_0);
-  set(G::kIQ3_S, "iq3_s", 256, 110, true, true, false, G::kQ8_K);
-  set(G::kIQ2_S, "iq2_s", 256, 82, true, true, false, G::kQ8_K);
-  set(G::kIQ4_XS, "iq4_xs", 256, 136, true, true, false, G::kQ8_K);
-  set(G::kI8, "i8", 1, 1, false, false, false, G::kI8);
-  set(G::kI16, "i16", 1, 2, false, false, false, G::kI16);
-  set(G::kI32, "i32", 1, 4, false, false, false, G::kI32);
-  set(G::kI64, "i64", 1, 8, false, false, false, G::kI64);
-  set(G::kF64, "f64", 1, 8, false, false, false, G::kF64);
-  set(G::kIQ1_M, "iq1_m", 256, 56, true, true, false, G::kQ8_K);
-  set(G::kBF16, "bf16", 1, 2, false, true, false, G::kBF16);
-  set(G::kTQ1_0, "tq1_0", 256, 54, true, true, false, G::kQ8_K);
-  set(G::kTQ2_0, "tq2_0", 256, 66, true, true, false, G::kQ8_K);
-  set(G::kMXFP4, "mxfp4", 32, 17, true, true, false, G::kQ8_0);
-  set(G::kNVFP4, "nvfp4", 64, 36, true, true, false, G::kQ8_0);
-  set(G::kQ1_0, "q1_0", 128, 18, true, true, false, G::kQ8_0);
-  set(G::kQ2_0, "q2_0", 64, 18, true, true, false, G::kQ8_0);
-  return t;
-}
-}  // namespace detail
-
-inline constexpr std::array<GgmlTypeInfo, kGgmlTypeCount> kGgmlTypes =
-    detail::make_ggml_type_table();
-
-// Info for a raw id from a file; nullopt for ids that are out of range or
-// removed (their block size is 0: a GGUF reader must reject them).
-constexpr std::optional<GgmlTypeInfo> ggml_type_info(std::uint32_t id) noexcept {
-  if (id >= kGgmlTypeCount || kGgmlTypes[id].block_elems == 0) return std::nullopt;
-  return kGgmlTypes[id];
-}
-constexpr const GgmlTypeInfo& ggml_type_info(GgmlType t) noexcept {
-  return kGgmlTypes[static_cast<std::uint32_t>(t)];
-}
-constexpr std::string_view ggml_type_name(GgmlType t) noexcept { return ggml_type_info(t).name; }
-
-// Bits per weight (block bytes * 8 / block elements).
-constexpr double ggml_type_bpw(GgmlType t) noexcept {
-  const auto& i = ggml_type_info(t);
-  return i.block_elems ? 8.0 * i.block_bytes / i.block_elems : 0.0;
-}
-
-// Case-insensitive lookup by ggml name ("q4_K", "Q4_K", "q4_k" all work).
-inline std::optional<GgmlType> parse_ggml_type(std::string_view s) noexcept {
-  auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
-  for (std::uint32_t id = 0; id < kGgmlTypeCount; ++id) {
-    const auto& info = kGgmlTypes[id];
-    if (info.block_elems == 0 || info.name.size() != s.size()) continue;
-    bool eq = true;
-    for (std::size_t i = 0; i < s.size() && eq; ++i) eq = lower(s[i]) == lower(info.name[i]);
-    if (eq) return static_cast<GgmlType>(id);
-  }
-  return std::nullopt;
-}
-
-}  // namespace edgequant
-
-namespace edgequant {
-
-// Requirements:
-//   S::name              ecosystem spelling ("q4_0", "q4_K")
-//   S::block_elems       elements per block
-//   S::block_bytes       == sizeof(S::Block); Block trivially copyable, standard layout
-//   S::quantize_row_ref(const float* x, Block* y, size_t n, const float* importance)
-//       n % block_elems == 0, x finite, importance = n weights or nullptr.
-//       Row-level because ggml's quantizers use row statistics (sigma2 of the row).
-//   S::dequantize_row_ref(const Block* x, float* y, size_t n)
-template <class S>
-concept Scheme =
-    requires {
-      { S::name } -> std::convertible_to<std::string_view>;
-      { S::block_elems } -> std::convertible_to<std::size_t>;
-      { S::block_bytes } -> std::convertible_to<std::size_t>;
-      typename S::Block;
-    } && sizeof(typename S::Block) == S::block_bytes &&
-    std::is_trivially_copyable_v<typename S::Block> &&
-    std::is_standard_layout_v<typename S::Block> &&
-    requires(const float* x, typename S::Block* qb, const typename S::Block* cqb, float* y,
-             std::size_t n, const float* w) {
-      S::quantize_row_ref(x, qb, n, w);
-      S::dequantize_row_ref(cqb, y, n);
-    };
-
-// A ggml scheme also names its ggml type id; the rest of its traits (name,
-// bits, imatrix rules) come from the ggml type table.
-template <class S>
-concept GgmlScheme = Scheme<S> && requires {
-  { S::ggml_type } -> std::convertible_to<GgmlType>;
-} && ggml_type_info(S::ggml_type).block_elems == S::block_elems &&
-                     ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
-
-// Optional: `S::first_invalid_block(const Block*, size_t nblocks)` returns the
-// first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
-// that inputs too large for the format fail with an error instead of writing
-// blocks llama.cpp rejects.
-// Optional: `static constexpr float S::max_abs_input`: inputs with a larger
-// magnitude are refused (Errc::kOverflow) before quantizing, for schemes whose
-// reference arithmetic would otherwise lose them silently.
-
-template <class S>
-concept HasValidate = requires(const typename S::Block* b, std::size_t n) {
-  { S::first_invalid_block(b, n) } -> std::convertible_to<std::size_t>;
-};
-
-// Optional: `S::quantize_activation_ref(const float* x, Block* y, size_t n)`,
-// the activation quantizer of the CPU dot products (ggml's x86
-// type_traits_cpu::from_float), for the types it differs from or has no weight
-// quantizer (Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5). n % block_elems == 0,
-// x finite.
-template <class S>
-concept HasActivation = requires(const float* x, typename S::Block* y, std::size_t n) {
-  S::quantize_activation_ref(x, y, n);
-};
-
-// True when an fp16 bit pattern is Inf or NaN (exponent all ones).
-constexpr bool f16_bits_not_finite(std::uint16_t h) noexcept { return (h & 0x7c00u) == 0x7c00u; }
-
-template <class S>
-inline constexpr double bits_per_weight = 8.0 * S::block_bytes / S::block_elems;
-
-// Compile-time list of schemes (registries iterate over it).
-template <class... S>
-struct SchemeList {
-  static constexpr std::size_t size = sizeof...(S);
-  using tuple = std::tuple<S...>;  // for doctest's TEST_CASE_TEMPLATE_APPLY
-  template <class F>
-  static constexpr void for_each(F&& f) {
-    (f.template operator()<S>(), ...);
-  }
-};
-
-}  // namespace edgequant
 
 namespace edgequant {
 

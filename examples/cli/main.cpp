@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "cli/cmd_demo.hpp"
+#include "cli/cmd_gguf_split.hpp"
+#include "cli/cmd_inspect.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -20,6 +22,10 @@ std::vector<eqcli::Command> commands() {
       eqcli::types_command(),
       eqcli::quantize_raw_command(),
       eqcli::dequantize_raw_command(),
+      eqcli::inspect_command(),
+      eqcli::validate_command(),
+      eqcli::gguf_split_command(),
+      eqcli::gguf_merge_command(),
   };
 }
 
