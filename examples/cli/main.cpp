@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/cmd_demo.hpp"
+#include "cli/cmd_inspect_tensors.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -20,6 +21,7 @@ std::vector<eqcli::Command> commands() {
       eqcli::types_command(),
       eqcli::quantize_raw_command(),
       eqcli::dequantize_raw_command(),
+      eqcli::inspect_tensors_command(),
   };
 }
 
