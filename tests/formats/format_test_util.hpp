@@ -87,7 +87,8 @@ inline std::vector<std::byte> read_bytes(const std::string& path) {
 // A one-entry zip whose entry "x.npy" is `content` as deflate method 8,
 // encoded by hand as a single stored deflate block (RFC 1951 §3.2.4), so
 // that tests can make deflated archives without zlib.
-inline std::vector<std::byte> hand_deflated_zip(std::span<const std::byte> content, std::uint32_t crc) {
+inline std::vector<std::byte> hand_deflated_zip(std::span<const std::byte> content,
+                                                std::uint32_t crc) {
   std::string s;
   auto p16 = [&](unsigned v) {
     s += static_cast<char>(v & 0xFF);
@@ -129,14 +130,17 @@ inline std::vector<std::byte> hand_deflated_zip(std::span<const std::byte> conte
 // True when /usr/bin/python3 can import numpy; prints a visible skip
 // message otherwise.
 inline bool have_numpy() {
-  static const int ok = std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0 ? 1 : 0;
-  if (!ok) MESSAGE("SKIPPED: /usr/bin/python3 with numpy not available (apt install python3-numpy)");
+  static const int ok =
+      std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0 ? 1 : 0;
+  if (!ok)
+    MESSAGE("SKIPPED: /usr/bin/python3 with numpy not available (apt install python3-numpy)");
   return ok == 1;
 }
 
 // Runs a Python script (written to a temp file) with arguments and returns
 // its stdout; `ok` is false if it exited non-zero.
-inline std::string run_python(const std::string& script, const std::vector<std::string>& args, bool& ok) {
+inline std::string run_python(const std::string& script, const std::vector<std::string>& args,
+                              bool& ok) {
   TempDir d("py");
   const std::string sp = d.file("script.py");
   {

@@ -39,11 +39,13 @@ std::vector<std::vector<std::string>> groups(const std::vector<ShardPlan>& plans
 // Bytes of tensor `name`: its name repeated (distinct per tensor).
 std::vector<std::byte> fill(const TensorInfo& t) {
   std::vector<std::byte> b(t.nbytes());
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::byte>(t.name[i % t.name.size()] + i);
+  for (std::size_t i = 0; i < b.size(); ++i)
+    b[i] = static_cast<std::byte>(t.name[i % t.name.size()] + i);
   return b;
 }
 
-Status write_model(const std::string& dir, const std::vector<TensorSpec>& specs, const ShardOptions& opt) {
+Status write_model(const std::string& dir, const std::vector<TensorSpec>& specs,
+                   const ShardOptions& opt) {
   auto w = ShardedWriter::start(dir, specs, Metadata::of({{"format", "pt"}}), opt);
   if (!w) return std::move(w).error();
   while (const TensorInfo* t = w->next()) {
@@ -77,7 +79,8 @@ TEST_CASE("shard policies: huggingface_hub's own test case and mlx-lm's rule (§
   auto p = plan_shards(hub_dummy(), {}, hub);
   REQUIRE(p);
   // huggingface_hub tests/test_serialization.py::test_multiple_shards.
-  CHECK(groups(*p) == std::vector<std::vector<std::string>>{{"layer_1"}, {"layer_3"}, {"layer_2"}, {"layer_4", "layer_5"}});
+  CHECK(groups(*p) == std::vector<std::vector<std::string>>{
+                          {"layer_1"}, {"layer_3"}, {"layer_2"}, {"layer_4", "layer_5"}});
   CHECK((*p)[1].file_name == "model-00002-of-00004.safetensors");
   hub.max_shard_bytes = 100;
   p = plan_shards(hub_dummy(), {}, hub);
@@ -90,24 +93,28 @@ TEST_CASE("shard policies: huggingface_hub's own test case and mlx-lm's rule (§
   mlx.max_shard_bytes = 10;
   p = plan_shards(hub_dummy(), {}, mlx);
   REQUIRE(p);
-  CHECK(groups(*p) == std::vector<std::vector<std::string>>{{"layer_1"}, {"layer_2"}, {"layer_3"}, {"layer_4", "layer_5"}});
+  CHECK(groups(*p) == std::vector<std::vector<std::string>>{
+                          {"layer_1"}, {"layer_2"}, {"layer_3"}, {"layer_4", "layer_5"}});
   // An oversized first tensor leaves mlx-lm an empty first shard.
   p = plan_shards({{"big", Dtype::kU8, {30}}, {"s", Dtype::kU8, {1}}}, {}, mlx);
   REQUIRE(p);
   CHECK(groups(*p) == std::vector<std::vector<std::string>>{{}, {"big"}, {"s"}});
   // Inside a shard, tensors follow the reference order (dtype desc, name).
-  p = plan_shards({{"b", Dtype::kU8, {1}}, {"a", Dtype::kF32, {1}}, {"c", Dtype::kU8, {1}}}, {}, {});
+  p = plan_shards({{"b", Dtype::kU8, {1}}, {"a", Dtype::kF32, {1}}, {"c", Dtype::kU8, {1}}}, {},
+                  {});
   REQUIRE(p);
   CHECK(groups(*p) == std::vector<std::vector<std::string>>{{"a", "b", "c"}});
-  CHECK(plan_shards({{"x", Dtype::kU8, {1}}, {"x", Dtype::kU8, {2}}}, {}, hub).error().code == Errc::kBadArgument);
+  CHECK(plan_shards({{"x", Dtype::kU8, {1}}, {"x", Dtype::kU8, {2}}}, {}, hub).error().code ==
+        Errc::kBadArgument);
 }
 
 TEST_CASE("write a sharded model, read it back as one, rewrite identically") {
   eqfmt::TempDir dir("shards");
   std::vector<TensorSpec> specs;
   for (int l = 0; l < 4; ++l) {
-    specs.push_back({"model.layers." + std::to_string(l) + ".w", Dtype::kF32, {8, 16}});  // 512 bytes
-    specs.push_back({"model.layers." + std::to_string(l) + ".b", Dtype::kBF16, {16}});    // 32 bytes
+    specs.push_back(
+        {"model.layers." + std::to_string(l) + ".w", Dtype::kF32, {8, 16}});            // 512 bytes
+    specs.push_back({"model.layers." + std::to_string(l) + ".b", Dtype::kBF16, {16}});  // 32 bytes
   }
   specs.push_back({"lm_head.weight", Dtype::kF16, {0, 4}});
   ShardOptions opt;
@@ -116,9 +123,10 @@ TEST_CASE("write a sharded model, read it back as one, rewrite identically") {
   std::vector<std::string> files;
   for (auto& e : fs::directory_iterator(dir.path())) files.push_back(e.path().filename().string());
   std::sort(files.begin(), files.end());
-  CHECK(files == std::vector<std::string>{"model-00001-of-00004.safetensors", "model-00002-of-00004.safetensors",
-                                          "model-00003-of-00004.safetensors", "model-00004-of-00004.safetensors",
-                                          "model.safetensors.index.json"});
+  CHECK(files == std::vector<std::string>{
+                     "model-00001-of-00004.safetensors", "model-00002-of-00004.safetensors",
+                     "model-00003-of-00004.safetensors", "model-00004-of-00004.safetensors",
+                     "model.safetensors.index.json"});
 
   auto m = ShardedModel::open(dir.path().string());
   REQUIRE(m);
@@ -145,14 +153,17 @@ TEST_CASE("write a sharded model, read it back as one, rewrite identically") {
   {
     std::vector<TensorSpec> order;
     for (const auto& s : specs) order.push_back(s);
-    auto w = ShardedWriter::start(again.path().string(), order, Metadata::of({{"format", "pt"}}), opt);
+    auto w =
+        ShardedWriter::start(again.path().string(), order, Metadata::of({{"format", "pt"}}), opt);
     REQUIRE(w);
-    while (const TensorInfo* t = w->next()) REQUIRE(w->write_tensor(t->name, m->data(*m->find(t->name))));
+    while (const TensorInfo* t = w->next())
+      REQUIRE(w->write_tensor(t->name, m->data(*m->find(t->name))));
     REQUIRE(w->finish());
   }
   for (const auto& f : files) {
     CAPTURE(f);
-    CHECK(eqfmt::hex(eqfmt::read_bytes(again.file(f))) == eqfmt::hex(eqfmt::read_bytes(dir.file(f))));
+    CHECK(eqfmt::hex(eqfmt::read_bytes(again.file(f))) ==
+          eqfmt::hex(eqfmt::read_bytes(dir.file(f))));
   }
 
   // The index is what huggingface_hub writes: json.dumps(indent=2, sort_keys=True) + "\n".
@@ -163,7 +174,8 @@ TEST_CASE("write a sharded model, read it back as one, rewrite identically") {
         "t=open(sys.argv[1]).read()\n"
         "d=json.loads(t)\n"
         "assert t==json.dumps(d,indent=2,sort_keys=True)+'\\n', 'format differs'\n"
-        "print(d['metadata']['total_size'], len(d['weight_map']), d['weight_map']['lm_head.weight'])\n",
+        "print(d['metadata']['total_size'], len(d['weight_map']), "
+        "d['weight_map']['lm_head.weight'])\n",
         {dir.file("model.safetensors.index.json")}, ok);
     REQUIRE_MESSAGE(ok, out);
     CHECK(out == "2176 9 model-00004-of-00004.safetensors\n");
@@ -176,19 +188,22 @@ TEST_CASE("index strings are ASCII-escaped like Python's json.dumps") {
   plans[0].layout.tensors.push_back({"w\xc3\xa9\xf0\x9f\x98\x80\"\x7f", Dtype::kU8, {1}, 0, 1, 0});
   plans[0].layout.data_size = 1;
   const std::string idx = render_index(plans);
-  CHECK(idx.find("\"w\\u00e9\\ud83d\\ude00\\\"\\u007f\": \"model.safetensors\"") != std::string::npos);
+  CHECK(idx.find("\"w\\u00e9\\ud83d\\ude00\\\"\\u007f\": \"model.safetensors\"") !=
+        std::string::npos);
   if (eqfmt::have_numpy()) {
     eqfmt::TempDir d("idx");
     write_text(d.file("i.json"), idx);
     bool ok = false;
     const std::string out = eqfmt::run_python(
-        "import json,sys\nt=open(sys.argv[1]).read()\nassert t==json.dumps(json.loads(t),indent=2,sort_keys=True)+'\\n'\n",
+        "import json,sys\nt=open(sys.argv[1]).read()\nassert "
+        "t==json.dumps(json.loads(t),indent=2,sort_keys=True)+'\\n'\n",
         {d.file("i.json")}, ok);
     CHECK_MESSAGE(ok, out);
   }
 }
 
-TEST_CASE("folders without an index: single file, mlx-style glob; duplicates across files refused") {
+TEST_CASE(
+    "folders without an index: single file, mlx-style glob; duplicates across files refused") {
   eqfmt::TempDir dir("noindex");
   const std::vector<std::byte> four(4);
   const TensorData a[] = {{"a", Dtype::kF32, {1}, four}};
@@ -240,20 +255,26 @@ TEST_CASE("the index is checked against the shards") {
     write_text(idx, json);
     return ShardedModel::open(dir.path().string());
   };
-  auto good = open_with(R"({"metadata":{"total_size":12},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s2.safetensors"}})");
+  auto good = open_with(
+      R"({"metadata":{"total_size":12},"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s2.safetensors"}})");
   REQUIRE(good);
   CHECK(*good->declared_total_size() == 12);
   auto e = open_with(R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors"}})");
   REQUIRE_FALSE(e);
-  CHECK(e.error().what.find("holds tensor \"c\", which the index does not list") != std::string::npos);
-  e = open_with(R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s2.safetensors","d":"s1.safetensors"}})");
+  CHECK(e.error().what.find("holds tensor \"c\", which the index does not list") !=
+        std::string::npos);
+  e = open_with(
+      R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s2.safetensors","d":"s1.safetensors"}})");
   REQUIRE_FALSE(e);
   CHECK(e.error().code == Errc::kNotFound);
-  CHECK(e.error().what.find("\"d\" to s1.safetensors, which does not hold it") != std::string::npos);
-  e = open_with(R"({"weight_map":{"a":"s2.safetensors","b":"s2.safetensors","c":"s2.safetensors"}})");
+  CHECK(e.error().what.find("\"d\" to s1.safetensors, which does not hold it") !=
+        std::string::npos);
+  e = open_with(
+      R"({"weight_map":{"a":"s2.safetensors","b":"s2.safetensors","c":"s2.safetensors"}})");
   REQUIRE_FALSE(e);
   CHECK(e.error().what.find("does not hold it") != std::string::npos);
-  e = open_with(R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s1.safetensors"}})");
+  e = open_with(
+      R"({"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s1.safetensors"}})");
   REQUIRE_FALSE(e);
   e = open_with(R"({"weight_map":{"a":"../s1.safetensors"}})");
   REQUIRE_FALSE(e);
@@ -291,7 +312,8 @@ TEST_CASE("sharded writer refuses bad streams and leaves nothing behind") {
   ShardOptions opt;
   opt.max_shard_bytes = 4;
   {
-    auto w = ShardedWriter::start(dir.path().string(), {{"a", Dtype::kU8, {4}}, {"b", Dtype::kU8, {4}}}, {}, opt);
+    auto w = ShardedWriter::start(dir.path().string(),
+                                  {{"a", Dtype::kU8, {4}}, {"b", Dtype::kU8, {4}}}, {}, opt);
     REQUIRE(w);
     REQUIRE(w->write(eqfmt::bytes_of("1234")));
     CHECK(w->write_tensor("a", eqfmt::bytes_of("1234")).error().code == Errc::kBadArgument);

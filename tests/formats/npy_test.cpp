@@ -20,7 +20,8 @@ using eqfmt::str_of;
 namespace {
 
 // A .npy with the given header text (no padding added) and data.
-std::vector<std::byte> npy_file(const std::string& dict, const std::string& data = {}, int major = 1) {
+std::vector<std::byte> npy_file(const std::string& dict, const std::string& data = {},
+                                int major = 1) {
   std::string s("\x93NUMPY", 6);
   s += static_cast<char>(major);
   s += '\0';
@@ -34,8 +35,8 @@ std::vector<std::byte> npy_file(const std::string& dict, const std::string& data
   return bytes_of(s + dict + data);
 }
 
-void expect_error(const std::vector<std::byte>& f, Errc code, std::uint64_t offset, const std::string& why,
-                  const Limits& l = {}) {
+void expect_error(const std::vector<std::byte>& f, Errc code, std::uint64_t offset,
+                  const std::string& why, const Limits& l = {}) {
   auto h = parse_header(f, l, "t.npy");
   REQUIRE_FALSE(h);
   CHECK(errc_name(h.error().code) == errc_name(code));
@@ -120,7 +121,8 @@ TEST_CASE("writer: the exact np.save header of npy.md §1.1 and §5") {
   const std::string h = header_bytes(Descr::of(Kind::kFloat, 4), shape);
   REQUIRE(h.size() == 128);
   CHECK(h.substr(0, 10) == std::string("\x93NUMPY\x01\x00\x76\x00", 10));  // HEADER_LEN 118
-  CHECK(h.substr(10) == "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }" + std::string(58, ' ') + "\n");
+  CHECK(h.substr(10) == "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }" +
+                            std::string(58, ' ') + "\n");
   const std::vector<std::byte> zeros(48);
   auto b = serialize(Descr::of(Kind::kFloat, 4), {3, 4}, zeros);
   REQUIRE(b);
@@ -153,14 +155,18 @@ TEST_CASE("reader accepts the header variations of npy.md") {
     CHECK(h->data_offset == 10 + dict.size());
   }
   SUBCASE("Python 2 long suffixes in versions 1.0 and 2.0") {
-    auto h = parse_header(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }", "12345678"));
+    auto h = parse_header(
+        npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }", "12345678"));
     REQUIRE(h);
     CHECK(h->shape == std::vector<std::uint64_t>{1, 2});
-    CHECK_FALSE(parse_header(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }", "12345678", 3)));
+    CHECK_FALSE(parse_header(
+        npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1L, 2L), }", "12345678", 3)));
   }
   SUBCASE("versions 2.0 and 3.0") {
-    CHECK(parse_header(npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc", 2)));
-    CHECK(parse_header(npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc", 3)));
+    CHECK(parse_header(
+        npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc", 2)));
+    CHECK(parse_header(
+        npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc", 3)));
   }
   SUBCASE("big-endian Fortran-order data is swapped and transposed") {
     // shape (2, 3) >i2 in Fortran order: memory holds column-major values.
@@ -203,47 +209,51 @@ TEST_CASE("one bad .npy per rule: code and offset") {
   }
   expect_error(npy_file(std::string(10001, ' ')), Errc::kLimit, 8, "exceeds the limit of 10000");
   expect_error(npy_file("[1]"), Errc::kInvalid, 10, "not a dict");
-  expect_error(npy_file("{'descr': '<f4', 'shape': (2,), }", d8), Errc::kInvalid, 10, "exactly the keys");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", d8), Errc::kInvalid,
-               10 + 56, "unexpected header key 'x'");
-  expect_error(npy_file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", d8),
-               Errc::kInvalid, 10 + 17, "duplicate key 'descr'");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", d8), Errc::kTypeMismatch, 10 + 34,
-               "not True or False");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2,)}", d8), Errc::kTypeMismatch,
-               10 + 34, "not True or False");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", d8), Errc::kTypeMismatch, 10 + 52,
-               "not a tuple");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}", d8), Errc::kTypeMismatch, 10 + 50,
-               "not a tuple");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", d8), Errc::kTypeMismatch,
-               10 + 51, "non-negative integer");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}", d8), Errc::kInvalid, 10 + 52,
-               "expected ',' or ')'");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", d8),
-               Errc::kOverflow, 10 + 70, "overflows");
-  expect_error(npy_file("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", d8), Errc::kUnsupported, 10 + 10,
-               "pickles");
+  expect_error(npy_file("{'descr': '<f4', 'shape': (2,), }", d8), Errc::kInvalid, 10,
+               "exactly the keys");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}", d8),
+               Errc::kInvalid, 10 + 56, "unexpected header key 'x'");
+  expect_error(
+      npy_file("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", d8),
+      Errc::kInvalid, 10 + 17, "duplicate key 'descr'");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,)}", d8),
+               Errc::kTypeMismatch, 10 + 34, "not True or False");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2,)}", d8),
+               Errc::kTypeMismatch, 10 + 34, "not True or False");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", d8),
+               Errc::kTypeMismatch, 10 + 52, "not a tuple");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': [2]}", d8),
+               Errc::kTypeMismatch, 10 + 50, "not a tuple");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", d8),
+               Errc::kTypeMismatch, 10 + 51, "non-negative integer");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0,)}", d8),
+               Errc::kInvalid, 10 + 52, "expected ',' or ')'");
+  expect_error(
+      npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}", d8),
+      Errc::kOverflow, 10 + 70, "overflows");
+  expect_error(npy_file("{'descr': '|O', 'fortran_order': False, 'shape': (2,)}", d8),
+               Errc::kUnsupported, 10 + 10, "pickles");
   expect_error(npy_file("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}", d8),
                Errc::kUnsupported, 10 + 10, "structured");
-  expect_error(npy_file("{'descr': '<U5', 'fortran_order': False, 'shape': (2,)}", d8), Errc::kUnsupported, 10 + 10,
-               "unsupported descr");
-  expect_error(npy_file("{'descr': '<f\\x34', 'fortran_order': False, 'shape': (2,)}", d8), Errc::kUnsupported,
-               10 + 13, "escapes");
-  expect_error(npy_file("{'descr' '<f4', 'fortran_order': False, 'shape': (2,)}", d8), Errc::kInvalid, 10 + 9,
-               "expected ':'");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", d8), Errc::kInvalid, 10 + 56,
-               "text after");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "1234"), Errc::kTruncated,
-               10 + ok.size() + 4, "needs 8 data bytes, file has 4");
+  expect_error(npy_file("{'descr': '<U5', 'fortran_order': False, 'shape': (2,)}", d8),
+               Errc::kUnsupported, 10 + 10, "unsupported descr");
+  expect_error(npy_file("{'descr': '<f\\x34', 'fortran_order': False, 'shape': (2,)}", d8),
+               Errc::kUnsupported, 10 + 13, "escapes");
+  expect_error(npy_file("{'descr' '<f4', 'fortran_order': False, 'shape': (2,)}", d8),
+               Errc::kInvalid, 10 + 9, "expected ':'");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", d8),
+               Errc::kInvalid, 10 + 56, "text after");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", "1234"),
+               Errc::kTruncated, 10 + ok.size() + 4, "needs 8 data bytes, file has 4");
   expect_error(npy_file(ok, d8 + "x"), Errc::kInvalid, 10 + ok.size() + 8, "1 trailing bytes");
   CHECK(parse_header(npy_file(ok, d8 + "x"), Limits{10000, 64, 1u << 20, true}));
-  expect_error(npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 2), }"),
-               Errc::kOverflow, 10, "overflows");
-  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1), }"), Errc::kLimit, 10 + 56,
-               "more than 2 dimensions", Limits{10000, 2, 1u << 20, false});
-  expect_error(npy_file("{'descr': '\xff<f4', 'fortran_order': False, 'shape': (2,), }", d8, 3), Errc::kInvalid,
-               12 + 11, "not valid UTF-8");
+  expect_error(
+      npy_file("{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 2), }"),
+      Errc::kOverflow, 10, "overflows");
+  expect_error(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1), }"),
+               Errc::kLimit, 10 + 56, "more than 2 dimensions", Limits{10000, 2, 1u << 20, false});
+  expect_error(npy_file("{'descr': '\xff<f4', 'fortran_order': False, 'shape': (2,), }", d8, 3),
+               Errc::kInvalid, 12 + 11, "not valid UTF-8");
 }
 
 TEST_CASE("numpy oracle: np.save files read identically, and our writer's bytes equal np.save's") {
@@ -317,7 +327,8 @@ TEST_CASE("numpy oracle: np.load reads what we write") {
   const std::vector<std::int64_t> i = {-9, 1LL << 50};
   REQUIRE(save(dir.file("f.npy"), Descr::of(Kind::kFloat, 4), {2, 3}, eqfmt::as_bytes_of(f)));
   REQUIRE(save(dir.file("bf.npy"), Descr::bfloat16(), {6}, eqfmt::as_bytes_of(bf)));
-  REQUIRE(save(dir.file("i.npy"), Descr::of(Kind::kInt, 8), {}, std::as_bytes(std::span(i).first(1))));
+  REQUIRE(
+      save(dir.file("i.npy"), Descr::of(Kind::kInt, 8), {}, std::as_bytes(std::span(i).first(1))));
   REQUIRE(save(dir.file("e.npy"), Descr::of(Kind::kBool, 1), {0}, {}));
   CHECK_FALSE(save(dir.file("bad.npy"), Descr::of(Kind::kFloat, 4), {2}, eqfmt::as_bytes_of(f)));
   CHECK_FALSE(std::filesystem::exists(dir.file("bad.npy")));
@@ -326,12 +337,15 @@ TEST_CASE("numpy oracle: np.load reads what we write") {
       "import sys, numpy as np\n"
       "for n in ['f', 'bf', 'i', 'e']:\n"
       "    a = np.load(sys.argv[1] + '/' + n + '.npy')\n"
-      "    print(n, a.dtype.str, a.shape, a.tobytes().hex() if a.dtype.kind == 'V' else a.tolist())\n",
+      "    print(n, a.dtype.str, a.shape, a.tobytes().hex() if a.dtype.kind == 'V' else "
+      "a.tolist())\n",
       {dir.path().string()}, ok);
   REQUIRE_MESSAGE(ok, out);
   CHECK(out ==
         "f <f4 (2, 3) [[0.5, -1.0, 3.25], [1.0000000150474662e+30, -0.0, 7.0]]\n"
-        "bf |V2 (6,) " + eqfmt::hex(eqfmt::as_bytes_of(bf)) + "\n"
-        "i <i8 () -9\n"
-        "e |b1 (0,) []\n");
+        "bf |V2 (6,) " +
+            eqfmt::hex(eqfmt::as_bytes_of(bf)) +
+            "\n"
+            "i <i8 () -9\n"
+            "e |b1 (0,) []\n");
 }

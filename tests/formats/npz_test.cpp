@@ -30,12 +30,17 @@ std::vector<std::byte> small_npz(bool deflate, bool zip64 = false) {
   return sink.take();
 }
 
-void put16(std::vector<std::byte>& b, std::size_t at, std::uint16_t v) { store_le(b.data() + at, v); }
-void put32(std::vector<std::byte>& b, std::size_t at, std::uint32_t v) { store_le(b.data() + at, v); }
+void put16(std::vector<std::byte>& b, std::size_t at, std::uint16_t v) {
+  store_le(b.data() + at, v);
+}
+void put32(std::vector<std::byte>& b, std::size_t at, std::uint32_t v) {
+  store_le(b.data() + at, v);
+}
 
 void replace_all(std::vector<std::byte>& b, const std::string& from, const std::string& to) {
   std::string s = str_of(b);
-  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
   b = bytes_of(s);
 }
 
@@ -43,7 +48,8 @@ Expected<npz::File> open_bytes(const std::vector<std::byte>& b, const npz::Limit
   return npz::File::from_mapped(MappedFile::from_bytes(b, "t.npz"), l);
 }
 
-void expect_open_error(const std::vector<std::byte>& b, Errc code, std::uint64_t offset, const std::string& why) {
+void expect_open_error(const std::vector<std::byte>& b, Errc code, std::uint64_t offset,
+                       const std::string& why) {
   auto f = open_bytes(b);
   REQUIRE_FALSE(f);
   CHECK(errc_name(f.error().code) == errc_name(code));
@@ -152,8 +158,9 @@ TEST_CASE("ZIP64 end records (hand-built from a small archive) are followed") {
     eqfmt::write_bytes(d.file("z.npz"), z);
     bool ok = false;
     const std::string out = eqfmt::run_python(
-        "import sys, numpy as np\nz = np.load(sys.argv[1])\nprint(sorted(z.keys()), z['a1'].tolist())\n", {d.file("z.npz")},
-        ok);
+        "import sys, numpy as np\nz = np.load(sys.argv[1])\nprint(sorted(z.keys()), "
+        "z['a1'].tolist())\n",
+        {d.file("z.npz")}, ok);
     CHECK_MESSAGE(ok, out);
     CHECK(out == "['a1', 'a2'] [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]\n");
   }
@@ -252,12 +259,17 @@ TEST_CASE("numpy oracle: np.load reads our archives") {
     const std::uint64_t s2[] = {2}, s1[] = {1, 2};
     REQUIRE(w.add("d", npy::Descr::of(npy::Kind::kFloat, 8), s2, eqfmt::as_bytes_of(d)));
     REQUIRE(w.add("layers/0/bf", npy::Descr::bfloat16(), s1, eqfmt::as_bytes_of(bf)));
-    REQUIRE(w.add("n\xc3\xa4me", npy::Descr::of(npy::Kind::kInt, 4), {}, std::as_bytes(std::span("\x05\0\0\0", 4))));
-    CHECK(w.add("d", npy::Descr::of(npy::Kind::kFloat, 8), s2, eqfmt::as_bytes_of(d)).error().code == Errc::kBadArgument);
-    CHECK(w.add("../x", npy::Descr::of(npy::Kind::kFloat, 8), s2, eqfmt::as_bytes_of(d)).error().code ==
-          Errc::kBadArgument);
+    REQUIRE(w.add("n\xc3\xa4me", npy::Descr::of(npy::Kind::kInt, 4), {},
+                  std::as_bytes(std::span("\x05\0\0\0", 4))));
+    CHECK(
+        w.add("d", npy::Descr::of(npy::Kind::kFloat, 8), s2, eqfmt::as_bytes_of(d)).error().code ==
+        Errc::kBadArgument);
+    CHECK(w.add("../x", npy::Descr::of(npy::Kind::kFloat, 8), s2, eqfmt::as_bytes_of(d))
+              .error()
+              .code == Errc::kBadArgument);
     const std::uint64_t s3[] = {3};
-    auto short_data = w.add("short", npy::Descr::of(npy::Kind::kFloat, 8), s3, eqfmt::as_bytes_of(d));
+    auto short_data =
+        w.add("short", npy::Descr::of(npy::Kind::kFloat, 8), s3, eqfmt::as_bytes_of(d));
     REQUIRE_FALSE(short_data);
     CHECK(short_data.error().code == Errc::kBadArgument);
     REQUIRE(w.finish());
@@ -266,7 +278,8 @@ TEST_CASE("numpy oracle: np.load reads our archives") {
     const std::string out = eqfmt::run_python(
         "import sys, zipfile, numpy as np\n"
         "z = np.load(sys.argv[1])\n"
-        "print(z.files, z['d'].tolist(), z['layers/0/bf'].dtype.str, z['layers/0/bf'].shape, z['n\\xe4me'].tolist())\n"
+        "print(z.files, z['d'].tolist(), z['layers/0/bf'].dtype.str, z['layers/0/bf'].shape, "
+        "z['n\\xe4me'].tolist())\n"
         "print(zipfile.ZipFile(sys.argv[1]).testzip())\n",
         {path}, ok);
     CAPTURE(mode);
@@ -396,7 +409,8 @@ TEST_CASE("hostile archives: one per rule, code and offset") {
     r = open_bytes(lie)->read("z");
     REQUIRE_FALSE(r);
     CHECK(r.error().code == Errc::kInvalid);
-    CHECK(r.error().what.find("npy header announces 65664 bytes, the zip entry declares 65728") != std::string::npos);
+    CHECK(r.error().what.find("npy header announces 65664 bytes, the zip entry declares 65728") !=
+          std::string::npos);
     // A corrupt deflate stream.
     auto bad = bomb;
     for (std::size_t i = 0; i < 8; ++i) bad[z.data_offset + i] = std::byte{0xFF};

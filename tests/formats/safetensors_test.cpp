@@ -33,8 +33,8 @@ std::vector<std::byte> f32_bytes(std::initializer_list<float> v) {
 
 // Checks that `file` is rejected with `code` at `offset`, and that the
 // message says `why`.
-void expect_error(const std::vector<std::byte>& file, Errc code, std::uint64_t offset, const std::string& why,
-                  const Limits& l = {}) {
+void expect_error(const std::vector<std::byte>& file, Errc code, std::uint64_t offset,
+                  const std::string& why, const Limits& l = {}) {
   auto h = parse(file, l);
   REQUIRE_FALSE(h);
   CHECK(errc_name(h.error().code) == errc_name(code));
@@ -60,9 +60,10 @@ TEST_CASE("dtype table: names, sizes and the reference enum order") {
   CHECK(dtype_bits(Dtype::kC64) == 64);
   CHECK(dtype_bits(Dtype::kF8E8M0) == 8);
   // §1.3, ascending.
-  const char* order[] = {"BOOL", "F4",  "F6_E2M3", "F6_E3M2", "U8",  "I8",  "F8_E5M2", "F8_E4M3",
-                         "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32",
-                         "U32", "F32", "C64", "F64", "I64", "U64"};
+  const char* order[] = {"BOOL",    "F4",      "F6_E2M3", "F6_E3M2",     "U8",          "I8",
+                         "F8_E5M2", "F8_E4M3", "F8_E8M0", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16",
+                         "U16",     "F16",     "BF16",    "I32",         "U32",         "F32",
+                         "C64",     "F64",     "I64",     "U64"};
   for (std::size_t i = 0; i < kDtypeCount; ++i) {
     auto d = parse_dtype(order[i]);
     REQUIRE(d);
@@ -82,7 +83,8 @@ TEST_CASE("writer reproduces the reference crate's golden bytes (§1.2)") {
   SUBCASE("empty, metadata framework=pt") {
     auto b = serialize({}, Metadata::of({{"framework", "pt"}}));
     REQUIRE(b);
-    CHECK(str_of(*b) == std::string("\x28\0\0\0\0\0\0\0", 8) + "{\"__metadata__\":{\"framework\":\"pt\"}}     ");
+    CHECK(str_of(*b) ==
+          std::string("\x28\0\0\0\0\0\0\0", 8) + "{\"__metadata__\":{\"framework\":\"pt\"}}     ");
     auto h = parse(*b);
     REQUIRE(h);
     CHECK(h->metadata.form == Metadata::Form::kObject);
@@ -94,10 +96,13 @@ TEST_CASE("writer reproduces the reference crate's golden bytes (§1.2)") {
     const TensorData t[] = {{"attn.0", Dtype::kF32, {1, 2, 3}, data}};
     auto b = serialize(t);
     REQUIRE(b);
-    const std::string expect_header = "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
+    const std::string expect_header =
+        "{\"attn.0\":{\"dtype\":\"F32\",\"shape\":[1,2,3],\"data_offsets\":[0,24]}}";
     REQUIRE(expect_header.size() == 64);
-    CHECK(str_of(*b) == std::string("\x40\0\0\0\0\0\0\0", 8) + expect_header +
-                            std::string("\0\0\0\0\0\0\x80\x3f\0\0\0\x40\0\0\x40\x40\0\0\x80\x40\0\0\xa0\x40", 24));
+    CHECK(
+        str_of(*b) ==
+        std::string("\x40\0\0\0\0\0\0\0", 8) + expect_header +
+            std::string("\0\0\0\0\0\0\x80\x3f\0\0\0\x40\0\0\x40\x40\0\0\x80\x40\0\0\xa0\x40", 24));
     CHECK(b->size() == 96);
   }
   SUBCASE("attn0 [1,1,2,3]: 65-byte JSON padded with 7 spaces") {
@@ -118,8 +123,9 @@ TEST_CASE("writer reproduces the reference crate's golden bytes (§1.2)") {
     const TensorData t[] = {{"f4test", Dtype::kF4, {1, 2}, one}};
     auto b = serialize(t);
     REQUIRE(b);
-    CHECK(str_of(*b).substr(0, 72) == std::string("\x40\0\0\0\0\0\0\0", 8) +
-                                          "{\"f4test\":{\"dtype\":\"F4\",\"shape\":[1,2],\"data_offsets\":[0,1]}}    ");
+    CHECK(str_of(*b).substr(0, 72) ==
+          std::string("\x40\0\0\0\0\0\0\0", 8) +
+              "{\"f4test\":{\"dtype\":\"F4\",\"shape\":[1,2],\"data_offsets\":[0,1]}}    ");
     auto h = parse(*b);
     REQUIRE(h);
     float out[2];
@@ -204,7 +210,8 @@ TEST_CASE("MLX-written golden files read as the MLX README says") {
     std::vector<TensorSpec> specs;
     for (const auto& t : f->tensors()) specs.push_back({t.name, t.dtype, t.shape});
     MemorySink sink;
-    auto w = Writer<MemorySink>::start(sink, specs, f->metadata(), {HeaderStyle::kMlx, TensorOrder::kAsGiven});
+    auto w = Writer<MemorySink>::start(sink, specs, f->metadata(),
+                                       {HeaderStyle::kMlx, TensorOrder::kAsGiven});
     REQUIRE(w);
     for (const auto& t : f->tensors()) REQUIRE(w->write_tensor(t.name, f->data(t)));
     REQUIRE(w->finish());
@@ -215,7 +222,9 @@ TEST_CASE("MLX-written golden files read as the MLX README says") {
 TEST_CASE("reader accepts what the reference accepts") {
   SUBCASE("leading and trailing JSON whitespace; __metadata__ null; extra fields ignored") {
     const std::string h =
-        "\n\t {\"__metadata__\":null,\"w\":{\"extra\":[{\"x\":[1,2,{}]},null,true,1.5,-3],\"dtype\":\"F32\","
+        "\n\t "
+        "{\"__metadata__\":null,\"w\":{\"extra\":[{\"x\":[1,2,{}]},null,true,1.5,-3],\"dtype\":"
+        "\"F32\","
         "\"shape\":[2],\"data_offsets\":[0,8],\"more\":\"s\"}} \r\n\t";
     auto r = parse(st_file(h, std::string(8, '\0')));
     REQUIRE(r);
@@ -252,7 +261,9 @@ TEST_CASE("reader accepts what the reference accepts") {
 TEST_CASE("one bad file per validation rule: code and offset") {
   const std::string ok_entry = "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}";
   const std::string d8(8, '\0');
-  SUBCASE("1 shorter than 8 bytes") { expect_error(bytes_of("1234567"), Errc::kTruncated, 0, "shorter than"); }
+  SUBCASE("1 shorter than 8 bytes") {
+    expect_error(bytes_of("1234567"), Errc::kTruncated, 0, "shorter than");
+  }
   SUBCASE("2 header length over 100,000,000") {
     std::string s;
     eqfmt::put_u64(s, 100'000'001);
@@ -292,7 +303,8 @@ TEST_CASE("one bad file per validation rule: code and offset") {
     h = "{\"w\":{\"dtype\":\"F31\",\"shape\":[2],\"data_offsets\":[0,8]}}";
     expect_error(st_file(h, d8), Errc::kUnsupported, at(h, "\"F31\"", 5), "unknown dtype \"F31\"");
     h = "{\"w\":{\"dtype\":7,\"shape\":[2],\"data_offsets\":[0,8]}}";
-    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "7", 1), "dtype of tensor \"w\" is not a string");
+    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "7", 1),
+                 "dtype of tensor \"w\" is not a string");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}";
     expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "2.0", 3), "not an unsigned integer");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}";
@@ -300,9 +312,11 @@ TEST_CASE("one bad file per validation rule: code and offset") {
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1e0],\"data_offsets\":[0,8]}}";
     expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "1e0", 3), "not an unsigned integer");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}";
-    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, ":2", 2), "shape of tensor \"w\" is not an array");
+    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, ":2", 2),
+                 "shape of tensor \"w\" is not an array");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,18446744073709551616]}}";
-    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "18446744073709551616", 20), "not an unsigned integer");
+    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "18446744073709551616", 20),
+                 "not an unsigned integer");
   }
   SUBCASE("5 data_offsets arity, missing and duplicate fields") {
     std::string h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,8]}}";
@@ -312,23 +326,28 @@ TEST_CASE("one bad file per validation rule: code and offset") {
     h = "{\"w\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}";
     expect_error(st_file(h, d8), Errc::kInvalid, at(h, "\"w\""), "has no \"shape\" field");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"dtype\":\"F32\",\"data_offsets\":[0,8]}}";
-    expect_error(st_file(h, d8), Errc::kInvalid, 8 + h.rfind("\"dtype\""), "duplicate field \"dtype\"");
+    expect_error(st_file(h, d8), Errc::kInvalid, 8 + h.rfind("\"dtype\""),
+                 "duplicate field \"dtype\"");
   }
   SUBCASE("5 __metadata__ must be a string map") {
     std::string h = "{\"__metadata__\":{\"step\":3}," + ok_entry + "}";
     expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, ":3", 2), "\"step\" is not a string");
     h = "{\"__metadata__\":[\"a\"]," + ok_entry + "}";
-    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "[", 1), "__metadata__ must be an object");
+    expect_error(st_file(h, d8), Errc::kTypeMismatch, at(h, "[", 1),
+                 "__metadata__ must be an object");
     h = "{\"__metadata__\":{\"a\":{\"b\":\"c\"}}}";
     expect_error(st_file(h), Errc::kTypeMismatch, at(h, ":{\"b", 2), "\"a\" is not a string");
   }
   SUBCASE("3.1 duplicate names (even with identical offsets, which serde would accept)") {
     std::string h = "{" + ok_entry + "," + ok_entry + "}";
-    expect_error(st_file(h, d8), Errc::kInvalid, 8 + h.rfind("\"w\""), "duplicate tensor name \"w\"");
+    expect_error(st_file(h, d8), Errc::kInvalid, 8 + h.rfind("\"w\""),
+                 "duplicate tensor name \"w\"");
     h = "{\"__metadata__\":{},\"__metadata__\":null}";
-    expect_error(st_file(h), Errc::kInvalid, 8 + h.rfind("\"__metadata__\""), "duplicate key \"__metadata__\"");
+    expect_error(st_file(h), Errc::kInvalid, 8 + h.rfind("\"__metadata__\""),
+                 "duplicate key \"__metadata__\"");
     h = "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}";
-    expect_error(st_file(h), Errc::kInvalid, 8 + h.rfind("\"k\""), "duplicate __metadata__ key \"k\"");
+    expect_error(st_file(h), Errc::kInvalid, 8 + h.rfind("\"k\""),
+                 "duplicate __metadata__ key \"k\"");
   }
   SUBCASE("6 hole, overlap, reversed range, size mismatch, overflow, misaligned") {
     std::string h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
@@ -347,7 +366,8 @@ TEST_CASE("one bad file per validation rule: code and offset") {
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,18446744073709551614],\"data_offsets\":[0,8]}}";
     expect_error(st_file(h, d8), Errc::kOverflow, at(h, "\"w\""), "overflows");
     h = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]}}";
-    expect_error(st_file(h, d8), Errc::kOverflow, at(h, "\"w\""), "overflows");  // elements ok, bits not
+    expect_error(st_file(h, d8), Errc::kOverflow, at(h, "\"w\""),
+                 "overflows");  // elements ok, bits not
     h = "{\"w\":{\"dtype\":\"F4\",\"shape\":[1,3],\"data_offsets\":[0,2]}}";
     expect_error(st_file(h, "12"), Errc::kInvalid, at(h, "\"w\""), "not a whole number of bytes");
     h = "{\"w\":{\"dtype\":\"F6_E2M3\",\"shape\":[4],\"data_offsets\":[0,3]}}";
@@ -358,15 +378,17 @@ TEST_CASE("one bad file per validation rule: code and offset") {
     expect_error(st_file(h, d8 + "junk"), Errc::kInvalid, 8 + h.size() + 8, "4 trailing bytes");
     expect_error(st_file(h, "1234"), Errc::kTruncated, 8 + h.size() + 4, "needs 8 bytes");
     expect_error(st_file("{}", "x"), Errc::kInvalid, 8 + 2, "1 trailing bytes");
-    const std::string big = "{\"w\":{\"dtype\":\"U8\",\"shape\":[1152921504606846976],"
-                            "\"data_offsets\":[0,1152921504606846976]}}";
+    const std::string big =
+        "{\"w\":{\"dtype\":\"U8\",\"shape\":[1152921504606846976],"
+        "\"data_offsets\":[0,1152921504606846976]}}";
     expect_error(st_file(big), Errc::kTruncated, 8 + big.size(), "needs 1152921504606846976");
   }
   SUBCASE("3.1 resource limits") {
     Limits l;
     l.max_tensors = 1;
-    const std::string two = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-                            "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    const std::string two =
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
     expect_error(st_file(two, d8), Errc::kLimit, at(two, "\"b\"", 3), "more than 1 tensors", l);
     l = {};
     l.max_rank = 2;
@@ -407,16 +429,19 @@ TEST_CASE("typed views and float decoding") {
   std::vector<float> out(6);
   REQUIRE(decode_to_f32(Dtype::kBF16, file->data(*file->find("bf")), out));
   CHECK(out == f);
-  CHECK(decode_to_f32(Dtype::kC64, file->data(*file->find("f")), std::span(out).first(1)).error().code ==
-        Errc::kUnsupported);
-  CHECK(decode_to_f32(Dtype::kF32, file->data(*file->find("i")), out).error().code == Errc::kBadArgument);
+  CHECK(decode_to_f32(Dtype::kC64, file->data(*file->find("f")), std::span(out).first(1))
+            .error()
+            .code == Errc::kUnsupported);
+  CHECK(decode_to_f32(Dtype::kF32, file->data(*file->find("i")), out).error().code ==
+        Errc::kBadArgument);
   auto missing = file->data("nope");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == Errc::kNotFound);
 }
 
 TEST_CASE("streaming writer: chunks, order, sizes, atomic output") {
-  std::vector<TensorSpec> specs = {{"b", Dtype::kU8, {5}}, {"a", Dtype::kU8, {3}}, {"e", Dtype::kF32, {0}}};
+  std::vector<TensorSpec> specs = {
+      {"b", Dtype::kU8, {5}}, {"a", Dtype::kU8, {3}}, {"e", Dtype::kF32, {0}}};
   MemorySink sink;
   auto w = Writer<MemorySink>::start(sink, specs, Metadata::of({{"format", "pt"}}));
   REQUIRE(w);
@@ -483,7 +508,8 @@ TEST_CASE("random round trips: write -> read -> identical bytes and values -> re
       ts.push_back({"t" + std::to_string(rng() % 1000) + "." + std::to_string(i), d, shape, {}});
     }
     for (std::size_t i = 0; i < n; ++i) ts[i].data = store[i];
-    const Metadata md = rng() % 2 ? Metadata{} : Metadata::of({{"format", "pt"}, {"k", std::to_string(iter)}});
+    const Metadata md =
+        rng() % 2 ? Metadata{} : Metadata::of({{"format", "pt"}, {"k", std::to_string(iter)}});
     for (auto style : {HeaderStyle::kReference, HeaderStyle::kMlx}) {
       auto b = serialize(ts, md, {style});
       REQUIRE(b);
@@ -504,15 +530,18 @@ TEST_CASE("random round trips: write -> read -> identical bytes and values -> re
       }
       std::vector<TensorData> again;
       for (const auto& t : f->tensors()) again.push_back({t.name, t.dtype, t.shape, f->data(t)});
-      auto b2 = serialize(again, f->metadata(), {style, style == HeaderStyle::kMlx ? TensorOrder::kAsGiven
-                                                                                    : TensorOrder::kReference});
+      auto b2 = serialize(
+          again, f->metadata(),
+          {style, style == HeaderStyle::kMlx ? TensorOrder::kAsGiven : TensorOrder::kReference});
       REQUIRE(b2);
       CHECK(eqfmt::hex(*b2) == eqfmt::hex(*b));
     }
   }
 }
 
-TEST_CASE("python oracle: our files match the reference layout rebuilt from the spec, and numpy reads the data") {
+TEST_CASE(
+    "python oracle: our files match the reference layout rebuilt from the spec, and numpy reads "
+    "the data") {
   if (!eqfmt::have_numpy()) return;
   eqfmt::TempDir dir("st_py");
   const std::vector<float> f = {0.5f, -1.25f, 3.0f, 1e-3f, -0.0f, 65504.0f};
@@ -564,10 +593,52 @@ for k, v in sorted(hdr.items()):
   REQUIRE_MESSAGE(ok, out);
   CHECK(out.find("bytes U8 [5] [1, 2, 3, 250, 0]") != std::string::npos);
   CHECK(out.find("d F64 [1, 2] [3.141592653589793, -2.5]") != std::string::npos);
-  CHECK(out.find("h F16 [3, 2] [0.5, -1.25, 3.0, 0.0010004043579101562, -0.0, 65504.0]") != std::string::npos);
+  CHECK(out.find("h F16 [3, 2] [0.5, -1.25, 3.0, 0.0010004043579101562, -0.0, 65504.0]") !=
+        std::string::npos);
   CHECK(out.find("ids I64 [2] [-5, 1099511627776]") != std::string::npos);
   CHECK(out.find("mask BOOL [3] [True, False, True]") != std::string::npos);
-  CHECK(out.find("model.layers.0.w\\xe9 F32 [2, 3] [0.5, -1.25, 3.0, 0.0010000000474974513, -0.0, 65504.0]") !=
-        std::string::npos);
+  CHECK(out.find("model.layers.0.w\\xe9 F32 [2, 3] [0.5, -1.25, 3.0, 0.0010000000474974513, -0.0, "
+                 "65504.0]") != std::string::npos);
   CHECK(out.find("quo\"te F32 [0] []") != std::string::npos);
 }
+
+#if defined(__linux__)
+namespace {
+// Resident pages of this process (/proc/self/statm, second field).
+long resident_pages() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = -1;
+  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2) resident = -1;
+  std::fclose(f);
+  return resident;
+}
+}  // namespace
+
+TEST_CASE("streaming: release() drops a tensor's pages from the resident set") {
+  eqfmt::TempDir dir("st_rss");
+  const std::string path = dir.file("big.safetensors");
+  const std::vector<std::byte> block(32u << 20, std::byte{1});  // 32 MiB
+  const TensorData t[] = {{"a", Dtype::kU8, {block.size()}, block},
+                          {"b", Dtype::kU8, {block.size()}, block}};
+  REQUIRE(save_file(path, t));
+  auto f = File::open(path, {}, MappedFile::Mode::kMmap);
+  REQUIRE(f);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const long before = resident_pages();
+  REQUIRE(before > 0);
+  std::uint64_t sum = 0;
+  for (const auto& info : f->tensors()) {
+    const auto d = f->data(info);
+    for (std::size_t i = 0; i < d.size(); i += static_cast<std::size_t>(page))
+      sum += static_cast<unsigned>(d[i]);
+  }
+  CHECK(sum == 2 * block.size() / static_cast<std::uint64_t>(page));
+  const long touched = resident_pages();
+  CHECK(touched - before >= (48l << 20) / page);  // most of the 64 MiB became resident
+  for (const auto& info : f->tensors()) f->release(info);
+  const long released = resident_pages();
+  CHECK(touched - released >= (48l << 20) / page);     // and left again
+  CHECK(f->data(*f->find("b"))[123] == std::byte{1});  // still readable
+}
+#endif

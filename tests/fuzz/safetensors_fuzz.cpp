@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every accepted tensor lies inside the buffer, and they tile it exactly.
   std::uint64_t sum = 0, expect_begin = 0;
   for (const auto& t : h->tensors) {
-    if (t.begin != expect_begin || t.end > h->data_size || h->find(t.name) == nullptr) __builtin_trap();
+    if (t.begin != expect_begin || t.end > h->data_size || h->find(t.name) == nullptr)
+      __builtin_trap();
     expect_begin = t.end;
     const auto d = bytes.subspan(static_cast<std::size_t>(h->data_offset + t.begin),
                                  static_cast<std::size_t>(t.nbytes()));
@@ -38,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto again = serialize(ts, h->metadata);
   if (!again) __builtin_trap();
   auto h2 = parse_header(*again, limits, "fuzz2");
-  if (!h2 || h2->tensors.size() != h->tensors.size() || h2->data_size != h->data_size) __builtin_trap();
+  if (!h2 || h2->tensors.size() != h->tensors.size() || h2->data_size != h->data_size)
+    __builtin_trap();
   return static_cast<int>(sum & 0);
 }

@@ -39,7 +39,7 @@ inline std::string index_file_name(std::string_view prefix) {
 
 struct OpenOptions {
   Limits limits;
-  std::string prefix = "model";                  // file-name prefix inside a folder (§5.1)
+  std::string prefix = "model";                 // file-name prefix inside a folder (§5.1)
   std::uint64_t max_index_bytes = 100'000'000;  // the index is untrusted input too
 };
 
@@ -68,8 +68,9 @@ class ShardedModel {
       std::vector<std::string> found;
       for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
         const std::string name = it->path().filename().string();
-        if (name.size() > opt.prefix.size() + 12 && name.compare(0, opt.prefix.size(), opt.prefix) == 0 &&
-            name.ends_with(".safetensors") && it->is_regular_file(ec)) {
+        if (name.size() > opt.prefix.size() + 12 &&
+            name.compare(0, opt.prefix.size(), opt.prefix) == 0 && name.ends_with(".safetensors") &&
+            it->is_regular_file(ec)) {
           found.push_back(it->path().string());
         }
       }
@@ -103,6 +104,8 @@ class ShardedModel {
     return shards_[e.shard].data(*e.info);
   }
   const File& shard_of(const Entry& e) const noexcept { return shards_[e.shard]; }
+  // Drops the tensor's pages from the resident set once it has been used.
+  void release(const Entry& e) const noexcept { shards_[e.shard].release(*e.info); }
 
   // Sum of all tensors' bytes, and what the index declares (informative: HF
   // loaders do not check it, so neither do we; inspect shows a mismatch).
@@ -121,8 +124,10 @@ class ShardedModel {
     auto m = MappedFile::open(index_path, MappedFile::Mode::kRead);
     if (!m) return std::move(m).error();
     if (m->size() > opt.max_index_bytes) {
-      return make_error(Errc::kLimit, "index file is larger than " + std::to_string(opt.max_index_bytes) + " bytes",
-                        0, index_path);
+      return make_error(
+          Errc::kLimit,
+          "index file is larger than " + std::to_string(opt.max_index_bytes) + " bytes", 0,
+          index_path);
     }
     const std::string_view text(reinterpret_cast<const char*>(m->data()), m->size());
     auto doc = edgequant::detail::parse_json_strict(text, index_path);
@@ -134,14 +139,15 @@ class ShardedModel {
         return make_error(Errc::kTypeMismatch, "index is not a JSON object", 0, index_path);
       }
       const auto wm = doc->find("weight_map");
-      if (wm == doc->end()) return make_error(Errc::kInvalid, "index has no \"weight_map\"", 0, index_path);
+      if (wm == doc->end())
+        return make_error(Errc::kInvalid, "index has no \"weight_map\"", 0, index_path);
       if (!wm->is_object()) {
         return make_error(Errc::kTypeMismatch, "\"weight_map\" is not an object", 0, index_path);
       }
       for (const auto& [k, v] : wm->items()) {
         if (!v.is_string()) {
-          return make_error(Errc::kTypeMismatch, "weight_map entry \"" + k + "\" is not a string", 0,
-                            index_path);
+          return make_error(Errc::kTypeMismatch, "weight_map entry \"" + k + "\" is not a string",
+                            0, index_path);
         }
         const auto& f = v.get_ref<const std::string&>();
         if (!plain_file_name(f)) {
@@ -180,8 +186,8 @@ class ShardedModel {
     return model;
   }
 
-  static Expected<ShardedModel> open_files(const std::vector<std::string>& files, const OpenOptions& opt,
-                                           std::string index_path) {
+  static Expected<ShardedModel> open_files(const std::vector<std::string>& files,
+                                           const OpenOptions& opt, std::string index_path) {
     ShardedModel m;
     m.index_path_ = std::move(index_path);
     m.shards_.reserve(files.size());
@@ -201,15 +207,16 @@ class ShardedModel {
     m.by_name_.resize(m.entries_.size());
     for (std::uint32_t i = 0; i < m.by_name_.size(); ++i) m.by_name_[i] = i;
     const auto& ent = m.entries_;
-    std::sort(m.by_name_.begin(), m.by_name_.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return ent[a].info->name < ent[b].info->name; });
+    std::sort(m.by_name_.begin(), m.by_name_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return ent[a].info->name < ent[b].info->name;
+    });
     for (std::size_t i = 1; i < m.by_name_.size(); ++i) {
       const Entry& a = ent[m.by_name_[i - 1]];
       const Entry& b = ent[m.by_name_[i]];
       if (a.info->name == b.info->name) {  // §5.4 step 3: never let one silently win
         return make_error(Errc::kInvalid,
-                          "tensor \"" + b.info->name + "\" is in both " + m.shards_[a.shard].path() +
-                              " and " + m.shards_[b.shard].path(),
+                          "tensor \"" + b.info->name + "\" is in both " +
+                              m.shards_[a.shard].path() + " and " + m.shards_[b.shard].path(),
                           b.info->header_offset, m.shards_[b.shard].path());
       }
     }
@@ -225,9 +232,10 @@ class ShardedModel {
       const Entry* e = find(name);
       const std::string want = (dir / file).string();
       if (!e) {
-        return make_error(Errc::kNotFound,
-                          "index maps tensor \"" + name + "\" to " + file + ", which does not hold it",
-                          kNoOffset, index_path_);
+        return make_error(
+            Errc::kNotFound,
+            "index maps tensor \"" + name + "\" to " + file + ", which does not hold it", kNoOffset,
+            index_path_);
       }
       if (shards_[e->shard].path() != want) {
         return make_error(Errc::kInvalid,
@@ -292,7 +300,8 @@ inline Expected<std::vector<ShardPlan>> plan_shards(const std::vector<TensorSpec
   for (const auto& s : specs) {
     const auto nb = tensor_nbytes(s.dtype, s.shape);
     if (!nb) {
-      return make_error(Errc::kBadArgument, "tensor \"" + s.name + "\": shape overflows or is not whole bytes");
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + s.name + "\": shape overflows or is not whole bytes");
     }
     const auto grown = checked_add<std::uint64_t>(cur_size, *nb);
     if (!grown) return make_error(Errc::kOverflow, "shard size overflows");
@@ -389,7 +398,9 @@ class ShardedWriter {
         }
       }
     }
-    if (!writer_) return make_error(Errc::kBadArgument, "tensor \"" + std::string(name) + "\" comes after the end");
+    if (!writer_)
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + std::string(name) + "\" comes after the end");
     EDGEQUANT_TRY(writer_->write_tensor(name, bytes));
     return advance();
   }
@@ -397,7 +408,8 @@ class ShardedWriter {
   Status finish() {
     EDGEQUANT_TRY(advance());
     if (writer_ && writer_->next()) {
-      return make_error(Errc::kBadArgument, "tensor \"" + writer_->next()->name + "\" was not written completely");
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + writer_->next()->name + "\" was not written completely");
     }
     for (auto& f : files_) EDGEQUANT_TRY(f->commit());
     if (plans_.size() > 1 || opt_.index_for_single) {

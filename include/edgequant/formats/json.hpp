@@ -36,13 +36,27 @@ inline void append_json_string(std::string& out, std::string_view s) {
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -76,14 +90,29 @@ inline void append_json_string_ascii(std::string& out, std::string_view s) {
     if (c < 0x80) {
       ++i;
       switch (c) {
-        case '"': out += "\\\""; continue;
-        case '\\': out += "\\\\"; continue;
-        case '\n': out += "\\n"; continue;
-        case '\r': out += "\\r"; continue;
-        case '\t': out += "\\t"; continue;
-        case '\b': out += "\\b"; continue;
-        case '\f': out += "\\f"; continue;
-        default: break;
+        case '"':
+          out += "\\\"";
+          continue;
+        case '\\':
+          out += "\\\\";
+          continue;
+        case '\n':
+          out += "\\n";
+          continue;
+        case '\r':
+          out += "\\r";
+          continue;
+        case '\t':
+          out += "\\t";
+          continue;
+        case '\b':
+          out += "\\b";
+          continue;
+        case '\f':
+          out += "\\f";
+          continue;
+        default:
+          break;
       }
       if (c < 0x20 || c == 0x7F) {
         u16(c);
@@ -180,12 +209,12 @@ Status run_sax(std::string_view text, Handler& handler, std::uint64_t base_offse
 
 // Shared by the SAX handlers: position bookkeeping and error recording.
 struct SaxBase {
-  const char* cursor = nullptr;  // one past the last byte nlohmann has read
-  const char* begin = nullptr;   // start of the JSON text
+  const char* cursor = nullptr;   // one past the last byte nlohmann has read
+  const char* begin = nullptr;    // start of the JSON text
   std::uint64_t base_offset = 0;  // file offset of `begin`
   std::optional<Error> error;
 
-  const char* end = nullptr;     // one past the JSON text
+  const char* end = nullptr;  // one past the JSON text
 
   // File offset just past the token nlohmann handed over last.
   std::uint64_t here() const noexcept {

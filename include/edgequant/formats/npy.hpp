@@ -95,13 +95,32 @@ inline Expected<Descr> parse_descr(std::string_view s) {
   };
   bool ok = false;
   switch (k) {
-    case 'b': d.kind = Kind::kBool; ok = ok_size({1}); break;
-    case 'i': d.kind = Kind::kInt; ok = ok_size({1, 2, 4, 8}); break;
-    case 'u': d.kind = Kind::kUint; ok = ok_size({1, 2, 4, 8}); break;
-    case 'f': d.kind = Kind::kFloat; ok = ok_size({2, 4, 8}); break;
-    case 'c': d.kind = Kind::kComplex; ok = ok_size({8, 16}); break;
-    case 'V': d.kind = Kind::kVoid; ok = size >= 1 && size <= (1u << 30); break;
-    default: break;
+    case 'b':
+      d.kind = Kind::kBool;
+      ok = ok_size({1});
+      break;
+    case 'i':
+      d.kind = Kind::kInt;
+      ok = ok_size({1, 2, 4, 8});
+      break;
+    case 'u':
+      d.kind = Kind::kUint;
+      ok = ok_size({1, 2, 4, 8});
+      break;
+    case 'f':
+      d.kind = Kind::kFloat;
+      ok = ok_size({2, 4, 8});
+      break;
+    case 'c':
+      d.kind = Kind::kComplex;
+      ok = ok_size({8, 16});
+      break;
+    case 'V':
+      d.kind = Kind::kVoid;
+      ok = size >= 1 && size <= (1u << 30);
+      break;
+    default:
+      break;
   }
   if (!ok) {
     return make_error(Errc::kUnsupported, "unsupported descr '" + std::string(s) +
@@ -148,7 +167,8 @@ class DictParser {
         if (have_descr) return err("duplicate key 'descr'", key_at);
         have_descr = true;
         if (peek('[')) {
-          return make_error(Errc::kUnsupported, "structured dtypes are not supported", base_ + pos_);
+          return make_error(Errc::kUnsupported, "structured dtypes are not supported",
+                            base_ + pos_);
         }
         const std::uint64_t at = pos_;
         auto v = string_lit();
@@ -171,7 +191,8 @@ class DictParser {
         } else if (word("False")) {
           h.fortran_order = false;
         } else {
-          return make_error(Errc::kTypeMismatch, "fortran_order is not True or False", base_ + pos_);
+          return make_error(Errc::kTypeMismatch, "fortran_order is not True or False",
+                            base_ + pos_);
         }
       } else if (*key == "shape") {
         if (have_shape) return err("duplicate key 'shape'", key_at);
@@ -192,13 +213,16 @@ class DictParser {
     if (pos_ != s_.size()) return err("text after the header dict");
     if (!have_descr || !have_fortran || !have_shape) {
       return make_error(Errc::kInvalid,
-                        "header does not hold exactly the keys descr, fortran_order and shape", base_);
+                        "header does not hold exactly the keys descr, fortran_order and shape",
+                        base_);
     }
     return h;
   }
 
  private:
-  Error err(std::string what) const { return make_error(Errc::kInvalid, std::move(what), base_ + pos_); }
+  Error err(std::string what) const {
+    return make_error(Errc::kInvalid, std::move(what), base_ + pos_);
+  }
   Error err(std::string what, std::uint64_t at) const {
     return make_error(Errc::kInvalid, std::move(what), base_ + at);
   }
@@ -232,7 +256,8 @@ class DictParser {
     const std::size_t start = pos_;
     while (pos_ < s_.size() && s_[pos_] != q) {
       if (s_[pos_] == '\\' || s_[pos_] == '\n') {
-        return make_error(Errc::kUnsupported, "escapes in header strings are not supported", base_ + pos_);
+        return make_error(Errc::kUnsupported, "escapes in header strings are not supported",
+                          base_ + pos_);
       }
       ++pos_;
     }
@@ -247,20 +272,23 @@ class DictParser {
     bool saw_comma = false;
     while (!peek(')')) {
       if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9') {
-        return make_error(Errc::kTypeMismatch, "shape holds something other than a non-negative integer",
-                          base_ + pos_);
+        return make_error(Errc::kTypeMismatch,
+                          "shape holds something other than a non-negative integer", base_ + pos_);
       }
       std::uint64_t v = 0;
       while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
         auto m = checked_mul<std::uint64_t>(v, 10);
-        auto a = m ? checked_add<std::uint64_t>(*m, static_cast<unsigned>(s_[pos_] - '0')) : std::nullopt;
-        if (!a) return make_error(Errc::kOverflow, "shape dimension overflows 64 bits", base_ + pos_);
+        auto a = m ? checked_add<std::uint64_t>(*m, static_cast<unsigned>(s_[pos_] - '0'))
+                   : std::nullopt;
+        if (!a)
+          return make_error(Errc::kOverflow, "shape dimension overflows 64 bits", base_ + pos_);
         v = *a;
         ++pos_;
       }
       if (allow_l_ && (peek('L') || peek('l'))) ++pos_;  // Python 2 longs (npy.md §1.1)
       if (shape.size() >= limits.max_rank) {
-        return make_error(Errc::kLimit, "shape has more than " + std::to_string(limits.max_rank) + " dimensions",
+        return make_error(Errc::kLimit,
+                          "shape has more than " + std::to_string(limits.max_rank) + " dimensions",
                           base_ + pos_);
       }
       shape.push_back(v);
@@ -291,8 +319,8 @@ class DictParser {
 // header text kInvalid/kTypeMismatch/kUnsupported @the byte; size kOverflow.
 // parse_header() adds: short data kTruncated @EOF, trailing bytes kInvalid
 // @the first one.
-inline Expected<Header> parse_header_only(std::span<const std::byte> bytes, const Limits& limits = {},
-                                          const std::string& file = {}) {
+inline Expected<Header> parse_header_only(std::span<const std::byte> bytes,
+                                          const Limits& limits = {}, const std::string& file = {}) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::uint64_t size = bytes.size();
   if (size < 6 || std::memcmp(p, kMagic, 6) != 0) {
@@ -304,15 +332,16 @@ inline Expected<Header> parse_header_only(std::span<const std::byte> bytes, cons
   h.minor = p[7];
   if (h.major < 1 || h.major > 3 || h.minor != 0) {
     return make_error(Errc::kUnsupported,
-                      "npy format version " + std::to_string(h.major) + "." + std::to_string(h.minor) +
-                          " (supported: 1.0, 2.0, 3.0)",
+                      "npy format version " + std::to_string(h.major) + "." +
+                          std::to_string(h.minor) + " (supported: 1.0, 2.0, 3.0)",
                       6, file);
   }
   std::uint64_t hlen = 0, start = 10;
   if (h.major == 1) {
     hlen = load_le<std::uint16_t>(p + 8);
   } else {
-    if (size < 12) return make_error(Errc::kTruncated, "file ends inside the .npy preamble", 8, file);
+    if (size < 12)
+      return make_error(Errc::kTruncated, "file ends inside the .npy preamble", 8, file);
     hlen = load_le<std::uint32_t>(p + 8);
     start = 12;
   }
@@ -325,9 +354,11 @@ inline Expected<Header> parse_header_only(std::span<const std::byte> bytes, cons
   if (!range_within(start, hlen, size)) {
     return make_error(Errc::kTruncated, "header runs past the end of the file", 8, file);
   }
-  const std::string_view text(reinterpret_cast<const char*>(p + start), static_cast<std::size_t>(hlen));
+  const std::string_view text(reinterpret_cast<const char*>(p + start),
+                              static_cast<std::size_t>(hlen));
   if (h.major == 3) {  // UTF-8 text; 1.0/2.0 are latin-1, where every byte is valid
-    if (const auto bad = edgequant::detail::first_invalid_utf8(text); bad != std::string_view::npos) {
+    if (const auto bad = edgequant::detail::first_invalid_utf8(text);
+        bad != std::string_view::npos) {
       return make_error(Errc::kInvalid, "version 3.0 header is not valid UTF-8", start + bad, file);
     }
   }
@@ -357,11 +388,13 @@ inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Lim
   const std::uint64_t avail = size - h.data_offset;
   if (h.nbytes > avail) {
     return make_error(Errc::kTruncated,
-                      "array needs " + std::to_string(h.nbytes) + " data bytes, file has " + std::to_string(avail),
+                      "array needs " + std::to_string(h.nbytes) + " data bytes, file has " +
+                          std::to_string(avail),
                       size, file);
   }
   if (h.nbytes < avail && !limits.allow_trailing_bytes) {
-    return make_error(Errc::kInvalid, std::to_string(avail - h.nbytes) + " trailing bytes after the array data",
+    return make_error(Errc::kInvalid,
+                      std::to_string(avail - h.nbytes) + " trailing bytes after the array data",
                       h.data_offset + h.nbytes, file);
   }
   return h;
@@ -386,7 +419,8 @@ inline Expected<ArrayView> read_array(std::span<const std::byte> bytes, const Li
   auto h = parse_header(bytes, limits, file);
   if (!h) return std::move(h).error();
   ArrayView v;
-  v.data = bytes.subspan(static_cast<std::size_t>(h->data_offset), static_cast<std::size_t>(h->nbytes));
+  v.data =
+      bytes.subspan(static_cast<std::size_t>(h->data_offset), static_cast<std::size_t>(h->nbytes));
   v.header = std::move(*h);
   return v;
 }
@@ -464,8 +498,8 @@ class File {
 // alignment, version 1.0 unless the header needs 2.0 (npy.md §1.1).
 inline std::string header_bytes(const Descr& d, std::span<const std::uint64_t> shape,
                                 bool fortran_order = false) {
-  std::string dict = "{'descr': '" + d.text() + "', 'fortran_order': " +
-                     (fortran_order ? "True" : "False") + ", 'shape': (";
+  std::string dict = "{'descr': '" + d.text() +
+                     "', 'fortran_order': " + (fortran_order ? "True" : "False") + ", 'shape': (";
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (i) dict += ", ";
     dict += std::to_string(shape[i]);
@@ -516,12 +550,14 @@ class Writer {
     return w;
   }
   Status write(std::span<const std::byte> bytes) {
-    if (bytes.size() > left_) return make_error(Errc::kBadArgument, "more data than the shape holds");
+    if (bytes.size() > left_)
+      return make_error(Errc::kBadArgument, "more data than the shape holds");
     left_ -= bytes.size();
     return sink_->write(bytes);
   }
   Status finish() const {
-    if (left_ != 0) return make_error(Errc::kBadArgument, std::to_string(left_) + " array bytes missing");
+    if (left_ != 0)
+      return make_error(Errc::kBadArgument, std::to_string(left_) + " array bytes missing");
     return {};
   }
 

@@ -104,7 +104,8 @@ class File {
     const auto announced = checked_add<std::uint64_t>(h->data_offset, h->nbytes);
     if (!announced || *announced != e.uncompressed_size) {
       return make_error(Errc::kInvalid,
-                        "npy header announces " + (announced ? std::to_string(*announced) : "an overflowing") +
+                        "npy header announces " +
+                            (announced ? std::to_string(*announced) : "an overflowing") +
                             " bytes, the zip entry declares " + std::to_string(e.uncompressed_size),
                         e.data_offset, where);
     }
@@ -119,7 +120,9 @@ class File {
   }
   Expected<Array> read(std::string_view key) const {
     const zip::Entry* e = find(key);
-    if (!e) return make_error(Errc::kNotFound, "no member \"" + std::string(key) + "\"", kNoOffset, path());
+    if (!e)
+      return make_error(Errc::kNotFound, "no member \"" + std::string(key) + "\"", kNoOffset,
+                        path());
     return read(*e);
   }
 
@@ -143,7 +146,8 @@ class Writer {
     const auto nb = n ? checked_mul<std::uint64_t>(*n, d.itemsize) : std::nullopt;
     if (!nb || *nb != data.size()) {
       return make_error(Errc::kBadArgument, "member \"" + std::string(key) + "\": data is " +
-                                                std::to_string(data.size()) + " bytes, shape needs " +
+                                                std::to_string(data.size()) +
+                                                " bytes, shape needs " +
                                                 std::to_string(nb.value_or(0)));
     }
     const std::string h = npy::header_bytes(d, shape);

@@ -62,11 +62,10 @@ struct DtypeEntry {
 };
 // §2: the header strings (case-sensitive) and element sizes in bits.
 inline constexpr std::array<DtypeEntry, kDtypeCount> kDtypes = {{
-    {"BOOL", 8},        {"F4", 4},           {"F6_E2M3", 6},      {"F6_E3M2", 6},
-    {"U8", 8},          {"I8", 8},           {"F8_E5M2", 8},      {"F8_E4M3", 8},
-    {"F8_E8M0", 8},     {"F8_E4M3FNUZ", 8},  {"F8_E5M2FNUZ", 8},  {"I16", 16},
-    {"U16", 16},        {"F16", 16},         {"BF16", 16},        {"I32", 32},
-    {"U32", 32},        {"F32", 32},         {"C64", 64},         {"F64", 64},
+    {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+    {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
     {"I64", 64},        {"U64", 64},
 }};
 }  // namespace detail
@@ -144,18 +143,17 @@ struct Limits {
 };
 
 struct Header {
-  std::uint64_t header_len = 0;   // N
-  std::uint64_t data_offset = 0;  // 8 + N: file offset of the data buffer
-  std::uint64_t data_size = 0;    // bytes of tensor data (= file size - 8 - N)
+  std::uint64_t header_len = 0;     // N
+  std::uint64_t data_offset = 0;    // 8 + N: file offset of the data buffer
+  std::uint64_t data_size = 0;      // bytes of tensor data (= file size - 8 - N)
   std::vector<TensorInfo> tensors;  // in data order (sorted by data_offsets)
   Metadata metadata;
   std::vector<std::uint32_t> by_name;  // indices into tensors, sorted by name
 
   const TensorInfo* find(std::string_view name) const noexcept {
-    auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
-                               [&](std::uint32_t i, std::string_view n) {
-                                 return std::string_view(tensors[i].name) < n;
-                               });
+    auto it = std::lower_bound(
+        by_name.begin(), by_name.end(), name,
+        [&](std::uint32_t i, std::string_view n) { return std::string_view(tensors[i].name) < n; });
     if (it == by_name.end() || tensors[*it].name != name) return nullptr;
     return &tensors[*it];
   }
@@ -217,7 +215,8 @@ struct HeaderSax : edgequant::detail::SaxBase {
 
   bool type_error() {
     switch (st) {
-      case St::kTop: return fail(Errc::kTypeMismatch, "header is not a JSON object");
+      case St::kTop:
+        return fail(Errc::kTypeMismatch, "header is not a JSON object");
       case St::kMetaValue:
         return fail(Errc::kTypeMismatch, "__metadata__ must be an object of strings (or null)");
       case St::kMetaString:
@@ -230,15 +229,16 @@ struct HeaderSax : edgequant::detail::SaxBase {
       case St::kShapeStart:
         return fail(Errc::kTypeMismatch, "shape of tensor " + cur_name() + " is not an array");
       case St::kShape:
-        return fail(Errc::kTypeMismatch,
-                    "shape of tensor " + cur_name() + " holds a value that is not an unsigned integer");
+        return fail(Errc::kTypeMismatch, "shape of tensor " + cur_name() +
+                                             " holds a value that is not an unsigned integer");
       case St::kOffsetsStart:
         return fail(Errc::kTypeMismatch,
                     "data_offsets of tensor " + cur_name() + " is not an array");
       case St::kOffsets:
         return fail(Errc::kTypeMismatch, "data_offsets of tensor " + cur_name() +
                                              " holds a value that is not an unsigned integer");
-      default: return fail(Errc::kInvalid, "unexpected JSON value in header");
+      default:
+        return fail(Errc::kInvalid, "unexpected JSON value in header");
     }
   }
   bool scalar_in_skip() {
@@ -319,7 +319,9 @@ struct HeaderSax : edgequant::detail::SaxBase {
   bool start_object(std::size_t) {
     if (!enter()) return false;
     switch (st) {
-      case St::kTop: st = St::kTopObject; return true;
+      case St::kTop:
+        st = St::kTopObject;
+        return true;
       case St::kMetaValue:
         meta->form = Metadata::Form::kObject;
         st = St::kMetaObject;
@@ -328,8 +330,11 @@ struct HeaderSax : edgequant::detail::SaxBase {
         st = St::kEntryObject;
         fields = 0;
         return true;
-      case St::kSkip: ++skip_depth; return true;
-      default: return type_error();
+      case St::kSkip:
+        ++skip_depth;
+        return true;
+      default:
+        return type_error();
     }
   }
   bool key(std::string& k) {
@@ -376,7 +381,8 @@ struct HeaderSax : edgequant::detail::SaxBase {
         if (bit != 0) {
           if (fields & bit) {
             return fail(Errc::kInvalid,
-                        "tensor " + cur_name() + " has a duplicate field \"" + k + "\"", key_start());
+                        "tensor " + cur_name() + " has a duplicate field \"" + k + "\"",
+                        key_start());
           }
           fields |= bit;
         } else {
@@ -385,22 +391,28 @@ struct HeaderSax : edgequant::detail::SaxBase {
         st = next;
         return true;
       }
-      case St::kSkip: return true;
-      default: return fail(Errc::kInvalid, "unexpected key in header");
+      case St::kSkip:
+        return true;
+      default:
+        return fail(Errc::kInvalid, "unexpected key in header");
     }
   }
   bool end_object() {
     --depth;
     switch (st) {
-      case St::kTopObject: st = St::kDone; return true;
-      case St::kMetaObject: st = St::kTopObject; return true;
+      case St::kTopObject:
+        st = St::kDone;
+        return true;
+      case St::kMetaObject:
+        st = St::kTopObject;
+        return true;
       case St::kEntryObject:
         if (fields != (kHasDtype | kHasShape | kHasOffsets)) {
           const char* missing = !(fields & kHasDtype)   ? "dtype"
                                 : !(fields & kHasShape) ? "shape"
                                                         : "data_offsets";
-          return fail(Errc::kInvalid, "tensor " + cur_name() + " has no \"" +
-                                          std::string(missing) + "\" field",
+          return fail(Errc::kInvalid,
+                      "tensor " + cur_name() + " has no \"" + std::string(missing) + "\" field",
                       tensors->back().header_offset);
         }
         st = St::kTopObject;
@@ -408,25 +420,33 @@ struct HeaderSax : edgequant::detail::SaxBase {
       case St::kSkip:
         if (--skip_depth == 0) st = St::kEntryObject;
         return true;
-      default: return fail(Errc::kInvalid, "unexpected end of object in header");
+      default:
+        return fail(Errc::kInvalid, "unexpected end of object in header");
     }
   }
   bool start_array(std::size_t) {
     if (!enter()) return false;
     switch (st) {
-      case St::kShapeStart: st = St::kShape; return true;
+      case St::kShapeStart:
+        st = St::kShape;
+        return true;
       case St::kOffsetsStart:
         st = St::kOffsets;
         n_offsets = 0;
         return true;
-      case St::kSkip: ++skip_depth; return true;
-      default: return type_error();
+      case St::kSkip:
+        ++skip_depth;
+        return true;
+      default:
+        return type_error();
     }
   }
   bool end_array() {
     --depth;
     switch (st) {
-      case St::kShape: st = St::kEntryObject; return true;
+      case St::kShape:
+        st = St::kEntryObject;
+        return true;
       case St::kOffsets:
         if (n_offsets != 2) {
           return fail(Errc::kInvalid,
@@ -437,7 +457,8 @@ struct HeaderSax : edgequant::detail::SaxBase {
       case St::kSkip:
         if (--skip_depth == 0) st = St::kEntryObject;
         return true;
-      default: return fail(Errc::kInvalid, "unexpected end of array in header");
+      default:
+        return fail(Errc::kInvalid, "unexpected end of array in header");
     }
   }
 };
@@ -462,9 +483,10 @@ inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Lim
                                      const std::string& file = {}) {
   const std::uint64_t size = bytes.size();
   if (size < 8) {
-    return make_error(Errc::kTruncated,
-                      "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length",
-                      0, file);
+    return make_error(
+        Errc::kTruncated,
+        "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length", 0,
+        file);
   }
   Header h;
   h.header_len = load_le<std::uint64_t>(bytes.data());
@@ -476,8 +498,8 @@ inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Lim
   }
   if (!range_within(8, h.header_len, size)) {
     return make_error(Errc::kTruncated,
-                      "header length " + std::to_string(h.header_len) + " runs past the end of the " +
-                          std::to_string(size) + "-byte file",
+                      "header length " + std::to_string(h.header_len) +
+                          " runs past the end of the " + std::to_string(size) + "-byte file",
                       0, file);
   }
   h.data_offset = 8 + h.header_len;
@@ -562,8 +584,8 @@ inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Lim
   const std::uint64_t avail = size - h.data_offset;
   if (start > avail) {
     return make_error(Errc::kTruncated,
-                      "tensor data needs " + std::to_string(start) + " bytes after the header, file has " +
-                          std::to_string(avail),
+                      "tensor data needs " + std::to_string(start) +
+                          " bytes after the header, file has " + std::to_string(avail),
                       size, file);
   }
   if (start < avail) {
@@ -637,8 +659,17 @@ class File {
   }
   Expected<std::span<const std::byte>> data(std::string_view name) const {
     const TensorInfo* t = find(name);
-    if (!t) return make_error(Errc::kNotFound, "no tensor \"" + std::string(name) + "\"", kNoOffset, path());
+    if (!t)
+      return make_error(Errc::kNotFound, "no tensor \"" + std::string(name) + "\"", kNoOffset,
+                        path());
     return data(*t);
+  }
+
+  // Done with `t`: its whole pages leave the resident set (see
+  // MappedFile::release_range). Spans into `t` stay valid; touching them
+  // reads the file again.
+  void release(const TensorInfo& t) const noexcept {
+    map_.release_range(header_.data_offset + t.begin, t.nbytes());
   }
 
   // Typed zero-copy view. Fails (kTypeMismatch) when T does not match the
@@ -687,38 +718,75 @@ inline Status decode_to_f32(Dtype d, std::span<const std::byte> src, std::span<f
   const std::size_t n = out.size();
   const auto need = checked_mul<std::uint64_t>(n, dtype_bits(d));
   if (!need || (*need + 7) / 8 > src.size()) {
-    return make_error(Errc::kBadArgument, "decode_to_f32: source holds fewer than " +
-                                              std::to_string(n) + " elements");
+    return make_error(Errc::kBadArgument,
+                      "decode_to_f32: source holds fewer than " + std::to_string(n) + " elements");
   }
   const auto* p = reinterpret_cast<const unsigned char*>(src.data());
   auto each = [&](auto load) {
     for (std::size_t i = 0; i < n; ++i) out[i] = load(i);
   };
   switch (d) {
-    case Dtype::kF32: std::memcpy(out.data(), p, n * 4); return {};
-    case Dtype::kF16: each([&](std::size_t i) { return f16_to_f32(load_le<std::uint16_t>(p + 2 * i)); }); return {};
-    case Dtype::kBF16: each([&](std::size_t i) { return bf16_to_f32(load_le<std::uint16_t>(p + 2 * i)); }); return {};
-    case Dtype::kF64: each([&](std::size_t i) { return static_cast<float>(load_le<double>(p + 8 * i)); }); return {};
-    case Dtype::kF8E4M3: each([&](std::size_t i) { return e4m3fn_to_f32(p[i]); }); return {};
-    case Dtype::kF8E5M2: each([&](std::size_t i) { return e5m2_to_f32(p[i]); }); return {};
-    case Dtype::kF8E4M3Fnuz: each([&](std::size_t i) { return mini_to_f32(p[i], kE4M3FNUZ); }); return {};
-    case Dtype::kF8E5M2Fnuz: each([&](std::size_t i) { return mini_to_f32(p[i], kE5M2FNUZ); }); return {};
-    case Dtype::kF8E8M0: each([&](std::size_t i) { return e8m0_to_f32(p[i]); }); return {};
+    case Dtype::kF32:
+      std::memcpy(out.data(), p, n * 4);
+      return {};
+    case Dtype::kF16:
+      each([&](std::size_t i) { return f16_to_f32(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kBF16:
+      each([&](std::size_t i) { return bf16_to_f32(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kF64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<double>(p + 8 * i)); });
+      return {};
+    case Dtype::kF8E4M3:
+      each([&](std::size_t i) { return e4m3fn_to_f32(p[i]); });
+      return {};
+    case Dtype::kF8E5M2:
+      each([&](std::size_t i) { return e5m2_to_f32(p[i]); });
+      return {};
+    case Dtype::kF8E4M3Fnuz:
+      each([&](std::size_t i) { return mini_to_f32(p[i], kE4M3FNUZ); });
+      return {};
+    case Dtype::kF8E5M2Fnuz:
+      each([&](std::size_t i) { return mini_to_f32(p[i], kE5M2FNUZ); });
+      return {};
+    case Dtype::kF8E8M0:
+      each([&](std::size_t i) { return e8m0_to_f32(p[i]); });
+      return {};
     case Dtype::kF4:
-      each([&](std::size_t i) { return e2m1_to_f32(static_cast<std::uint8_t>((p[i / 2] >> (4 * (i % 2))) & 0xF)); });
+      each([&](std::size_t i) {
+        return e2m1_to_f32(static_cast<std::uint8_t>((p[i / 2] >> (4 * (i % 2))) & 0xF));
+      });
       return {};
     case Dtype::kBool:
-    case Dtype::kU8: each([&](std::size_t i) { return static_cast<float>(p[i]); }); return {};
-    case Dtype::kI8: each([&](std::size_t i) { return static_cast<float>(static_cast<std::int8_t>(p[i])); }); return {};
-    case Dtype::kU16: each([&](std::size_t i) { return static_cast<float>(load_le<std::uint16_t>(p + 2 * i)); }); return {};
-    case Dtype::kI16: each([&](std::size_t i) { return static_cast<float>(load_le<std::int16_t>(p + 2 * i)); }); return {};
-    case Dtype::kU32: each([&](std::size_t i) { return static_cast<float>(load_le<std::uint32_t>(p + 4 * i)); }); return {};
-    case Dtype::kI32: each([&](std::size_t i) { return static_cast<float>(load_le<std::int32_t>(p + 4 * i)); }); return {};
-    case Dtype::kU64: each([&](std::size_t i) { return static_cast<float>(load_le<std::uint64_t>(p + 8 * i)); }); return {};
-    case Dtype::kI64: each([&](std::size_t i) { return static_cast<float>(load_le<std::int64_t>(p + 8 * i)); }); return {};
+    case Dtype::kU8:
+      each([&](std::size_t i) { return static_cast<float>(p[i]); });
+      return {};
+    case Dtype::kI8:
+      each([&](std::size_t i) { return static_cast<float>(static_cast<std::int8_t>(p[i])); });
+      return {};
+    case Dtype::kU16:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kI16:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kU32:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint32_t>(p + 4 * i)); });
+      return {};
+    case Dtype::kI32:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int32_t>(p + 4 * i)); });
+      return {};
+    case Dtype::kU64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint64_t>(p + 8 * i)); });
+      return {};
+    case Dtype::kI64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int64_t>(p + 8 * i)); });
+      return {};
     case Dtype::kF6E2M3:
     case Dtype::kF6E3M2:
-    case Dtype::kC64: break;
+    case Dtype::kC64:
+      break;
   }
   return make_error(Errc::kUnsupported,
                     "decode_to_f32: " + std::string(dtype_name(d)) + " has no float32 decoding");
@@ -826,7 +894,8 @@ inline Expected<Layout> plan(std::vector<TensorSpec> specs, const Metadata& md =
     const auto nb = tensor_nbytes(s.dtype, s.shape);
     if (!nb) {
       return make_error(Errc::kBadArgument,
-                        "tensor \"" + s.name + "\": shape overflows or is not a whole number of bytes of " +
+                        "tensor \"" + s.name +
+                            "\": shape overflows or is not a whole number of bytes of " +
                             std::string(dtype_name(s.dtype)));
     }
     const auto end = checked_add<std::uint64_t>(offset, *nb);
@@ -953,9 +1022,9 @@ class Writer {
       if (!t) return make_error(Errc::kBadArgument, "more data than the tensors declare");
       const std::uint64_t left = t->nbytes() - done_;
       if (bytes.size() > left) {
-        return make_error(Errc::kBadArgument,
-                          "chunk of " + std::to_string(bytes.size()) + " bytes overruns tensor \"" +
-                              t->name + "\" (" + std::to_string(left) + " bytes left)");
+        return make_error(Errc::kBadArgument, "chunk of " + std::to_string(bytes.size()) +
+                                                  " bytes overruns tensor \"" + t->name + "\" (" +
+                                                  std::to_string(left) + " bytes left)");
       }
       EDGEQUANT_TRY(sink_->write(bytes));
       done_ += bytes.size();
@@ -990,7 +1059,8 @@ class Writer {
   }
   Status finish() {
     if (const TensorInfo* t = next()) {
-      return make_error(Errc::kBadArgument, "tensor \"" + t->name + "\" was not written completely");
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + t->name + "\" was not written completely");
     }
     return {};
   }
@@ -1026,8 +1096,9 @@ Status write_all(Sink& sink, std::span<const TensorData> tensors, const Metadata
   std::sort(by_name.begin(), by_name.end(),
             [&](std::size_t a, std::size_t b) { return tensors[a].name < tensors[b].name; });
   for (const TensorInfo& t : w->layout().tensors) {
-    auto it = std::lower_bound(by_name.begin(), by_name.end(), t.name,
-                               [&](std::size_t i, const std::string& n) { return tensors[i].name < n; });
+    auto it =
+        std::lower_bound(by_name.begin(), by_name.end(), t.name,
+                         [&](std::size_t i, const std::string& n) { return tensors[i].name < n; });
     EDGEQUANT_TRY(w->write_tensor(t.name, tensors[*it].data));
   }
   return w->finish();

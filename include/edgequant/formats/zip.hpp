@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -84,8 +85,8 @@ struct Entry {
   std::uint32_t crc32 = 0;
   std::uint64_t compressed_size = 0;
   std::uint64_t uncompressed_size = 0;
-  std::uint64_t local_offset = 0;  // file offset of the local header
-  std::uint64_t data_offset = 0;   // file offset of the (compressed) data
+  std::uint64_t local_offset = 0;    // file offset of the local header
+  std::uint64_t data_offset = 0;     // file offset of the (compressed) data
   std::uint64_t central_offset = 0;  // file offset of the central-directory record
 };
 
@@ -122,7 +123,8 @@ class Archive {
     using namespace detail;
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     const std::uint64_t size = bytes.size();
-    if (size < kEocdSize) return make_error(Errc::kBadMagic, "not a zip archive (too short)", 0, file);
+    if (size < kEocdSize)
+      return make_error(Errc::kBadMagic, "not a zip archive (too short)", 0, file);
     // The end record sits in the last 22 + 65535 bytes; its comment must
     // reach exactly to the end of the file (no trailing data).
     std::uint64_t eocd = std::numeric_limits<std::uint64_t>::max();
@@ -139,7 +141,8 @@ class Archive {
     }
     const unsigned char* e = p + eocd;
     if (u16(e + 4) != 0 || u16(e + 6) != 0 || u16(e + 8) != u16(e + 10)) {
-      return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", eocd, file);
+      return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", eocd,
+                        file);
     }
     std::uint64_t count = u16(e + 10);
     std::uint64_t cd_size = u32(e + 12);
@@ -158,7 +161,8 @@ class Archive {
       }
       const unsigned char* z = p + rec;
       if (u32(z + 16) != 0 || u32(z + 20) != 0 || u64(z + 24) != u64(z + 32)) {
-        return make_error(Errc::kUnsupported, "multi-disk zip64 archives are not supported", rec, file);
+        return make_error(Errc::kUnsupported, "multi-disk zip64 archives are not supported", rec,
+                          file);
       }
       count = u64(z + 32);
       cd_size = u64(z + 40);
@@ -175,8 +179,9 @@ class Archive {
                         eocd, file);
     }
     if (count > limits.max_entries) {
-      return make_error(Errc::kLimit, "more than " + std::to_string(limits.max_entries) + " zip entries",
-                        eocd, file);
+      return make_error(Errc::kLimit,
+                        "more than " + std::to_string(limits.max_entries) + " zip entries", eocd,
+                        file);
     }
 
     Archive a;
@@ -185,7 +190,8 @@ class Archive {
     const std::uint64_t cd_end = cd_offset + cd_size;
     for (std::uint64_t i = 0; i < count; ++i) {
       if (!range_within(at, kCentralSize, cd_end) || u32(p + at) != kCentralSig) {
-        return make_error(Errc::kInvalid, "bad central directory record " + std::to_string(i), at, file);
+        return make_error(Errc::kInvalid, "bad central directory record " + std::to_string(i), at,
+                          file);
       }
       const unsigned char* c = p + at;
       Entry en;
@@ -200,7 +206,8 @@ class Archive {
       en.local_offset = u32(c + 42);
       const std::uint64_t rec_len = kCentralSize + nlen + xlen + klen;
       if (!range_within(at, rec_len, cd_end)) {
-        return make_error(Errc::kInvalid, "central directory record runs past the directory", at, file);
+        return make_error(Errc::kInvalid, "central directory record runs past the directory", at,
+                          file);
       }
       en.name.assign(reinterpret_cast<const char*>(c + kCentralSize), nlen);
       // ZIP64 extended information (APPNOTE 4.5.3): only the saturated fields.
@@ -226,8 +233,10 @@ class Archive {
           if (en.compressed_size == 0xFFFFFFFFu) ok = ok && take64(en.compressed_size);
           if (en.local_offset == 0xFFFFFFFFu) ok = ok && take64(en.local_offset);
           if (ok && disk == 0xFFFF) {
-            if (zl < 4) ok = false;
-            else disk = u32(z);
+            if (zl < 4)
+              ok = false;
+            else
+              disk = u32(z);
           }
           if (!ok) return make_error(Errc::kInvalid, "zip64 extra field is too short", at, file);
         }
@@ -235,7 +244,8 @@ class Archive {
         xleft -= 4 + len;
       }
       if (disk != 0) {
-        return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", at, file);
+        return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", at,
+                          file);
       }
       if (en.flags & 0x41) {  // bit 0: encrypted, bit 6: strong encryption
         return make_error(Errc::kUnsupported, "encrypted zip entry \"" + en.name + "\"", at, file);
@@ -248,29 +258,35 @@ class Archive {
       }
       if (en.flags & 0x800) {
         if (edgequant::detail::first_invalid_utf8(en.name) != std::string_view::npos) {
-          return make_error(Errc::kInvalid, "entry name flagged UTF-8 is not valid UTF-8", at, file);
+          return make_error(Errc::kInvalid, "entry name flagged UTF-8 is not valid UTF-8", at,
+                            file);
         }
       } else if (std::any_of(en.name.begin(), en.name.end(),
                              [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; })) {
-        return make_error(Errc::kUnsupported, "non-ASCII entry name without the UTF-8 flag (CP437)", at,
-                          file);
-      }
-      if (!safe_name(en.name)) {
-        return make_error(Errc::kInvalid, "unsafe entry name \"" + en.name + "\" (empty, absolute or ..)",
+        return make_error(Errc::kUnsupported, "non-ASCII entry name without the UTF-8 flag (CP437)",
                           at, file);
       }
+      if (!safe_name(en.name)) {
+        return make_error(Errc::kInvalid,
+                          "unsafe entry name \"" + en.name + "\" (empty, absolute or ..)", at,
+                          file);
+      }
       if (en.method == kStored && en.compressed_size != en.uncompressed_size) {
-        return make_error(Errc::kInvalid, "stored entry \"" + en.name + "\" has different sizes", at, file);
+        return make_error(Errc::kInvalid, "stored entry \"" + en.name + "\" has different sizes",
+                          at, file);
       }
       // Local header: before the central directory, same name and method.
-      if (!range_within(en.local_offset, kLocalSize, cd_offset) || u32(p + en.local_offset) != kLocalSig) {
-        return make_error(Errc::kInvalid, "entry \"" + en.name + "\" has no local header at its offset",
+      if (!range_within(en.local_offset, kLocalSize, cd_offset) ||
+          u32(p + en.local_offset) != kLocalSig) {
+        return make_error(Errc::kInvalid,
+                          "entry \"" + en.name + "\" has no local header at its offset",
                           en.local_offset < size ? en.local_offset : at, file);
       }
       const unsigned char* l = p + en.local_offset;
       const std::uint64_t lnlen = u16(l + 26), lxlen = u16(l + 28);
       if (u16(l + 8) != en.method) {
-        return make_error(Errc::kInvalid, "entry \"" + en.name + "\": local and central methods differ",
+        return make_error(Errc::kInvalid,
+                          "entry \"" + en.name + "\": local and central methods differ",
                           en.local_offset, file);
       }
       const std::uint64_t data = en.local_offset + kLocalSize + lnlen + lxlen;
@@ -294,16 +310,18 @@ class Archive {
               [](const Entry* x, const Entry* y) { return x->local_offset < y->local_offset; });
     for (std::size_t i = 1; i < order.size(); ++i) {
       if (order[i - 1]->data_offset + order[i - 1]->compressed_size > order[i]->local_offset) {
-        return make_error(Errc::kInvalid,
-                          "entries \"" + order[i - 1]->name + "\" and \"" + order[i]->name + "\" overlap",
-                          order[i]->local_offset, file);
+        return make_error(
+            Errc::kInvalid,
+            "entries \"" + order[i - 1]->name + "\" and \"" + order[i]->name + "\" overlap",
+            order[i]->local_offset, file);
       }
     }
     // Duplicate names would make lookups ambiguous.
     a.by_name_.resize(a.entries_.size());
     for (std::uint32_t i = 0; i < a.by_name_.size(); ++i) a.by_name_[i] = i;
-    std::sort(a.by_name_.begin(), a.by_name_.end(),
-              [&](std::uint32_t x, std::uint32_t y) { return a.entries_[x].name < a.entries_[y].name; });
+    std::sort(a.by_name_.begin(), a.by_name_.end(), [&](std::uint32_t x, std::uint32_t y) {
+      return a.entries_[x].name < a.entries_[y].name;
+    });
     for (std::size_t i = 1; i < a.by_name_.size(); ++i) {
       const Entry& x = a.entries_[a.by_name_[i - 1]];
       const Entry& y = a.entries_[a.by_name_[i]];
@@ -319,16 +337,18 @@ class Archive {
 
   std::span<const Entry> entries() const noexcept { return entries_; }
   const Entry* find(std::string_view name) const noexcept {
-    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name, [&](std::uint32_t i, std::string_view n) {
-      return std::string_view(entries_[i].name) < n;
-    });
+    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                               [&](std::uint32_t i, std::string_view n) {
+                                 return std::string_view(entries_[i].name) < n;
+                               });
     if (it == by_name_.end() || entries_[*it].name != name) return nullptr;
     return &entries_[*it];
   }
   std::span<const std::byte> bytes() const noexcept { return bytes_; }
   // The entry's bytes as stored (compressed for deflated entries).
   std::span<const std::byte> raw(const Entry& e) const noexcept {
-    return bytes_.subspan(static_cast<std::size_t>(e.data_offset), static_cast<std::size_t>(e.compressed_size));
+    return bytes_.subspan(static_cast<std::size_t>(e.data_offset),
+                          static_cast<std::size_t>(e.compressed_size));
   }
   const std::string& file() const noexcept { return file_; }
 
@@ -341,7 +361,8 @@ class Archive {
 
 inline Status check_crc(const Entry& e, std::span<const std::byte> data, const std::string& file) {
   if (crc32(0, data) != e.crc32) {
-    return make_error(Errc::kInvalid, "entry \"" + e.name + "\": CRC-32 mismatch", e.data_offset, file);
+    return make_error(Errc::kInvalid, "entry \"" + e.name + "\": CRC-32 mismatch", e.data_offset,
+                      file);
   }
   return {};
 }
@@ -350,18 +371,20 @@ inline Status check_crc(const Entry& e, std::span<const std::byte> data, const s
 // (never allocated up front from the declared size), and the output must be
 // exactly the declared size, at most limits.max_member_bytes. If `prefix_only`
 // is nonzero, stops after that many bytes (to check an embedded header first).
-inline Expected<std::vector<std::byte>> inflate(const Archive& a, const Entry& e, const Limits& limits = {},
+inline Expected<std::vector<std::byte>> inflate(const Archive& a, const Entry& e,
+                                                const Limits& limits = {},
                                                 std::size_t prefix_only = 0) {
   if (e.method != kDeflated) return make_error(Errc::kBadArgument, "entry is not deflated");
   if (e.uncompressed_size > limits.max_member_bytes) {
     return make_error(Errc::kLimit,
-                      "entry \"" + e.name + "\" inflates to " + std::to_string(e.uncompressed_size) +
-                          " bytes, over the limit of " + std::to_string(limits.max_member_bytes),
+                      "entry \"" + e.name + "\" inflates to " +
+                          std::to_string(e.uncompressed_size) + " bytes, over the limit of " +
+                          std::to_string(limits.max_member_bytes),
                       e.central_offset, a.file());
   }
 #if EDGEQUANT_ZIP_DEFLATE
-  const std::uint64_t want = prefix_only ? std::min<std::uint64_t>(prefix_only, e.uncompressed_size)
-                                         : e.uncompressed_size;
+  const std::uint64_t want =
+      prefix_only ? std::min<std::uint64_t>(prefix_only, e.uncompressed_size) : e.uncompressed_size;
   // One spare byte past the declared size detects streams that run longer.
   const std::uint64_t cap = prefix_only ? want : want + 1;
   std::vector<std::byte> out;
@@ -396,7 +419,8 @@ inline Expected<std::vector<std::byte>> inflate(const Archive& a, const Entry& e
     if (rc != Z_OK) {
       const std::string why = zs.msg ? zs.msg : "zlib error " + std::to_string(rc);
       inflateEnd(&zs);
-      return make_error(Errc::kInvalid, "entry \"" + e.name + "\": corrupt deflate data (" + why + ")",
+      return make_error(Errc::kInvalid,
+                        "entry \"" + e.name + "\": corrupt deflate data (" + why + ")",
                         e.data_offset, a.file());
     }
   }
@@ -406,23 +430,24 @@ inline Expected<std::vector<std::byte>> inflate(const Archive& a, const Entry& e
   if (produced != e.uncompressed_size || rc != Z_STREAM_END) {
     return make_error(Errc::kInvalid,
                       "entry \"" + e.name + "\" inflates to " +
-                          (produced > e.uncompressed_size ? "more" : "fewer") + " than its declared " +
-                          std::to_string(e.uncompressed_size) + " bytes",
+                          (produced > e.uncompressed_size ? "more" : "fewer") +
+                          " than its declared " + std::to_string(e.uncompressed_size) + " bytes",
                       e.data_offset, a.file());
   }
   return out;
 #else
   (void)prefix_only;
   return make_error(Errc::kUnsupported,
-                    "unsupported: deflated entry \"" + e.name + "\", built without zlib (define EDGEQUANT_HAVE_ZLIB=1 and link -lz)",
+                    "unsupported: deflated entry \"" + e.name +
+                        "\", built without zlib (define EDGEQUANT_HAVE_ZLIB=1 and link -lz)",
                     e.data_offset, a.file());
 #endif
 }
 
 // ------------------------------------------------------------------ writer --
 struct WriteOptions {
-  bool deflate = false;   // method 8 (needs zlib) instead of stored
-  int level = 6;          // zlib level; Python's zipfile default
+  bool deflate = false;      // method 8 (needs zlib) instead of stored
+  int level = 6;             // zlib level; Python's zipfile default
   bool force_zip64 = false;  // ZIP64 extras on every entry, as np.savez does
 };
 
@@ -436,12 +461,13 @@ class Writer {
 
   // Adds an entry whose content is the concatenation of `parts`.
   Status add(std::string_view name, std::span<const std::span<const std::byte>> parts) {
-    if (!detail::safe_name(name) || edgequant::detail::first_invalid_utf8(name) != std::string_view::npos ||
+    if (!detail::safe_name(name) ||
+        edgequant::detail::first_invalid_utf8(name) != std::string_view::npos ||
         name.size() > 0xFFFF) {
       return make_error(Errc::kBadArgument, "invalid zip entry name \"" + std::string(name) + "\"");
     }
-    for (const auto& c : central_) {
-      if (c.name == name) return make_error(Errc::kBadArgument, "duplicate zip entry \"" + std::string(name) + "\"");
+    if (!names_.insert(std::string(name)).second) {
+      return make_error(Errc::kBadArgument, "duplicate zip entry \"" + std::string(name) + "\"");
     }
     Entry e;
     e.name = std::string(name);
@@ -465,10 +491,12 @@ class Writer {
       e.method = kStored;
       e.compressed_size = usize;
     }
-    if (std::any_of(name.begin(), name.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; })) {
+    if (std::any_of(name.begin(), name.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; })) {
       e.flags |= 0x800;  // UTF-8 name
     }
-    const bool z64 = opt_.force_zip64 || e.uncompressed_size > kZip64Limit || e.compressed_size > kZip64Limit;
+    const bool z64 =
+        opt_.force_zip64 || e.uncompressed_size > kZip64Limit || e.compressed_size > kZip64Limit;
     std::string h;
     put32(h, kLocalSig);
     put16(h, z64 ? 45 : 20);
@@ -527,9 +555,9 @@ class Writer {
       put32(cd, zu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.uncompressed_size));
       put16(cd, static_cast<std::uint16_t>(e.name.size()));
       put16(cd, static_cast<std::uint16_t>(z64 ? 4 + extra.size() : 0));
-      put16(cd, 0);  // comment
-      put16(cd, 0);  // disk
-      put16(cd, 0);  // internal attributes
+      put16(cd, 0);            // comment
+      put16(cd, 0);            // disk
+      put16(cd, 0);            // internal attributes
       put32(cd, 0600u << 16);  // external: -rw-------, as zipfile writes
       put32(cd, zo ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.local_offset));
       cd += e.name;
@@ -592,9 +620,11 @@ class Writer {
 #if EDGEQUANT_ZIP_DEFLATE
     z_stream zs{};
     if (deflateInit2(&zs, opt_.level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-      return make_error(Errc::kBadArgument, "zlib deflateInit2 failed (level " + std::to_string(opt_.level) + ")");
+      return make_error(Errc::kBadArgument,
+                        "zlib deflateInit2 failed (level " + std::to_string(opt_.level) + ")");
     }
-    std::vector<std::byte> out(static_cast<std::size_t>(std::min<std::uint64_t>(total / 2 + 1024, 1 << 24)));
+    std::vector<std::byte> out(
+        static_cast<std::size_t>(std::min<std::uint64_t>(total / 2 + 1024, 1 << 24)));
     std::size_t produced = 0;
     // Runs deflate until it has taken all input (NO_FLUSH) or ended (FINISH).
     auto pump = [&](int flush) {
@@ -637,6 +667,7 @@ class Writer {
   Sink* sink_;
   WriteOptions opt_;
   std::vector<Entry> central_;
+  std::unordered_set<std::string> names_;
 };
 
 }  // namespace edgequant::zip
