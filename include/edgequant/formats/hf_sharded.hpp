@@ -121,7 +121,7 @@ class ShardedModel {
 
   static Expected<ShardedModel> open_index(const std::string& index_path, const OpenOptions& opt) {
     namespace fs = std::filesystem;
-    auto m = MappedFile::open(index_path, MappedFile::Mode::kRead);
+    auto m = MappedFile::open(index_path);  // mapped: the size is checked before any read
     if (!m) return std::move(m).error();
     if (m->size() > opt.max_index_bytes) {
       return make_error(
