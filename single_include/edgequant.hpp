@@ -1382,6 +1382,25 @@ class MappedFile {
 #endif
   }
 
+  // Drops the pages wholly inside [offset, offset + len) from this process's
+  // resident set (MADV_DONTNEED; they are read from the file again if touched).
+  // Streaming readers call it after each tensor so that resident memory stays
+  // bounded by the tensors in use, whatever the file size. No-op unless mapped.
+  void release_range(std::uint64_t offset, std::uint64_t len) const noexcept {
+#if EDGEQUANT_HAVE_MMAP
+    if (!mapped_ || offset >= size_ || len == 0) return;
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t end = len > size_ - offset ? size_ : offset + len;
+    const std::uint64_t first = (offset + page - 1) / page * page;
+    // The file's last page may be partial: release it when the range reaches EOF.
+    const std::uint64_t last = end == size_ ? (end + page - 1) / page * page : end / page * page;
+    if (last > first) ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
+#else
+    (void)offset;
+    (void)len;
+#endif
+  }
+
  private:
   static Error io_error(const std::string& path, const char* what) {
     return make_error(Errc::kIo, std::string(what) + ": " + std::strerror(errno), kNoOffset,
@@ -3023,6 +3042,15 @@ class AtomicFile {
     return {};
   }
 
+  // Writes out the buffered bytes and frees the buffer: for outputs kept open
+  // but idle until a joint commit (the shards of a sharded checkpoint).
+  Status flush_and_release() {
+    if (fd_ < 0) return make_error(Errc::kIo, "flush after close", pos_, path_);
+    EDGEQUANT_TRY(flush());
+    std::vector<std::byte>().swap(buf_);
+    return {};
+  }
+
   std::uint64_t position() const noexcept { return pos_; }
   const std::string& path() const noexcept { return path_; }
   const std::string& temp_path() const noexcept { return tmp_; }
@@ -3748,6 +3776,3367 @@ namespace edgequant {
 template <class L = gguf::Limits>
 using GgufModel = gguf::Model<L>;
 }  // namespace edgequant
+// ==== file: edgequant/formats/npy.hpp
+// NumPy .npy reader (versions 1.0/2.0/3.0, either byte order, C or Fortran
+// order; object arrays and pickles refused) and NumPy-identical writer;
+// specs/npy.md.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/formats/utf8.hpp
+// UTF-8 validation for names and headers read from files (no dependencies).
+
+#include <cstddef>
+#include <string_view>
+
+namespace edgequant::detail {
+
+// Index of the first byte that breaks UTF-8 (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or npos when all of `s` is valid.
+// This is what Rust's str::from_utf8 accepts (safetensors.md §3 rule 4).
+inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else {
+      return i;
+    }
+    if (n - i < len) return i;
+    if (p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (std::size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace edgequant::detail
+
+namespace edgequant::npy {
+
+// "\x93NUMPY" (npy.md §1).
+inline constexpr unsigned char kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+
+enum class Kind : std::uint8_t { kBool, kInt, kUint, kFloat, kComplex, kVoid };
+enum class ByteOrder : std::uint8_t { kLittle, kBig, kNone };  // '<', '>', '|'
+
+// A simple (non-structured) dtype: byte order, kind letter, item size.
+struct Descr {
+  Kind kind = Kind::kFloat;
+  std::uint32_t itemsize = 4;
+  ByteOrder order = ByteOrder::kLittle;
+
+  // As NumPy writes it: '|' for 1-byte types, '<' otherwise. 2-byte void
+  // ('<V2') is how MLX and ml_dtypes store bfloat16 (npy.md §1.2).
+  static Descr of(Kind k, std::uint32_t size) {
+    return {k, size, size == 1 && k != Kind::kVoid ? ByteOrder::kNone : ByteOrder::kLittle};
+  }
+  static Descr bfloat16() { return {Kind::kVoid, 2, ByteOrder::kLittle}; }
+
+  std::string text() const {
+    static constexpr char kOrder[] = {'<', '>', '|'};
+    static constexpr char kKind[] = {'b', 'i', 'u', 'f', 'c', 'V'};
+    return std::string(1, kOrder[static_cast<int>(order)]) + kKind[static_cast<int>(kind)] +
+           std::to_string(itemsize);
+  }
+  // Whether elements must be byte-swapped to read them on this (little-
+  // endian) host. Void items are opaque and never swapped.
+  bool needs_swap() const noexcept {
+    return order == ByteOrder::kBig && itemsize > 1 && kind != Kind::kVoid;
+  }
+  bool operator==(const Descr&) const = default;
+};
+
+struct Limits {
+  std::size_t max_header_bytes = 10000;  // NumPy's _MAX_HEADER_SIZE (npy.md §1.1)
+  std::size_t max_rank = 64;
+  std::uint32_t max_void_itemsize = 1u << 20;
+  bool allow_trailing_bytes = false;  // np.load ignores them; we refuse by default
+};
+
+// Parses a descr string ('<f4', '|u1', '>i8', '<V2', ...). Byte order may be
+// '<', '>', '|', '=' (native) or absent. Errors: kUnsupported for object
+// arrays ('O': pickles), strings, datetimes and unusual sizes.
+inline Expected<Descr> parse_descr(std::string_view s) {
+  Descr d;
+  std::size_t i = 0;
+  d.order = ByteOrder::kLittle;
+  if (!s.empty() && (s[0] == '<' || s[0] == '>' || s[0] == '|' || s[0] == '=')) {
+    d.order = s[0] == '>' ? ByteOrder::kBig : s[0] == '|' ? ByteOrder::kNone : ByteOrder::kLittle;
+    ++i;
+  }
+  if (i >= s.size()) return make_error(Errc::kInvalid, "empty descr");
+  const char k = s[i++];
+  if (k == 'O') {
+    return make_error(Errc::kUnsupported,
+                      "object arrays are stored as pickles, which edgequant refuses to load");
+  }
+  std::uint64_t size = 0;
+  if (i >= s.size() || s.size() - i > 9) {
+    return make_error(Errc::kUnsupported, "unsupported descr '" + std::string(s) + "'");
+  }
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') {
+      return make_error(Errc::kUnsupported, "unsupported descr '" + std::string(s) + "'");
+    }
+    size = size * 10 + static_cast<unsigned>(s[i] - '0');
+  }
+  auto ok_size = [&](std::initializer_list<std::uint64_t> sizes) {
+    return std::find(sizes.begin(), sizes.end(), size) != sizes.end();
+  };
+  bool ok = false;
+  switch (k) {
+    case 'b':
+      d.kind = Kind::kBool;
+      ok = ok_size({1});
+      break;
+    case 'i':
+      d.kind = Kind::kInt;
+      ok = ok_size({1, 2, 4, 8});
+      break;
+    case 'u':
+      d.kind = Kind::kUint;
+      ok = ok_size({1, 2, 4, 8});
+      break;
+    case 'f':
+      d.kind = Kind::kFloat;
+      ok = ok_size({2, 4, 8});
+      break;
+    case 'c':
+      d.kind = Kind::kComplex;
+      ok = ok_size({8, 16});
+      break;
+    case 'V':
+      d.kind = Kind::kVoid;
+      ok = size >= 1 && size <= (1u << 30);
+      break;
+    default:
+      break;
+  }
+  if (!ok) {
+    return make_error(Errc::kUnsupported, "unsupported descr '" + std::string(s) +
+                                              "' (supported: b1, i/u 1-8, f2/f4/f8, c8/c16, V<n>)");
+  }
+  d.itemsize = static_cast<std::uint32_t>(size);
+  return d;
+}
+
+struct Header {
+  std::uint8_t major = 1, minor = 0;
+  Descr descr;
+  bool fortran_order = false;
+  std::vector<std::uint64_t> shape;  // () is a 0-d scalar
+  std::uint64_t data_offset = 0;     // bytes before the array data
+  std::uint64_t numel = 1;
+  std::uint64_t nbytes = 0;
+};
+
+namespace detail {
+
+// The header is a Python dict literal (npy.md §1.1). This is a parser for the
+// tiny subset NumPy and MLX write: string keys, and values that are strings,
+// True/False or tuples of non-negative integers. Anything else is an error.
+class DictParser {
+ public:
+  DictParser(std::string_view s, std::uint64_t base, bool allow_long_suffix)
+      : s_(s), base_(base), allow_l_(allow_long_suffix) {}
+
+  Expected<Header> parse(const Limits& limits) {
+    Header h;
+    bool have_descr = false, have_fortran = false, have_shape = false;
+    skip_ws();
+    if (!eat('{')) return err("header is not a dict literal");
+    skip_ws();
+    while (!peek('}')) {
+      const std::uint64_t key_at = pos_;
+      auto key = string_lit();
+      if (!key) return std::move(key).error();
+      skip_ws();
+      if (!eat(':')) return err("expected ':' after a key");
+      skip_ws();
+      if (*key == "descr") {
+        if (have_descr) return err("duplicate key 'descr'", key_at);
+        have_descr = true;
+        if (peek('[')) {
+          return make_error(Errc::kUnsupported, "structured dtypes are not supported",
+                            base_ + pos_);
+        }
+        const std::uint64_t at = pos_;
+        auto v = string_lit();
+        if (!v) return std::move(v).error();
+        auto d = parse_descr(*v);
+        if (!d) {
+          Error e = std::move(d).error();
+          e.offset = base_ + at;
+          return e;
+        }
+        if (d->kind == Kind::kVoid && d->itemsize > limits.max_void_itemsize) {
+          return make_error(Errc::kLimit, "void item size over the limit", base_ + at);
+        }
+        h.descr = *d;
+      } else if (*key == "fortran_order") {
+        if (have_fortran) return err("duplicate key 'fortran_order'", key_at);
+        have_fortran = true;
+        if (word("True")) {
+          h.fortran_order = true;
+        } else if (word("False")) {
+          h.fortran_order = false;
+        } else {
+          return make_error(Errc::kTypeMismatch, "fortran_order is not True or False",
+                            base_ + pos_);
+        }
+      } else if (*key == "shape") {
+        if (have_shape) return err("duplicate key 'shape'", key_at);
+        have_shape = true;
+        EDGEQUANT_TRY(shape_tuple(h.shape, limits));
+      } else {
+        return make_error(Errc::kInvalid, "unexpected header key '" + *key + "'", base_ + key_at);
+      }
+      skip_ws();
+      if (eat(',')) {
+        skip_ws();
+        continue;
+      }
+      if (!peek('}')) return err("expected ',' or '}'");
+    }
+    ++pos_;  // '}'
+    skip_ws();
+    if (pos_ != s_.size()) return err("text after the header dict");
+    if (!have_descr || !have_fortran || !have_shape) {
+      return make_error(Errc::kInvalid,
+                        "header does not hold exactly the keys descr, fortran_order and shape",
+                        base_);
+    }
+    return h;
+  }
+
+ private:
+  Error err(std::string what) const {
+    return make_error(Errc::kInvalid, std::move(what), base_ + pos_);
+  }
+  Error err(std::string what, std::uint64_t at) const {
+    return make_error(Errc::kInvalid, std::move(what), base_ + at);
+  }
+  bool peek(char c) const { return pos_ < s_.size() && s_[pos_] == c; }
+  bool eat(char c) {
+    if (!peek(c)) return false;
+    ++pos_;
+    return true;
+  }
+  void skip_ws() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool word(std::string_view w) {
+    if (s_.substr(pos_, w.size()) != w) return false;
+    const std::size_t after = pos_ + w.size();
+    if (after < s_.size()) {
+      const char c = s_[after];
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') {
+        return false;
+      }
+    }
+    pos_ = after;
+    return true;
+  }
+  Expected<std::string> string_lit() {
+    if (!peek('\'') && !peek('"')) return err("expected a quoted string");
+    const char q = s_[pos_++];
+    const std::size_t start = pos_;
+    while (pos_ < s_.size() && s_[pos_] != q) {
+      if (s_[pos_] == '\\' || s_[pos_] == '\n') {
+        return make_error(Errc::kUnsupported, "escapes in header strings are not supported",
+                          base_ + pos_);
+      }
+      ++pos_;
+    }
+    if (pos_ >= s_.size()) return err("unterminated string");
+    std::string out(s_.substr(start, pos_ - start));
+    ++pos_;
+    return out;
+  }
+  Status shape_tuple(std::vector<std::uint64_t>& shape, const Limits& limits) {
+    if (!eat('(')) return make_error(Errc::kTypeMismatch, "shape is not a tuple", base_ + pos_);
+    skip_ws();
+    bool saw_comma = false;
+    while (!peek(')')) {
+      if (pos_ >= s_.size() || s_[pos_] < '0' || s_[pos_] > '9') {
+        return make_error(Errc::kTypeMismatch,
+                          "shape holds something other than a non-negative integer", base_ + pos_);
+      }
+      std::uint64_t v = 0;
+      while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') {
+        auto m = checked_mul<std::uint64_t>(v, 10);
+        auto a = m ? checked_add<std::uint64_t>(*m, static_cast<unsigned>(s_[pos_] - '0'))
+                   : std::nullopt;
+        if (!a)
+          return make_error(Errc::kOverflow, "shape dimension overflows 64 bits", base_ + pos_);
+        v = *a;
+        ++pos_;
+      }
+      if (allow_l_ && (peek('L') || peek('l'))) ++pos_;  // Python 2 longs (npy.md §1.1)
+      if (shape.size() >= limits.max_rank) {
+        return make_error(Errc::kLimit,
+                          "shape has more than " + std::to_string(limits.max_rank) + " dimensions",
+                          base_ + pos_);
+      }
+      shape.push_back(v);
+      skip_ws();
+      saw_comma = eat(',');
+      skip_ws();
+      if (!saw_comma && !peek(')')) return err("expected ',' or ')' in shape");
+    }
+    // `(3)` is an int in Python, not a tuple.
+    if (shape.size() == 1 && !saw_comma) {
+      return make_error(Errc::kTypeMismatch, "shape is not a tuple", base_ + pos_);
+    }
+    ++pos_;  // ')'
+    return {};
+  }
+
+  std::string_view s_;
+  std::size_t pos_ = 0;
+  std::uint64_t base_;
+  bool allow_l_;
+};
+
+}  // namespace detail
+
+// Parses and validates the header of a .npy whose first bytes are `bytes`
+// (the data need not be there). Errors carry the file offset: magic
+// kBadMagic @0; version kUnsupported @6; header length kTruncated/kLimit @8;
+// header text kInvalid/kTypeMismatch/kUnsupported @the byte; size kOverflow.
+// parse_header() adds: short data kTruncated @EOF, trailing bytes kInvalid
+// @the first one.
+inline Expected<Header> parse_header_only(std::span<const std::byte> bytes,
+                                          const Limits& limits = {}, const std::string& file = {}) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::uint64_t size = bytes.size();
+  if (size < 6 || std::memcmp(p, kMagic, 6) != 0) {
+    return make_error(Errc::kBadMagic, "not a .npy file (no \\x93NUMPY magic)", 0, file);
+  }
+  if (size < 10) return make_error(Errc::kTruncated, "file ends inside the .npy preamble", 6, file);
+  Header h;
+  h.major = p[6];
+  h.minor = p[7];
+  if (h.major < 1 || h.major > 3 || h.minor != 0) {
+    return make_error(Errc::kUnsupported,
+                      "npy format version " + std::to_string(h.major) + "." +
+                          std::to_string(h.minor) + " (supported: 1.0, 2.0, 3.0)",
+                      6, file);
+  }
+  std::uint64_t hlen = 0, start = 10;
+  if (h.major == 1) {
+    hlen = load_le<std::uint16_t>(p + 8);
+  } else {
+    if (size < 12)
+      return make_error(Errc::kTruncated, "file ends inside the .npy preamble", 8, file);
+    hlen = load_le<std::uint32_t>(p + 8);
+    start = 12;
+  }
+  if (hlen > limits.max_header_bytes) {
+    return make_error(Errc::kLimit,
+                      "header of " + std::to_string(hlen) + " bytes exceeds the limit of " +
+                          std::to_string(limits.max_header_bytes),
+                      8, file);
+  }
+  if (!range_within(start, hlen, size)) {
+    return make_error(Errc::kTruncated, "header runs past the end of the file", 8, file);
+  }
+  const std::string_view text(reinterpret_cast<const char*>(p + start),
+                              static_cast<std::size_t>(hlen));
+  if (h.major == 3) {  // UTF-8 text; 1.0/2.0 are latin-1, where every byte is valid
+    if (const auto bad = edgequant::detail::first_invalid_utf8(text);
+        bad != std::string_view::npos) {
+      return make_error(Errc::kInvalid, "version 3.0 header is not valid UTF-8", start + bad, file);
+    }
+  }
+  detail::DictParser parser(text, start, h.major <= 2);
+  auto parsed = parser.parse(limits);
+  if (!parsed) return std::move(parsed).error().in_file(file);
+  parsed->major = h.major;
+  parsed->minor = h.minor;
+  h = std::move(*parsed);
+  h.data_offset = start + hlen;
+  const auto n = checked_product<std::uint64_t>(h.shape);
+  const auto nb = n ? checked_mul<std::uint64_t>(*n, h.descr.itemsize) : std::nullopt;
+  if (!nb) return make_error(Errc::kOverflow, "array size overflows 64 bits", start, file);
+  h.numel = *n;
+  h.nbytes = *nb;
+  return h;
+}
+
+// parse_header_only() plus the data checks: the array data is present and,
+// unless allowed, nothing follows it.
+inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Limits& limits = {},
+                                     const std::string& file = {}) {
+  auto parsed = parse_header_only(bytes, limits, file);
+  if (!parsed) return parsed;
+  Header& h = *parsed;
+  const std::uint64_t size = bytes.size();
+  const std::uint64_t avail = size - h.data_offset;
+  if (h.nbytes > avail) {
+    return make_error(Errc::kTruncated,
+                      "array needs " + std::to_string(h.nbytes) + " data bytes, file has " +
+                          std::to_string(avail),
+                      size, file);
+  }
+  if (h.nbytes < avail && !limits.allow_trailing_bytes) {
+    return make_error(Errc::kInvalid,
+                      std::to_string(avail - h.nbytes) + " trailing bytes after the array data",
+                      h.data_offset + h.nbytes, file);
+  }
+  return h;
+}
+
+// A parsed array over borrowed bytes: `data` is the raw payload in the file's
+// byte order and memory order (zero-copy).
+struct ArrayView {
+  Header header;
+  std::span<const std::byte> data;
+
+  // True when `data` is already little-endian C order (no copy needed).
+  bool is_native_c_order() const noexcept {
+    std::size_t big_dims = 0;
+    for (auto d : header.shape) big_dims += d > 1;
+    return !header.descr.needs_swap() && (!header.fortran_order || big_dims <= 1);
+  }
+};
+
+inline Expected<ArrayView> read_array(std::span<const std::byte> bytes, const Limits& limits = {},
+                                      const std::string& file = {}) {
+  auto h = parse_header(bytes, limits, file);
+  if (!h) return std::move(h).error();
+  ArrayView v;
+  v.data =
+      bytes.subspan(static_cast<std::size_t>(h->data_offset), static_cast<std::size_t>(h->nbytes));
+  v.header = std::move(*h);
+  return v;
+}
+
+// Copies the array into little-endian C order (byte swap for '>' files,
+// transpose for fortran_order). Complex items swap each half separately.
+inline std::vector<std::byte> to_c_order(const ArrayView& a) {
+  const Header& h = a.header;
+  const std::size_t isz = h.descr.itemsize;
+  std::vector<std::byte> out(a.data.size());
+  std::size_t big_dims = 0;
+  for (auto d : h.shape) big_dims += d > 1;
+  if (!h.fortran_order || big_dims <= 1 || h.numel == 0) {
+    if (!out.empty()) std::memcpy(out.data(), a.data.data(), out.size());
+  } else {
+    // Fortran layout: element (i0..ik) sits at sum(i_d * prod(shape[<d])).
+    const std::size_t r = h.shape.size();
+    std::vector<std::uint64_t> fstride(r), idx(r, 0);
+    std::uint64_t s = 1;
+    for (std::size_t d = 0; d < r; ++d) {
+      fstride[d] = s;
+      s *= h.shape[d];
+    }
+    std::uint64_t src = 0;
+    for (std::uint64_t i = 0; i < h.numel; ++i) {
+      std::memcpy(out.data() + i * isz, a.data.data() + src * isz, isz);
+      for (std::size_t d = r; d-- > 0;) {  // C-order odometer, last axis fastest
+        src += fstride[d];
+        if (++idx[d] < h.shape[d]) break;
+        src -= fstride[d] * h.shape[d];
+        idx[d] = 0;
+      }
+    }
+  }
+  if (h.descr.needs_swap()) {
+    const std::size_t part = h.descr.kind == Kind::kComplex ? isz / 2 : isz;
+    for (std::size_t off = 0; off < out.size(); off += part) {
+      std::reverse(out.begin() + static_cast<std::ptrdiff_t>(off),
+                   out.begin() + static_cast<std::ptrdiff_t>(off + part));
+    }
+  }
+  return out;
+}
+
+// A .npy file, memory-mapped, validated.
+class File {
+ public:
+  static Expected<File> open(const std::string& path, const Limits& limits = {},
+                             MappedFile::Mode mode = MappedFile::Mode::kAuto) {
+    auto m = MappedFile::open(path, mode);
+    if (!m) return std::move(m).error();
+    return from_mapped(std::move(*m), limits);
+  }
+  static Expected<File> from_mapped(MappedFile m, const Limits& limits = {}) {
+    auto v = read_array(m.bytes(), limits, m.path());
+    if (!v) return std::move(v).error();
+    File f;
+    f.map_ = std::move(m);
+    f.view_ = std::move(*v);
+    return f;
+  }
+  const Header& header() const noexcept { return view_.header; }
+  const ArrayView& array() const noexcept { return view_; }
+  std::span<const std::byte> data() const noexcept { return view_.data; }
+  const std::string& path() const noexcept { return map_.path(); }
+
+ private:
+  MappedFile map_;
+  ArrayView view_;
+};
+
+// ------------------------------------------------------------------ writer --
+// The complete header (magic through '\n') exactly as np.save (NumPy >= 1.24)
+// writes it for a C-order array: sorted-key dict, growth padding, 64-byte
+// alignment, version 1.0 unless the header needs 2.0 (npy.md §1.1).
+inline std::string header_bytes(const Descr& d, std::span<const std::uint64_t> shape,
+                                bool fortran_order = false) {
+  std::string dict = "{'descr': '" + d.text() +
+                     "', 'fortran_order': " + (fortran_order ? "True" : "False") + ", 'shape': (";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) dict += ", ";
+    dict += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) dict += ',';
+  dict += "), }";
+  if (!shape.empty()) {
+    const std::size_t digits = std::to_string(shape[fortran_order ? shape.size() - 1 : 0]).size();
+    if (digits < 21) dict.append(21 - digits, ' ');  // GROWTH_AXIS_MAX_DIGITS
+  }
+  const std::size_t hlen = dict.size() + 1;
+  for (int version = 1; version <= 2; ++version) {
+    const std::size_t len_bytes = version == 1 ? 2 : 4;
+    const std::size_t pad = 64 - (6 + 2 + len_bytes + hlen) % 64;  // 1..64, never 0
+    const std::uint64_t total = hlen + pad;
+    if (version == 1 && total > 0xFFFF) continue;
+    std::string out(reinterpret_cast<const char*>(kMagic), 6);
+    out += static_cast<char>(version);
+    out += '\0';
+    if (version == 1) {
+      out += static_cast<char>(total & 0xFF);
+      out += static_cast<char>(total >> 8);
+    } else {
+      for (int b = 0; b < 4; ++b) out += static_cast<char>((total >> (8 * b)) & 0xFF);
+    }
+    out += dict;
+    out.append(pad, ' ');
+    out += '\n';
+    return out;
+  }
+  return {};  // unreachable: a 4 GiB header cannot come from a 64-dim shape
+}
+
+// Streams one .npy into a sink: header at start(), then the C-order
+// little-endian data in any number of chunks.
+template <ByteSink Sink>
+class Writer {
+ public:
+  static Expected<Writer> start(Sink& sink, const Descr& d, std::vector<std::uint64_t> shape) {
+    const auto n = checked_product<std::uint64_t>(shape);
+    const auto nb = n ? checked_mul<std::uint64_t>(*n, d.itemsize) : std::nullopt;
+    if (!nb) return make_error(Errc::kBadArgument, "array size overflows");
+    Writer w;
+    w.sink_ = &sink;
+    w.left_ = *nb;
+    const std::string h = header_bytes(d, shape);
+    EDGEQUANT_TRY(sink.write(std::as_bytes(std::span(h))));
+    return w;
+  }
+  Status write(std::span<const std::byte> bytes) {
+    if (bytes.size() > left_)
+      return make_error(Errc::kBadArgument, "more data than the shape holds");
+    left_ -= bytes.size();
+    return sink_->write(bytes);
+  }
+  Status finish() const {
+    if (left_ != 0)
+      return make_error(Errc::kBadArgument, std::to_string(left_) + " array bytes missing");
+    return {};
+  }
+
+ private:
+  Sink* sink_ = nullptr;
+  std::uint64_t left_ = 0;
+};
+
+inline Expected<std::vector<std::byte>> serialize(const Descr& d, std::vector<std::uint64_t> shape,
+                                                  std::span<const std::byte> data) {
+  MemorySink sink;
+  auto w = Writer<MemorySink>::start(sink, d, std::move(shape));
+  if (!w) return std::move(w).error();
+  EDGEQUANT_TRY(w->write(data));
+  EDGEQUANT_TRY(w->finish());
+  return sink.take();
+}
+
+// Writes `path` atomically.
+inline Status save(const std::string& path, const Descr& d, std::vector<std::uint64_t> shape,
+                   std::span<const std::byte> data) {
+  auto f = AtomicFile::create(path);
+  if (!f) return std::move(f).error();
+  auto w = Writer<AtomicFile>::start(*f, d, std::move(shape));
+  if (!w) return std::move(w).error();
+  EDGEQUANT_TRY(w->write(data));
+  EDGEQUANT_TRY(w->finish());
+  return f->commit();
+}
+
+}  // namespace edgequant::npy
+// ==== file: edgequant/formats/npz.hpp
+// NumPy .npz (a zip of .npy members): reader over a mapping (stored members
+// zero-copy, deflated ones inflated with bounded memory) and writer; npy.md §2.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/formats/zip.hpp
+// ZIP archives as .npz uses them: a hostile-input reader (central directory,
+// local headers, ZIP64, stored and deflated entries) and a streaming writer;
+// specs/npy.md §2. Deflate needs zlib: define EDGEQUANT_HAVE_ZLIB=1 and link
+// -lz (the CMake target does both when zlib is found).
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+
+#if defined(EDGEQUANT_HAVE_ZLIB) && EDGEQUANT_HAVE_ZLIB && !defined(EDGEQUANT_NO_ZLIB)
+#define EDGEQUANT_ZIP_DEFLATE 1
+#include <zlib.h>
+#else
+#define EDGEQUANT_ZIP_DEFLATE 0
+#endif
+
+namespace edgequant::zip {
+
+// Record signatures and limits (PKWARE APPNOTE 4.3; npy.md §2).
+inline constexpr std::uint32_t kLocalSig = 0x04034b50;
+inline constexpr std::uint32_t kCentralSig = 0x02014b50;
+inline constexpr std::uint32_t kEocdSig = 0x06054b50;
+inline constexpr std::uint32_t kEocd64Sig = 0x06064b50;
+inline constexpr std::uint32_t kEocd64LocatorSig = 0x07064b50;
+inline constexpr std::size_t kLocalSize = 30, kCentralSize = 46, kEocdSize = 22;
+inline constexpr std::size_t kEocd64Size = 56, kLocatorSize = 20;
+inline constexpr std::uint16_t kStored = 0, kDeflated = 8;
+
+inline constexpr bool deflate_available() noexcept { return EDGEQUANT_ZIP_DEFLATE != 0; }
+
+// ------------------------------------------------------------------ CRC-32 --
+namespace detail {
+inline const std::array<std::uint32_t, 256>& crc_table() {
+  static const std::array<std::uint32_t, 256> t = [] {
+    std::array<std::uint32_t, 256> r{};
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;  // reflected IEEE
+      r[i] = c;
+    }
+    return r;
+  }();
+  return t;
+}
+}  // namespace detail
+
+// Running CRC-32 as zip stores it: crc32(0, all bytes), chainable.
+inline std::uint32_t crc32(std::uint32_t crc, std::span<const std::byte> b) {
+#if EDGEQUANT_ZIP_DEFLATE
+  while (!b.empty()) {
+    const std::size_t n = std::min<std::size_t>(b.size(), std::size_t{1} << 30);
+    crc = static_cast<std::uint32_t>(
+        ::crc32(crc, reinterpret_cast<const Bytef*>(b.data()), static_cast<uInt>(n)));
+    b = b.subspan(n);
+  }
+  return crc;
+#else
+  const auto& t = detail::crc_table();
+  crc = ~crc;
+  for (std::byte x : b) crc = t[(crc ^ static_cast<std::uint8_t>(x)) & 0xFF] ^ (crc >> 8);
+  return ~crc;
+#endif
+}
+
+// ------------------------------------------------------------------ reader --
+struct Entry {
+  std::string name;
+  std::uint16_t flags = 0;
+  std::uint16_t method = kStored;
+  std::uint32_t crc32 = 0;
+  std::uint64_t compressed_size = 0;
+  std::uint64_t uncompressed_size = 0;
+  std::uint64_t local_offset = 0;    // file offset of the local header
+  std::uint64_t data_offset = 0;     // file offset of the (compressed) data
+  std::uint64_t central_offset = 0;  // file offset of the central-directory record
+};
+
+struct Limits {
+  std::size_t max_entries = std::size_t{1} << 20;
+  std::uint64_t max_member_bytes = std::uint64_t{1} << 36;  // per inflated member (zip bombs)
+};
+
+namespace detail {
+inline std::uint16_t u16(const unsigned char* p) { return load_le<std::uint16_t>(p); }
+inline std::uint32_t u32(const unsigned char* p) { return load_le<std::uint32_t>(p); }
+inline std::uint64_t u64(const unsigned char* p) { return load_le<std::uint64_t>(p); }
+
+// Refuses names that could escape a folder if ever extracted, and empties.
+inline bool safe_name(std::string_view n) {
+  if (n.empty() || n.front() == '/' || n.find('\0') != std::string_view::npos) return false;
+  if (n.find('\\') != std::string_view::npos) return false;
+  std::size_t start = 0;
+  while (start <= n.size()) {
+    const std::size_t slash = std::min(n.find('/', start), n.size());
+    if (n.substr(start, slash - start) == "..") return false;
+    start = slash + 1;
+  }
+  return true;
+}
+}  // namespace detail
+
+// A parsed archive over borrowed bytes (a mapping). Every entry's central
+// record, local header and data range is checked; entries may not overlap.
+class Archive {
+ public:
+  static Expected<Archive> parse(std::span<const std::byte> bytes, const Limits& limits = {},
+                                 const std::string& file = {}) {
+    using namespace detail;
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+    const std::uint64_t size = bytes.size();
+    if (size < kEocdSize)
+      return make_error(Errc::kBadMagic, "not a zip archive (too short)", 0, file);
+    // The end record sits in the last 22 + 65535 bytes; its comment must
+    // reach exactly to the end of the file (no trailing data).
+    std::uint64_t eocd = std::numeric_limits<std::uint64_t>::max();
+    const std::uint64_t lowest = size - kEocdSize > 0xFFFF ? size - kEocdSize - 0xFFFF : 0;
+    for (std::uint64_t pos = size - kEocdSize + 1; pos-- > lowest;) {
+      if (u32(p + pos) == kEocdSig && pos + kEocdSize + u16(p + pos + 20) == size) {
+        eocd = pos;
+        break;
+      }
+    }
+    if (eocd == std::numeric_limits<std::uint64_t>::max()) {
+      return make_error(Errc::kBadMagic, "not a zip archive (no end-of-central-directory record)",
+                        size - kEocdSize, file);
+    }
+    const unsigned char* e = p + eocd;
+    if (u16(e + 4) != 0 || u16(e + 6) != 0 || u16(e + 8) != u16(e + 10)) {
+      return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", eocd,
+                        file);
+    }
+    std::uint64_t count = u16(e + 10);
+    std::uint64_t cd_size = u32(e + 12);
+    std::uint64_t cd_offset = u32(e + 16);
+    std::uint64_t end_records = eocd;  // the central directory must end before this
+    if (eocd >= kLocatorSize && u32(p + eocd - kLocatorSize) == kEocd64LocatorSig) {
+      const unsigned char* loc = p + eocd - kLocatorSize;
+      const std::uint64_t rec = u64(loc + 8);
+      if (u32(loc + 4) != 0 || u32(loc + 16) > 1) {
+        return make_error(Errc::kUnsupported, "multi-disk zip64 archives are not supported",
+                          eocd - kLocatorSize, file);
+      }
+      if (!range_within(rec, kEocd64Size, eocd - kLocatorSize) || u32(p + rec) != kEocd64Sig) {
+        return make_error(Errc::kInvalid, "zip64 locator points to no zip64 end record",
+                          eocd - kLocatorSize, file);
+      }
+      const unsigned char* z = p + rec;
+      if (u32(z + 16) != 0 || u32(z + 20) != 0 || u64(z + 24) != u64(z + 32)) {
+        return make_error(Errc::kUnsupported, "multi-disk zip64 archives are not supported", rec,
+                          file);
+      }
+      count = u64(z + 32);
+      cd_size = u64(z + 40);
+      cd_offset = u64(z + 48);
+      end_records = rec;
+    }
+    if (!range_within(cd_offset, cd_size, end_records)) {
+      return make_error(Errc::kInvalid, "central directory lies outside the archive", eocd, file);
+    }
+    if (count > cd_size / kCentralSize) {
+      return make_error(Errc::kInvalid,
+                        std::to_string(count) + " entries cannot fit a " + std::to_string(cd_size) +
+                            "-byte central directory",
+                        eocd, file);
+    }
+    if (count > limits.max_entries) {
+      return make_error(Errc::kLimit,
+                        "more than " + std::to_string(limits.max_entries) + " zip entries", eocd,
+                        file);
+    }
+
+    Archive a;
+    a.entries_.reserve(static_cast<std::size_t>(count));
+    std::uint64_t at = cd_offset;
+    const std::uint64_t cd_end = cd_offset + cd_size;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      if (!range_within(at, kCentralSize, cd_end) || u32(p + at) != kCentralSig) {
+        return make_error(Errc::kInvalid, "bad central directory record " + std::to_string(i), at,
+                          file);
+      }
+      const unsigned char* c = p + at;
+      Entry en;
+      en.central_offset = at;
+      en.flags = u16(c + 8);
+      en.method = u16(c + 10);
+      en.crc32 = u32(c + 16);
+      en.compressed_size = u32(c + 20);
+      en.uncompressed_size = u32(c + 24);
+      const std::size_t nlen = u16(c + 28), xlen = u16(c + 30), klen = u16(c + 32);
+      std::uint32_t disk = u16(c + 34);
+      en.local_offset = u32(c + 42);
+      const std::uint64_t rec_len = kCentralSize + nlen + xlen + klen;
+      if (!range_within(at, rec_len, cd_end)) {
+        return make_error(Errc::kInvalid, "central directory record runs past the directory", at,
+                          file);
+      }
+      en.name.assign(reinterpret_cast<const char*>(c + kCentralSize), nlen);
+      // ZIP64 extended information (APPNOTE 4.5.3): only the saturated fields.
+      const unsigned char* x = c + kCentralSize + nlen;
+      std::size_t xleft = xlen;
+      while (xleft >= 4) {
+        const std::uint16_t id = u16(x), len = u16(x + 2);
+        if (len > xleft - 4) {
+          return make_error(Errc::kInvalid, "extra field runs past its record", at, file);
+        }
+        if (id == 0x0001) {
+          const unsigned char* z = x + 4;
+          std::size_t zl = len;
+          auto take64 = [&](std::uint64_t& v) {
+            if (zl < 8) return false;
+            v = u64(z);
+            z += 8;
+            zl -= 8;
+            return true;
+          };
+          bool ok = true;
+          if (en.uncompressed_size == 0xFFFFFFFFu) ok = ok && take64(en.uncompressed_size);
+          if (en.compressed_size == 0xFFFFFFFFu) ok = ok && take64(en.compressed_size);
+          if (en.local_offset == 0xFFFFFFFFu) ok = ok && take64(en.local_offset);
+          if (ok && disk == 0xFFFF) {
+            if (zl < 4)
+              ok = false;
+            else
+              disk = u32(z);
+          }
+          if (!ok) return make_error(Errc::kInvalid, "zip64 extra field is too short", at, file);
+        }
+        x += 4 + len;
+        xleft -= 4 + len;
+      }
+      if (disk != 0) {
+        return make_error(Errc::kUnsupported, "multi-disk zip archives are not supported", at,
+                          file);
+      }
+      if (en.flags & 0x41) {  // bit 0: encrypted, bit 6: strong encryption
+        return make_error(Errc::kUnsupported, "encrypted zip entry \"" + en.name + "\"", at, file);
+      }
+      if (en.method != kStored && en.method != kDeflated) {
+        return make_error(Errc::kUnsupported,
+                          "zip entry \"" + en.name + "\" uses compression method " +
+                              std::to_string(en.method) + " (supported: stored, deflated)",
+                          at, file);
+      }
+      if (en.flags & 0x800) {
+        if (edgequant::detail::first_invalid_utf8(en.name) != std::string_view::npos) {
+          return make_error(Errc::kInvalid, "entry name flagged UTF-8 is not valid UTF-8", at,
+                            file);
+        }
+      } else if (std::any_of(en.name.begin(), en.name.end(),
+                             [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; })) {
+        return make_error(Errc::kUnsupported, "non-ASCII entry name without the UTF-8 flag (CP437)",
+                          at, file);
+      }
+      if (!safe_name(en.name)) {
+        return make_error(Errc::kInvalid,
+                          "unsafe entry name \"" + en.name + "\" (empty, absolute or ..)", at,
+                          file);
+      }
+      if (en.method == kStored && en.compressed_size != en.uncompressed_size) {
+        return make_error(Errc::kInvalid, "stored entry \"" + en.name + "\" has different sizes",
+                          at, file);
+      }
+      // Local header: before the central directory, same name and method.
+      if (!range_within(en.local_offset, kLocalSize, cd_offset) ||
+          u32(p + en.local_offset) != kLocalSig) {
+        return make_error(Errc::kInvalid,
+                          "entry \"" + en.name + "\" has no local header at its offset",
+                          en.local_offset < size ? en.local_offset : at, file);
+      }
+      const unsigned char* l = p + en.local_offset;
+      const std::uint64_t lnlen = u16(l + 26), lxlen = u16(l + 28);
+      if (u16(l + 8) != en.method) {
+        return make_error(Errc::kInvalid,
+                          "entry \"" + en.name + "\": local and central methods differ",
+                          en.local_offset, file);
+      }
+      const std::uint64_t data = en.local_offset + kLocalSize + lnlen + lxlen;
+      if (!range_within(en.local_offset + kLocalSize, lnlen + lxlen, cd_offset) || lnlen != nlen ||
+          std::memcmp(l + kLocalSize, en.name.data(), nlen) != 0) {
+        return make_error(Errc::kInvalid, "entry \"" + en.name + "\": local header name differs",
+                          en.local_offset, file);
+      }
+      if (!range_within(data, en.compressed_size, cd_offset)) {
+        return make_error(Errc::kTruncated, "entry \"" + en.name + "\": data runs past the archive",
+                          data, file);
+      }
+      en.data_offset = data;
+      a.entries_.push_back(std::move(en));
+      at += rec_len;
+    }
+    // No two entries share bytes (overlapping entries are a zip-bomb trick).
+    std::vector<const Entry*> order;
+    for (const auto& en : a.entries_) order.push_back(&en);
+    std::sort(order.begin(), order.end(),
+              [](const Entry* x, const Entry* y) { return x->local_offset < y->local_offset; });
+    for (std::size_t i = 1; i < order.size(); ++i) {
+      if (order[i - 1]->data_offset + order[i - 1]->compressed_size > order[i]->local_offset) {
+        return make_error(
+            Errc::kInvalid,
+            "entries \"" + order[i - 1]->name + "\" and \"" + order[i]->name + "\" overlap",
+            order[i]->local_offset, file);
+      }
+    }
+    // Duplicate names would make lookups ambiguous.
+    a.by_name_.resize(a.entries_.size());
+    for (std::uint32_t i = 0; i < a.by_name_.size(); ++i) a.by_name_[i] = i;
+    std::sort(a.by_name_.begin(), a.by_name_.end(), [&](std::uint32_t x, std::uint32_t y) {
+      return a.entries_[x].name < a.entries_[y].name;
+    });
+    for (std::size_t i = 1; i < a.by_name_.size(); ++i) {
+      const Entry& x = a.entries_[a.by_name_[i - 1]];
+      const Entry& y = a.entries_[a.by_name_[i]];
+      if (x.name == y.name) {
+        return make_error(Errc::kInvalid, "duplicate zip entry \"" + y.name + "\"",
+                          std::max(x.central_offset, y.central_offset), file);
+      }
+    }
+    a.file_ = file;
+    a.bytes_ = bytes;
+    return a;
+  }
+
+  std::span<const Entry> entries() const noexcept { return entries_; }
+  const Entry* find(std::string_view name) const noexcept {
+    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                               [&](std::uint32_t i, std::string_view n) {
+                                 return std::string_view(entries_[i].name) < n;
+                               });
+    if (it == by_name_.end() || entries_[*it].name != name) return nullptr;
+    return &entries_[*it];
+  }
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  // The entry's bytes as stored (compressed for deflated entries).
+  std::span<const std::byte> raw(const Entry& e) const noexcept {
+    return bytes_.subspan(static_cast<std::size_t>(e.data_offset),
+                          static_cast<std::size_t>(e.compressed_size));
+  }
+  const std::string& file() const noexcept { return file_; }
+
+ private:
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> by_name_;
+  std::span<const std::byte> bytes_;
+  std::string file_;
+};
+
+inline Status check_crc(const Entry& e, std::span<const std::byte> data, const std::string& file) {
+  if (crc32(0, data) != e.crc32) {
+    return make_error(Errc::kInvalid, "entry \"" + e.name + "\": CRC-32 mismatch", e.data_offset,
+                      file);
+  }
+  return {};
+}
+
+// Inflates a deflated entry. Memory grows with the output actually produced
+// (never allocated up front from the declared size), and the output must be
+// exactly the declared size, at most limits.max_member_bytes. If `prefix_only`
+// is nonzero, stops after that many bytes (to check an embedded header first).
+inline Expected<std::vector<std::byte>> inflate(const Archive& a, const Entry& e,
+                                                const Limits& limits = {},
+                                                std::size_t prefix_only = 0) {
+  if (e.method != kDeflated) return make_error(Errc::kBadArgument, "entry is not deflated");
+  if (e.uncompressed_size > limits.max_member_bytes) {
+    return make_error(Errc::kLimit,
+                      "entry \"" + e.name + "\" inflates to " +
+                          std::to_string(e.uncompressed_size) + " bytes, over the limit of " +
+                          std::to_string(limits.max_member_bytes),
+                      e.central_offset, a.file());
+  }
+#if EDGEQUANT_ZIP_DEFLATE
+  const std::uint64_t want =
+      prefix_only ? std::min<std::uint64_t>(prefix_only, e.uncompressed_size) : e.uncompressed_size;
+  // One spare byte past the declared size detects streams that run longer.
+  const std::uint64_t cap = prefix_only ? want : want + 1;
+  std::vector<std::byte> out;
+  z_stream zs{};
+  if (inflateInit2(&zs, -15) != Z_OK) {  // raw deflate (zip method 8)
+    return make_error(Errc::kIo, "zlib inflateInit2 failed");
+  }
+  const auto src = a.raw(e);
+  std::size_t in_done = 0, produced = 0;
+  int rc = Z_OK;
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() >= cap) break;
+      out.resize(static_cast<std::size_t>(
+          std::min<std::uint64_t>(cap, std::max<std::uint64_t>(out.size() * 2, 1 << 16))));
+    }
+    const std::size_t in_chunk = std::min<std::size_t>(src.size() - in_done, 1u << 30);
+    zs.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(src.data() + in_done));
+    zs.avail_in = static_cast<uInt>(in_chunk);
+    const std::size_t out_chunk = std::min<std::size_t>(out.size() - produced, 1u << 30);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    zs.avail_out = static_cast<uInt>(out_chunk);
+    rc = ::inflate(&zs, Z_NO_FLUSH);
+    in_done += in_chunk - zs.avail_in;
+    produced += out_chunk - zs.avail_out;
+    if (rc == Z_STREAM_END) break;
+    if (rc == Z_BUF_ERROR && in_done == src.size()) {
+      inflateEnd(&zs);
+      return make_error(Errc::kTruncated, "entry \"" + e.name + "\": deflate stream ends early",
+                        e.data_offset, a.file());
+    }
+    if (rc != Z_OK) {
+      const std::string why = zs.msg ? zs.msg : "zlib error " + std::to_string(rc);
+      inflateEnd(&zs);
+      return make_error(Errc::kInvalid,
+                        "entry \"" + e.name + "\": corrupt deflate data (" + why + ")",
+                        e.data_offset, a.file());
+    }
+  }
+  inflateEnd(&zs);
+  out.resize(std::min<std::size_t>(produced, static_cast<std::size_t>(cap)));
+  if (prefix_only) return out;
+  if (produced != e.uncompressed_size || rc != Z_STREAM_END) {
+    return make_error(Errc::kInvalid,
+                      "entry \"" + e.name + "\" inflates to " +
+                          (produced > e.uncompressed_size ? "more" : "fewer") +
+                          " than its declared " + std::to_string(e.uncompressed_size) + " bytes",
+                      e.data_offset, a.file());
+  }
+  return out;
+#else
+  (void)prefix_only;
+  return make_error(Errc::kUnsupported,
+                    "unsupported: deflated entry \"" + e.name +
+                        "\", built without zlib (define EDGEQUANT_HAVE_ZLIB=1 and link -lz)",
+                    e.data_offset, a.file());
+#endif
+}
+
+// ------------------------------------------------------------------ writer --
+struct WriteOptions {
+  bool deflate = false;      // method 8 (needs zlib) instead of stored
+  int level = 6;             // zlib level; Python's zipfile default
+  bool force_zip64 = false;  // ZIP64 extras on every entry, as np.savez does
+};
+
+// Streams a zip archive into a sink, one entry at a time: add() computes the
+// CRC (and compresses, for deflate, one entry in memory), then writes the
+// local header and data; finish() writes the central directory.
+template <ByteSink Sink>
+class Writer {
+ public:
+  explicit Writer(Sink& sink, WriteOptions opt = {}) : sink_(&sink), opt_(opt) {}
+
+  // Adds an entry whose content is the concatenation of `parts`.
+  Status add(std::string_view name, std::span<const std::span<const std::byte>> parts) {
+    if (!detail::safe_name(name) ||
+        edgequant::detail::first_invalid_utf8(name) != std::string_view::npos ||
+        name.size() > 0xFFFF) {
+      return make_error(Errc::kBadArgument, "invalid zip entry name \"" + std::string(name) + "\"");
+    }
+    if (!names_.insert(std::string(name)).second) {
+      return make_error(Errc::kBadArgument, "duplicate zip entry \"" + std::string(name) + "\"");
+    }
+    Entry e;
+    e.name = std::string(name);
+    e.local_offset = sink_->position();
+    std::uint32_t crc = 0;
+    std::uint64_t usize = 0;
+    for (const auto& part : parts) {
+      crc = crc32(crc, part);
+      usize += part.size();
+    }
+    e.crc32 = crc;
+    e.uncompressed_size = usize;
+    std::vector<std::byte> packed;
+    if (opt_.deflate) {
+      e.method = kDeflated;
+      auto c = compress(parts, usize);
+      if (!c) return std::move(c).error();
+      packed = std::move(*c);
+      e.compressed_size = packed.size();
+    } else {
+      e.method = kStored;
+      e.compressed_size = usize;
+    }
+    if (std::any_of(name.begin(), name.end(),
+                    [](char ch) { return static_cast<unsigned char>(ch) >= 0x80; })) {
+      e.flags |= 0x800;  // UTF-8 name
+    }
+    const bool z64 =
+        opt_.force_zip64 || e.uncompressed_size > kZip64Limit || e.compressed_size > kZip64Limit;
+    std::string h;
+    put32(h, kLocalSig);
+    put16(h, z64 ? 45 : 20);
+    put16(h, e.flags);
+    put16(h, e.method);
+    put16(h, 0);       // time 00:00:00
+    put16(h, 0x0021);  // date 1980-01-01, as NumPy writes (npy.md §2)
+    put32(h, e.crc32);
+    put32(h, z64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.compressed_size));
+    put32(h, z64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.uncompressed_size));
+    put16(h, static_cast<std::uint16_t>(name.size()));
+    put16(h, z64 ? 20 : 0);
+    h += name;
+    if (z64) {
+      put16(h, 0x0001);
+      put16(h, 16);
+      put64(h, e.uncompressed_size);
+      put64(h, e.compressed_size);
+    }
+    EDGEQUANT_TRY(sink_->write(std::as_bytes(std::span(h))));
+    e.data_offset = sink_->position();
+    if (opt_.deflate) {
+      EDGEQUANT_TRY(sink_->write(packed));
+    } else {
+      for (const auto& part : parts) EDGEQUANT_TRY(sink_->write(part));
+    }
+    central_.push_back(std::move(e));
+    return {};
+  }
+  Status add(std::string_view name, std::span<const std::byte> data) {
+    const std::span<const std::byte> one[] = {data};
+    return add(name, one);
+  }
+
+  Status finish() {
+    const std::uint64_t cd_offset = sink_->position();
+    std::string cd;
+    for (const auto& e : central_) {
+      const bool zu = opt_.force_zip64 || e.uncompressed_size > kZip64Limit;
+      const bool zc = opt_.force_zip64 || e.compressed_size > kZip64Limit;
+      const bool zo = e.local_offset > kZip64Limit;
+      std::string extra;
+      if (zu) put64(extra, e.uncompressed_size);
+      if (zc) put64(extra, e.compressed_size);
+      if (zo) put64(extra, e.local_offset);
+      const bool z64 = zu || zc || zo;
+      put32(cd, kCentralSig);
+      put16(cd, static_cast<std::uint16_t>((3 << 8) | (z64 ? 45 : 20)));  // made by: Unix
+      put16(cd, z64 ? 45 : 20);
+      put16(cd, e.flags);
+      put16(cd, e.method);
+      put16(cd, 0);
+      put16(cd, 0x0021);
+      put32(cd, e.crc32);
+      put32(cd, zc ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.compressed_size));
+      put32(cd, zu ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.uncompressed_size));
+      put16(cd, static_cast<std::uint16_t>(e.name.size()));
+      put16(cd, static_cast<std::uint16_t>(z64 ? 4 + extra.size() : 0));
+      put16(cd, 0);            // comment
+      put16(cd, 0);            // disk
+      put16(cd, 0);            // internal attributes
+      put32(cd, 0600u << 16);  // external: -rw-------, as zipfile writes
+      put32(cd, zo ? 0xFFFFFFFFu : static_cast<std::uint32_t>(e.local_offset));
+      cd += e.name;
+      if (z64) {
+        put16(cd, 0x0001);
+        put16(cd, static_cast<std::uint16_t>(extra.size()));
+        cd += extra;
+      }
+    }
+    const std::uint64_t n = central_.size();
+    const std::uint64_t cd_size = cd.size();
+    const bool z64 = n > 0xFFFF || cd_offset > kZip64Limit || cd_size > kZip64Limit;
+    if (z64) {
+      const std::uint64_t rec = cd_offset + cd_size;
+      put32(cd, kEocd64Sig);
+      put64(cd, kEocd64Size - 12);
+      put16(cd, (3 << 8) | 45);
+      put16(cd, 45);
+      put32(cd, 0);
+      put32(cd, 0);
+      put64(cd, n);
+      put64(cd, n);
+      put64(cd, cd_size);
+      put64(cd, cd_offset);
+      put32(cd, kEocd64LocatorSig);
+      put32(cd, 0);
+      put64(cd, rec);
+      put32(cd, 1);
+    }
+    put32(cd, kEocdSig);
+    put16(cd, 0);
+    put16(cd, 0);
+    put16(cd, static_cast<std::uint16_t>(z64 ? 0xFFFF : n));
+    put16(cd, static_cast<std::uint16_t>(z64 ? 0xFFFF : n));
+    put32(cd, z64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(cd_size));
+    put32(cd, z64 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(cd_offset));
+    put16(cd, 0);
+    return sink_->write(std::as_bytes(std::span(cd)));
+  }
+
+ private:
+  // Python's zipfile switches to ZIP64 above 2 GiB - 1 (ZIP64_LIMIT).
+  static constexpr std::uint64_t kZip64Limit = (std::uint64_t{1} << 31) - 1;
+
+  static void put16(std::string& s, std::uint32_t v) {
+    s += static_cast<char>(v & 0xFF);
+    s += static_cast<char>((v >> 8) & 0xFF);
+  }
+  static void put32(std::string& s, std::uint32_t v) {
+    put16(s, v & 0xFFFF);
+    put16(s, v >> 16);
+  }
+  static void put64(std::string& s, std::uint64_t v) {
+    put32(s, static_cast<std::uint32_t>(v));
+    put32(s, static_cast<std::uint32_t>(v >> 32));
+  }
+
+  Expected<std::vector<std::byte>> compress(std::span<const std::span<const std::byte>> parts,
+                                            std::uint64_t total) {
+#if EDGEQUANT_ZIP_DEFLATE
+    z_stream zs{};
+    if (deflateInit2(&zs, opt_.level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+      return make_error(Errc::kBadArgument,
+                        "zlib deflateInit2 failed (level " + std::to_string(opt_.level) + ")");
+    }
+    std::vector<std::byte> out(
+        static_cast<std::size_t>(std::min<std::uint64_t>(total / 2 + 1024, 1 << 24)));
+    std::size_t produced = 0;
+    // Runs deflate until it has taken all input (NO_FLUSH) or ended (FINISH).
+    auto pump = [&](int flush) {
+      int rc = Z_OK;
+      do {
+        if (produced == out.size()) out.resize(out.size() * 2);
+        const std::size_t out_chunk = std::min<std::size_t>(out.size() - produced, 1u << 30);
+        zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+        zs.avail_out = static_cast<uInt>(out_chunk);
+        rc = ::deflate(&zs, flush);
+        produced += out_chunk - zs.avail_out;
+        if (rc == Z_STREAM_ERROR) return false;
+      } while (flush == Z_FINISH ? rc != Z_STREAM_END : zs.avail_out == 0);
+      return true;
+    };
+    bool ok = true;
+    for (auto in : parts) {
+      while (ok && !in.empty()) {
+        const std::size_t in_chunk = std::min<std::size_t>(in.size(), 1u << 30);
+        zs.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
+        zs.avail_in = static_cast<uInt>(in_chunk);
+        ok = pump(Z_NO_FLUSH);
+        in = in.subspan(in_chunk - zs.avail_in);
+      }
+    }
+    zs.next_in = nullptr;
+    zs.avail_in = 0;
+    ok = ok && pump(Z_FINISH);
+    deflateEnd(&zs);
+    if (!ok) return make_error(Errc::kIo, "zlib deflate failed");
+    out.resize(produced);
+    return out;
+#else
+    (void)parts;
+    (void)total;
+    return make_error(Errc::kUnsupported, "unsupported: deflate output, built without zlib");
+#endif
+  }
+
+  Sink* sink_;
+  WriteOptions opt_;
+  std::vector<Entry> central_;
+  std::unordered_set<std::string> names_;
+};
+
+}  // namespace edgequant::zip
+
+namespace edgequant::npz {
+
+struct Limits {
+  zip::Limits zip;
+  npy::Limits npy;
+  bool verify_crc = true;  // as Python's zipfile does on read
+};
+
+// One loaded member. For stored members `view.data` borrows the archive's
+// mapping; for deflated ones it points into `owned`. Move-only (the view may
+// point into this object's own buffer).
+struct Array {
+  npy::ArrayView view;
+  std::vector<std::byte> owned;
+
+  Array() = default;
+  Array(const Array&) = delete;
+  Array& operator=(const Array&) = delete;
+  Array(Array&&) noexcept = default;
+  Array& operator=(Array&&) noexcept = default;
+  const npy::Header& header() const noexcept { return view.header; }
+  std::span<const std::byte> data() const noexcept { return view.data; }
+};
+
+// Member name "<key>.npy" → key (np.load's NpzFile keys).
+inline std::string_view key_of(std::string_view member) {
+  return member.ends_with(".npy") ? member.substr(0, member.size() - 4) : member;
+}
+
+class File {
+ public:
+  static Expected<File> open(const std::string& path, const Limits& limits = {},
+                             MappedFile::Mode mode = MappedFile::Mode::kAuto) {
+    auto m = MappedFile::open(path, mode);
+    if (!m) return std::move(m).error();
+    return from_mapped(std::move(*m), limits);
+  }
+  static Expected<File> from_mapped(MappedFile m, const Limits& limits = {}) {
+    File f;
+    f.map_ = std::make_unique<MappedFile>(std::move(m));
+    f.limits_ = limits;
+    auto a = zip::Archive::parse(f.map_->bytes(), limits.zip, f.map_->path());
+    if (!a) return std::move(a).error();
+    f.zip_ = std::move(*a);
+    return f;
+  }
+
+  std::span<const zip::Entry> entries() const noexcept { return zip_.entries(); }
+  // Keys in archive order ("<key>.npy" members without the suffix).
+  std::vector<std::string> keys() const {
+    std::vector<std::string> k;
+    for (const auto& e : zip_.entries()) k.emplace_back(key_of(e.name));
+    return k;
+  }
+  // By key ("w") or member name ("w.npy").
+  const zip::Entry* find(std::string_view key) const {
+    if (const auto* e = zip_.find(std::string(key) + ".npy")) return e;
+    return zip_.find(key);
+  }
+  const std::string& path() const noexcept { return map_->path(); }
+  const zip::Archive& archive() const noexcept { return zip_; }
+
+  // Loads and validates one member as an array: stored members are checked
+  // (CRC) and viewed in place; deflated ones are inflated after their npy
+  // header has been read and matched against the declared member size.
+  Expected<Array> read(const zip::Entry& e) const {
+    const std::string where = path() + ":" + e.name;
+    Array out;
+    if (e.method == zip::kStored) {
+      const auto raw = zip_.raw(e);
+      if (limits_.verify_crc) EDGEQUANT_TRY(zip::check_crc(e, raw, path()));
+      auto v = npy::read_array(raw, limits_.npy, where);
+      if (!v) return std::move(v).error();
+      out.view = std::move(*v);
+      return out;
+    }
+    // Zip-bomb guard (npy.md §2): the npy header must announce exactly the
+    // declared size before the whole member is inflated.
+    auto head = zip::inflate(zip_, e, limits_.zip, 12 + limits_.npy.max_header_bytes);
+    if (!head) return std::move(head).error();
+    auto h = npy::parse_header_only(*head, limits_.npy, where);
+    if (!h) return std::move(h).error();
+    const auto announced = checked_add<std::uint64_t>(h->data_offset, h->nbytes);
+    if (!announced || *announced != e.uncompressed_size) {
+      return make_error(Errc::kInvalid,
+                        "npy header announces " +
+                            (announced ? std::to_string(*announced) : "an overflowing") +
+                            " bytes, the zip entry declares " + std::to_string(e.uncompressed_size),
+                        e.data_offset, where);
+    }
+    auto full = zip::inflate(zip_, e, limits_.zip);
+    if (!full) return std::move(full).error();
+    if (limits_.verify_crc) EDGEQUANT_TRY(zip::check_crc(e, *full, path()));
+    out.owned = std::move(*full);
+    auto v = npy::read_array(out.owned, limits_.npy, where);
+    if (!v) return std::move(v).error();
+    out.view = std::move(*v);
+    return out;
+  }
+  Expected<Array> read(std::string_view key) const {
+    const zip::Entry* e = find(key);
+    if (!e)
+      return make_error(Errc::kNotFound, "no member \"" + std::string(key) + "\"", kNoOffset,
+                        path());
+    return read(*e);
+  }
+
+ private:
+  std::unique_ptr<MappedFile> map_;  // stable address: the archive borrows its bytes
+  zip::Archive zip_;
+  Limits limits_;
+};
+
+// Streams an .npz: each add() writes one member "<key>.npy" (npy header as
+// np.save writes it, then the data). Stored by default, like np.savez;
+// `deflate` gives np.savez_compressed's method.
+template <ByteSink Sink>
+class Writer {
+ public:
+  explicit Writer(Sink& sink, zip::WriteOptions opt = {}) : zip_(sink, opt) {}
+
+  Status add(std::string_view key, const npy::Descr& d, std::span<const std::uint64_t> shape,
+             std::span<const std::byte> data) {
+    const auto n = checked_product<std::uint64_t>(shape);
+    const auto nb = n ? checked_mul<std::uint64_t>(*n, d.itemsize) : std::nullopt;
+    if (!nb || *nb != data.size()) {
+      return make_error(Errc::kBadArgument, "member \"" + std::string(key) + "\": data is " +
+                                                std::to_string(data.size()) +
+                                                " bytes, shape needs " +
+                                                std::to_string(nb.value_or(0)));
+    }
+    const std::string h = npy::header_bytes(d, shape);
+    const std::span<const std::byte> parts[] = {std::as_bytes(std::span(h)), data};
+    return zip_.add(std::string(key) + ".npy", parts);
+  }
+  Status finish() { return zip_.finish(); }
+
+ private:
+  zip::Writer<Sink> zip_;
+};
+
+}  // namespace edgequant::npz
+#if __has_include(<nlohmann/json.hpp>)  // safetensors headers and HF index files are JSON
+// ==== file: edgequant/formats/hf_sharded.hpp
+// Hugging Face sharded safetensors checkpoints: model.safetensors.index.json
+// (weight_map, metadata.total_size) read as one model and written with a
+// maximum shard size; specs/safetensors.md §5.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/formats/json.hpp
+// JSON helpers for the format readers: nlohmann-json SAX parsing with byte
+// positions, a strict DOM builder (no duplicate keys, bounded depth), UTF-8
+// validation, and the two string escapings our writers must reproduce.
+
+#if !__has_include(<nlohmann/json.hpp>)
+#error "edgequant/formats/json.hpp needs nlohmann/json (Debian: nlohmann-json3-dev)"
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <iterator>
+#include <new>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace edgequant::detail {
+
+// Appends `s` as a JSON string the way serde_json (the safetensors reference
+// writer) and nlohmann's dump() both do: `"` and `\` escaped, control
+// characters as \b \f \n \r \t or \u00xx (lowercase), everything else raw
+// UTF-8 (safetensors.md §1.3). Precondition: `s` is valid UTF-8.
+inline void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += ch;
+        }
+    }
+  }
+  out += '"';
+}
+
+// Appends `s` as Python's json.dumps writes it with ensure_ascii=True (the
+// default used by huggingface_hub for index files): printable ASCII raw,
+// \" \\ \n \r \t \b \f, everything else \uxxxx (lowercase; surrogate pairs
+// above U+FFFF). Precondition: `s` is valid UTF-8.
+inline void append_json_string_ascii(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto u16 = [&](unsigned v) {
+    out += "\\u";
+    out += kHex[(v >> 12) & 15];
+    out += kHex[(v >> 8) & 15];
+    out += kHex[(v >> 4) & 15];
+    out += kHex[v & 15];
+  };
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          continue;
+        case '\\':
+          out += "\\\\";
+          continue;
+        case '\n':
+          out += "\\n";
+          continue;
+        case '\r':
+          out += "\\r";
+          continue;
+        case '\t':
+          out += "\\t";
+          continue;
+        case '\b':
+          out += "\\b";
+          continue;
+        case '\f':
+          out += "\\f";
+          continue;
+        default:
+          break;
+      }
+      if (c < 0x20 || c == 0x7F) {
+        u16(c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      continue;
+    }
+    unsigned cp = 0;
+    std::size_t len = 0;
+    if (c >= 0xF0) {
+      cp = c & 0x07;
+      len = 4;
+    } else if (c >= 0xE0) {
+      cp = c & 0x0F;
+      len = 3;
+    } else {
+      cp = c & 0x1F;
+      len = 2;
+    }
+    for (std::size_t k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (p[i + k] & 0x3F);
+    i += len;
+    if (cp >= 0x10000) {
+      cp -= 0x10000;
+      u16(0xD800 + (cp >> 10));
+      u16(0xDC00 + (cp & 0x3FF));
+    } else {
+      u16(cp);
+    }
+  }
+  out += '"';
+}
+
+// Input iterator over bytes that publishes how far nlohmann's lexer has read,
+// so that SAX callbacks can name the byte offset of what they reject.
+class CountingCharIter {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+
+  CountingCharIter() = default;
+  CountingCharIter(const char* p, const char** cursor) noexcept : p_(p), cursor_(cursor) {}
+  const char& operator*() const noexcept { return *p_; }
+  CountingCharIter& operator++() noexcept {
+    ++p_;
+    if (cursor_) *cursor_ = p_;
+    return *this;
+  }
+  CountingCharIter operator++(int) noexcept {
+    CountingCharIter t = *this;
+    ++*this;
+    return t;
+  }
+  friend bool operator==(const CountingCharIter& a, const CountingCharIter& b) noexcept {
+    return a.p_ == b.p_;
+  }
+  friend bool operator!=(const CountingCharIter& a, const CountingCharIter& b) noexcept {
+    return a.p_ != b.p_;
+  }
+
+ private:
+  const char* p_ = nullptr;
+  const char** cursor_ = nullptr;
+};
+
+// Runs nlohmann's SAX parser over `text` (strict: nothing but whitespace may
+// follow the value; no comments). `handler` must have a `const char* cursor`
+// member (updated as bytes are read) and report its own errors; exceptions
+// (allocation failure) become errors here, so none leaves the library.
+template <class Handler>
+Status run_sax(std::string_view text, Handler& handler, std::uint64_t base_offset,
+               const std::string& file) {
+  handler.cursor = text.data();
+  handler.end = text.data() + text.size();
+  CountingCharIter first(text.data(), &handler.cursor);
+  CountingCharIter last(text.data() + text.size(), nullptr);
+  try {
+    const bool ok = nlohmann::json::sax_parse(first, last, &handler,
+                                              nlohmann::json::input_format_t::json, true, false);
+    if (!ok || handler.error) {
+      if (handler.error) return std::move(*handler.error).in_file(file);
+      return make_error(Errc::kInvalid, "malformed JSON", base_offset, file);
+    }
+  } catch (const std::bad_alloc&) {
+    return make_error(Errc::kLimit, "out of memory while parsing JSON", base_offset, file);
+  } catch (const std::exception& e) {
+    return make_error(Errc::kInvalid, std::string("JSON parser: ") + e.what(), base_offset, file);
+  }
+  return {};
+}
+
+// Shared by the SAX handlers: position bookkeeping and error recording.
+struct SaxBase {
+  const char* cursor = nullptr;   // one past the last byte nlohmann has read
+  const char* begin = nullptr;    // start of the JSON text
+  std::uint64_t base_offset = 0;  // file offset of `begin`
+  std::optional<Error> error;
+
+  const char* end = nullptr;  // one past the JSON text
+
+  // File offset just past the token nlohmann handed over last.
+  std::uint64_t here() const noexcept {
+    return base_offset + static_cast<std::uint64_t>(cursor - begin);
+  }
+  // Same for a number: the lexer reads one byte past a number (then ungets
+  // it), except at the end of the text.
+  std::uint64_t after_number() const noexcept { return cursor == end ? here() : here() - 1; }
+  bool fail(Errc code, std::string what, std::uint64_t offset) {
+    if (!error) error = make_error(code, std::move(what), offset);
+    return false;
+  }
+  bool fail(Errc code, std::string what) { return fail(code, std::move(what), here()); }
+  bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& ex) {
+    // nlohmann counts characters read; the offending one is the last read.
+    const std::uint64_t at = base_offset + (position ? position - 1 : 0);
+    return fail(Errc::kInvalid, std::string("malformed JSON: ") + ex.what(), at);
+  }
+  bool binary(nlohmann::json::binary_t&) { return fail(Errc::kInvalid, "binary value in JSON"); }
+};
+
+// Builds an nlohmann::ordered_json document, rejecting duplicate keys (which
+// nlohmann would silently overwrite) and nesting deeper than `max_depth`.
+// Used for small side files (model.safetensors.index.json); safetensors
+// headers use a dedicated streaming handler instead.
+struct StrictDomBuilder : SaxBase {
+  using Json = nlohmann::ordered_json;
+  Json root;
+  std::vector<Json*> stack;
+  std::string pending_key;
+  bool have_key = false;
+  std::size_t max_depth = 128;
+
+  bool put(Json v) {
+    if (stack.empty()) {
+      root = std::move(v);
+      return true;
+    }
+    Json& top = *stack.back();
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+    } else {
+      top[pending_key] = std::move(v);
+      have_key = false;
+    }
+    return true;
+  }
+  Json* put_container(Json v) {
+    if (stack.empty()) {
+      root = std::move(v);
+      return &root;
+    }
+    Json& top = *stack.back();
+    if (top.is_array()) {
+      top.push_back(std::move(v));
+      return &top.back();
+    }
+    Json& slot = top[pending_key];
+    slot = std::move(v);
+    have_key = false;
+    return &slot;
+  }
+  bool null() { return put(Json(nullptr)); }
+  bool boolean(bool v) { return put(Json(v)); }
+  bool number_integer(std::int64_t v) { return put(Json(v)); }
+  bool number_unsigned(std::uint64_t v) { return put(Json(v)); }
+  bool number_float(double v, const std::string&) { return put(Json(v)); }
+  bool string(std::string& v) { return put(Json(std::move(v))); }
+  bool start_object(std::size_t) {
+    if (stack.size() >= max_depth) return fail(Errc::kLimit, "JSON nested too deeply");
+    stack.push_back(put_container(Json::object()));
+    return true;
+  }
+  bool key(std::string& k) {
+    if (stack.back()->contains(k)) return fail(Errc::kInvalid, "duplicate JSON key \"" + k + "\"");
+    pending_key = std::move(k);
+    have_key = true;
+    return true;
+  }
+  bool end_object() {
+    stack.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    if (stack.size() >= max_depth) return fail(Errc::kLimit, "JSON nested too deeply");
+    stack.push_back(put_container(Json::array()));
+    return true;
+  }
+  bool end_array() {
+    stack.pop_back();
+    return true;
+  }
+};
+
+// Parses a whole JSON document (a small side file) strictly: valid UTF-8,
+// no duplicate keys, bounded nesting. Errors name `file` and the byte offset.
+inline Expected<nlohmann::ordered_json> parse_json_strict(std::string_view text,
+                                                          const std::string& file,
+                                                          std::size_t max_depth = 128) {
+  if (const auto bad = first_invalid_utf8(text); bad != std::string_view::npos) {
+    return make_error(Errc::kInvalid, "JSON text is not valid UTF-8", bad, file);
+  }
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+    return make_error(Errc::kInvalid, "JSON text starts with a byte-order mark", 0, file);
+  }
+  StrictDomBuilder b;
+  b.begin = text.data();
+  b.max_depth = max_depth;
+  EDGEQUANT_TRY(run_sax(text, b, 0, file));
+  return std::move(b.root);
+}
+
+}  // namespace edgequant::detail
+// ==== file: edgequant/formats/safetensors.hpp
+// safetensors reader (mmap, zero-copy views, every rule of the reference
+// reader) and streaming writer (reference or MLX header layout); specs/safetensors.md.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+
+namespace edgequant::safetensors {
+
+// ------------------------------------------------------------------ dtypes --
+// In the reference crate's enum order (§1.3): the writer sorts by this order,
+// descending, so keep it exactly.
+enum class Dtype : std::uint8_t {
+  kBool,
+  kF4,
+  kF6E2M3,
+  kF6E3M2,
+  kU8,
+  kI8,
+  kF8E5M2,
+  kF8E4M3,
+  kF8E8M0,
+  kF8E4M3Fnuz,
+  kF8E5M2Fnuz,
+  kI16,
+  kU16,
+  kF16,
+  kBF16,
+  kI32,
+  kU32,
+  kF32,
+  kC64,
+  kF64,
+  kI64,
+  kU64,
+};
+inline constexpr std::size_t kDtypeCount = 22;
+
+namespace detail {
+struct DtypeEntry {
+  std::string_view name;
+  unsigned bits;
+};
+// §2: the header strings (case-sensitive) and element sizes in bits.
+inline constexpr std::array<DtypeEntry, kDtypeCount> kDtypes = {{
+    {"BOOL", 8},        {"F4", 4},      {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8},
+    {"I8", 8},          {"F8_E5M2", 8}, {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"F8_E4M3FNUZ", 8},
+    {"F8_E5M2FNUZ", 8}, {"I16", 16},    {"U16", 16},    {"F16", 16},    {"BF16", 16},
+    {"I32", 32},        {"U32", 32},    {"F32", 32},    {"C64", 64},    {"F64", 64},
+    {"I64", 64},        {"U64", 64},
+}};
+}  // namespace detail
+
+constexpr std::string_view dtype_name(Dtype d) noexcept {
+  return detail::kDtypes[static_cast<std::size_t>(d)].name;
+}
+// Bits per element: 4 (F4), 6 (F6_*), 8, 16, 32 or 64.
+constexpr unsigned dtype_bits(Dtype d) noexcept {
+  return detail::kDtypes[static_cast<std::size_t>(d)].bits;
+}
+constexpr std::optional<Dtype> parse_dtype(std::string_view s) noexcept {
+  for (std::size_t i = 0; i < kDtypeCount; ++i) {
+    if (detail::kDtypes[i].name == s) return static_cast<Dtype>(i);
+  }
+  return std::nullopt;
+}
+
+// Byte size of `shape` elements of `d`; nullopt on overflow or when the bit
+// count is not a whole number of bytes (the reference's MisalignedSlice).
+inline std::optional<std::uint64_t> tensor_nbytes(Dtype d, std::span<const std::uint64_t> shape) {
+  const auto n = checked_product<std::uint64_t>(shape);
+  if (!n) return std::nullopt;
+  const auto bits = checked_mul<std::uint64_t>(*n, dtype_bits(d));
+  if (!bits || *bits % 8 != 0) return std::nullopt;
+  return *bits / 8;
+}
+
+// ------------------------------------------------------------------ header --
+struct TensorInfo {
+  std::string name;
+  Dtype dtype = Dtype::kF32;
+  std::vector<std::uint64_t> shape;  // outermost first; [] is a scalar
+  std::uint64_t begin = 0;           // data_offsets, relative to the data buffer
+  std::uint64_t end = 0;
+  std::uint64_t header_offset = 0;  // file offset of the entry's name (diagnostics)
+
+  std::uint64_t nbytes() const noexcept { return end - begin; }
+  // Element count. Validated not to overflow for tensors from a reader.
+  std::uint64_t numel() const noexcept {
+    std::uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+  }
+};
+
+// `__metadata__`: absent, JSON null (MLX writes that), or a string map whose
+// entries keep their header order.
+struct Metadata {
+  enum class Form : std::uint8_t { kAbsent, kNull, kObject };
+  Form form = Form::kAbsent;
+  std::vector<std::pair<std::string, std::string>> entries;
+
+  static Metadata of(std::vector<std::pair<std::string, std::string>> e) {
+    return Metadata{Form::kObject, std::move(e)};
+  }
+  const std::string* find(std::string_view key) const noexcept {
+    for (const auto& [k, v] : entries) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  }
+  bool empty() const noexcept { return entries.empty(); }
+};
+
+// Reader limits. The header cap is the reference's (§3 rule 2: N == 1e8 is
+// still accepted); the others bound parse time and memory on hostile headers
+// (§3.1). max_depth is serde_json's recursion limit.
+struct Limits {
+  std::uint64_t max_header_bytes = 100'000'000;
+  std::size_t max_tensors = std::size_t{1} << 20;
+  std::size_t max_rank = 64;
+  std::size_t max_metadata_entries = std::size_t{1} << 20;
+  std::size_t max_depth = 128;
+};
+
+struct Header {
+  std::uint64_t header_len = 0;     // N
+  std::uint64_t data_offset = 0;    // 8 + N: file offset of the data buffer
+  std::uint64_t data_size = 0;      // bytes of tensor data (= file size - 8 - N)
+  std::vector<TensorInfo> tensors;  // in data order (sorted by data_offsets)
+  Metadata metadata;
+  std::vector<std::uint32_t> by_name;  // indices into tensors, sorted by name
+
+  const TensorInfo* find(std::string_view name) const noexcept {
+    auto it = std::lower_bound(
+        by_name.begin(), by_name.end(), name,
+        [&](std::uint32_t i, std::string_view n) { return std::string_view(tensors[i].name) < n; });
+    if (it == by_name.end() || tensors[*it].name != name) return nullptr;
+    return &tensors[*it];
+  }
+};
+
+namespace detail {
+
+// Streaming SAX handler for the header: builds TensorInfo/Metadata directly,
+// rejects what serde would reject (types, missing/duplicate fields, arity),
+// and records the byte offset of each rejection.
+struct HeaderSax : edgequant::detail::SaxBase {
+  enum class St : std::uint8_t {
+    kTop,
+    kTopObject,
+    kMetaValue,
+    kMetaObject,
+    kMetaString,
+    kEntry,
+    kEntryObject,
+    kDtype,
+    kShapeStart,
+    kShape,
+    kOffsetsStart,
+    kOffsets,
+    kSkip,
+    kDone,
+  };
+  static constexpr unsigned kHasDtype = 1, kHasShape = 2, kHasOffsets = 4;
+
+  const Limits* limits = nullptr;
+  std::vector<TensorInfo>* tensors = nullptr;
+  Metadata* meta = nullptr;
+  St st = St::kTop;
+  std::size_t depth = 0;
+  std::size_t skip_depth = 0;
+  unsigned fields = 0;
+  unsigned n_offsets = 0;
+  bool seen_meta = false;
+  std::unordered_set<std::string> meta_keys;
+
+  std::string cur_name() const {
+    return tensors->empty() ? std::string() : "\"" + tensors->back().name + "\"";
+  }
+  // File offset of the opening quote of the key just read: the lexer has
+  // consumed up to the closing quote; walk back over the (valid) string.
+  std::uint64_t key_start() const {
+    const char* q = cursor - 1;
+    if (q < begin || *q != '"') return here();
+    const char* p = q;
+    while (p > begin) {
+      --p;
+      if (*p != '"') continue;
+      std::size_t bs = 0;
+      for (const char* b = p; b > begin && b[-1] == '\\'; --b) ++bs;
+      if (bs % 2 == 0) break;
+    }
+    return base_offset + static_cast<std::uint64_t>(p - begin);
+  }
+
+  bool type_error() {
+    switch (st) {
+      case St::kTop:
+        return fail(Errc::kTypeMismatch, "header is not a JSON object");
+      case St::kMetaValue:
+        return fail(Errc::kTypeMismatch, "__metadata__ must be an object of strings (or null)");
+      case St::kMetaString:
+        return fail(Errc::kTypeMismatch,
+                    "__metadata__ value of \"" + meta->entries.back().first + "\" is not a string");
+      case St::kEntry:
+        return fail(Errc::kTypeMismatch, "entry of tensor " + cur_name() + " is not an object");
+      case St::kDtype:
+        return fail(Errc::kTypeMismatch, "dtype of tensor " + cur_name() + " is not a string");
+      case St::kShapeStart:
+        return fail(Errc::kTypeMismatch, "shape of tensor " + cur_name() + " is not an array");
+      case St::kShape:
+        return fail(Errc::kTypeMismatch, "shape of tensor " + cur_name() +
+                                             " holds a value that is not an unsigned integer");
+      case St::kOffsetsStart:
+        return fail(Errc::kTypeMismatch,
+                    "data_offsets of tensor " + cur_name() + " is not an array");
+      case St::kOffsets:
+        return fail(Errc::kTypeMismatch, "data_offsets of tensor " + cur_name() +
+                                             " holds a value that is not an unsigned integer");
+      default:
+        return fail(Errc::kInvalid, "unexpected JSON value in header");
+    }
+  }
+  bool scalar_in_skip() {
+    if (skip_depth == 0) st = St::kEntryObject;
+    return true;
+  }
+  bool enter() {
+    if (++depth > limits->max_depth) return fail(Errc::kLimit, "header JSON nested too deeply");
+    return true;
+  }
+
+  bool null() {
+    if (st == St::kSkip) return scalar_in_skip();
+    if (st == St::kMetaValue) {
+      meta->form = Metadata::Form::kNull;
+      st = St::kTopObject;
+      return true;
+    }
+    return type_error();
+  }
+  bool boolean(bool) { return st == St::kSkip ? scalar_in_skip() : type_error(); }
+  bool number_integer(std::int64_t) {
+    if (st == St::kSkip) return scalar_in_skip();
+    cursor_fix();
+    return type_error();
+  }
+  bool number_float(double, const std::string&) {
+    if (st == St::kSkip) return scalar_in_skip();
+    cursor_fix();
+    return type_error();
+  }
+  // Points errors about a number just past it (see after_number()).
+  void cursor_fix() { cursor = begin + (after_number() - base_offset); }
+  bool number_unsigned(std::uint64_t v) {
+    if (st == St::kSkip) return scalar_in_skip();
+    if (st == St::kShape) {
+      auto& shape = tensors->back().shape;
+      if (shape.size() >= limits->max_rank) {
+        cursor_fix();
+        return fail(Errc::kLimit, "tensor " + cur_name() + " has more than " +
+                                      std::to_string(limits->max_rank) + " dimensions");
+      }
+      shape.push_back(v);
+      return true;
+    }
+    if (st == St::kOffsets) {
+      if (n_offsets >= 2) {
+        cursor_fix();
+        return fail(Errc::kInvalid,
+                    "data_offsets of tensor " + cur_name() + " has more than 2 entries");
+      }
+      (n_offsets == 0 ? tensors->back().begin : tensors->back().end) = v;
+      ++n_offsets;
+      return true;
+    }
+    cursor_fix();
+    return type_error();
+  }
+  bool string(std::string& s) {
+    if (st == St::kSkip) return scalar_in_skip();
+    if (st == St::kDtype) {
+      const auto d = parse_dtype(s);
+      if (!d) {
+        return fail(Errc::kUnsupported,
+                    "tensor " + cur_name() + " has unknown dtype \"" + s + "\"");
+      }
+      tensors->back().dtype = *d;
+      st = St::kEntryObject;
+      return true;
+    }
+    if (st == St::kMetaString) {
+      meta->entries.back().second = std::move(s);
+      st = St::kMetaObject;
+      return true;
+    }
+    return type_error();
+  }
+  bool start_object(std::size_t) {
+    if (!enter()) return false;
+    switch (st) {
+      case St::kTop:
+        st = St::kTopObject;
+        return true;
+      case St::kMetaValue:
+        meta->form = Metadata::Form::kObject;
+        st = St::kMetaObject;
+        return true;
+      case St::kEntry:
+        st = St::kEntryObject;
+        fields = 0;
+        return true;
+      case St::kSkip:
+        ++skip_depth;
+        return true;
+      default:
+        return type_error();
+    }
+  }
+  bool key(std::string& k) {
+    switch (st) {
+      case St::kTopObject:
+        if (k == "__metadata__") {
+          if (seen_meta) return fail(Errc::kInvalid, "duplicate key \"__metadata__\"", key_start());
+          seen_meta = true;
+          st = St::kMetaValue;
+          return true;
+        }
+        if (tensors->size() >= limits->max_tensors) {
+          return fail(Errc::kLimit, "more than " + std::to_string(limits->max_tensors) +
+                                        " tensors in the header");
+        }
+        tensors->emplace_back();
+        tensors->back().name = std::move(k);
+        tensors->back().header_offset = key_start();
+        st = St::kEntry;
+        return true;
+      case St::kMetaObject:
+        if (meta->entries.size() >= limits->max_metadata_entries) {
+          return fail(Errc::kLimit, "too many __metadata__ entries");
+        }
+        if (!meta_keys.insert(k).second) {
+          return fail(Errc::kInvalid, "duplicate __metadata__ key \"" + k + "\"", key_start());
+        }
+        meta->entries.emplace_back(std::move(k), std::string());
+        st = St::kMetaString;
+        return true;
+      case St::kEntryObject: {
+        unsigned bit = 0;
+        St next = St::kSkip;
+        if (k == "dtype") {
+          bit = kHasDtype;
+          next = St::kDtype;
+        } else if (k == "shape") {
+          bit = kHasShape;
+          next = St::kShapeStart;
+        } else if (k == "data_offsets") {
+          bit = kHasOffsets;
+          next = St::kOffsetsStart;
+        }
+        if (bit != 0) {
+          if (fields & bit) {
+            return fail(Errc::kInvalid,
+                        "tensor " + cur_name() + " has a duplicate field \"" + k + "\"",
+                        key_start());
+          }
+          fields |= bit;
+        } else {
+          skip_depth = 0;  // unknown fields are ignored, as serde does
+        }
+        st = next;
+        return true;
+      }
+      case St::kSkip:
+        return true;
+      default:
+        return fail(Errc::kInvalid, "unexpected key in header");
+    }
+  }
+  bool end_object() {
+    --depth;
+    switch (st) {
+      case St::kTopObject:
+        st = St::kDone;
+        return true;
+      case St::kMetaObject:
+        st = St::kTopObject;
+        return true;
+      case St::kEntryObject:
+        if (fields != (kHasDtype | kHasShape | kHasOffsets)) {
+          const char* missing = !(fields & kHasDtype)   ? "dtype"
+                                : !(fields & kHasShape) ? "shape"
+                                                        : "data_offsets";
+          return fail(Errc::kInvalid,
+                      "tensor " + cur_name() + " has no \"" + std::string(missing) + "\" field",
+                      tensors->back().header_offset);
+        }
+        st = St::kTopObject;
+        return true;
+      case St::kSkip:
+        if (--skip_depth == 0) st = St::kEntryObject;
+        return true;
+      default:
+        return fail(Errc::kInvalid, "unexpected end of object in header");
+    }
+  }
+  bool start_array(std::size_t) {
+    if (!enter()) return false;
+    switch (st) {
+      case St::kShapeStart:
+        st = St::kShape;
+        return true;
+      case St::kOffsetsStart:
+        st = St::kOffsets;
+        n_offsets = 0;
+        return true;
+      case St::kSkip:
+        ++skip_depth;
+        return true;
+      default:
+        return type_error();
+    }
+  }
+  bool end_array() {
+    --depth;
+    switch (st) {
+      case St::kShape:
+        st = St::kEntryObject;
+        return true;
+      case St::kOffsets:
+        if (n_offsets != 2) {
+          return fail(Errc::kInvalid,
+                      "data_offsets of tensor " + cur_name() + " has fewer than 2 entries");
+        }
+        st = St::kEntryObject;
+        return true;
+      case St::kSkip:
+        if (--skip_depth == 0) st = St::kEntryObject;
+        return true;
+      default:
+        return fail(Errc::kInvalid, "unexpected end of array in header");
+    }
+  }
+};
+
+}  // namespace detail
+
+// Parses and validates a whole safetensors file held in `bytes` (a mapping of
+// the file). Enforces, in the reference reader's order (§3), then §3.1:
+//  1 file ≥ 8 bytes                       kTruncated  @0
+//  2 N ≤ limits.max_header_bytes (1e8)    kLimit      @0
+//  3 8 + N ≤ file size                    kTruncated  @0
+//  4 header is UTF-8 (no BOM)             kInvalid    @bad byte
+//  5 JSON object of tensor entries + optional __metadata__ string map:
+//    syntax kInvalid; wrong types kTypeMismatch; unknown dtype kUnsupported;
+//    missing/duplicate field, data_offsets arity, duplicate names kInvalid;
+//    counts/rank/depth kLimit                                 @the JSON byte
+//  6 walking tensors sorted by offsets: BEGIN == previous END (no hole, no
+//    overlap, first at 0) and END ≥ BEGIN kInvalid; element/bit count overflow
+//    kOverflow; bits % 8 kInvalid; END-BEGIN == size kInvalid   @entry name
+//  7 data ends exactly at EOF: short kTruncated @EOF, trailing kInvalid @junk
+inline Expected<Header> parse_header(std::span<const std::byte> bytes, const Limits& limits = {},
+                                     const std::string& file = {}) {
+  const std::uint64_t size = bytes.size();
+  if (size < 8) {
+    return make_error(
+        Errc::kTruncated,
+        "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length", 0,
+        file);
+  }
+  Header h;
+  h.header_len = load_le<std::uint64_t>(bytes.data());
+  if (h.header_len > limits.max_header_bytes) {
+    return make_error(Errc::kLimit,
+                      "header length " + std::to_string(h.header_len) + " exceeds the limit of " +
+                          std::to_string(limits.max_header_bytes) + " bytes",
+                      0, file);
+  }
+  if (!range_within(8, h.header_len, size)) {
+    return make_error(Errc::kTruncated,
+                      "header length " + std::to_string(h.header_len) +
+                          " runs past the end of the " + std::to_string(size) + "-byte file",
+                      0, file);
+  }
+  h.data_offset = 8 + h.header_len;
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data()) + 8,
+                              static_cast<std::size_t>(h.header_len));
+  if (const auto bad = edgequant::detail::first_invalid_utf8(text); bad != std::string_view::npos) {
+    return make_error(Errc::kInvalid, "header is not valid UTF-8", 8 + bad, file);
+  }
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") {
+    return make_error(Errc::kInvalid, "header starts with a UTF-8 byte-order mark", 8, file);
+  }
+
+  detail::HeaderSax sax;
+  sax.begin = text.data();
+  sax.base_offset = 8;
+  sax.limits = &limits;
+  sax.tensors = &h.tensors;
+  sax.meta = &h.metadata;
+  EDGEQUANT_TRY(edgequant::detail::run_sax(text, sax, 8, file));
+  if (sax.st != detail::HeaderSax::St::kDone) {
+    return make_error(Errc::kTypeMismatch, "header is not a JSON object", 8, file);
+  }
+
+  auto& ts = h.tensors;
+  // Duplicate names (§3.1): serde would keep the last one silently.
+  h.by_name.resize(ts.size());
+  for (std::uint32_t i = 0; i < ts.size(); ++i) h.by_name[i] = i;
+  std::sort(h.by_name.begin(), h.by_name.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return ts[a].name < ts[b].name; });
+  for (std::size_t i = 1; i < h.by_name.size(); ++i) {
+    const auto& a = ts[h.by_name[i - 1]];
+    const auto& b = ts[h.by_name[i]];
+    if (a.name == b.name) {
+      return make_error(Errc::kInvalid, "duplicate tensor name \"" + b.name + "\"",
+                        std::max(a.header_offset, b.header_offset), file);
+    }
+  }
+
+  // Rule 6: the reader sorts by (begin, end); names break ties deterministically.
+  std::sort(ts.begin(), ts.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    if (a.begin != b.begin) return a.begin < b.begin;
+    if (a.end != b.end) return a.end < b.end;
+    return a.name < b.name;
+  });
+  std::uint64_t start = 0;
+  for (const auto& t : ts) {
+    if (t.begin != start || t.end < t.begin) {
+      std::string why = t.end < t.begin ? "ends before it begins"
+                        : t.begin > start
+                            ? "leaves a hole: it begins at " + std::to_string(t.begin) +
+                                  " where the previous tensor ended at " + std::to_string(start)
+                            : "overlaps the previous tensor: it begins at " +
+                                  std::to_string(t.begin) + ", before " + std::to_string(start);
+      return make_error(Errc::kInvalid,
+                        "tensor \"" + t.name + "\" has invalid data_offsets [" +
+                            std::to_string(t.begin) + ", " + std::to_string(t.end) + "]: " + why,
+                        t.header_offset, file);
+    }
+    start = t.end;
+    const auto n = checked_product<std::uint64_t>(t.shape);
+    const auto bits = n ? checked_mul<std::uint64_t>(*n, dtype_bits(t.dtype)) : std::nullopt;
+    if (!bits) {
+      return make_error(Errc::kOverflow, "tensor \"" + t.name + "\": element count overflows",
+                        t.header_offset, file);
+    }
+    if (*bits % 8 != 0) {
+      return make_error(Errc::kInvalid,
+                        "tensor \"" + t.name + "\": " + std::to_string(*n) + " elements of " +
+                            std::string(dtype_name(t.dtype)) + " are not a whole number of bytes",
+                        t.header_offset, file);
+    }
+    if (t.end - t.begin != *bits / 8) {
+      return make_error(Errc::kInvalid,
+                        "tensor \"" + t.name + "\": data_offsets span " +
+                            std::to_string(t.end - t.begin) + " bytes, but " +
+                            std::string(dtype_name(t.dtype)) + " with this shape needs " +
+                            std::to_string(*bits / 8),
+                        t.header_offset, file);
+    }
+  }
+  // Rule 7: the data buffer is covered exactly (no truncation, no polyglot tail).
+  const std::uint64_t avail = size - h.data_offset;
+  if (start > avail) {
+    return make_error(Errc::kTruncated,
+                      "tensor data needs " + std::to_string(start) +
+                          " bytes after the header, file has " + std::to_string(avail),
+                      size, file);
+  }
+  if (start < avail) {
+    return make_error(Errc::kInvalid,
+                      std::to_string(avail - start) + " trailing bytes after the last tensor",
+                      h.data_offset + start, file);
+  }
+  h.data_size = start;
+  // by_name held indices into the unsorted vector: rebuild it.
+  for (std::uint32_t i = 0; i < ts.size(); ++i) h.by_name[i] = i;
+  std::sort(h.by_name.begin(), h.by_name.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return ts[a].name < ts[b].name; });
+  return h;
+}
+
+namespace detail {
+template <class T>
+constexpr bool view_compatible(Dtype d) noexcept {
+  if (dtype_bits(d) != sizeof(T) * 8) return false;
+  if constexpr (std::is_same_v<T, float>) {
+    return d == Dtype::kF32;
+  } else if constexpr (std::is_same_v<T, double>) {
+    return d == Dtype::kF64;
+  } else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    return d == Dtype::kI8 || d == Dtype::kI16 || d == Dtype::kI32 || d == Dtype::kI64;
+  } else if constexpr (std::is_integral_v<T>) {
+    // Unsigned words view the raw bits of any non-signed, non-IEEE-32/64 type
+    // of that width (U*, BOOL, F16/BF16 bits, FP8 codes).
+    return d != Dtype::kI8 && d != Dtype::kI16 && d != Dtype::kI32 && d != Dtype::kI64 &&
+           d != Dtype::kF32 && d != Dtype::kF64 && d != Dtype::kC64;
+  } else {
+    return false;
+  }
+}
+}  // namespace detail
+
+// A validated safetensors file, memory-mapped. Tensor bytes are zero-copy
+// spans into the mapping; they live as long as the File.
+// Note: a file truncated by another process after open() makes later reads
+// fault (SIGBUS); that cannot be checked in advance (§3.1).
+class File {
+ public:
+  static Expected<File> open(const std::string& path, const Limits& limits = {},
+                             MappedFile::Mode mode = MappedFile::Mode::kAuto) {
+    auto m = MappedFile::open(path, mode);
+    if (!m) return std::move(m).error();
+    return from_mapped(std::move(*m), limits);
+  }
+  static Expected<File> from_mapped(MappedFile m, const Limits& limits = {}) {
+    auto h = parse_header(m.bytes(), limits, m.path());
+    if (!h) return std::move(h).error();
+    File f;
+    f.map_ = std::move(m);
+    f.header_ = std::move(*h);
+    return f;
+  }
+
+  const Header& header() const noexcept { return header_; }
+  std::span<const TensorInfo> tensors() const noexcept { return header_.tensors; }
+  const Metadata& metadata() const noexcept { return header_.metadata; }
+  const TensorInfo* find(std::string_view name) const noexcept { return header_.find(name); }
+  const std::string& path() const noexcept { return map_.path(); }
+  const MappedFile& mapped() const noexcept { return map_; }
+  std::uint64_t file_size() const noexcept { return map_.size(); }
+
+  // The tensor's bytes (little-endian, C order). Precondition: `t` is one of
+  // this file's tensors.
+  std::span<const std::byte> data(const TensorInfo& t) const noexcept {
+    return map_.bytes().subspan(static_cast<std::size_t>(header_.data_offset + t.begin),
+                                static_cast<std::size_t>(t.nbytes()));
+  }
+  Expected<std::span<const std::byte>> data(std::string_view name) const {
+    const TensorInfo* t = find(name);
+    if (!t)
+      return make_error(Errc::kNotFound, "no tensor \"" + std::string(name) + "\"", kNoOffset,
+                        path());
+    return data(*t);
+  }
+
+  // Done with `t`: its whole pages leave the resident set (see
+  // MappedFile::release_range). Spans into `t` stay valid; touching them
+  // reads the file again.
+  void release(const TensorInfo& t) const noexcept {
+    map_.release_range(header_.data_offset + t.begin, t.nbytes());
+  }
+
+  // Typed zero-copy view. Fails (kTypeMismatch) when T does not match the
+  // dtype or Rank the shape (a 0-d tensor views as Rank 1, shape [1]), and
+  // (kInvalid) when the data is not aligned for T, as in MLX-written files
+  // (§6): use data() and memcpy, or decode_to_f32(), for those.
+  template <class T, std::size_t Rank>
+  Expected<TensorView<const T, Rank>> view(const TensorInfo& t) const {
+    if (!detail::view_compatible<T>(t.dtype)) {
+      return make_error(Errc::kTypeMismatch,
+                        "tensor \"" + t.name + "\" is " + std::string(dtype_name(t.dtype)) +
+                            ", not viewable as a " + std::to_string(sizeof(T) * 8) + "-bit element",
+                        header_.data_offset + t.begin, path());
+    }
+    std::array<std::size_t, Rank> sh{};
+    if (t.shape.empty() && Rank == 1) {
+      sh[0] = 1;
+    } else if (t.shape.size() != Rank) {
+      return make_error(Errc::kTypeMismatch,
+                        "tensor \"" + t.name + "\" has rank " + std::to_string(t.shape.size()) +
+                            ", not " + std::to_string(Rank),
+                        header_.data_offset + t.begin, path());
+    } else {
+      for (std::size_t d = 0; d < Rank; ++d) sh[d] = static_cast<std::size_t>(t.shape[d]);
+    }
+    auto v = TensorView<const T, Rank>::over_bytes(data(t), sh);
+    if (!v) {
+      Error e = std::move(v).error();
+      e.offset = header_.data_offset + t.begin;
+      e.what = "tensor \"" + t.name + "\": " + e.what;
+      return std::move(e).in_file(path());
+    }
+    return *v;
+  }
+
+ private:
+  MappedFile map_;
+  Header header_;
+};
+
+// Decodes `out.size()` elements of dtype `d` from `src` (C order, little-
+// endian, any alignment) to float32. Exact for every float type narrower than
+// f32; F64 and 64-bit integers round to nearest. F4 packs element 2k in the
+// low nibble (§2). F6_* and C64 are kUnsupported.
+inline Status decode_to_f32(Dtype d, std::span<const std::byte> src, std::span<float> out) {
+  const std::size_t n = out.size();
+  const auto need = checked_mul<std::uint64_t>(n, dtype_bits(d));
+  if (!need || (*need + 7) / 8 > src.size()) {
+    return make_error(Errc::kBadArgument,
+                      "decode_to_f32: source holds fewer than " + std::to_string(n) + " elements");
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(src.data());
+  auto each = [&](auto load) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = load(i);
+  };
+  switch (d) {
+    case Dtype::kF32:
+      std::memcpy(out.data(), p, n * 4);
+      return {};
+    case Dtype::kF16:
+      each([&](std::size_t i) { return f16_to_f32(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kBF16:
+      each([&](std::size_t i) { return bf16_to_f32(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kF64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<double>(p + 8 * i)); });
+      return {};
+    case Dtype::kF8E4M3:
+      each([&](std::size_t i) { return e4m3fn_to_f32(p[i]); });
+      return {};
+    case Dtype::kF8E5M2:
+      each([&](std::size_t i) { return e5m2_to_f32(p[i]); });
+      return {};
+    case Dtype::kF8E4M3Fnuz:
+      each([&](std::size_t i) { return mini_to_f32(p[i], kE4M3FNUZ); });
+      return {};
+    case Dtype::kF8E5M2Fnuz:
+      each([&](std::size_t i) { return mini_to_f32(p[i], kE5M2FNUZ); });
+      return {};
+    case Dtype::kF8E8M0:
+      each([&](std::size_t i) { return e8m0_to_f32(p[i]); });
+      return {};
+    case Dtype::kF4:
+      each([&](std::size_t i) {
+        return e2m1_to_f32(static_cast<std::uint8_t>((p[i / 2] >> (4 * (i % 2))) & 0xF));
+      });
+      return {};
+    case Dtype::kBool:
+    case Dtype::kU8:
+      each([&](std::size_t i) { return static_cast<float>(p[i]); });
+      return {};
+    case Dtype::kI8:
+      each([&](std::size_t i) { return static_cast<float>(static_cast<std::int8_t>(p[i])); });
+      return {};
+    case Dtype::kU16:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kI16:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int16_t>(p + 2 * i)); });
+      return {};
+    case Dtype::kU32:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint32_t>(p + 4 * i)); });
+      return {};
+    case Dtype::kI32:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int32_t>(p + 4 * i)); });
+      return {};
+    case Dtype::kU64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::uint64_t>(p + 8 * i)); });
+      return {};
+    case Dtype::kI64:
+      each([&](std::size_t i) { return static_cast<float>(load_le<std::int64_t>(p + 8 * i)); });
+      return {};
+    case Dtype::kF6E2M3:
+    case Dtype::kF6E3M2:
+    case Dtype::kC64:
+      break;
+  }
+  return make_error(Errc::kUnsupported,
+                    "decode_to_f32: " + std::string(dtype_name(d)) + " has no float32 decoding");
+}
+
+// ------------------------------------------------------------------ writer --
+struct TensorSpec {
+  std::string name;
+  Dtype dtype = Dtype::kF32;
+  std::vector<std::uint64_t> shape;
+};
+
+enum class HeaderStyle : std::uint8_t {
+  // serde_json compact, __metadata__ first, entries dtype/shape/data_offsets,
+  // space-padded to a multiple of 8 (§1.2, §1.3): what safetensors writes.
+  kReference,
+  // nlohmann dump as mx.save_safetensors writes it: keys sorted byte-wise at
+  // every level, entries data_offsets/dtype/shape, "__metadata__":null when
+  // absent, no padding (§6).
+  kMlx,
+};
+enum class TensorOrder : std::uint8_t {
+  kReference,  // dtype descending in enum order, then name (§1.3)
+  kAsGiven,    // the caller's order (to reproduce another writer's layout)
+};
+struct WriteOptions {
+  HeaderStyle style = HeaderStyle::kReference;
+  TensorOrder order = TensorOrder::kReference;
+  std::uint64_t max_header_bytes = 100'000'000;  // §8 item 6
+};
+
+// What a writer will produce: tensors in data order with offsets, and the
+// header bytes (without the 8-byte length).
+struct Layout {
+  std::vector<TensorInfo> tensors;
+  std::string header;
+  std::uint64_t data_size = 0;
+  std::uint64_t file_size() const noexcept { return 8 + header.size() + data_size; }
+};
+
+namespace detail {
+inline void append_u64(std::string& s, std::uint64_t v) { s += std::to_string(v); }
+inline void append_shape(std::string& s, const std::vector<std::uint64_t>& shape) {
+  s += '[';
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ',';
+    append_u64(s, shape[i]);
+  }
+  s += ']';
+}
+inline void append_metadata(std::string& s, const Metadata& md, bool sorted) {
+  if (md.form != Metadata::Form::kObject) {
+    s += "null";
+    return;
+  }
+  std::vector<const std::pair<std::string, std::string>*> e;
+  for (const auto& kv : md.entries) e.push_back(&kv);
+  if (sorted) std::sort(e.begin(), e.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  s += '{';
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    if (i) s += ',';
+    edgequant::detail::append_json_string(s, e[i]->first);
+    s += ':';
+    edgequant::detail::append_json_string(s, e[i]->second);
+  }
+  s += '}';
+}
+}  // namespace detail
+
+// Checks the specs and metadata, orders the tensors, assigns offsets and
+// renders the header. Errors are kBadArgument (caller's data) or kLimit.
+inline Expected<Layout> plan(std::vector<TensorSpec> specs, const Metadata& md = {},
+                             const WriteOptions& opt = {}) {
+  using edgequant::detail::first_invalid_utf8;
+  for (const auto& [k, v] : md.entries) {
+    if (first_invalid_utf8(k) != std::string_view::npos ||
+        first_invalid_utf8(v) != std::string_view::npos) {
+      return make_error(Errc::kBadArgument, "metadata entry \"" + k + "\" is not valid UTF-8");
+    }
+  }
+  {
+    std::vector<std::string_view> keys;
+    for (const auto& kv : md.entries) keys.push_back(kv.first);
+    std::sort(keys.begin(), keys.end());
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) {
+      return make_error(Errc::kBadArgument, "duplicate metadata key");
+    }
+  }
+  if (opt.order == TensorOrder::kReference) {
+    std::stable_sort(specs.begin(), specs.end(), [](const TensorSpec& a, const TensorSpec& b) {
+      if (a.dtype != b.dtype) return a.dtype > b.dtype;
+      return a.name < b.name;
+    });
+  }
+  Layout out;
+  out.tensors.reserve(specs.size());
+  std::uint64_t offset = 0;
+  for (auto& s : specs) {
+    if (s.name == "__metadata__") {
+      return make_error(Errc::kBadArgument, "a tensor cannot be named __metadata__");
+    }
+    if (first_invalid_utf8(s.name) != std::string_view::npos) {
+      return make_error(Errc::kBadArgument, "tensor name is not valid UTF-8");
+    }
+    const auto nb = tensor_nbytes(s.dtype, s.shape);
+    if (!nb) {
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + s.name +
+                            "\": shape overflows or is not a whole number of bytes of " +
+                            std::string(dtype_name(s.dtype)));
+    }
+    const auto end = checked_add<std::uint64_t>(offset, *nb);
+    if (!end) return make_error(Errc::kOverflow, "total tensor size overflows");
+    TensorInfo t;
+    t.name = std::move(s.name);
+    t.dtype = s.dtype;
+    t.shape = std::move(s.shape);
+    t.begin = offset;
+    t.end = *end;
+    offset = *end;
+    out.tensors.push_back(std::move(t));
+  }
+  out.data_size = offset;
+  {
+    std::vector<std::string_view> names;
+    for (const auto& t : out.tensors) names.push_back(t.name);
+    std::sort(names.begin(), names.end());
+    if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end()) {
+      return make_error(Errc::kBadArgument, "duplicate tensor name \"" + std::string(*it) + "\"");
+    }
+  }
+
+  std::string& h = out.header;
+  h += '{';
+  bool first = true;
+  auto sep = [&] {
+    if (!first) h += ',';
+    first = false;
+  };
+  if (opt.style == HeaderStyle::kReference) {
+    if (md.form == Metadata::Form::kObject) {
+      sep();
+      h += "\"__metadata__\":";
+      detail::append_metadata(h, md, false);
+    }
+    for (const auto& t : out.tensors) {
+      sep();
+      edgequant::detail::append_json_string(h, t.name);
+      h += ":{\"dtype\":\"";
+      h += dtype_name(t.dtype);
+      h += "\",\"shape\":";
+      detail::append_shape(h, t.shape);
+      h += ",\"data_offsets\":[";
+      detail::append_u64(h, t.begin);
+      h += ',';
+      detail::append_u64(h, t.end);
+      h += "]}";
+    }
+    h += '}';
+    h.append((8 - h.size() % 8) % 8, ' ');
+  } else {
+    std::vector<const TensorInfo*> keyed;
+    for (const auto& t : out.tensors) keyed.push_back(&t);
+    std::sort(keyed.begin(), keyed.end(),
+              [](const TensorInfo* a, const TensorInfo* b) { return a->name < b->name; });
+    const std::string_view meta_key = "__metadata__";
+    bool meta_done = false;
+    auto put_meta = [&] {
+      sep();
+      h += "\"__metadata__\":";
+      detail::append_metadata(h, md, true);
+      meta_done = true;
+    };
+    for (const TensorInfo* t : keyed) {
+      if (!meta_done && meta_key < std::string_view(t->name)) put_meta();
+      sep();
+      edgequant::detail::append_json_string(h, t->name);
+      h += ":{\"data_offsets\":[";
+      detail::append_u64(h, t->begin);
+      h += ',';
+      detail::append_u64(h, t->end);
+      h += "],\"dtype\":\"";
+      h += dtype_name(t->dtype);
+      h += "\",\"shape\":";
+      detail::append_shape(h, t->shape);
+      h += '}';
+    }
+    if (!meta_done) put_meta();
+    h += '}';
+  }
+  if (h.size() > opt.max_header_bytes) {
+    return make_error(Errc::kLimit, "header would be " + std::to_string(h.size()) +
+                                        " bytes, over the limit of " +
+                                        std::to_string(opt.max_header_bytes));
+  }
+  return out;
+}
+
+// Streams one safetensors file into a sink: the header first (computed from
+// the tensor specs), then each tensor's bytes, in layout() order, in as many
+// write() calls as the caller likes. Nothing is buffered beyond the sink's
+// own buffer. The caller commits the sink (AtomicFile) after finish().
+template <ByteSink Sink>
+class Writer {
+ public:
+  static Expected<Writer> start(Sink& sink, std::vector<TensorSpec> specs, const Metadata& md = {},
+                                const WriteOptions& opt = {}) {
+    auto lay = plan(std::move(specs), md, opt);
+    if (!lay) return std::move(lay).error();
+    return start(sink, std::move(*lay));
+  }
+  static Expected<Writer> start(Sink& sink, Layout layout) {
+    Writer w;
+    w.sink_ = &sink;
+    w.layout_ = std::move(layout);
+    unsigned char n[8];
+    store_le<std::uint64_t>(n, w.layout_.header.size());
+    EDGEQUANT_TRY(sink.write(std::as_bytes(std::span(n))));
+    EDGEQUANT_TRY(sink.write(std::as_bytes(std::span(w.layout_.header))));
+    w.skip_empty();
+    return w;
+  }
+
+  const Layout& layout() const noexcept { return layout_; }
+  // The tensor whose bytes come next, or nullptr when all are written.
+  const TensorInfo* next() const noexcept {
+    return index_ < layout_.tensors.size() ? &layout_.tensors[index_] : nullptr;
+  }
+  // Appends bytes of the current tensor (a chunk may not cross into the next).
+  Status write(std::span<const std::byte> bytes) {
+    while (!bytes.empty()) {
+      const TensorInfo* t = next();
+      if (!t) return make_error(Errc::kBadArgument, "more data than the tensors declare");
+      const std::uint64_t left = t->nbytes() - done_;
+      if (bytes.size() > left) {
+        return make_error(Errc::kBadArgument, "chunk of " + std::to_string(bytes.size()) +
+                                                  " bytes overruns tensor \"" + t->name + "\" (" +
+                                                  std::to_string(left) + " bytes left)");
+      }
+      EDGEQUANT_TRY(sink_->write(bytes));
+      done_ += bytes.size();
+      bytes = {};
+      if (done_ == t->nbytes()) {
+        ++index_;
+        done_ = 0;
+        skip_empty();
+      }
+    }
+    return {};
+  }
+  // Writes a whole tensor; it must be the next one and the size must match.
+  Status write_tensor(std::string_view name, std::span<const std::byte> bytes) {
+    if (bytes.empty()) {  // empty tensors take no bytes and are skipped by next()
+      for (const auto& e : layout_.tensors) {
+        if (e.name == name && e.nbytes() == 0) return {};
+      }
+    }
+    const TensorInfo* t = next();
+    if (!t || t->name != name || done_ != 0) {
+      return make_error(Errc::kBadArgument, "tensor \"" + std::string(name) +
+                                                "\" is not the next one to write" +
+                                                (t ? " (expected \"" + t->name + "\")" : ""));
+    }
+    if (bytes.size() != t->nbytes()) {
+      return make_error(Errc::kBadArgument, "tensor \"" + t->name + "\" needs " +
+                                                std::to_string(t->nbytes()) + " bytes, got " +
+                                                std::to_string(bytes.size()));
+    }
+    return write(bytes);
+  }
+  Status finish() {
+    if (const TensorInfo* t = next()) {
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + t->name + "\" was not written completely");
+    }
+    return {};
+  }
+
+ private:
+  void skip_empty() {
+    while (index_ < layout_.tensors.size() && layout_.tensors[index_].nbytes() == 0) ++index_;
+  }
+  Sink* sink_ = nullptr;
+  Layout layout_;
+  std::size_t index_ = 0;
+  std::uint64_t done_ = 0;
+};
+
+// A tensor held in memory, for the one-call helpers below.
+struct TensorData {
+  std::string name;
+  Dtype dtype = Dtype::kF32;
+  std::vector<std::uint64_t> shape;
+  std::span<const std::byte> data;
+};
+
+template <ByteSink Sink>
+Status write_all(Sink& sink, std::span<const TensorData> tensors, const Metadata& md,
+                 const WriteOptions& opt) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(tensors.size());
+  for (const auto& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
+  auto w = Writer<Sink>::start(sink, std::move(specs), md, opt);
+  if (!w) return std::move(w).error();
+  std::vector<std::size_t> by_name(tensors.size());
+  for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = i;
+  std::sort(by_name.begin(), by_name.end(),
+            [&](std::size_t a, std::size_t b) { return tensors[a].name < tensors[b].name; });
+  for (const TensorInfo& t : w->layout().tensors) {
+    auto it =
+        std::lower_bound(by_name.begin(), by_name.end(), t.name,
+                         [&](std::size_t i, const std::string& n) { return tensors[i].name < n; });
+    EDGEQUANT_TRY(w->write_tensor(t.name, tensors[*it].data));
+  }
+  return w->finish();
+}
+
+// The whole file as bytes (tests, small files).
+inline Expected<std::vector<std::byte>> serialize(std::span<const TensorData> tensors,
+                                                  const Metadata& md = {},
+                                                  const WriteOptions& opt = {}) {
+  MemorySink sink;
+  EDGEQUANT_TRY(write_all(sink, tensors, md, opt));
+  return sink.take();
+}
+
+// Writes `path` atomically (temp file + rename; nothing left on failure).
+inline Status save_file(const std::string& path, std::span<const TensorData> tensors,
+                        const Metadata& md = {}, const WriteOptions& opt = {}) {
+  auto f = AtomicFile::create(path);
+  if (!f) return std::move(f).error();
+  EDGEQUANT_TRY(write_all(*f, tensors, md, opt));
+  return f->commit();
+}
+
+}  // namespace edgequant::safetensors
+
+namespace edgequant::safetensors {
+
+// §5.1: "{prefix}-00001-of-00003.safetensors" (1-based, 5-digit padding), or
+// "{prefix}.safetensors" for a single shard.
+inline std::string shard_file_name(std::string_view prefix, std::size_t index, std::size_t count) {
+  if (count <= 1) return std::string(prefix) + ".safetensors";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "-%05zu-of-%05zu.safetensors", index + 1, count);
+  return std::string(prefix) + buf;
+}
+inline std::string index_file_name(std::string_view prefix) {
+  return std::string(prefix) + ".safetensors.index.json";
+}
+
+struct OpenOptions {
+  Limits limits;
+  std::string prefix = "model";                 // file-name prefix inside a folder (§5.1)
+  std::uint64_t max_index_bytes = 100'000'000;  // the index is untrusted input too
+};
+
+// A model spread over one or more safetensors files, read as one: every shard
+// validated (§3), the index checked against the shards (§5.2, §5.4), tensor
+// names unique across shards.
+class ShardedModel {
+ public:
+  struct Entry {
+    std::uint32_t shard;  // index into shards()
+    const TensorInfo* info;
+  };
+
+  // `path` may be a folder, an index file (*.index.json) or one .safetensors
+  // file. In a folder: {prefix}.safetensors.index.json if present, else
+  // {prefix}.safetensors, else every {prefix}*.safetensors (as mlx-lm loads).
+  static Expected<ShardedModel> open(const std::string& path, const OpenOptions& opt = {}) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path p(path);
+    if (fs::is_directory(p, ec)) {
+      const fs::path index = p / index_file_name(opt.prefix);
+      if (fs::exists(index, ec)) return open_index(index.string(), opt);
+      const fs::path single = p / (opt.prefix + ".safetensors");
+      if (fs::exists(single, ec)) return open_files({single.string()}, opt, {});
+      std::vector<std::string> found;
+      for (fs::directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.size() > opt.prefix.size() + 12 &&
+            name.compare(0, opt.prefix.size(), opt.prefix) == 0 && name.ends_with(".safetensors") &&
+            it->is_regular_file(ec)) {
+          found.push_back(it->path().string());
+        }
+      }
+      if (ec) return make_error(Errc::kIo, "cannot list folder: " + ec.message(), kNoOffset, path);
+      if (found.empty()) {
+        return make_error(Errc::kNotFound,
+                          "no " + index_file_name(opt.prefix) + " and no " + opt.prefix +
+                              "*.safetensors in the folder",
+                          kNoOffset, path);
+      }
+      std::sort(found.begin(), found.end());
+      return open_files(found, opt, {});
+    }
+    if (path.ends_with(".index.json")) return open_index(path, opt);
+    return open_files({path}, opt, {});
+  }
+
+  std::span<const File> shards() const noexcept { return shards_; }
+  // Every tensor, shard by shard and in data order inside a shard: the order
+  // that reads each mapping sequentially.
+  std::span<const Entry> tensors() const noexcept { return entries_; }
+  const Entry* find(std::string_view name) const noexcept {
+    auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                               [&](std::uint32_t i, std::string_view n) {
+                                 return std::string_view(entries_[i].info->name) < n;
+                               });
+    if (it == by_name_.end() || entries_[*it].info->name != name) return nullptr;
+    return &entries_[*it];
+  }
+  std::span<const std::byte> data(const Entry& e) const noexcept {
+    return shards_[e.shard].data(*e.info);
+  }
+  const File& shard_of(const Entry& e) const noexcept { return shards_[e.shard]; }
+  // Drops the tensor's pages from the resident set once it has been used.
+  void release(const Entry& e) const noexcept { shards_[e.shard].release(*e.info); }
+
+  // Sum of all tensors' bytes, and what the index declares (informative: HF
+  // loaders do not check it, so neither do we; inspect shows a mismatch).
+  std::uint64_t total_size() const noexcept { return total_size_; }
+  std::optional<std::uint64_t> declared_total_size() const noexcept { return declared_total_; }
+  const std::string& index_path() const noexcept { return index_path_; }  // empty without an index
+
+ private:
+  static bool plain_file_name(std::string_view s) {
+    return !s.empty() && s != "." && s != ".." && s.find('/') == std::string_view::npos &&
+           s.find('\\') == std::string_view::npos && s.find('\0') == std::string_view::npos;
+  }
+
+  static Expected<ShardedModel> open_index(const std::string& index_path, const OpenOptions& opt) {
+    namespace fs = std::filesystem;
+    auto m = MappedFile::open(index_path);  // mapped: the size is checked before any read
+    if (!m) return std::move(m).error();
+    if (m->size() > opt.max_index_bytes) {
+      return make_error(
+          Errc::kLimit,
+          "index file is larger than " + std::to_string(opt.max_index_bytes) + " bytes", 0,
+          index_path);
+    }
+    const std::string_view text(reinterpret_cast<const char*>(m->data()), m->size());
+    auto doc = edgequant::detail::parse_json_strict(text, index_path);
+    if (!doc) return std::move(doc).error();
+    std::vector<std::pair<std::string, std::string>> wmap;  // tensor -> shard file
+    std::optional<std::uint64_t> declared;
+    try {
+      if (!doc->is_object()) {
+        return make_error(Errc::kTypeMismatch, "index is not a JSON object", 0, index_path);
+      }
+      const auto wm = doc->find("weight_map");
+      if (wm == doc->end())
+        return make_error(Errc::kInvalid, "index has no \"weight_map\"", 0, index_path);
+      if (!wm->is_object()) {
+        return make_error(Errc::kTypeMismatch, "\"weight_map\" is not an object", 0, index_path);
+      }
+      for (const auto& [k, v] : wm->items()) {
+        if (!v.is_string()) {
+          return make_error(Errc::kTypeMismatch, "weight_map entry \"" + k + "\" is not a string",
+                            0, index_path);
+        }
+        const auto& f = v.get_ref<const std::string&>();
+        if (!plain_file_name(f)) {
+          return make_error(Errc::kInvalid,
+                            "weight_map entry \"" + k + "\" names \"" + f +
+                                "\", which is not a plain file name in the index's folder",
+                            0, index_path);
+        }
+        wmap.emplace_back(k, f);
+      }
+      if (const auto md = doc->find("metadata"); md != doc->end() && md->is_object()) {
+        if (const auto ts = md->find("total_size"); ts != md->end()) {
+          if (ts->is_number_unsigned()) {
+            declared = ts->get<std::uint64_t>();
+          } else if (ts->is_number_float()) {  // some writers emit 1.5e10; keep if integral
+            const double d = ts->get<double>();
+            if (d >= 0 && d < 1.8e19 && static_cast<double>(static_cast<std::uint64_t>(d)) == d) {
+              declared = static_cast<std::uint64_t>(d);
+            }
+          }
+        }
+      }
+    } catch (const std::exception& e) {
+      return make_error(Errc::kInvalid, std::string("index: ") + e.what(), kNoOffset, index_path);
+    }
+    const fs::path dir = fs::path(index_path).parent_path();
+    std::vector<std::string> files;
+    for (const auto& kv : wmap) files.push_back(kv.second);
+    std::sort(files.begin(), files.end());
+    files.erase(std::unique(files.begin(), files.end()), files.end());
+    for (auto& f : files) f = (dir / f).string();
+    auto model = open_files(files, opt, index_path);
+    if (!model) return model;
+    model->declared_total_ = declared;
+    EDGEQUANT_TRY(model->check_weight_map(wmap, dir));
+    return model;
+  }
+
+  static Expected<ShardedModel> open_files(const std::vector<std::string>& files,
+                                           const OpenOptions& opt, std::string index_path) {
+    ShardedModel m;
+    m.index_path_ = std::move(index_path);
+    m.shards_.reserve(files.size());
+    for (const auto& f : files) {
+      auto file = File::open(f, opt.limits);
+      if (!file) return std::move(file).error();
+      m.shards_.push_back(std::move(*file));
+    }
+    for (std::uint32_t s = 0; s < m.shards_.size(); ++s) {
+      for (const auto& t : m.shards_[s].tensors()) {
+        m.entries_.push_back({s, &t});
+        const auto sum = checked_add<std::uint64_t>(m.total_size_, t.nbytes());
+        if (!sum) return make_error(Errc::kOverflow, "total tensor size overflows");
+        m.total_size_ = *sum;
+      }
+    }
+    m.by_name_.resize(m.entries_.size());
+    for (std::uint32_t i = 0; i < m.by_name_.size(); ++i) m.by_name_[i] = i;
+    const auto& ent = m.entries_;
+    std::sort(m.by_name_.begin(), m.by_name_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return ent[a].info->name < ent[b].info->name;
+    });
+    for (std::size_t i = 1; i < m.by_name_.size(); ++i) {
+      const Entry& a = ent[m.by_name_[i - 1]];
+      const Entry& b = ent[m.by_name_[i]];
+      if (a.info->name == b.info->name) {  // §5.4 step 3: never let one silently win
+        return make_error(Errc::kInvalid,
+                          "tensor \"" + b.info->name + "\" is in both " +
+                              m.shards_[a.shard].path() + " and " + m.shards_[b.shard].path(),
+                          b.info->header_offset, m.shards_[b.shard].path());
+      }
+    }
+    return m;
+  }
+
+  Status check_weight_map(const std::vector<std::pair<std::string, std::string>>& wmap,
+                          const std::filesystem::path& dir) const {
+    std::vector<std::string_view> listed;
+    listed.reserve(wmap.size());
+    for (const auto& [name, file] : wmap) {
+      listed.push_back(name);
+      const Entry* e = find(name);
+      const std::string want = (dir / file).string();
+      if (!e) {
+        return make_error(
+            Errc::kNotFound,
+            "index maps tensor \"" + name + "\" to " + file + ", which does not hold it", kNoOffset,
+            index_path_);
+      }
+      if (shards_[e->shard].path() != want) {
+        return make_error(Errc::kInvalid,
+                          "index maps tensor \"" + name + "\" to " + file + ", but it is in " +
+                              shards_[e->shard].path(),
+                          kNoOffset, index_path_);
+      }
+    }
+    std::sort(listed.begin(), listed.end());
+    for (const Entry& e : entries_) {
+      if (!std::binary_search(listed.begin(), listed.end(), std::string_view(e.info->name))) {
+        return make_error(Errc::kInvalid,
+                          "shard " + shards_[e.shard].path() + " holds tensor \"" + e.info->name +
+                              "\", which the index does not list",
+                          kNoOffset, index_path_);
+      }
+    }
+    return {};
+  }
+
+  std::vector<File> shards_;
+  std::vector<Entry> entries_;
+  std::vector<std::uint32_t> by_name_;
+  std::uint64_t total_size_ = 0;
+  std::optional<std::uint64_t> declared_total_;
+  std::string index_path_;
+};
+
+// ------------------------------------------------------------------ writer --
+enum class ShardPolicy : std::uint8_t {
+  // huggingface_hub split_state_dict_into_shards_factory (§5.3): in the given
+  // order; a tensor over the limit gets a shard of its own (appended at once);
+  // otherwise the current shard is closed when the tensor would tip it over.
+  kHub,
+  // mlx-lm make_shards: close the current shard whenever size + tensor would
+  // exceed the limit, even when it is empty (an oversized first tensor leaves
+  // an empty first shard).
+  kMlx,
+};
+
+struct ShardOptions {
+  // Limit on the sum of tensor bytes per shard (headers not counted): the
+  // hub's decimal "5GB" by default; mlx-lm uses 5 << 30.
+  std::uint64_t max_shard_bytes = 5'000'000'000;
+  ShardPolicy policy = ShardPolicy::kHub;
+  std::string prefix = "model";
+  bool index_for_single = false;  // mlx-lm writes an index even for one shard
+  WriteOptions file_options;
+};
+
+struct ShardPlan {
+  std::string file_name;
+  Layout layout;
+};
+
+// Splits `specs` (in state-dict order) into shards and lays out each shard.
+inline Expected<std::vector<ShardPlan>> plan_shards(const std::vector<TensorSpec>& specs,
+                                                    const Metadata& md, const ShardOptions& opt) {
+  std::vector<std::vector<TensorSpec>> groups;
+  std::vector<TensorSpec> cur;
+  std::uint64_t cur_size = 0;
+  for (const auto& s : specs) {
+    const auto nb = tensor_nbytes(s.dtype, s.shape);
+    if (!nb) {
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + s.name + "\": shape overflows or is not whole bytes");
+    }
+    const auto grown = checked_add<std::uint64_t>(cur_size, *nb);
+    if (!grown) return make_error(Errc::kOverflow, "shard size overflows");
+    if (opt.policy == ShardPolicy::kHub && *nb > opt.max_shard_bytes) {
+      groups.push_back({s});
+      continue;
+    }
+    // The hub never closes an empty shard here (its tensor fits the limit);
+    // mlx-lm does when the first tensor is oversized.
+    if (*grown > opt.max_shard_bytes) {
+      groups.push_back(std::move(cur));
+      cur.clear();
+      cur_size = 0;
+    }
+    cur.push_back(s);
+    cur_size += *nb;
+  }
+  if (!cur.empty() || groups.empty()) groups.push_back(std::move(cur));
+  std::vector<ShardPlan> out;
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    auto lay = plan(std::move(groups[i]), md, opt.file_options);
+    if (!lay) return std::move(lay).error();
+    out.push_back({shard_file_name(opt.prefix, i, groups.size()), std::move(*lay)});
+  }
+  // Names must be unique across shards too.
+  std::vector<std::string_view> names;
+  for (const auto& sp : out) {
+    for (const auto& t : sp.layout.tensors) names.push_back(t.name);
+  }
+  std::sort(names.begin(), names.end());
+  if (auto it = std::adjacent_find(names.begin(), names.end()); it != names.end()) {
+    return make_error(Errc::kBadArgument, "duplicate tensor name \"" + std::string(*it) + "\"");
+  }
+  return out;
+}
+
+// The index as huggingface_hub writes it: json.dumps(index, indent=2,
+// sort_keys=True) + "\n" (ASCII-escaped strings), §5.2.
+inline std::string render_index(const std::vector<ShardPlan>& shards) {
+  std::uint64_t total = 0;
+  std::vector<std::pair<std::string_view, std::string_view>> wm;
+  for (const auto& s : shards) {
+    total += s.layout.data_size;
+    for (const auto& t : s.layout.tensors) wm.emplace_back(t.name, s.file_name);
+  }
+  std::sort(wm.begin(), wm.end());
+  std::string o = "{\n  \"metadata\": {\n    \"total_size\": " + std::to_string(total) +
+                  "\n  },\n  \"weight_map\": {";
+  for (std::size_t i = 0; i < wm.size(); ++i) {
+    o += i ? ",\n    " : "\n    ";
+    edgequant::detail::append_json_string_ascii(o, wm[i].first);
+    o += ": ";
+    edgequant::detail::append_json_string_ascii(o, wm[i].second);
+  }
+  o += wm.empty() ? "}\n}\n" : "\n  }\n}\n";
+  return o;
+}
+
+// Streams a sharded checkpoint into folder `dir`: tensor bytes come in
+// next() order (shard by shard, each shard in its layout order). Shards are
+// temp files until finish(), which commits them and then writes the index, so
+// an interrupted run leaves no partial checkpoint (only hidden temp files if
+// the process is killed outright).
+class ShardedWriter {
+ public:
+  static Expected<ShardedWriter> start(const std::string& dir, const std::vector<TensorSpec>& specs,
+                                       const Metadata& md = {}, const ShardOptions& opt = {}) {
+    auto plans = plan_shards(specs, md, opt);
+    if (!plans) return std::move(plans).error();
+    ShardedWriter w;
+    w.dir_ = dir;
+    w.opt_ = opt;
+    w.plans_ = std::move(*plans);
+    EDGEQUANT_TRY(w.open_shard(0));
+    return w;
+  }
+
+  const std::vector<ShardPlan>& shards() const noexcept { return plans_; }
+  std::size_t current_shard() const noexcept { return shard_; }
+  const TensorInfo* next() const noexcept { return writer_ ? writer_->next() : nullptr; }
+
+  Status write(std::span<const std::byte> bytes) {
+    EDGEQUANT_TRY(advance());
+    if (!writer_) return make_error(Errc::kBadArgument, "more data than the tensors declare");
+    EDGEQUANT_TRY(writer_->write(bytes));
+    return advance();
+  }
+  Status write_tensor(std::string_view name, std::span<const std::byte> bytes) {
+    EDGEQUANT_TRY(advance());
+    if (bytes.empty()) {  // empty tensors take no bytes (any shard)
+      for (const auto& p : plans_) {
+        for (const auto& t : p.layout.tensors) {
+          if (t.name == name && t.nbytes() == 0) return {};
+        }
+      }
+    }
+    if (!writer_)
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + std::string(name) + "\" comes after the end");
+    EDGEQUANT_TRY(writer_->write_tensor(name, bytes));
+    return advance();
+  }
+
+  Status finish() {
+    EDGEQUANT_TRY(advance());
+    if (writer_ && writer_->next()) {
+      return make_error(Errc::kBadArgument,
+                        "tensor \"" + writer_->next()->name + "\" was not written completely");
+    }
+    for (auto& f : files_) EDGEQUANT_TRY(f->commit());
+    if (plans_.size() > 1 || opt_.index_for_single) {
+      auto f = AtomicFile::create(path_of(index_file_name(opt_.prefix)));
+      if (!f) return std::move(f).error();
+      const std::string idx = render_index(plans_);
+      EDGEQUANT_TRY(f->write(idx.data(), idx.size()));
+      EDGEQUANT_TRY(f->commit());
+    }
+    files_.clear();
+    writer_.reset();
+    return {};
+  }
+
+ private:
+  std::string path_of(const std::string& name) const {
+    return (std::filesystem::path(dir_) / name).string();
+  }
+  Status open_shard(std::size_t i) {
+    shard_ = i;
+    auto f = AtomicFile::create(path_of(plans_[i].file_name));
+    if (!f) return std::move(f).error();
+    files_.push_back(std::make_unique<AtomicFile>(std::move(*f)));
+    auto w = Writer<AtomicFile>::start(*files_.back(), plans_[i].layout);
+    if (!w) return std::move(w).error();
+    writer_ = std::make_unique<Writer<AtomicFile>>(std::move(*w));
+    return {};
+  }
+  // Moves to the next shard once the current one is complete.
+  Status advance() {
+    while (writer_ && !writer_->next() && shard_ + 1 < plans_.size()) {
+      EDGEQUANT_TRY(writer_->finish());
+      EDGEQUANT_TRY(files_.back()->flush_and_release());
+      EDGEQUANT_TRY(open_shard(shard_ + 1));
+    }
+    return {};
+  }
+
+  std::string dir_;
+  ShardOptions opt_;
+  std::vector<ShardPlan> plans_;
+  std::vector<std::unique_ptr<AtomicFile>> files_;
+  std::unique_ptr<Writer<AtomicFile>> writer_;
+  std::size_t shard_ = 0;
+};
+
+}  // namespace edgequant::safetensors
+#endif
 // ==== file: edgequant/kernels.hpp
 // SIMD entry: compiles every per-target kernel (kernels/all-inl.hpp) for each
 // Highway target with foreach_target.h, and selects among them at run time

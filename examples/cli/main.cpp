@@ -8,6 +8,7 @@
 #include "cli/cmd_demo.hpp"
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
+#include "cli/cmd_inspect_tensors.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -26,6 +27,7 @@ std::vector<eqcli::Command> commands() {
       eqcli::validate_command(),
       eqcli::gguf_split_command(),
       eqcli::gguf_merge_command(),
+      eqcli::inspect_tensors_command(),
   };
 }
 

@@ -8,6 +8,13 @@
 #include "edgequant/core/parallel.hpp"
 #include "edgequant/core/tensor_view.hpp"
 #include "edgequant/formats/gguf.hpp"
+#include "edgequant/formats/npy.hpp"
+#include "edgequant/formats/npz.hpp"
+#include "edgequant/formats/zip.hpp"
+#if __has_include(<nlohmann/json.hpp>)  // safetensors headers and HF index files are JSON
+#include "edgequant/formats/hf_sharded.hpp"
+#include "edgequant/formats/safetensors.hpp"
+#endif
 #include "edgequant/io/atomic_file.hpp"
 #include "edgequant/io/mapped_file.hpp"
 #include "edgequant/kernels.hpp"

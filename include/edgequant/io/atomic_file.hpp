@@ -167,6 +167,15 @@ class AtomicFile {
     return {};
   }
 
+  // Writes out the buffered bytes and frees the buffer: for outputs kept open
+  // but idle until a joint commit (the shards of a sharded checkpoint).
+  Status flush_and_release() {
+    if (fd_ < 0) return make_error(Errc::kIo, "flush after close", pos_, path_);
+    EDGEQUANT_TRY(flush());
+    std::vector<std::byte>().swap(buf_);
+    return {};
+  }
+
   std::uint64_t position() const noexcept { return pos_; }
   const std::string& path() const noexcept { return path_; }
   const std::string& temp_path() const noexcept { return tmp_; }

@@ -123,6 +123,25 @@ class MappedFile {
 #endif
   }
 
+  // Drops the pages wholly inside [offset, offset + len) from this process's
+  // resident set (MADV_DONTNEED; they are read from the file again if touched).
+  // Streaming readers call it after each tensor so that resident memory stays
+  // bounded by the tensors in use, whatever the file size. No-op unless mapped.
+  void release_range(std::uint64_t offset, std::uint64_t len) const noexcept {
+#if EDGEQUANT_HAVE_MMAP
+    if (!mapped_ || offset >= size_ || len == 0) return;
+    const std::uint64_t page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const std::uint64_t end = len > size_ - offset ? size_ : offset + len;
+    const std::uint64_t first = (offset + page - 1) / page * page;
+    // The file's last page may be partial: release it when the range reaches EOF.
+    const std::uint64_t last = end == size_ ? (end + page - 1) / page * page : end / page * page;
+    if (last > first) ::madvise(const_cast<std::byte*>(data_) + first, last - first, MADV_DONTNEED);
+#else
+    (void)offset;
+    (void)len;
+#endif
+  }
+
  private:
   static Error io_error(const std::string& path, const char* what) {
     return make_error(Errc::kIo, std::string(what) + ": " + std::strerror(errno), kNoOffset,
