@@ -476,13 +476,19 @@ class Encoder {
     Encoder<CountingSink> ce(counter);
     EDGEQUANT_TRY(body(ce));
     EDGEQUANT_TRY(len_header(number, counter.n));
-    const std::uint64_t start = s_->position();
-    EDGEQUANT_TRY(body(*this));
-    if (s_->position() - start != counter.n) {
-      return make_error(Errc::kInvalid, "sub-message " + std::to_string(number) +
-                                            " wrote a different size than it announced");
+    if constexpr (std::is_same_v<Sink, CountingSink>) {
+      // Size pass: one walk per level, so nesting costs linear time, not 2^depth.
+      s_->n += counter.n;
+      return {};
+    } else {
+      const std::uint64_t start = s_->position();
+      EDGEQUANT_TRY(body(*this));
+      if (s_->position() - start != counter.n) {
+        return make_error(Errc::kInvalid, "sub-message " + std::to_string(number) +
+                                              " wrote a different size than it announced");
+      }
+      return {};
     }
-    return {};
   }
 
  private:
