@@ -65,7 +65,7 @@ bool contains(const Error& e, const char* s) {
 
 TEST_CASE("external data locations: lexical rules") {
   for (const char* ok : {"w.bin", "sub/w.bin", "./w.bin", "a..b", "..hidden", "sub//w"}) {
-    CAPTURE(ok);
+    CAPTURE(std::string(ok));
     CHECK(check_location(ok));
   }
   const std::string with_nul("w\0.bin", 6);
@@ -338,7 +338,7 @@ TEST_CASE("write_model: data locations stay in the folder, symlinks are replaced
   WriteOptions opt;
   opt.external = WriteOptions::External::kExternal;
   for (const char* bad : {"../escape.data", "/tmp/escape.data", "a/../../escape.data"}) {
-    CAPTURE(bad);
+    CAPTURE(std::string(bad));
     opt.data_location = bad;
     auto st = write_model(m, d / "out/m.onnx", opt);
     REQUIRE_FALSE(st);

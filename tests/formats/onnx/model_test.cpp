@@ -93,7 +93,7 @@ TEST_CASE("typed payload fields decode to the raw encoding and re-encode to the 
        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0}},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.what);
+    CAPTURE(std::string(c.what));
     auto t = tensor_from(c.wire);
     REQUIRE_MESSAGE(t, (t ? "" : t.error().message()));
     CHECK(t->storage == Storage::kTyped);
@@ -162,7 +162,7 @@ TEST_CASE("malformed tensors are refused with the reason") {
        "overflows"},
   };
   for (const auto& c : cases) {
-    CAPTURE(c.what);
+    CAPTURE(std::string(c.what));
     auto t = tensor_from(c.wire);
     REQUIRE_FALSE(t);
     CHECK_MESSAGE(t.error().what.find(c.text) != std::string::npos, t.error().what);

@@ -127,7 +127,7 @@ TEST_CASE("Decoder refuses malformed records with the offset and the path") {
       {B({0x0b, 0x14}), Errc::kInvalid, 11, "does not match"},         // group 1 closed by 2
   };
   for (const auto& c : cases) {
-    CAPTURE(c.text);
+    CAPTURE(std::string(c.text));
     Decoder d(c.bytes, 10, dims);
     auto f = d.next();
     REQUIRE_FALSE(f);
