@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/cmd_demo.hpp"
+#include "cli/cmd_inspect_onnx.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -20,6 +21,8 @@ std::vector<eqcli::Command> commands() {
       eqcli::types_command(),
       eqcli::quantize_raw_command(),
       eqcli::dequantize_raw_command(),
+      eqcli::inspect_onnx_command(),
+      eqcli::validate_onnx_command(),
   };
 }
 

@@ -7,6 +7,7 @@
 #include "edgequant/formats/onnx/model.hpp"
 #include "edgequant/formats/onnx/protobuf.hpp"
 #include "edgequant/formats/onnx/reader.hpp"
+#include "edgequant/formats/onnx/rewrite.hpp"
 #include "edgequant/formats/onnx/tensor_data.hpp"
 #include "edgequant/formats/onnx/validate.hpp"
 #include "edgequant/formats/onnx/writer.hpp"

@@ -375,3 +375,96 @@ TEST_CASE("onnxruntime 1.30 loads IR 10 to 13 and rejects IR 14") {
     }
   }
 }
+
+namespace {
+
+// A test-local blockwise INT4 weight quantizer plugged into rewrite_weights:
+// symmetric, scale = absmax / 7 per block of `block` rows of W[K,N], codes
+// round(w / scale) clamped to [-8, 7]. Not ORT's arithmetic (quantize-onnx owns
+// that); it drives the rewrite API and INT4 packing through the real runtime.
+struct Int4Qdq {
+  std::int64_t block;
+  std::map<std::string, std::pair<std::vector<std::int8_t>, std::vector<float>>>
+      made;  // codes, scales
+
+  Expected<std::optional<Replacement>> operator()(const Node& n, const Tensor& w) {
+    const std::int64_t K = w.dims[0], N = w.dims[1], nb = (K + block - 1) / block;
+    auto f = to_floats(w);
+    if (!f) return std::move(f).error();
+    std::vector<std::int8_t> q(static_cast<std::size_t>(K * N));
+    std::vector<float> s(static_cast<std::size_t>(nb * N));
+    for (std::int64_t bi = 0; bi < nb; ++bi)
+      for (std::int64_t c = 0; c < N; ++c) {
+        float amax = 0;
+        for (std::int64_t k = bi * block; k < std::min(K, (bi + 1) * block); ++k)
+          amax = std::max(amax, std::abs((*f)[k * N + c]));
+        const float sc = amax > 0 ? amax / 7.0f : 1.0f;
+        s[bi * N + c] = sc;
+        for (std::int64_t k = bi * block; k < std::min(K, (bi + 1) * block); ++k) {
+          q[k * N + c] = static_cast<std::int8_t>(
+              std::clamp(std::nearbyint((*f)[k * N + c] / sc), -8.0f, 7.0f));
+        }
+      }
+    std::vector<std::uint8_t> codes(q.size());
+    for (std::size_t i = 0; i < q.size(); ++i) codes[i] = static_cast<std::uint8_t>(q[i]) & 15;
+    made[w.name] = {q, s};
+    Replacement r;
+    r.initializers.push_back(
+        b::tensor(w.name + "_q", DataType::kInt4, {K, N}, Bytes::own(pack_bits(codes, 4))));
+    r.initializers.push_back(b::tensor(w.name + "_s", DataType::kFloat, {nb, N}, s));
+    r.nodes.push_back(
+        b::node("DequantizeLinear", {w.name + "_q", w.name + "_s"}, {n.output[0] + "_w"},
+                {b::attr("axis", 0), b::attr("block_size", block)}, n.output[0] + "_dq"));
+    r.nodes.push_back(b::node("MatMul", {n.input[0], n.output[0] + "_w"}, n.output, {}, n.name));
+    r.opsets.push_back(b::opset("", 21));
+    r.min_ir_version = 10;
+    return std::optional<Replacement>(std::move(r));
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "onnxruntime runs an MLP whose weights rewrite_weights turned into INT4 DequantizeLinear") {
+  if (ort_dir().empty()) return;
+  TempDir d("ort_rewrite");
+  Mlp mlp;
+  Model m = mlp.model("Relu", 8, 17, false);
+  Int4Qdq q{4, {}};
+  auto rep = rewrite_weights(m, std::ref(q));
+  REQUIRE_MESSAGE(rep, (rep ? "" : rep.error().message()));
+  CHECK(rep->rewritten == 2);
+  CHECK(rep->weight_bytes == (8 * 16 + 16 * 4) * 4);
+  CHECK(rep->replacement_bytes == (8 * 16 + 16 * 4) / 2 + (2 * 16 + 4 * 4) * 4);
+  CHECK(m.ir_version == 10);
+  CHECK(m.opset_version("") == 21);
+  CHECK(validate(m).ok());
+  REQUIRE(write_model(m, d / "q.onnx"));
+  // Duplicate node names: ORT refuses them ("two nodes with same node name"), so does validate.
+  Model dup = m;
+  for (auto& nd : dup.graph->node) nd.name = "same";
+  CHECK_FALSE(validate(dup).ok());
+  // Reference: dequantize the codes and scales the quantizer made, by hand.
+  const auto deq = [&](const std::string& name, std::size_t K, std::size_t N) {
+    const auto& [codes, scales] = q.made.at(name);
+    std::vector<double> w(K * N);
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t c = 0; c < N; ++c)
+        w[k * N + c] = static_cast<double>(codes[k * N + c] * scales[(k / 4) * N + c]);
+    return w;
+  };
+  auto h = matmul(to_d(mlp.x), deq("W1", 8, 16), 2, 8, 16);
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = std::max(0.0, h[i] + mlp.b1[i % 16]);
+  auto y = matmul(h, deq("W2", 16, 4), 2, 16, 4);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] += mlp.b2[i % 4];
+  softmax_rows(y, 4);
+  for (const char* opt : {"disabled", "all"}) {
+    CAPTURE(std::string(opt));
+    auto r = ort_run(d / "q.onnx", {{"x", {2, 8}, mlp.x}}, opt);
+    REQUIRE(r);
+    REQUIRE_MESSAGE(r->ok, r->error);
+    const double err = max_abs_diff(r->out["y"], y);
+    MESSAGE("INT4 QDQ MLP (" << std::string(opt) << "): max |ORT - reference| = " << err);
+    CHECK(err <= kTol);
+  }
+}

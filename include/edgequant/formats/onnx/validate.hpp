@@ -195,11 +195,16 @@ class Validator {
     for (const auto& s : g.sparse_initializer) {
       if (s.values) scope.insert(s.values->name);
     }
+    std::set<std::string> node_names;
     for (std::size_t i = 0; i < g.node.size(); ++i) {
       const Node& n = g.node[i];
       const std::string w = where + ".node[" + std::to_string(i) + "] (" + n.op_type +
                             (n.name.empty() ? "" : " '" + n.name + "'") + ")";
       if (n.op_type.empty()) add(true, w, "node without op_type");
+      if (!n.name.empty() && !node_names.insert(n.name).second) {
+        add(true, w,
+            "node name '" + n.name + "' is used twice in this graph (ONNX Runtime refuses it)");
+      }
       if (!domain_imported(n.domain, m_.opset_import)) {
         add(true, w, "no opset import for domain '" + n.domain + "'");
       }
