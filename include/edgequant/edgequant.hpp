@@ -7,6 +7,7 @@
 #include "edgequant/core/float_convert.hpp"
 #include "edgequant/core/parallel.hpp"
 #include "edgequant/core/tensor_view.hpp"
+#include "edgequant/formats/onnx.hpp"
 #include "edgequant/io/atomic_file.hpp"
 #include "edgequant/io/mapped_file.hpp"
 #include "edgequant/kernels.hpp"
