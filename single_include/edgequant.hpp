@@ -1358,6 +1358,37 @@ class MappedFile {
     return read_whole(path);
   }
 
+#if EDGEQUANT_HAVE_MMAP
+  // Maps a regular file the caller has already opened (and checked, e.g. for
+  // containment); the caller keeps ownership of `fd`. Falls back to reading.
+  static Expected<MappedFile> map_fd(int fd, const std::string& name) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return io_error(name, "cannot stat");
+    if (!S_ISREG(st.st_mode)) return make_error(Errc::kIo, "not a regular file", kNoOffset, name);
+    MappedFile f;
+    f.path_ = name;
+    f.size_ = static_cast<std::size_t>(st.st_size);
+    if (f.size_ == 0) return f;
+    void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      f.data_ = static_cast<const std::byte*>(p);
+      f.mapped_ = true;
+      return f;
+    }
+    auto buf = std::make_unique<std::byte[]>(f.size_);
+    std::size_t n = 0;
+    while (n < f.size_) {
+      const ssize_t r = ::pread(fd, buf.get() + n, f.size_ - n, static_cast<off_t>(n));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return io_error(name, "read failed");
+      n += static_cast<std::size_t>(r);
+    }
+    f.owned_ = std::move(buf);
+    f.data_ = f.owned_.get();
+    return f;
+  }
+#endif
+
   // Wraps bytes already in memory (tests, fuzzers). The bytes are copied.
   static MappedFile from_bytes(std::span<const std::byte> bytes, std::string name = "<memory>") {
     MappedFile f;
@@ -7137,6 +7168,3752 @@ class ShardedWriter {
 
 }  // namespace edgequant::safetensors
 #endif
+// ==== file: edgequant/formats/onnx.hpp
+// ONNX: protobuf codec, model reader/writer with external data, validation and
+// graph rewriting (specs/onnx.md).
+
+// ==== file: edgequant/formats/onnx/build.hpp
+// Builders for ONNX messages. Each sets the same fields (presence included) as
+// its onnx.helper namesake, so a model built here serializes to the bytes
+// onnx.save writes for the same model.
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ==== file: edgequant/formats/onnx/model.hpp
+// ONNX model as plain C++ values: every onnx.proto message ONNX graphs use, with
+// tensor payloads as zero-copy views (specs/onnx.md §2).
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace edgequant::onnx {
+
+// TensorProto.DataType (specs/onnx.md §2.8; ids are stable).
+enum class DataType : std::int32_t {
+  kUndefined = 0,
+  kFloat = 1,
+  kUint8 = 2,
+  kInt8 = 3,
+  kUint16 = 4,
+  kInt16 = 5,
+  kInt32 = 6,
+  kInt64 = 7,
+  kString = 8,
+  kBool = 9,
+  kFloat16 = 10,
+  kDouble = 11,
+  kUint32 = 12,
+  kUint64 = 13,
+  kComplex64 = 14,
+  kComplex128 = 15,
+  kBfloat16 = 16,
+  kFloat8E4M3FN = 17,
+  kFloat8E4M3FNUZ = 18,
+  kFloat8E5M2 = 19,
+  kFloat8E5M2FNUZ = 20,
+  kUint4 = 21,
+  kInt4 = 22,
+  kFloat4E2M1 = 23,
+  kFloat8E8M0 = 24,
+  kUint2 = 25,
+  kInt2 = 26,
+};
+inline constexpr std::int32_t kMaxKnownDataType = 26;
+
+// TensorProto fields that can carry a payload.
+enum TensorField : std::uint8_t {
+  kFieldFloatData = 4,
+  kFieldInt32Data = 5,
+  kFieldStringData = 6,
+  kFieldInt64Data = 7,
+  kFieldRawData = 9,
+  kFieldDoubleData = 10,
+  kFieldUint64Data = 11,
+};
+
+struct DataTypeInfo {
+  std::string_view name;         // as spelled in onnx.proto
+  std::uint8_t bits = 0;         // bits per element in raw_data; 0: no raw form (STRING, unknown)
+  std::uint8_t typed_field = 0;  // TensorField of the typed encoding, 0 if none
+  std::uint8_t entry_bytes =
+      0;                     // raw bytes per typed entry (a 4-bit int32_data entry = 1 packed byte)
+  bool sign_extend = false;  // int32_data entries are the sign-extended value
+  std::uint8_t min_ir = 3;   // first IR version with this type (§3)
+};
+
+constexpr DataTypeInfo data_type_info(std::int32_t t) noexcept {
+  switch (t) {
+    case 0:
+      return {"UNDEFINED", 0, 0, 0, false, 1};
+    case 1:
+      return {"FLOAT", 32, kFieldFloatData, 4, false, 1};
+    case 2:
+      return {"UINT8", 8, kFieldInt32Data, 1, false, 1};
+    case 3:
+      return {"INT8", 8, kFieldInt32Data, 1, true, 1};
+    case 4:
+      return {"UINT16", 16, kFieldInt32Data, 2, false, 1};
+    case 5:
+      return {"INT16", 16, kFieldInt32Data, 2, true, 1};
+    case 6:
+      return {"INT32", 32, kFieldInt32Data, 4, true, 1};
+    case 7:
+      return {"INT64", 64, kFieldInt64Data, 8, false, 1};
+    case 8:
+      return {"STRING", 0, kFieldStringData, 0, false, 1};
+    case 9:
+      return {"BOOL", 8, kFieldInt32Data, 1, false, 1};
+    case 10:
+      return {"FLOAT16", 16, kFieldInt32Data, 2, false, 1};
+    case 11:
+      return {"DOUBLE", 64, kFieldDoubleData, 8, false, 1};
+    case 12:
+      return {"UINT32", 32, kFieldUint64Data, 4, false, 1};
+    case 13:
+      return {"UINT64", 64, kFieldUint64Data, 8, false, 1};
+    case 14:
+      return {"COMPLEX64", 64, kFieldFloatData, 4, false, 1};
+    case 15:
+      return {"COMPLEX128", 128, kFieldDoubleData, 8, false, 1};
+    case 16:
+      return {"BFLOAT16", 16, kFieldInt32Data, 2, false, 4};
+    case 17:
+      return {"FLOAT8E4M3FN", 8, kFieldInt32Data, 1, false, 9};
+    case 18:
+      return {"FLOAT8E4M3FNUZ", 8, kFieldInt32Data, 1, false, 9};
+    case 19:
+      return {"FLOAT8E5M2", 8, kFieldInt32Data, 1, false, 9};
+    case 20:
+      return {"FLOAT8E5M2FNUZ", 8, kFieldInt32Data, 1, false, 9};
+    case 21:
+      return {"UINT4", 4, kFieldInt32Data, 1, false, 10};
+    case 22:
+      return {"INT4", 4, kFieldInt32Data, 1, false, 10};
+    case 23:
+      return {"FLOAT4E2M1", 4, kFieldInt32Data, 1, false, 11};
+    case 24:
+      return {"FLOAT8E8M0", 8, kFieldInt32Data, 1, false, 12};
+    case 25:
+      return {"UINT2", 2, kFieldInt32Data, 1, false, 13};
+    case 26:
+      return {"INT2", 2, kFieldInt32Data, 1, false, 13};
+    default:
+      return {"", 0, 0, 0, false, 0};
+  }
+}
+constexpr std::string_view data_type_name(std::int32_t t) noexcept {
+  return data_type_info(t).name;
+}
+constexpr bool is_known_data_type(std::int32_t t) noexcept {
+  return t >= 0 && t <= kMaxKnownDataType;
+}
+
+// Bytes of `numel` elements in raw_data encoding: ceil(numel * bits / 8)
+// (sub-byte types pack several elements per byte, §2.8). nullopt on overflow.
+constexpr std::optional<std::uint64_t> packed_bytes(std::int32_t dtype,
+                                                    std::uint64_t numel) noexcept {
+  const std::uint64_t bits = data_type_info(dtype).bits;
+  if (bits == 0) return std::nullopt;
+  const auto whole = checked_mul<std::uint64_t>(numel / 8, bits);
+  if (!whole) return std::nullopt;
+  return checked_add<std::uint64_t>(*whole, ((numel % 8) * bits + 7) / 8);
+}
+
+// Copyable owning pointer: lets messages nest recursively (a graph in an
+// attribute of a node of a graph) while keeping value semantics.
+template <class T>
+class Box {
+ public:
+  Box() = default;
+  Box(T v) : p_(std::make_unique<T>(std::move(v))) {}  // NOLINT: implicit, like optional
+  Box(const Box& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  Box(Box&&) noexcept = default;
+  Box& operator=(const Box& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  Box& operator=(Box&&) noexcept = default;
+  ~Box() = default;
+
+  bool has_value() const noexcept { return p_ != nullptr; }
+  explicit operator bool() const noexcept { return p_ != nullptr; }
+  T& operator*() noexcept { return *p_; }
+  const T& operator*() const noexcept { return *p_; }
+  T* operator->() noexcept { return p_.get(); }
+  const T* operator->() const noexcept { return p_.get(); }
+  T* get() noexcept { return p_.get(); }
+  const T* get() const noexcept { return p_.get(); }
+  T& emplace() {
+    p_ = std::make_unique<T>();
+    return *p_;
+  }
+  void reset() noexcept { p_.reset(); }
+
+  friend bool operator==(const Box& a, const Box& b) {
+    if (!a.p_ || !b.p_) return !a.p_ && !b.p_;
+    return *a.p_ == *b.p_;
+  }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+// A byte range that is either borrowed (a view into a mapped file, kept alive by
+// `owner`) or owned. Copies share the bytes. Equality compares contents.
+class Bytes {
+ public:
+  Bytes() = default;
+  static Bytes view(std::span<const std::byte> b, std::shared_ptr<const void> owner) {
+    Bytes r;
+    r.data_ = b;
+    r.owner_ = std::move(owner);
+    return r;
+  }
+  static Bytes own(std::vector<std::byte> v) {
+    auto p = std::make_shared<const std::vector<std::byte>>(std::move(v));
+    Bytes r;
+    r.data_ = std::span<const std::byte>(p->data(), p->size());
+    r.owner_ = std::move(p);
+    return r;
+  }
+  static Bytes copy(std::span<const std::byte> b) {
+    return own(std::vector<std::byte>(b.begin(), b.end()));
+  }
+  template <class T>
+  static Bytes copy_of(std::span<const T> v) {
+    return copy(std::as_bytes(v));
+  }
+
+  std::span<const std::byte> span() const noexcept { return data_; }
+  const std::byte* data() const noexcept { return data_.data(); }
+  std::size_t size() const noexcept { return data_.size(); }
+  bool empty() const noexcept { return data_.empty(); }
+  const std::shared_ptr<const void>& owner() const noexcept { return owner_; }
+
+  friend bool operator==(const Bytes& a, const Bytes& b) {
+    return a.size() == b.size() &&
+           (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
+  }
+
+ private:
+  std::span<const std::byte> data_;
+  std::shared_ptr<const void> owner_;
+};
+
+// A payload produced while the writer streams it (for example a weight that is
+// quantized on the fly): `produce` must hand exactly `size` bytes to the sink.
+using ChunkSink = std::function<Status(std::span<const std::byte>)>;
+struct LazyData {
+  std::uint64_t size = 0;
+  std::function<Status(const ChunkSink&)> produce;
+};
+
+// Bit k of `present` means field k was on the wire. The writer writes a
+// singular field when its value is not the default or its bit is set, so a
+// file read and written again keeps explicit defaults (onnx.helper sets
+// OperatorSetIdProto.domain = "" explicitly, for example) byte for byte.
+struct Presence {
+  std::uint32_t present = 0;
+  bool has(std::uint32_t field) const noexcept { return field < 32 && (present >> field) & 1u; }
+  void mark(std::uint32_t field) noexcept {
+    if (field < 32) present |= 1u << field;
+  }
+  bool operator==(const Presence&) const = default;
+};
+
+// Fields this library does not model (future additions, DeviceConfiguration,
+// TensorProto.segment...) keep their raw records and are written back after
+// the known fields, as protobuf does.
+using UnknownFields = std::string;
+
+struct StringStringEntry : Presence {  // StringStringEntryProto
+  std::string key;
+  std::string value;
+  UnknownFields unknown;
+  bool operator==(const StringStringEntry&) const = default;
+};
+
+struct OperatorSetId : Presence {  // OperatorSetIdProto
+  std::string domain;              // "" = ai.onnx
+  std::int64_t version = 0;
+  UnknownFields unknown;
+  bool operator==(const OperatorSetId&) const = default;
+};
+
+// Where an external tensor's bytes live (§5), parsed from external_data.
+struct ExternalRef {
+  std::string location;
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> length;
+  bool operator==(const ExternalRef&) const = default;
+};
+
+enum class Storage : std::uint8_t {
+  kNone,      // no payload field (empty tensor, or only string_data)
+  kRaw,       // raw_data
+  kTyped,     // float_data / int32_data / int64_data / double_data / uint64_data
+  kExternal,  // data_location = EXTERNAL
+};
+
+struct Tensor : Presence {  // TensorProto
+  std::vector<std::int64_t> dims;
+  std::int32_t data_type = 0;
+  std::string name;
+  std::string doc_string;
+  // Payload. `data` always holds the raw_data encoding (little-endian, sub-byte
+  // types packed low nibble first), whatever field carried it: a view into the
+  // file for raw_data and loaded external data, decoded bytes for typed fields.
+  Storage storage = Storage::kNone;
+  std::uint8_t typed_field = 0;  // TensorField used when storage == kTyped
+  Bytes data;
+  std::shared_ptr<const LazyData> lazy;  // instead of `data`, for streamed writes
+  bool data_loaded = false;              // external: `data` holds the bytes
+  std::vector<std::string> string_data;
+  std::vector<StringStringEntry> external_data;  // as on the wire
+  std::int32_t data_location = 0;                // 0 DEFAULT, 1 EXTERNAL
+  std::vector<StringStringEntry> metadata_props;
+  UnknownFields unknown;
+
+  bool is_external() const noexcept { return storage == Storage::kExternal; }
+
+  // Product of dims (1 for a scalar); errors on negative dims or overflow.
+  Expected<std::uint64_t> numel() const {
+    std::uint64_t n = 1;
+    for (std::size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i] < 0) {
+        return make_error(Errc::kInvalid, "tensor '" + name + "': dims[" + std::to_string(i) +
+                                              "] = " + std::to_string(dims[i]) + " is negative");
+      }
+      auto m = checked_mul<std::uint64_t>(n, static_cast<std::uint64_t>(dims[i]));
+      if (!m) return make_error(Errc::kOverflow, "tensor '" + name + "': element count overflows");
+      n = *m;
+    }
+    return n;
+  }
+  // Payload bytes the dims and data type call for (raw_data encoding).
+  Expected<std::uint64_t> expected_bytes() const {
+    auto n = numel();
+    if (!n) return n.error();
+    if (data_type_info(data_type).bits == 0) {
+      return make_error(Errc::kUnsupported, "tensor '" + name + "': data type " +
+                                                std::to_string(data_type) + " has no raw encoding");
+    }
+    auto b = packed_bytes(data_type, *n);
+    if (!b) return make_error(Errc::kOverflow, "tensor '" + name + "': byte size overflows");
+    return *b;
+  }
+  // Bytes available without I/O: inline payloads and loaded external data.
+  bool has_bytes() const noexcept { return storage != Storage::kExternal || data_loaded; }
+  std::uint64_t payload_size() const noexcept { return lazy ? lazy->size : data.size(); }
+
+  // The external_data entries as a location/offset/length triple.
+  Expected<ExternalRef> external_ref() const;
+
+  bool operator==(const Tensor&) const = default;
+};
+
+struct SparseTensor : Presence {  // SparseTensorProto
+  std::optional<Tensor> values;
+  std::optional<Tensor> indices;
+  std::vector<std::int64_t> dims;
+  UnknownFields unknown;
+  bool operator==(const SparseTensor&) const = default;
+};
+
+struct Dimension : Presence {  // TensorShapeProto.Dimension
+  enum class Kind : std::uint8_t { kUnknown, kValue, kParam };
+  Kind kind = Kind::kUnknown;
+  std::int64_t value = 0;  // dim_value
+  std::string param;       // dim_param
+  std::string denotation;
+  UnknownFields unknown;
+  bool operator==(const Dimension&) const = default;
+};
+
+struct TensorShape : Presence {  // TensorShapeProto
+  std::vector<Dimension> dims;
+  UnknownFields unknown;
+  bool operator==(const TensorShape&) const = default;
+};
+
+struct TypeProto : Presence {  // TypeProto (the oneof flattened)
+  enum class Kind : std::uint8_t {
+    kNone = 0,
+    kTensor = 1,
+    kSequence = 4,
+    kMap = 5,
+    kOpaque = 7,
+    kSparseTensor = 8,
+    kOptional = 9,
+  };
+  Kind kind = Kind::kNone;
+  std::int32_t elem_type = 0;        // tensor, sparse tensor
+  std::optional<TensorShape> shape;  // tensor, sparse tensor; absent = unknown rank
+  std::int32_t key_type = 0;         // map
+  Box<TypeProto> elem;               // sequence, optional: elem_type; map: value_type
+  std::string opaque_domain, opaque_name;
+  std::string denotation;
+  Presence inner;               // presence bits of the oneof's message
+  UnknownFields inner_unknown;  // unknown fields of the oneof's message
+  UnknownFields unknown;
+  bool operator==(const TypeProto&) const = default;
+};
+
+struct ValueInfo : Presence {  // ValueInfoProto
+  std::string name;
+  std::optional<TypeProto> type;
+  std::string doc_string;
+  std::vector<StringStringEntry> metadata_props;
+  UnknownFields unknown;
+  bool operator==(const ValueInfo&) const = default;
+};
+
+enum class AttributeType : std::int32_t {
+  kUndefined = 0,
+  kFloat = 1,
+  kInt = 2,
+  kString = 3,
+  kTensor = 4,
+  kGraph = 5,
+  kFloats = 6,
+  kInts = 7,
+  kStrings = 8,
+  kTensors = 9,
+  kGraphs = 10,
+  kSparseTensor = 11,
+  kSparseTensors = 12,
+  kTypeProto = 13,
+  kTypeProtos = 14,
+};
+
+constexpr std::string_view attribute_type_name(std::int32_t t) noexcept {
+  constexpr std::string_view kNames[] = {
+      "UNDEFINED",      "FLOAT",      "INT",        "STRING",  "TENSOR", "GRAPH",
+      "FLOATS",         "INTS",       "STRINGS",    "TENSORS", "GRAPHS", "SPARSE_TENSOR",
+      "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
+  return t >= 0 && t <= 14 ? kNames[t] : std::string_view("?");
+}
+
+struct Graph;
+
+struct Attribute : Presence {  // AttributeProto
+  std::string name;
+  std::string ref_attr_name;
+  std::string doc_string;
+  std::int32_t type = 0;  // AttributeType
+  float f = 0;
+  std::int64_t i = 0;
+  std::string s;
+  Box<Tensor> t;
+  Box<Graph> g;
+  Box<SparseTensor> sparse_tensor;
+  Box<TypeProto> tp;
+  std::vector<float> floats;
+  std::vector<std::int64_t> ints;
+  std::vector<std::string> strings;
+  std::vector<Tensor> tensors;
+  std::vector<Graph> graphs;
+  std::vector<SparseTensor> sparse_tensors;
+  std::vector<TypeProto> type_protos;
+  UnknownFields unknown;
+  bool operator==(const Attribute&) const;
+};
+
+struct Node : Presence {           // NodeProto
+  std::vector<std::string> input;  // "" = omitted optional input
+  std::vector<std::string> output;
+  std::string name;
+  std::string op_type;
+  std::string domain;  // "" or "ai.onnx" = default domain
+  std::vector<Attribute> attribute;
+  std::string doc_string;
+  std::string overload;
+  std::vector<StringStringEntry> metadata_props;
+  UnknownFields unknown;  // includes device_configurations (field 10)
+
+  const Attribute* find_attribute(std::string_view n) const noexcept {
+    for (const auto& a : attribute) {
+      if (a.name == n) return &a;
+    }
+    return nullptr;
+  }
+  bool operator==(const Node&) const = default;
+};
+
+struct TensorAnnotation : Presence {  // TensorAnnotation
+  std::string tensor_name;
+  std::vector<StringStringEntry> quant_parameter_tensor_names;
+  UnknownFields unknown;
+  bool operator==(const TensorAnnotation&) const = default;
+};
+
+struct Graph : Presence {  // GraphProto
+  std::vector<Node> node;
+  std::string name;
+  std::vector<Tensor> initializer;
+  std::string doc_string;
+  std::vector<ValueInfo> input;
+  std::vector<ValueInfo> output;
+  std::vector<ValueInfo> value_info;
+  std::vector<TensorAnnotation> quantization_annotation;
+  std::vector<SparseTensor> sparse_initializer;
+  std::vector<StringStringEntry> metadata_props;
+  UnknownFields unknown;
+
+  const Tensor* find_initializer(std::string_view n) const noexcept {
+    for (const auto& t : initializer) {
+      if (t.name == n) return &t;
+    }
+    return nullptr;
+  }
+  Tensor* find_initializer(std::string_view n) noexcept {
+    for (auto& t : initializer) {
+      if (t.name == n) return &t;
+    }
+    return nullptr;
+  }
+  bool operator==(const Graph&) const = default;
+};
+
+inline bool Attribute::operator==(const Attribute& o) const {
+  return static_cast<const Presence&>(*this) == static_cast<const Presence&>(o) && name == o.name &&
+         ref_attr_name == o.ref_attr_name && doc_string == o.doc_string && type == o.type &&
+         std::bit_cast<std::uint32_t>(f) == std::bit_cast<std::uint32_t>(o.f) && i == o.i &&
+         s == o.s && t == o.t && g == o.g && sparse_tensor == o.sparse_tensor && tp == o.tp &&
+         floats.size() == o.floats.size() &&
+         (floats.empty() ||
+          std::memcmp(floats.data(), o.floats.data(), floats.size() * sizeof(float)) == 0) &&
+         ints == o.ints && strings == o.strings && tensors == o.tensors && graphs == o.graphs &&
+         sparse_tensors == o.sparse_tensors && type_protos == o.type_protos && unknown == o.unknown;
+}
+
+struct Function : Presence {  // FunctionProto
+  std::string name;
+  std::vector<std::string> input;
+  std::vector<std::string> output;
+  std::vector<std::string> attribute;
+  std::vector<Node> node;
+  std::string doc_string;
+  std::vector<OperatorSetId> opset_import;
+  std::string domain;
+  std::vector<Attribute> attribute_proto;
+  std::vector<ValueInfo> value_info;
+  std::string overload;
+  std::vector<StringStringEntry> metadata_props;
+  UnknownFields unknown;
+  bool operator==(const Function&) const = default;
+};
+
+struct TrainingInfo : Presence {  // TrainingInfoProto
+  std::optional<Graph> initialization;
+  std::optional<Graph> algorithm;
+  std::vector<StringStringEntry> initialization_binding;
+  std::vector<StringStringEntry> update_binding;
+  UnknownFields unknown;
+  bool operator==(const TrainingInfo&) const = default;
+};
+
+struct Model : Presence {  // ModelProto
+  std::int64_t ir_version = 0;
+  std::string producer_name;
+  std::string producer_version;
+  std::string domain;
+  std::int64_t model_version = 0;
+  std::string doc_string;
+  std::optional<Graph> graph;
+  std::vector<OperatorSetId> opset_import;
+  std::vector<StringStringEntry> metadata_props;
+  std::vector<TrainingInfo> training_info;
+  std::vector<Function> functions;
+  UnknownFields unknown;  // includes configuration (field 26)
+
+  // Version of an imported opset ("" and "ai.onnx" are the same domain), or 0.
+  std::int64_t opset_version(std::string_view dom) const noexcept {
+    const bool dflt = dom.empty() || dom == "ai.onnx";
+    for (const auto& o : opset_import) {
+      if (o.domain == dom || (dflt && (o.domain.empty() || o.domain == "ai.onnx")))
+        return o.version;
+    }
+    return 0;
+  }
+  bool operator==(const Model&) const = default;
+};
+
+// ---- walking every tensor and graph ---------------------------------------
+
+enum class TensorRole : std::uint8_t {
+  kInitializer,  // GraphProto.initializer
+  kAttribute,    // a node attribute (Constant's value, ...)
+  kSparse,       // values/indices of a sparse tensor
+};
+
+namespace detail {
+template <class G, class Fn>
+void walk_graph(G& g, Fn& fn);
+
+template <class S, class Fn>
+void walk_sparse(S& s, Fn& fn) {
+  if (s.values) fn.tensor(*s.values, TensorRole::kSparse);
+  if (s.indices) fn.tensor(*s.indices, TensorRole::kSparse);
+}
+template <class N, class Fn>
+void walk_nodes(N& nodes, Fn& fn) {
+  for (auto& n : nodes) {
+    for (auto& a : n.attribute) {
+      if (a.t) fn.tensor(*a.t, TensorRole::kAttribute);
+      for (auto& t : a.tensors) fn.tensor(t, TensorRole::kAttribute);
+      if (a.sparse_tensor) walk_sparse(*a.sparse_tensor, fn);
+      for (auto& s : a.sparse_tensors) walk_sparse(s, fn);
+      if (a.g) walk_graph(*a.g, fn);
+      for (auto& sub : a.graphs) walk_graph(sub, fn);
+    }
+  }
+}
+template <class G, class Fn>
+void walk_graph(G& g, Fn& fn) {
+  fn.graph(g);
+  for (auto& t : g.initializer) fn.tensor(t, TensorRole::kInitializer);
+  for (auto& s : g.sparse_initializer) walk_sparse(s, fn);
+  walk_nodes(g.node, fn);
+}
+template <class M, class Fn>
+void walk_model(M& m, Fn& fn) {
+  if (m.graph) walk_graph(*m.graph, fn);
+  for (auto& ti : m.training_info) {
+    if (ti.initialization) walk_graph(*ti.initialization, fn);
+    if (ti.algorithm) walk_graph(*ti.algorithm, fn);
+  }
+  for (auto& f : m.functions) walk_nodes(f.node, fn);
+}
+template <class TensorFn>
+struct TensorVisitor {
+  TensorFn& f;
+  template <class T>
+  void tensor(T& t, TensorRole r) {
+    f(t, r);
+  }
+  template <class G>
+  void graph(G&) {}
+};
+template <class GraphFn>
+struct GraphVisitor {
+  GraphFn& f;
+  template <class T>
+  void tensor(T&, TensorRole) {}
+  template <class G>
+  void graph(G& g) {
+    f(g);
+  }
+};
+}  // namespace detail
+
+// Calls fn(tensor, role) for every tensor of the model: initializers of the
+// main graph and of every subgraph, attribute tensors, sparse tensors, and
+// those inside functions and training graphs. Works on const and mutable models.
+template <class M, class Fn>
+void for_each_tensor(M& model, Fn&& fn) {
+  detail::TensorVisitor<Fn> v{fn};
+  detail::walk_model(model, v);
+}
+// Calls fn(graph) for the main graph and every subgraph (outer before inner).
+template <class M, class Fn>
+void for_each_graph(M& model, Fn&& fn) {
+  detail::GraphVisitor<Fn> v{fn};
+  detail::walk_model(model, v);
+}
+
+// ---- ExternalRef from the external_data entries ------------------------------
+
+namespace detail {
+// Decimal digits only (no sign, no spaces), overflow-checked: offset/length (§5).
+inline std::optional<std::uint64_t> parse_decimal(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    auto m = checked_mul<std::uint64_t>(v, 10);
+    if (!m) return std::nullopt;
+    auto a = checked_add<std::uint64_t>(*m, static_cast<std::uint64_t>(c - '0'));
+    if (!a) return std::nullopt;
+    v = *a;
+  }
+  return v;
+}
+}  // namespace detail
+
+inline Expected<ExternalRef> Tensor::external_ref() const {
+  ExternalRef r;
+  bool have_location = false;
+  for (const auto& e : external_data) {  // a repeated key: the last one wins
+    if (e.key == "location") {
+      r.location = e.value;
+      have_location = true;
+    } else if (e.key == "offset" || e.key == "length") {
+      auto v = detail::parse_decimal(e.value);
+      if (!v) {
+        return make_error(Errc::kInvalid, "tensor '" + name + "': external data " + e.key + " '" +
+                                              e.value + "' is not a non-negative integer");
+      }
+      if (e.key == "offset")
+        r.offset = *v;
+      else
+        r.length = *v;
+    }
+    // checksum, basepath and unknown keys carry no addressing information.
+  }
+  if (!have_location || r.location.empty()) {
+    return make_error(Errc::kInvalid, "tensor '" + name + "': external data without a location");
+  }
+  return r;
+}
+
+}  // namespace edgequant::onnx
+
+namespace edgequant::onnx::build {
+
+// numpy_helper.from_array / make_tensor(raw=True): dims, name, data_type, raw_data.
+inline Tensor tensor(std::string name, DataType dt, std::vector<std::int64_t> dims, Bytes raw) {
+  Tensor t;
+  t.dims = std::move(dims);
+  t.name = std::move(name);
+  t.data_type = static_cast<std::int32_t>(dt);
+  t.mark(2);
+  t.storage = Storage::kRaw;
+  t.data = std::move(raw);
+  t.mark(9);
+  return t;
+}
+template <class T>
+Tensor tensor(std::string name, DataType dt, std::vector<std::int64_t> dims,
+              std::span<const T> values) {
+  return tensor(std::move(name), dt, std::move(dims), Bytes::copy(std::as_bytes(values)));
+}
+template <class T>
+Tensor tensor(std::string name, DataType dt, std::vector<std::int64_t> dims,
+              const std::vector<T>& values) {
+  return tensor(std::move(name), dt, std::move(dims), std::span<const T>(values));
+}
+
+// A tensor whose raw bytes are produced while the writer streams them.
+inline Tensor lazy_tensor(std::string name, DataType dt, std::vector<std::int64_t> dims,
+                          std::uint64_t size, std::function<Status(const ChunkSink&)> produce) {
+  Tensor t = tensor(std::move(name), dt, std::move(dims), Bytes{});
+  auto l = std::make_shared<LazyData>();
+  l->size = size;
+  l->produce = std::move(produce);
+  t.lazy = std::move(l);
+  return t;
+}
+
+// A dimension for value_info(): a number, a symbolic name, or unknown (nullopt).
+struct Dim {
+  Dim(std::int64_t v) : kind(Dimension::Kind::kValue), value(v) {}            // NOLINT: implicit
+  Dim(int v) : kind(Dimension::Kind::kValue), value(v) {}                     // NOLINT
+  Dim(const char* p) : kind(Dimension::Kind::kParam), param(p) {}             // NOLINT
+  Dim(std::string p) : kind(Dimension::Kind::kParam), param(std::move(p)) {}  // NOLINT
+  Dim(std::nullopt_t) {}                                                      // NOLINT
+  Dimension::Kind kind = Dimension::Kind::kUnknown;
+  std::int64_t value = 0;
+  std::string param;
+};
+
+// make_tensor_type_proto: elem_type always set; shape present unless nullopt.
+inline TypeProto tensor_type(DataType dt, std::optional<std::vector<Dim>> shape) {
+  TypeProto tp;
+  tp.kind = TypeProto::Kind::kTensor;
+  tp.elem_type = static_cast<std::int32_t>(dt);
+  tp.inner.mark(1);
+  if (shape) {
+    tp.shape.emplace();
+    for (const Dim& d : *shape) {
+      Dimension dim;
+      dim.kind = d.kind;
+      dim.value = d.value;
+      dim.param = d.param;
+      if (d.kind == Dimension::Kind::kValue) dim.mark(1);
+      if (d.kind == Dimension::Kind::kParam) dim.mark(2);
+      tp.shape->dims.push_back(std::move(dim));
+    }
+  }
+  return tp;
+}
+
+// make_tensor_value_info.
+inline ValueInfo value_info(std::string name, DataType dt, std::optional<std::vector<Dim>> shape) {
+  ValueInfo v;
+  v.name = std::move(name);
+  v.mark(1);
+  v.type = tensor_type(dt, std::move(shape));
+  return v;
+}
+
+// make_attribute, by value type.
+inline Attribute attr(std::string name, std::int64_t v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.i = v;
+  a.type = static_cast<std::int32_t>(AttributeType::kInt);
+  return a;
+}
+inline Attribute attr(std::string name, int v) {
+  return attr(std::move(name), static_cast<std::int64_t>(v));
+}
+inline Attribute attr(std::string name, float v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.f = v;
+  a.type = static_cast<std::int32_t>(AttributeType::kFloat);
+  return a;
+}
+inline Attribute attr(std::string name, std::string v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.s = std::move(v);
+  a.type = static_cast<std::int32_t>(AttributeType::kString);
+  return a;
+}
+inline Attribute attr(std::string name, const char* v) {
+  return attr(std::move(name), std::string(v));
+}
+inline Attribute attr(std::string name, Tensor v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.t = std::move(v);
+  a.type = static_cast<std::int32_t>(AttributeType::kTensor);
+  return a;
+}
+inline Attribute attr(std::string name, Graph g);  // below Graph builders
+inline Attribute attr_ints(std::string name, std::vector<std::int64_t> v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.ints = std::move(v);
+  a.type = static_cast<std::int32_t>(AttributeType::kInts);
+  return a;
+}
+inline Attribute attr_floats(std::string name, std::vector<float> v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.floats = std::move(v);
+  a.type = static_cast<std::int32_t>(AttributeType::kFloats);
+  return a;
+}
+inline Attribute attr_strings(std::string name, std::vector<std::string> v) {
+  Attribute a;
+  a.name = std::move(name);
+  a.strings = std::move(v);
+  a.type = static_cast<std::int32_t>(AttributeType::kStrings);
+  return a;
+}
+
+// make_node: attributes sorted by name as onnx.helper does with its kwargs.
+inline Node node(std::string op_type, std::vector<std::string> inputs,
+                 std::vector<std::string> outputs, std::vector<Attribute> attrs = {},
+                 std::string name = {}, std::optional<std::string> domain = std::nullopt) {
+  Node n;
+  n.op_type = std::move(op_type);
+  n.input = std::move(inputs);
+  n.output = std::move(outputs);
+  n.name = std::move(name);
+  if (domain) {
+    n.domain = std::move(*domain);
+    n.mark(7);
+  }
+  std::stable_sort(attrs.begin(), attrs.end(),
+                   [](const Attribute& a, const Attribute& b) { return a.name < b.name; });
+  n.attribute = std::move(attrs);
+  return n;
+}
+
+// make_graph.
+inline Graph graph(std::vector<Node> nodes, std::string name, std::vector<ValueInfo> inputs,
+                   std::vector<ValueInfo> outputs, std::vector<Tensor> initializers = {}) {
+  Graph g;
+  g.node = std::move(nodes);
+  g.name = std::move(name);
+  g.mark(2);
+  g.input = std::move(inputs);
+  g.output = std::move(outputs);
+  g.initializer = std::move(initializers);
+  return g;
+}
+
+inline Attribute attr(std::string name, Graph g) {
+  Attribute a;
+  a.name = std::move(name);
+  a.g = std::move(g);
+  a.type = static_cast<std::int32_t>(AttributeType::kGraph);
+  return a;
+}
+
+// make_opsetid: domain and version both set.
+inline OperatorSetId opset(std::string domain, std::int64_t version) {
+  OperatorSetId o;
+  o.domain = std::move(domain);
+  o.version = version;
+  o.mark(1);
+  o.mark(2);
+  return o;
+}
+
+// make_model(graph, ir_version=..., opset_imports=[...]).
+inline Model model(Graph g, std::int64_t ir_version, std::vector<OperatorSetId> opsets) {
+  Model m;
+  m.ir_version = ir_version;
+  m.mark(1);
+  m.graph = std::move(g);
+  m.opset_import = std::move(opsets);
+  return m;
+}
+
+}  // namespace edgequant::onnx::build
+// ==== file: edgequant/formats/onnx/file.hpp
+// .onnx files: read_model (mapped, zero-copy) with external data confined to
+// the model's folder, and write_model (atomic, streamed) that moves large
+// initializers to a side file (specs/onnx.md §5).
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+// ==== file: edgequant/formats/onnx/reader.hpp
+// ONNX ModelProto parser over untrusted bytes: every message of model.hpp, tensor
+// payloads as zero-copy views, errors naming the byte offset and the field path.
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+// ==== file: edgequant/formats/onnx/protobuf.hpp
+// Protobuf binary wire format without libprotobuf: a hardened decoder over untrusted
+// bytes and an encoder over any ByteSink (specs/onnx.md §1).
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+
+namespace edgequant::pb {
+
+enum class WireType : std::uint8_t {
+  kVarint = 0,
+  kI64 = 1,
+  kLen = 2,
+  kStartGroup = 3,  // deprecated groups: skipped when unknown, never written
+  kEndGroup = 4,
+  kI32 = 5,
+};
+
+constexpr std::string_view wire_type_name(WireType w) noexcept {
+  switch (w) {
+    case WireType::kVarint:
+      return "VARINT";
+    case WireType::kI64:
+      return "I64";
+    case WireType::kLen:
+      return "LEN";
+    case WireType::kStartGroup:
+      return "SGROUP";
+    case WireType::kEndGroup:
+      return "EGROUP";
+    case WireType::kI32:
+      return "I32";
+  }
+  return "?";
+}
+
+inline constexpr std::uint32_t kMaxFieldNumber = (1u << 29) - 1;  // protobuf's field-number limit
+inline constexpr int kMaxVarintBytes = 10;                        // 64 bits / 7 bits per byte
+
+// Where a value sits in nested messages, for error messages such as
+// "graph.node[3].attribute[1].t.dims". Lives on the parser's stack: each level
+// points at its parent, so building one costs nothing until an error is printed.
+struct Path {
+  const Path* parent = nullptr;
+  std::string_view name;    // field name; empty for the root message
+  std::int64_t index = -1;  // element index of a repeated field, or -1
+
+  Path child(std::string_view n, std::int64_t i = -1) const { return Path{this, n, i}; }
+
+  std::string str() const {
+    std::vector<const Path*> chain;
+    for (const Path* p = this; p; p = p->parent) chain.push_back(p);
+    std::string s;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const Path* p = *it;
+      if (p->name.empty() && p->index < 0) continue;
+      if (!s.empty() && !p->name.empty()) s += '.';
+      s += p->name;
+      if (p->index >= 0) s += "[" + std::to_string(p->index) + "]";
+    }
+    return s.empty() ? std::string("<root>") : s;
+  }
+};
+
+// "graph.node[3].dims: reason" at an absolute byte offset.
+inline Error path_error(Errc code, const Path& path, std::uint64_t offset, std::string_view what) {
+  return make_error(code, path.str() + ": " + std::string(what), offset);
+}
+
+// Decodes a varint at p[0..n). Returns the number of bytes used, 0 when the
+// buffer ends inside it, -1 when it is longer than 10 bytes or overflows 64 bits.
+// Non-minimal encodings of up to 10 bytes are accepted, as protobuf does.
+inline int decode_varint(const std::byte* p, std::size_t n, std::uint64_t& out) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 0; i < kMaxVarintBytes; ++i) {
+    if (static_cast<std::size_t>(i) >= n) return 0;
+    const auto b = static_cast<std::uint8_t>(p[i]);
+    if (i == kMaxVarintBytes - 1 && b > 1) return -1;  // bits beyond 64
+    v |= static_cast<std::uint64_t>(b & 0x7f) << (7 * i);
+    if ((b & 0x80) == 0) {
+      out = v;
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+constexpr std::size_t varint_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// One record of a message: key and payload.
+struct Field {
+  std::uint32_t number = 0;
+  WireType wire = WireType::kVarint;
+  std::uint64_t value = 0;            // VARINT, I32 and I64 payloads
+  std::span<const std::byte> bytes;   // LEN payload
+  std::uint64_t offset = 0;           // absolute offset of the key
+  std::uint64_t payload_offset = 0;   // absolute offset of the payload (after a LEN's length)
+  std::span<const std::byte> record;  // key through end of payload (kept for unknown fields)
+};
+
+// Iterates over the records of one message held in `buf`, whose first byte is
+// at absolute offset `base` of the file. Every length is checked against the
+// buffer; nothing is allocated.
+class Decoder {
+ public:
+  Decoder(std::span<const std::byte> buf, std::uint64_t base, const Path& path,
+          int group_depth_limit = 32) noexcept
+      : buf_(buf), base_(base), path_(&path), group_limit_(group_depth_limit) {}
+
+  bool done() const noexcept { return pos_ >= buf_.size(); }
+  std::uint64_t offset() const noexcept { return base_ + pos_; }
+
+  Expected<Field> next() {
+    Field f;
+    const std::size_t start = pos_;
+    f.offset = base_ + pos_;
+    std::uint64_t key = 0;
+    EDGEQUANT_TRY(varint(key, "field key"));
+    if (key > 0xffffffffu) return err(Errc::kInvalid, f.offset, "field key exceeds 32 bits");
+    f.number = static_cast<std::uint32_t>(key >> 3);
+    const auto wt = static_cast<std::uint8_t>(key & 7);
+    if (f.number == 0) return err(Errc::kInvalid, f.offset, "field number 0");
+    if (wt > 5) {
+      return err(Errc::kInvalid, f.offset, "invalid wire type " + std::to_string(wt));
+    }
+    f.wire = static_cast<WireType>(wt);
+    switch (f.wire) {
+      case WireType::kVarint:
+        EDGEQUANT_TRY(varint(f.value, "varint field"));
+        f.payload_offset = f.offset + (pos_ - start);
+        break;
+      case WireType::kI64:
+      case WireType::kI32: {
+        const std::size_t w = f.wire == WireType::kI64 ? 8 : 4;
+        f.payload_offset = base_ + pos_;
+        if (buf_.size() - pos_ < w) {
+          return err(Errc::kTruncated, f.payload_offset,
+                     "field " + std::to_string(f.number) + ": fixed-width value truncated");
+        }
+        if (w == 8)
+          f.value = load_le<std::uint64_t>(buf_.data() + pos_);
+        else
+          f.value = load_le<std::uint32_t>(buf_.data() + pos_);
+        pos_ += w;
+        break;
+      }
+      case WireType::kLen: {
+        std::uint64_t len = 0;
+        EDGEQUANT_TRY(varint(len, "length"));
+        f.payload_offset = base_ + pos_;
+        if (len > buf_.size() - pos_) {
+          return err(Errc::kTruncated, f.payload_offset,
+                     "field " + std::to_string(f.number) + ": length " + std::to_string(len) +
+                         " runs past the end of its message (" +
+                         std::to_string(buf_.size() - pos_) + " bytes left)");
+        }
+        f.bytes = buf_.subspan(pos_, static_cast<std::size_t>(len));
+        pos_ += static_cast<std::size_t>(len);
+        break;
+      }
+      case WireType::kStartGroup:
+        f.payload_offset = base_ + pos_;
+        EDGEQUANT_TRY(skip_group(f.number, 1));
+        break;
+      case WireType::kEndGroup:
+        return err(Errc::kInvalid, f.offset, "end-group without a start-group");
+    }
+    f.record = buf_.subspan(start, pos_ - start);
+    return f;
+  }
+
+  Error err(Errc code, std::uint64_t off, std::string_view what) const {
+    return path_error(code, *path_, off, what);
+  }
+
+ private:
+  Status varint(std::uint64_t& out, const char* what) {
+    const int n = decode_varint(buf_.data() + pos_, buf_.size() - pos_, out);
+    if (n == 0)
+      return err(Errc::kTruncated, base_ + pos_, std::string(what) + ": varint truncated");
+    if (n < 0) {
+      return err(Errc::kInvalid, base_ + pos_,
+                 std::string(what) + ": varint longer than 10 bytes or over 64 bits");
+    }
+    pos_ += static_cast<std::size_t>(n);
+    return {};
+  }
+
+  // Skips the body of a group up to its matching end-group, iteratively, with
+  // nested groups bounded by group_limit_.
+  Status skip_group(std::uint32_t number, int depth) {
+    if (depth > group_limit_) return err(Errc::kLimit, base_ + pos_, "groups nested too deeply");
+    for (;;) {
+      if (done()) return err(Errc::kTruncated, base_ + pos_, "group without an end-group");
+      const std::uint64_t at = base_ + pos_;
+      std::uint64_t key = 0;
+      EDGEQUANT_TRY(varint(key, "field key"));
+      if (key > 0xffffffffu) return err(Errc::kInvalid, at, "field key exceeds 32 bits");
+      const auto num = static_cast<std::uint32_t>(key >> 3);
+      const auto wt = static_cast<std::uint8_t>(key & 7);
+      if (num == 0) return err(Errc::kInvalid, at, "field number 0");
+      std::uint64_t v = 0;
+      switch (wt) {
+        case 0:
+          EDGEQUANT_TRY(varint(v, "varint field"));
+          break;
+        case 1:
+        case 5: {
+          const std::size_t w = wt == 1 ? 8 : 4;
+          if (buf_.size() - pos_ < w)
+            return err(Errc::kTruncated, base_ + pos_, "fixed-width value truncated");
+          pos_ += w;
+          break;
+        }
+        case 2:
+          EDGEQUANT_TRY(varint(v, "length"));
+          if (v > buf_.size() - pos_)
+            return err(Errc::kTruncated, base_ + pos_, "length runs past the end");
+          pos_ += static_cast<std::size_t>(v);
+          break;
+        case 3:
+          EDGEQUANT_TRY(skip_group(num, depth + 1));
+          break;
+        case 4:
+          if (num != number)
+            return err(Errc::kInvalid, at, "end-group does not match its start-group");
+          return {};
+        default:
+          return err(Errc::kInvalid, at, "invalid wire type " + std::to_string(wt));
+      }
+    }
+  }
+
+  std::span<const std::byte> buf_;
+  std::uint64_t base_;
+  const Path* path_;
+  int group_limit_;
+  std::size_t pos_ = 0;
+};
+
+// ---- typed views of a field (wire type checked) -----------------------------
+
+inline Status expect_wire(const Field& f, WireType w, const Path& path) {
+  if (f.wire == w) return {};
+  return path_error(Errc::kInvalid, path, f.offset,
+                    "field " + std::to_string(f.number) + " has wire type " +
+                        std::string(wire_type_name(f.wire)) + ", expected " +
+                        std::string(wire_type_name(w)));
+}
+
+// int64/uint64/enum/bool: the varint as two's complement (no zigzag in ONNX).
+inline Expected<std::int64_t> as_int64(const Field& f, const Path& path) {
+  EDGEQUANT_TRY(expect_wire(f, WireType::kVarint, path));
+  return static_cast<std::int64_t>(f.value);
+}
+// int32: protobuf keeps the low 32 bits of the (sign-extended) varint.
+inline Expected<std::int32_t> as_int32(const Field& f, const Path& path) {
+  EDGEQUANT_TRY(expect_wire(f, WireType::kVarint, path));
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(f.value));
+}
+inline Expected<float> as_float(const Field& f, const Path& path) {
+  EDGEQUANT_TRY(expect_wire(f, WireType::kI32, path));
+  float v;
+  const auto u = static_cast<std::uint32_t>(f.value);
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+inline Expected<double> as_double(const Field& f, const Path& path) {
+  EDGEQUANT_TRY(expect_wire(f, WireType::kI64, path));
+  double v;
+  std::memcpy(&v, &f.value, 8);
+  return v;
+}
+inline Expected<std::string_view> as_bytes(const Field& f, const Path& path) {
+  EDGEQUANT_TRY(expect_wire(f, WireType::kLen, path));
+  return std::string_view(reinterpret_cast<const char*>(f.bytes.data()), f.bytes.size());
+}
+
+// Appends a repeated scalar given either packed (one LEN record) or unpacked
+// (one record per element): protobuf requires readers to accept both.
+// T: std::int64_t, std::uint64_t, std::int32_t (varints), float (I32), double (I64).
+template <class T>
+Status append_repeated(const Field& f, std::vector<T>& out, const Path& path) {
+  constexpr bool kFixed = std::is_floating_point_v<T>;
+  constexpr WireType kElem = std::is_same_v<T, float>    ? WireType::kI32
+                             : std::is_same_v<T, double> ? WireType::kI64
+                                                         : WireType::kVarint;
+  if (f.wire == kElem) {
+    if constexpr (std::is_same_v<T, float>) {
+      out.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(f.value)));
+    } else if constexpr (std::is_same_v<T, double>) {
+      out.push_back(std::bit_cast<double>(f.value));
+    } else {
+      out.push_back(static_cast<T>(f.value));
+    }
+    return {};
+  }
+  if (f.wire != WireType::kLen) {
+    return path_error(Errc::kInvalid, path, f.offset,
+                      "field " + std::to_string(f.number) + " has wire type " +
+                          std::string(wire_type_name(f.wire)) + ", expected " +
+                          std::string(wire_type_name(kElem)) + " or packed LEN");
+  }
+  const std::byte* p = f.bytes.data();
+  const std::size_t n = f.bytes.size();
+  if constexpr (kFixed) {
+    if (n % sizeof(T) != 0) {
+      return path_error(Errc::kInvalid, path, f.payload_offset,
+                        "packed field " + std::to_string(f.number) + ": " + std::to_string(n) +
+                            " bytes is not a multiple of " + std::to_string(sizeof(T)));
+    }
+    const std::size_t old = out.size();
+    out.resize(old + n / sizeof(T));  // the bytes exist: n is a checked length
+    if (n) std::memcpy(out.data() + old, p, n);
+  } else {
+    std::size_t pos = 0;
+    while (pos < n) {
+      std::uint64_t v = 0;
+      const int k = decode_varint(p + pos, n - pos, v);
+      if (k == 0) {
+        return path_error(Errc::kTruncated, path, f.payload_offset + pos,
+                          "packed field " + std::to_string(f.number) + ": varint truncated");
+      }
+      if (k < 0) {
+        return path_error(Errc::kInvalid, path, f.payload_offset + pos,
+                          "packed field " + std::to_string(f.number) +
+                              ": varint longer than 10 bytes or over 64 bits");
+      }
+      out.push_back(static_cast<T>(v));
+      pos += static_cast<std::size_t>(k);
+    }
+  }
+  return {};
+}
+
+// ---- encoder ----------------------------------------------------------------
+
+// Counts bytes instead of writing them: the size pass of nested messages.
+struct CountingSink {
+  std::uint64_t n = 0;
+  Status write(std::span<const std::byte> b) {
+    n += b.size();
+    return {};
+  }
+  std::uint64_t position() const noexcept { return n; }
+};
+
+// Writes records to a sink. Fields are written in the order the caller gives;
+// ONNX writers call them in ascending field number, as protobuf's serializers do.
+template <class Sink>
+class Encoder {
+ public:
+  explicit Encoder(Sink& s) noexcept : s_(&s) {}
+  Sink& sink() noexcept { return *s_; }
+  std::uint64_t position() const { return s_->position(); }
+
+  Status raw(std::span<const std::byte> b) { return b.empty() ? Status{} : s_->write(b); }
+  Status raw(std::string_view b) {
+    return raw(std::span<const std::byte>(reinterpret_cast<const std::byte*>(b.data()), b.size()));
+  }
+  Status varint(std::uint64_t v) {
+    std::byte buf[kMaxVarintBytes];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+      buf[n++] = static_cast<std::byte>((v & 0x7f) | 0x80);
+      v >>= 7;
+    }
+    buf[n++] = static_cast<std::byte>(v);
+    return s_->write(std::span<const std::byte>(buf, n));
+  }
+  Status key(std::uint32_t number, WireType w) {
+    return varint((static_cast<std::uint64_t>(number) << 3) | static_cast<std::uint64_t>(w));
+  }
+  // int64/enum/bool: two's complement, so negatives take 10 bytes.
+  Status field_int64(std::uint32_t number, std::int64_t v) {
+    EDGEQUANT_TRY(key(number, WireType::kVarint));
+    return varint(static_cast<std::uint64_t>(v));
+  }
+  Status field_uint64(std::uint32_t number, std::uint64_t v) {
+    EDGEQUANT_TRY(key(number, WireType::kVarint));
+    return varint(v);
+  }
+  // int32 is sign-extended to 64 bits on the wire.
+  Status field_int32(std::uint32_t number, std::int32_t v) {
+    return field_int64(number, static_cast<std::int64_t>(v));
+  }
+  Status field_float(std::uint32_t number, float v) {
+    EDGEQUANT_TRY(key(number, WireType::kI32));
+    std::byte b[4];
+    std::memcpy(b, &v, 4);
+    return s_->write(std::span<const std::byte>(b, 4));
+  }
+  Status field_double(std::uint32_t number, double v) {
+    EDGEQUANT_TRY(key(number, WireType::kI64));
+    std::byte b[8];
+    std::memcpy(b, &v, 8);
+    return s_->write(std::span<const std::byte>(b, 8));
+  }
+  Status len_header(std::uint32_t number, std::uint64_t len) {
+    EDGEQUANT_TRY(key(number, WireType::kLen));
+    return varint(len);
+  }
+  Status field_bytes(std::uint32_t number, std::span<const std::byte> b) {
+    EDGEQUANT_TRY(len_header(number, b.size()));
+    return raw(b);
+  }
+  Status field_string(std::uint32_t number, std::string_view s) {
+    EDGEQUANT_TRY(len_header(number, s.size()));
+    return raw(s);
+  }
+  // Packed float/double: the host is little-endian (core/checked.hpp).
+  template <class T>
+  Status packed_fixed(std::uint32_t number, std::span<const T> v) {
+    static_assert(std::is_floating_point_v<T>);
+    EDGEQUANT_TRY(len_header(number, v.size_bytes()));
+    return raw(std::as_bytes(v));
+  }
+  // Packed varints of int32 (sign-extended), int64 or uint64 elements.
+  template <class T>
+  Status packed_varint(std::uint32_t number, std::span<const T> v) {
+    std::uint64_t len = 0;
+    for (T x : v) len += varint_size(to_u64(x));
+    EDGEQUANT_TRY(len_header(number, len));
+    std::byte buf[1024];
+    std::size_t n = 0;
+    for (T x : v) {
+      if (n + kMaxVarintBytes > sizeof buf) {
+        EDGEQUANT_TRY(s_->write(std::span<const std::byte>(buf, n)));
+        n = 0;
+      }
+      std::uint64_t u = to_u64(x);
+      while (u >= 0x80) {
+        buf[n++] = static_cast<std::byte>((u & 0x7f) | 0x80);
+        u >>= 7;
+      }
+      buf[n++] = static_cast<std::byte>(u);
+    }
+    return n ? s_->write(std::span<const std::byte>(buf, n)) : Status{};
+  }
+  // Unpacked: one record per element (how protobuf writes fields not declared packed).
+  template <class T>
+  Status unpacked_varint(std::uint32_t number, std::span<const T> v) {
+    for (T x : v) {
+      EDGEQUANT_TRY(key(number, WireType::kVarint));
+      EDGEQUANT_TRY(varint(to_u64(x)));
+    }
+    return {};
+  }
+  Status unpacked_float(std::uint32_t number, std::span<const float> v) {
+    for (float x : v) EDGEQUANT_TRY(field_float(number, x));
+    return {};
+  }
+
+  // A sub-message: `body(enc)` is run once with a counting encoder for the
+  // length and once with this one. `body` must write the same bytes both times.
+  template <class Body>
+  Status message(std::uint32_t number, Body&& body) {
+    CountingSink counter;
+    Encoder<CountingSink> ce(counter);
+    EDGEQUANT_TRY(body(ce));
+    EDGEQUANT_TRY(len_header(number, counter.n));
+    if constexpr (std::is_same_v<Sink, CountingSink>) {
+      // Size pass: one walk per level, so nesting costs linear time, not 2^depth.
+      s_->n += counter.n;
+      return {};
+    } else {
+      const std::uint64_t start = s_->position();
+      EDGEQUANT_TRY(body(*this));
+      if (s_->position() - start != counter.n) {
+        return make_error(Errc::kInvalid, "sub-message " + std::to_string(number) +
+                                              " wrote a different size than it announced");
+      }
+      return {};
+    }
+  }
+
+ private:
+  template <class T>
+  static std::uint64_t to_u64(T x) noexcept {
+    if constexpr (std::is_signed_v<T>)
+      return static_cast<std::uint64_t>(static_cast<std::int64_t>(x));
+    else
+      return static_cast<std::uint64_t>(x);
+  }
+  Sink* s_;
+};
+
+// Size of a message body written by `body` (a counting pass).
+template <class Body>
+Expected<std::uint64_t> encoded_size(Body&& body) {
+  CountingSink c;
+  Encoder<CountingSink> e(c);
+  EDGEQUANT_TRY(body(e));
+  return c.n;
+}
+
+}  // namespace edgequant::pb
+
+namespace edgequant::onnx {
+
+struct ParseOptions {
+  // Nested messages allowed (protobuf's own default recursion limit is 100).
+  // Each level of subgraph costs three (graph, node, attribute).
+  int max_depth = 100;
+};
+
+namespace detail {
+
+struct ParseCtx {
+  const std::byte* base = nullptr;    // offsets are relative to this byte
+  std::shared_ptr<const void> owner;  // keeps the views into the buffer alive
+  int depth = 0;
+  int max_depth = 100;
+  std::uint64_t offset_of(std::span<const std::byte> b) const noexcept {
+    return static_cast<std::uint64_t>(b.data() - base);
+  }
+};
+
+using pb::Field;
+using pb::Path;
+
+// Runs fn(field) over every record of the message in `buf`, one nesting level deeper.
+template <class Fn>
+Status for_each_field(std::span<const std::byte> buf, const Path& path, ParseCtx& c, Fn&& fn) {
+  if (c.depth >= c.max_depth) {
+    return pb::path_error(Errc::kLimit, path, c.offset_of(buf),
+                          "messages nested deeper than " + std::to_string(c.max_depth));
+  }
+  ++c.depth;
+  struct Leave {
+    int& d;
+    ~Leave() { --d; }
+  } leave{c.depth};
+  pb::Decoder d(buf, c.offset_of(buf), path);
+  while (!d.done()) {
+    auto f = d.next();
+    if (!f) return std::move(f).error();
+    EDGEQUANT_TRY(fn(*f));
+  }
+  return {};
+}
+
+inline Status keep_unknown(const Field& f, UnknownFields& u) {
+  u.append(reinterpret_cast<const char*>(f.record.data()), f.record.size());
+  return {};
+}
+
+inline Status get(const Field& f, std::string& out, Presence& p, const Path& path) {
+  auto v = pb::as_bytes(f, path);
+  if (!v) return std::move(v).error();
+  out.assign(v->data(), v->size());
+  p.mark(f.number);
+  return {};
+}
+inline Status get(const Field& f, std::int64_t& out, Presence& p, const Path& path) {
+  auto v = pb::as_int64(f, path);
+  if (!v) return std::move(v).error();
+  out = *v;
+  p.mark(f.number);
+  return {};
+}
+inline Status get(const Field& f, std::int32_t& out, Presence& p, const Path& path) {
+  auto v = pb::as_int32(f, path);
+  if (!v) return std::move(v).error();
+  out = *v;
+  p.mark(f.number);
+  return {};
+}
+inline Status get(const Field& f, float& out, Presence& p, const Path& path) {
+  auto v = pb::as_float(f, path);
+  if (!v) return std::move(v).error();
+  out = *v;
+  p.mark(f.number);
+  return {};
+}
+inline Status add_string(const Field& f, std::vector<std::string>& out, const Path& path) {
+  auto v = pb::as_bytes(f, path);
+  if (!v) return std::move(v).error();
+  out.emplace_back(v->data(), v->size());
+  return {};
+}
+
+// Forward declarations: the messages nest recursively.
+Status parse(std::span<const std::byte>, StringStringEntry&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, OperatorSetId&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Tensor&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, SparseTensor&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Dimension&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, TensorShape&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, TypeProto&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, ValueInfo&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Attribute&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Node&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, TensorAnnotation&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Graph&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Function&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, TrainingInfo&, const Path&, ParseCtx&);
+Status parse(std::span<const std::byte>, Model&, const Path&, ParseCtx&);
+
+// Repeated sub-message: append one element.
+template <class M>
+Status add_message(const Field& f, std::vector<M>& out, const Path& parent, std::string_view name,
+                   ParseCtx& c) {
+  const Path path = parent.child(name, static_cast<std::int64_t>(out.size()));
+  EDGEQUANT_TRY(pb::expect_wire(f, pb::WireType::kLen, path));
+  out.emplace_back();
+  return parse(f.bytes, out.back(), path, c);
+}
+// Singular sub-message: a second occurrence merges into the first (protobuf rule).
+template <class M>
+Status merge_message(const Field& f, std::optional<M>& out, const Path& parent,
+                     std::string_view name, ParseCtx& c) {
+  const Path path = parent.child(name);
+  EDGEQUANT_TRY(pb::expect_wire(f, pb::WireType::kLen, path));
+  if (!out) out.emplace();
+  return parse(f.bytes, *out, path, c);
+}
+template <class M>
+Status merge_message(const Field& f, Box<M>& out, const Path& parent, std::string_view name,
+                     ParseCtx& c) {
+  const Path path = parent.child(name);
+  EDGEQUANT_TRY(pb::expect_wire(f, pb::WireType::kLen, path));
+  if (!out) out.emplace();
+  return parse(f.bytes, *out, path, c);
+}
+
+inline Status parse(std::span<const std::byte> b, StringStringEntry& m, const Path& p,
+                    ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.key, m, p.child("key"));
+      case 2:
+        return get(f, m.value, m, p.child("value"));
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, OperatorSetId& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.domain, m, p.child("domain"));
+      case 2:
+        return get(f, m.version, m, p.child("version"));
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+// Typed payload fields as read, converted to the raw encoding once data_type is known.
+struct TypedPayload {
+  std::vector<float> f32;          // 4
+  std::vector<std::int64_t> i32;   // 5 (kept as int64 to range-check before narrowing)
+  std::vector<std::int64_t> i64;   // 7
+  std::vector<double> f64;         // 10
+  std::vector<std::uint64_t> u64;  // 11
+};
+
+inline Status typed_to_raw(Tensor& t, const TypedPayload& tp, std::uint64_t off, const Path& p) {
+  const DataTypeInfo info = data_type_info(t.data_type);
+  const std::string fname = t.typed_field == kFieldFloatData    ? "float_data"
+                            : t.typed_field == kFieldInt32Data  ? "int32_data"
+                            : t.typed_field == kFieldInt64Data  ? "int64_data"
+                            : t.typed_field == kFieldDoubleData ? "double_data"
+                                                                : "uint64_data";
+  if (!is_known_data_type(t.data_type) || info.typed_field != t.typed_field) {
+    return pb::path_error(Errc::kInvalid, p, off,
+                          fname + " cannot hold data type " + std::to_string(t.data_type) + " (" +
+                              std::string(info.name) + ")");
+  }
+  auto want = t.expected_bytes();
+  if (!want) return pb::path_error(want.error().code, p, off, want.error().what);
+  const std::uint64_t entries = *want / info.entry_bytes;
+  const std::size_t have = t.typed_field == kFieldFloatData    ? tp.f32.size()
+                           : t.typed_field == kFieldInt32Data  ? tp.i32.size()
+                           : t.typed_field == kFieldInt64Data  ? tp.i64.size()
+                           : t.typed_field == kFieldDoubleData ? tp.f64.size()
+                                                               : tp.u64.size();
+  if (have != entries) {
+    return pb::path_error(Errc::kInvalid, p, off,
+                          fname + " has " + std::to_string(have) + " entries, dims and " +
+                              std::string(info.name) + " call for " + std::to_string(entries));
+  }
+  std::vector<std::byte> raw(static_cast<std::size_t>(*want));  // <= 8 x the bytes read
+  std::byte* out = raw.data();
+  switch (t.typed_field) {
+    case kFieldFloatData:
+      if (!raw.empty()) std::memcpy(out, tp.f32.data(), raw.size());
+      break;
+    case kFieldDoubleData:
+      if (!raw.empty()) std::memcpy(out, tp.f64.data(), raw.size());
+      break;
+    case kFieldInt64Data:
+      if (!raw.empty()) std::memcpy(out, tp.i64.data(), raw.size());
+      break;
+    case kFieldUint64Data:
+      for (std::size_t k = 0; k < have; ++k) {
+        const std::uint64_t v = tp.u64[k];
+        if (info.entry_bytes == 4) {
+          if (v > 0xffffffffu) {
+            return pb::path_error(Errc::kInvalid, p, off,
+                                  "uint64_data[" + std::to_string(k) + "] = " + std::to_string(v) +
+                                      " does not fit UINT32");
+          }
+          store_le(out + 4 * k, static_cast<std::uint32_t>(v));
+        } else {
+          store_le(out + 8 * k, v);
+        }
+      }
+      break;
+    case kFieldInt32Data: {
+      // protobuf keeps the low 32 bits of an int32 varint.
+      const std::int64_t lo = info.entry_bytes == 4 ? INT32_MIN
+                              : info.sign_extend ? -(std::int64_t{1} << (8 * info.entry_bytes - 1))
+                                                 : 0;
+      const std::int64_t hi = info.entry_bytes == 4 ? INT32_MAX
+                              : info.sign_extend
+                                  ? (std::int64_t{1} << (8 * info.entry_bytes - 1)) - 1
+                                  : (std::int64_t{1} << (8 * info.entry_bytes)) - 1;
+      for (std::size_t k = 0; k < have; ++k) {
+        const auto v = static_cast<std::int64_t>(static_cast<std::int32_t>(tp.i32[k]));
+        if (v < lo || v > hi) {
+          return pb::path_error(Errc::kInvalid, p, off,
+                                "int32_data[" + std::to_string(k) + "] = " + std::to_string(v) +
+                                    " is out of range for " + std::string(info.name));
+        }
+        const auto u = static_cast<std::uint32_t>(v);
+        std::memcpy(out + k * info.entry_bytes, &u, info.entry_bytes);  // little-endian low bytes
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  t.data = Bytes::own(std::move(raw));
+  return {};
+}
+
+inline Status parse(std::span<const std::byte> b, Tensor& m, const Path& p, ParseCtx& c) {
+  TypedPayload tp;
+  bool saw_raw = false, saw_strings = false;
+  std::uint32_t typed_seen = 0;  // bitmask of typed field numbers
+  std::uint64_t raw_offset = 0;
+  std::span<const std::byte> raw;
+  EDGEQUANT_TRY(for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return pb::append_repeated(f, m.dims, p.child("dims"));
+      case 2:
+        return get(f, m.data_type, m, p.child("data_type"));
+      case 4:
+        typed_seen |= 1u << 4;
+        return pb::append_repeated(f, tp.f32, p.child("float_data"));
+      case 5:
+        typed_seen |= 1u << 5;
+        return pb::append_repeated(f, tp.i32, p.child("int32_data"));
+      case 6:
+        saw_strings = true;
+        return add_string(f, m.string_data, p.child("string_data"));
+      case 7:
+        typed_seen |= 1u << 7;
+        return pb::append_repeated(f, tp.i64, p.child("int64_data"));
+      case 8:
+        return get(f, m.name, m, p.child("name"));
+      case 9:
+        EDGEQUANT_TRY(pb::expect_wire(f, pb::WireType::kLen, p.child("raw_data")));
+        saw_raw = true;  // last one wins
+        raw = f.bytes;
+        raw_offset = f.payload_offset;
+        m.mark(9);
+        return {};
+      case 10:
+        typed_seen |= 1u << 10;
+        return pb::append_repeated(f, tp.f64, p.child("double_data"));
+      case 11:
+        typed_seen |= 1u << 11;
+        return pb::append_repeated(f, tp.u64, p.child("uint64_data"));
+      case 12:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 13:
+        return add_message(f, m.external_data, p, "external_data", c);
+      case 14:
+        return get(f, m.data_location, m, p.child("data_location"));
+      case 16:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      default:
+        return keep_unknown(f, m.unknown);  // 3 segment: kept, never interpreted
+    }
+  }));
+  const std::uint64_t off = c.offset_of(b);
+  const int typed_count = std::popcount(typed_seen);
+  const int payloads = (saw_raw ? 1 : 0) + typed_count + (saw_strings ? 1 : 0);
+  if (payloads > 1) {
+    return pb::path_error(Errc::kInvalid, p, off, "tensor has more than one payload field");
+  }
+  if (m.data_location != 0 && m.data_location != 1) {
+    return pb::path_error(
+        Errc::kInvalid, p, off,
+        "data_location " + std::to_string(m.data_location) + " is not DEFAULT or EXTERNAL");
+  }
+  const DataTypeInfo info = data_type_info(m.data_type);
+  if (m.data_location == 1) {
+    if (payloads) {
+      return pb::path_error(Errc::kInvalid, p, off, "external tensor also has an inline payload");
+    }
+    if (m.data_type == static_cast<std::int32_t>(DataType::kString)) {
+      return pb::path_error(Errc::kInvalid, p, off, "STRING tensors cannot use external data");
+    }
+    auto ref = m.external_ref();
+    if (!ref)
+      return pb::path_error(Errc::kInvalid, p.child("external_data"), off, ref.error().what);
+    m.storage = Storage::kExternal;
+    return {};
+  }
+  if (saw_strings || m.data_type == static_cast<std::int32_t>(DataType::kString)) {
+    if (m.data_type != static_cast<std::int32_t>(DataType::kString)) {
+      return pb::path_error(
+          Errc::kInvalid, p, off,
+          "string_data in a tensor of type " + std::string(info.name.empty() ? "?" : info.name));
+    }
+    if (saw_raw || typed_count) {
+      return pb::path_error(Errc::kInvalid, p, off, "STRING tensor with a numeric payload");
+    }
+    auto n = m.numel();
+    if (!n) return pb::path_error(n.error().code, p.child("dims"), off, n.error().what);
+    if (m.string_data.size() != *n && !(m.string_data.empty() && !saw_strings && *n == 0)) {
+      return pb::path_error(Errc::kInvalid, p, off,
+                            "string_data has " + std::to_string(m.string_data.size()) +
+                                " entries, dims call for " + std::to_string(*n));
+    }
+    m.storage = Storage::kNone;
+    return {};
+  }
+  if (saw_raw) {
+    m.storage = Storage::kRaw;
+    m.data = Bytes::view(raw, c.owner);
+    if (info.bits != 0) {
+      auto want = m.expected_bytes();
+      if (!want) return pb::path_error(want.error().code, p.child("dims"), off, want.error().what);
+      if (*want != raw.size()) {
+        return pb::path_error(Errc::kInvalid, p.child("raw_data"), raw_offset,
+                              std::to_string(raw.size()) + " bytes, dims and " +
+                                  std::string(info.name) + " call for " + std::to_string(*want));
+      }
+    }
+    return {};
+  }
+  if (typed_count) {
+    m.storage = Storage::kTyped;
+    m.typed_field = static_cast<std::uint8_t>(std::countr_zero(typed_seen));
+    return typed_to_raw(m, tp, off, p);
+  }
+  m.storage = Storage::kNone;
+  if (info.bits != 0) {
+    auto want = m.expected_bytes();
+    if (!want) return pb::path_error(want.error().code, p.child("dims"), off, want.error().what);
+    if (*want != 0) {
+      return pb::path_error(Errc::kInvalid, p, off,
+                            "tensor has no payload for its " + std::to_string(*want) + " bytes");
+    }
+  }
+  return {};
+}
+
+inline Status parse(std::span<const std::byte> b, SparseTensor& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return merge_message(f, m.values, p, "values", c);
+      case 2:
+        return merge_message(f, m.indices, p, "indices", c);
+      case 3:
+        return pb::append_repeated(f, m.dims, p.child("dims"));
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Dimension& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:  // oneof value: setting one member clears the other
+        m.param.clear();
+        m.kind = Dimension::Kind::kValue;
+        return get(f, m.value, m, p.child("dim_value"));
+      case 2:
+        m.value = 0;
+        m.kind = Dimension::Kind::kParam;
+        return get(f, m.param, m, p.child("dim_param"));
+      case 3:
+        return get(f, m.denotation, m, p.child("denotation"));
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, TensorShape& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    if (f.number == 1) return add_message(f, m.dims, p, "dim", c);
+    return keep_unknown(f, m.unknown);
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, TypeProto& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    if (f.number == 6) return get(f, m.denotation, m, p.child("denotation"));
+    TypeProto::Kind k;
+    std::string_view name;
+    switch (f.number) {
+      case 1:
+        k = TypeProto::Kind::kTensor, name = "tensor_type";
+        break;
+      case 4:
+        k = TypeProto::Kind::kSequence, name = "sequence_type";
+        break;
+      case 5:
+        k = TypeProto::Kind::kMap, name = "map_type";
+        break;
+      case 7:
+        k = TypeProto::Kind::kOpaque, name = "opaque_type";
+        break;
+      case 8:
+        k = TypeProto::Kind::kSparseTensor, name = "sparse_tensor_type";
+        break;
+      case 9:
+        k = TypeProto::Kind::kOptional, name = "optional_type";
+        break;
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+    const Path ip = p.child(name);
+    EDGEQUANT_TRY(pb::expect_wire(f, pb::WireType::kLen, ip));
+    if (m.kind != k) {  // switching the oneof clears the previous member
+      m.elem_type = m.key_type = 0;
+      m.shape.reset();
+      m.elem.reset();
+      m.opaque_domain.clear();
+      m.opaque_name.clear();
+      m.inner = {};
+      m.inner_unknown.clear();
+      m.kind = k;
+    }
+    return for_each_field(f.bytes, ip, c, [&](const Field& g) -> Status {
+      switch (k) {
+        case TypeProto::Kind::kTensor:
+        case TypeProto::Kind::kSparseTensor:
+          if (g.number == 1) return get(g, m.elem_type, m.inner, ip.child("elem_type"));
+          if (g.number == 2) return merge_message(g, m.shape, ip, "shape", c);
+          break;
+        case TypeProto::Kind::kSequence:
+        case TypeProto::Kind::kOptional:
+          if (g.number == 1) return merge_message(g, m.elem, ip, "elem_type", c);
+          break;
+        case TypeProto::Kind::kMap:
+          if (g.number == 1) return get(g, m.key_type, m.inner, ip.child("key_type"));
+          if (g.number == 2) return merge_message(g, m.elem, ip, "value_type", c);
+          break;
+        case TypeProto::Kind::kOpaque:
+          if (g.number == 1) return get(g, m.opaque_domain, m.inner, ip.child("domain"));
+          if (g.number == 2) return get(g, m.opaque_name, m.inner, ip.child("name"));
+          break;
+        case TypeProto::Kind::kNone:
+          break;
+      }
+      return keep_unknown(g, m.inner_unknown);
+    });
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, ValueInfo& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.name, m, p.child("name"));
+      case 2:
+        return merge_message(f, m.type, p, "type", c);
+      case 3:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 4:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Attribute& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.name, m, p.child("name"));
+      case 2:
+        return get(f, m.f, m, p.child("f"));
+      case 3:
+        return get(f, m.i, m, p.child("i"));
+      case 4:
+        return get(f, m.s, m, p.child("s"));
+      case 5:
+        m.mark(5);
+        return merge_message(f, m.t, p, "t", c);
+      case 6:
+        m.mark(6);
+        return merge_message(f, m.g, p, "g", c);
+      case 7:
+        return pb::append_repeated(f, m.floats, p.child("floats"));
+      case 8:
+        return pb::append_repeated(f, m.ints, p.child("ints"));
+      case 9:
+        return add_string(f, m.strings, p.child("strings"));
+      case 10:
+        return add_message(f, m.tensors, p, "tensors", c);
+      case 11:
+        return add_message(f, m.graphs, p, "graphs", c);
+      case 13:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 14:
+        m.mark(14);
+        return merge_message(f, m.tp, p, "tp", c);
+      case 15:
+        return add_message(f, m.type_protos, p, "type_protos", c);
+      case 20:
+        return get(f, m.type, m, p.child("type"));
+      case 21:
+        return get(f, m.ref_attr_name, m, p.child("ref_attr_name"));
+      case 22:
+        m.mark(22);
+        return merge_message(f, m.sparse_tensor, p, "sparse_tensor", c);
+      case 23:
+        return add_message(f, m.sparse_tensors, p, "sparse_tensors", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Node& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return add_string(f, m.input, p.child("input"));
+      case 2:
+        return add_string(f, m.output, p.child("output"));
+      case 3:
+        return get(f, m.name, m, p.child("name"));
+      case 4:
+        return get(f, m.op_type, m, p.child("op_type"));
+      case 5:
+        return add_message(f, m.attribute, p, "attribute", c);
+      case 6:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 7:
+        return get(f, m.domain, m, p.child("domain"));
+      case 8:
+        return get(f, m.overload, m, p.child("overload"));
+      case 9:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, TensorAnnotation& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.tensor_name, m, p.child("tensor_name"));
+      case 2:
+        return add_message(f, m.quant_parameter_tensor_names, p, "quant_parameter_tensor_names", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Graph& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return add_message(f, m.node, p, "node", c);
+      case 2:
+        return get(f, m.name, m, p.child("name"));
+      case 5:
+        return add_message(f, m.initializer, p, "initializer", c);
+      case 10:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 11:
+        return add_message(f, m.input, p, "input", c);
+      case 12:
+        return add_message(f, m.output, p, "output", c);
+      case 13:
+        return add_message(f, m.value_info, p, "value_info", c);
+      case 14:
+        return add_message(f, m.quantization_annotation, p, "quantization_annotation", c);
+      case 15:
+        return add_message(f, m.sparse_initializer, p, "sparse_initializer", c);
+      case 16:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Function& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.name, m, p.child("name"));
+      case 4:
+        return add_string(f, m.input, p.child("input"));
+      case 5:
+        return add_string(f, m.output, p.child("output"));
+      case 6:
+        return add_string(f, m.attribute, p.child("attribute"));
+      case 7:
+        return add_message(f, m.node, p, "node", c);
+      case 8:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 9:
+        return add_message(f, m.opset_import, p, "opset_import", c);
+      case 10:
+        return get(f, m.domain, m, p.child("domain"));
+      case 11:
+        return add_message(f, m.attribute_proto, p, "attribute_proto", c);
+      case 12:
+        return add_message(f, m.value_info, p, "value_info", c);
+      case 13:
+        return get(f, m.overload, m, p.child("overload"));
+      case 14:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, TrainingInfo& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return merge_message(f, m.initialization, p, "initialization", c);
+      case 2:
+        return merge_message(f, m.algorithm, p, "algorithm", c);
+      case 3:
+        return add_message(f, m.initialization_binding, p, "initialization_binding", c);
+      case 4:
+        return add_message(f, m.update_binding, p, "update_binding", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+inline Status parse(std::span<const std::byte> b, Model& m, const Path& p, ParseCtx& c) {
+  return for_each_field(b, p, c, [&](const Field& f) -> Status {
+    switch (f.number) {
+      case 1:
+        return get(f, m.ir_version, m, p.child("ir_version"));
+      case 2:
+        return get(f, m.producer_name, m, p.child("producer_name"));
+      case 3:
+        return get(f, m.producer_version, m, p.child("producer_version"));
+      case 4:
+        return get(f, m.domain, m, p.child("domain"));
+      case 5:
+        return get(f, m.model_version, m, p.child("model_version"));
+      case 6:
+        return get(f, m.doc_string, m, p.child("doc_string"));
+      case 7:
+        return merge_message(f, m.graph, p, "graph", c);
+      case 8:
+        return add_message(f, m.opset_import, p, "opset_import", c);
+      case 14:
+        return add_message(f, m.metadata_props, p, "metadata_props", c);
+      case 20:
+        return add_message(f, m.training_info, p, "training_info", c);
+      case 25:
+        return add_message(f, m.functions, p, "functions", c);
+      default:
+        return keep_unknown(f, m.unknown);
+    }
+  });
+}
+
+}  // namespace detail
+
+// Parses a serialized ModelProto. Raw tensor payloads are views into `bytes`,
+// kept alive by `owner` (pass the MappedFile's owner, or nullptr when the
+// caller keeps the bytes alive). External data is not loaded here
+// (external_data.hpp). Errors name the field path and the byte offset.
+inline Expected<Model> parse_model(std::span<const std::byte> bytes,
+                                   std::shared_ptr<const void> owner = nullptr,
+                                   const ParseOptions& opt = {}, std::string_view name = {}) {
+  detail::ParseCtx c;
+  c.base = bytes.data();
+  c.owner = std::move(owner);
+  c.max_depth = opt.max_depth;
+  Model m;
+  const pb::Path root;
+  if (auto s = detail::parse(bytes, m, root, c); !s) return std::move(s).error().in_file(name);
+  return m;
+}
+
+// Parses one serialized message of another type (a TensorProto file, a GraphProto...).
+template <class M>
+Expected<M> parse_message(std::span<const std::byte> bytes,
+                          std::shared_ptr<const void> owner = nullptr,
+                          const ParseOptions& opt = {}) {
+  detail::ParseCtx c;
+  c.base = bytes.data();
+  c.owner = std::move(owner);
+  c.max_depth = opt.max_depth;
+  M m;
+  const pb::Path root;
+  EDGEQUANT_TRY(detail::parse(bytes, m, root, c));
+  return m;
+}
+
+}  // namespace edgequant::onnx
+// ==== file: edgequant/formats/onnx/writer.hpp
+// ONNX ModelProto serializer: fields in ascending number, packed only where
+// onnx.proto says so (byte-identical to onnx.save for the same content), tensor
+// payloads streamed from their views (specs/onnx.md §1, §2, §9).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+
+namespace edgequant::onnx {
+
+// protobuf refuses messages of 2^31 bytes or more (§1).
+inline constexpr std::uint64_t kMaxProtobufBytes = 2147483647;
+
+namespace detail {
+
+// Where the writer puts one external tensor in the data file.
+struct ExternalSlot {
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+};
+
+struct WriteCtx {
+  // Tensors moved to the data file (by address), and that file's location.
+  const std::unordered_map<const Tensor*, ExternalSlot>* plan = nullptr;
+  std::string_view data_location;
+};
+
+template <class E>
+using SinkOf = std::remove_reference_t<decltype(std::declval<E&>().sink())>;
+
+template <class E>
+constexpr bool kCounting = std::is_same_v<SinkOf<E>, pb::CountingSink>;
+
+inline std::span<const std::byte> str_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+// Singular field written when set on the wire before or not the default.
+template <class E>
+Status opt_string(E& e, const Presence& p, std::uint32_t n, const std::string& v) {
+  if (p.has(n) || !v.empty()) return e.field_string(n, v);
+  return {};
+}
+template <class E>
+Status opt_int64(E& e, const Presence& p, std::uint32_t n, std::int64_t v) {
+  if (p.has(n) || v != 0) return e.field_int64(n, v);
+  return {};
+}
+template <class E>
+Status opt_int32(E& e, const Presence& p, std::uint32_t n, std::int32_t v) {
+  if (p.has(n) || v != 0) return e.field_int32(n, v);
+  return {};
+}
+template <class E>
+Status strings(E& e, std::uint32_t n, const std::vector<std::string>& v) {
+  for (const auto& s : v) EDGEQUANT_TRY(e.field_string(n, s));
+  return {};
+}
+
+// The payload bytes of a tensor: its view, or its producer (never called in the
+// counting pass; the size is known up front).
+template <class E>
+Status payload(E& e, const Tensor& t) {
+  if (!t.lazy) return e.raw(t.data.span());
+  if constexpr (kCounting<E>) {
+    e.sink().n += t.lazy->size;
+    return {};
+  } else {
+    std::uint64_t produced = 0;
+    EDGEQUANT_TRY(t.lazy->produce([&](std::span<const std::byte> b) -> Status {
+      produced += b.size();
+      if (produced > t.lazy->size) {
+        return make_error(Errc::kInvalid, "tensor '" + t.name + "': producer wrote more than " +
+                                              std::to_string(t.lazy->size) + " bytes");
+      }
+      return e.raw(b);
+    }));
+    if (produced != t.lazy->size) {
+      return make_error(Errc::kInvalid, "tensor '" + t.name + "': producer wrote " +
+                                            std::to_string(produced) + " of " +
+                                            std::to_string(t.lazy->size) + " bytes");
+    }
+    return {};
+  }
+}
+
+template <class E, class M>
+Status message(E& e, std::uint32_t n, const M& m, const WriteCtx& w);
+
+template <class E, class M>
+Status messages(E& e, std::uint32_t n, const std::vector<M>& v, const WriteCtx& w) {
+  for (const auto& m : v) EDGEQUANT_TRY(message(e, n, m, w));
+  return {};
+}
+
+template <class E>
+Status body(E& e, const StringStringEntry& m, const WriteCtx&) {
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.key));
+  EDGEQUANT_TRY(opt_string(e, m, 2, m.value));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const OperatorSetId& m, const WriteCtx&) {
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.domain));
+  EDGEQUANT_TRY(opt_int64(e, m, 2, m.version));
+  return e.raw(m.unknown);
+}
+
+// Typed payload re-encoded from the raw bytes (§2.8): the inverse of the reader.
+template <class E>
+Status typed_payload(E& e, const Tensor& t) {
+  const DataTypeInfo info = data_type_info(t.data_type);
+  const std::span<const std::byte> raw = t.data.span();
+  const std::uint32_t f = t.typed_field;
+  if (info.typed_field != f || info.entry_bytes == 0 || raw.size() % info.entry_bytes != 0) {
+    return make_error(Errc::kInvalid, "tensor '" + t.name + "': typed field " + std::to_string(f) +
+                                          " does not fit data type " + std::to_string(t.data_type));
+  }
+  const std::size_t n = raw.size() / info.entry_bytes;
+  if (f == kFieldFloatData) {
+    std::vector<float> v(n);
+    if (n) std::memcpy(v.data(), raw.data(), raw.size());
+    return e.packed_fixed(f, std::span<const float>(v));
+  }
+  if (f == kFieldDoubleData) {
+    std::vector<double> v(n);
+    if (n) std::memcpy(v.data(), raw.data(), raw.size());
+    return e.packed_fixed(f, std::span<const double>(v));
+  }
+  if (f == kFieldInt64Data) {
+    std::vector<std::int64_t> v(n);
+    if (n) std::memcpy(v.data(), raw.data(), raw.size());
+    return e.packed_varint(f, std::span<const std::int64_t>(v));
+  }
+  if (f == kFieldUint64Data) {
+    std::vector<std::uint64_t> v(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      v[k] = info.entry_bytes == 4 ? load_le<std::uint32_t>(raw.data() + 4 * k)
+                                   : load_le<std::uint64_t>(raw.data() + 8 * k);
+    }
+    return e.packed_varint(f, std::span<const std::uint64_t>(v));
+  }
+  std::vector<std::int32_t> v(n);  // int32_data
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::byte* p = raw.data() + k * info.entry_bytes;
+    switch (info.entry_bytes) {
+      case 1: {
+        const auto b = static_cast<std::uint8_t>(*p);
+        v[k] = info.sign_extend ? static_cast<std::int8_t>(b) : b;
+        break;
+      }
+      case 2: {
+        const auto h = load_le<std::uint16_t>(p);
+        v[k] = info.sign_extend ? static_cast<std::int16_t>(h) : h;
+        break;
+      }
+      default:
+        v[k] = load_le<std::int32_t>(p);
+    }
+  }
+  return e.packed_varint(f, std::span<const std::int32_t>(v));
+}
+
+template <class E>
+Status body(E& e, const Tensor& t, const WriteCtx& w) {
+  const ExternalSlot* slot = nullptr;
+  if (w.plan) {
+    if (auto it = w.plan->find(&t); it != w.plan->end()) slot = &it->second;
+  }
+  // Output form: planned external; kept external reference (no plan, data
+  // not rewritten); else inline in the form the tensor came in.
+  const bool keep_ref = !slot && t.storage == Storage::kExternal && !w.plan;
+  const bool inline_raw = !slot && !keep_ref &&
+                          (t.storage == Storage::kRaw || t.storage == Storage::kExternal || t.lazy);
+  if (!slot && !keep_ref && t.storage == Storage::kExternal && !t.has_bytes() && !t.lazy) {
+    return make_error(Errc::kInvalid,
+                      "tensor '" + t.name + "': external data not loaded; cannot write it inline");
+  }
+  EDGEQUANT_TRY(e.unpacked_varint(1, std::span<const std::int64_t>(t.dims)));
+  EDGEQUANT_TRY(opt_int32(e, t, 2, t.data_type));
+  const bool typed = !slot && !keep_ref && !t.lazy && t.storage == Storage::kTyped;
+  if (typed && t.typed_field == kFieldFloatData) EDGEQUANT_TRY(typed_payload(e, t));
+  if (typed && t.typed_field == kFieldInt32Data) EDGEQUANT_TRY(typed_payload(e, t));
+  EDGEQUANT_TRY(strings(e, 6, t.string_data));
+  if (typed && t.typed_field == kFieldInt64Data) EDGEQUANT_TRY(typed_payload(e, t));
+  EDGEQUANT_TRY(opt_string(e, t, 8, t.name));
+  if (inline_raw) {
+    EDGEQUANT_TRY(e.len_header(9, t.payload_size()));
+    EDGEQUANT_TRY(payload(e, t));
+  }
+  if (typed && t.typed_field == kFieldDoubleData) EDGEQUANT_TRY(typed_payload(e, t));
+  if (typed && t.typed_field == kFieldUint64Data) EDGEQUANT_TRY(typed_payload(e, t));
+  EDGEQUANT_TRY(opt_string(e, t, 12, t.doc_string));
+  if (slot) {
+    // Written explicitly for every tensor (§5: readers never assume defaults).
+    StringStringEntry loc, off, len;
+    loc.key = "location", loc.value = std::string(w.data_location);
+    off.key = "offset", off.value = std::to_string(slot->offset);
+    len.key = "length", len.value = std::to_string(slot->length);
+    EDGEQUANT_TRY(message(e, 13, loc, w));
+    EDGEQUANT_TRY(message(e, 13, off, w));
+    EDGEQUANT_TRY(message(e, 13, len, w));
+    EDGEQUANT_TRY(e.field_int32(14, 1));
+  } else if (keep_ref || t.storage != Storage::kExternal) {
+    EDGEQUANT_TRY(messages(e, 13, t.external_data, w));
+    EDGEQUANT_TRY(opt_int32(e, t, 14, t.data_location));
+  }
+  EDGEQUANT_TRY(messages(e, 16, t.metadata_props, w));
+  return e.raw(t.unknown);
+}
+
+template <class E>
+Status body(E& e, const SparseTensor& m, const WriteCtx& w) {
+  if (m.values) EDGEQUANT_TRY(message(e, 1, *m.values, w));
+  if (m.indices) EDGEQUANT_TRY(message(e, 2, *m.indices, w));
+  EDGEQUANT_TRY(e.unpacked_varint(3, std::span<const std::int64_t>(m.dims)));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Dimension& m, const WriteCtx&) {
+  if (m.kind == Dimension::Kind::kValue) EDGEQUANT_TRY(e.field_int64(1, m.value));
+  if (m.kind == Dimension::Kind::kParam) EDGEQUANT_TRY(e.field_string(2, m.param));
+  EDGEQUANT_TRY(opt_string(e, m, 3, m.denotation));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const TensorShape& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(messages(e, 1, m.dims, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status type_inner(E& e, const TypeProto& m, const WriteCtx& w) {
+  switch (m.kind) {
+    case TypeProto::Kind::kTensor:
+    case TypeProto::Kind::kSparseTensor:
+      EDGEQUANT_TRY(opt_int32(e, m.inner, 1, m.elem_type));
+      if (m.shape) EDGEQUANT_TRY(message(e, 2, *m.shape, w));
+      break;
+    case TypeProto::Kind::kSequence:
+    case TypeProto::Kind::kOptional:
+      if (m.elem) EDGEQUANT_TRY(message(e, 1, *m.elem, w));
+      break;
+    case TypeProto::Kind::kMap:
+      EDGEQUANT_TRY(opt_int32(e, m.inner, 1, m.key_type));
+      if (m.elem) EDGEQUANT_TRY(message(e, 2, *m.elem, w));
+      break;
+    case TypeProto::Kind::kOpaque:
+      EDGEQUANT_TRY(opt_string(e, m.inner, 1, m.opaque_domain));
+      EDGEQUANT_TRY(opt_string(e, m.inner, 2, m.opaque_name));
+      break;
+    case TypeProto::Kind::kNone:
+      break;
+  }
+  return e.raw(m.inner_unknown);
+}
+
+template <class E>
+Status body(E& e, const TypeProto& m, const WriteCtx& w) {
+  const auto inner = [&](auto& sub) { return type_inner(sub, m, w); };
+  const auto k = static_cast<std::uint32_t>(m.kind);
+  // Ascending field order: 1 tensor, 4 sequence, 5 map, 6 denotation, 7 opaque, 8 sparse, 9
+  // optional.
+  if (m.kind != TypeProto::Kind::kNone && k < 6) EDGEQUANT_TRY(e.message(k, inner));
+  EDGEQUANT_TRY(opt_string(e, m, 6, m.denotation));
+  if (k > 6) EDGEQUANT_TRY(e.message(k, inner));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const ValueInfo& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.name));
+  if (m.type) EDGEQUANT_TRY(message(e, 2, *m.type, w));
+  EDGEQUANT_TRY(opt_string(e, m, 3, m.doc_string));
+  EDGEQUANT_TRY(messages(e, 4, m.metadata_props, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Attribute& m, const WriteCtx& w) {
+  // The value field that `type` names is always written (the checker wants it
+  // present) unless the attribute refers to a function's attribute; any other
+  // set field is kept too.
+  const auto T =
+      m.ref_attr_name.empty() ? static_cast<AttributeType>(m.type) : AttributeType::kUndefined;
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.name));
+  if (T == AttributeType::kFloat || m.has(2) || m.f != 0 || std::signbit(m.f)) {
+    EDGEQUANT_TRY(e.field_float(2, m.f));
+  }
+  if (T == AttributeType::kInt || m.has(3) || m.i != 0) EDGEQUANT_TRY(e.field_int64(3, m.i));
+  if (T == AttributeType::kString || m.has(4) || !m.s.empty())
+    EDGEQUANT_TRY(e.field_string(4, m.s));
+  if (m.t) EDGEQUANT_TRY(message(e, 5, *m.t, w));
+  if (m.g) EDGEQUANT_TRY(message(e, 6, *m.g, w));
+  EDGEQUANT_TRY(e.unpacked_float(7, std::span<const float>(m.floats)));
+  EDGEQUANT_TRY(e.unpacked_varint(8, std::span<const std::int64_t>(m.ints)));
+  EDGEQUANT_TRY(strings(e, 9, m.strings));
+  EDGEQUANT_TRY(messages(e, 10, m.tensors, w));
+  EDGEQUANT_TRY(messages(e, 11, m.graphs, w));
+  EDGEQUANT_TRY(opt_string(e, m, 13, m.doc_string));
+  if (m.tp) EDGEQUANT_TRY(message(e, 14, *m.tp, w));
+  EDGEQUANT_TRY(messages(e, 15, m.type_protos, w));
+  EDGEQUANT_TRY(opt_int32(e, m, 20, m.type));
+  EDGEQUANT_TRY(opt_string(e, m, 21, m.ref_attr_name));
+  if (m.sparse_tensor) EDGEQUANT_TRY(message(e, 22, *m.sparse_tensor, w));
+  EDGEQUANT_TRY(messages(e, 23, m.sparse_tensors, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Node& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(strings(e, 1, m.input));
+  EDGEQUANT_TRY(strings(e, 2, m.output));
+  EDGEQUANT_TRY(opt_string(e, m, 3, m.name));
+  EDGEQUANT_TRY(opt_string(e, m, 4, m.op_type));
+  EDGEQUANT_TRY(messages(e, 5, m.attribute, w));
+  EDGEQUANT_TRY(opt_string(e, m, 6, m.doc_string));
+  EDGEQUANT_TRY(opt_string(e, m, 7, m.domain));
+  EDGEQUANT_TRY(opt_string(e, m, 8, m.overload));
+  EDGEQUANT_TRY(messages(e, 9, m.metadata_props, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const TensorAnnotation& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.tensor_name));
+  EDGEQUANT_TRY(messages(e, 2, m.quant_parameter_tensor_names, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Graph& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(messages(e, 1, m.node, w));
+  EDGEQUANT_TRY(opt_string(e, m, 2, m.name));
+  EDGEQUANT_TRY(messages(e, 5, m.initializer, w));
+  EDGEQUANT_TRY(opt_string(e, m, 10, m.doc_string));
+  EDGEQUANT_TRY(messages(e, 11, m.input, w));
+  EDGEQUANT_TRY(messages(e, 12, m.output, w));
+  EDGEQUANT_TRY(messages(e, 13, m.value_info, w));
+  EDGEQUANT_TRY(messages(e, 14, m.quantization_annotation, w));
+  EDGEQUANT_TRY(messages(e, 15, m.sparse_initializer, w));
+  EDGEQUANT_TRY(messages(e, 16, m.metadata_props, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Function& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(opt_string(e, m, 1, m.name));
+  EDGEQUANT_TRY(strings(e, 4, m.input));
+  EDGEQUANT_TRY(strings(e, 5, m.output));
+  EDGEQUANT_TRY(strings(e, 6, m.attribute));
+  EDGEQUANT_TRY(messages(e, 7, m.node, w));
+  EDGEQUANT_TRY(opt_string(e, m, 8, m.doc_string));
+  EDGEQUANT_TRY(messages(e, 9, m.opset_import, w));
+  EDGEQUANT_TRY(opt_string(e, m, 10, m.domain));
+  EDGEQUANT_TRY(messages(e, 11, m.attribute_proto, w));
+  EDGEQUANT_TRY(messages(e, 12, m.value_info, w));
+  EDGEQUANT_TRY(opt_string(e, m, 13, m.overload));
+  EDGEQUANT_TRY(messages(e, 14, m.metadata_props, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const TrainingInfo& m, const WriteCtx& w) {
+  if (m.initialization) EDGEQUANT_TRY(message(e, 1, *m.initialization, w));
+  if (m.algorithm) EDGEQUANT_TRY(message(e, 2, *m.algorithm, w));
+  EDGEQUANT_TRY(messages(e, 3, m.initialization_binding, w));
+  EDGEQUANT_TRY(messages(e, 4, m.update_binding, w));
+  return e.raw(m.unknown);
+}
+
+template <class E>
+Status body(E& e, const Model& m, const WriteCtx& w) {
+  EDGEQUANT_TRY(opt_int64(e, m, 1, m.ir_version));
+  EDGEQUANT_TRY(opt_string(e, m, 2, m.producer_name));
+  EDGEQUANT_TRY(opt_string(e, m, 3, m.producer_version));
+  EDGEQUANT_TRY(opt_string(e, m, 4, m.domain));
+  EDGEQUANT_TRY(opt_int64(e, m, 5, m.model_version));
+  EDGEQUANT_TRY(opt_string(e, m, 6, m.doc_string));
+  if (m.graph) EDGEQUANT_TRY(message(e, 7, *m.graph, w));
+  EDGEQUANT_TRY(messages(e, 8, m.opset_import, w));
+  EDGEQUANT_TRY(messages(e, 14, m.metadata_props, w));
+  EDGEQUANT_TRY(messages(e, 20, m.training_info, w));
+  EDGEQUANT_TRY(messages(e, 25, m.functions, w));
+  return e.raw(m.unknown);
+}
+
+template <class E, class M>
+Status message(E& e, std::uint32_t n, const M& m, const WriteCtx& w) {
+  return e.message(n, [&](auto& sub) { return body(sub, m, w); });
+}
+
+template <class M>
+Expected<std::uint64_t> serialized_size(const M& m, const WriteCtx& w) {
+  return pb::encoded_size([&](auto& e) { return body(e, m, w); });
+}
+
+}  // namespace detail
+
+// Serializes any message of model.hpp (a Model, a Graph, a Tensor...) to a
+// sink, inline. External tensors keep their external_data references as they
+// are (their bytes are not copied): use write_model() to rewrite data files.
+template <class M, ByteSink S>
+Status serialize(const M& m, S& sink) {
+  pb::Encoder<S> e(sink);
+  return detail::body(e, m, detail::WriteCtx{});
+}
+
+template <class M>
+Expected<std::vector<std::byte>> serialize_to_bytes(const M& m) {
+  MemorySink s;
+  EDGEQUANT_TRY(serialize(m, s));
+  return s.take();
+}
+
+// Size serialize() would write, without writing.
+template <class M>
+Expected<std::uint64_t> serialized_size(const M& m) {
+  return detail::serialized_size(m, detail::WriteCtx{});
+}
+
+}  // namespace edgequant::onnx
+
+namespace edgequant::onnx {
+
+// ---- external data: where a location may point -------------------------------
+
+struct ExternalDataOptions {
+  // A file with more than one hard link may be another name of a file outside
+  // the model folder; refused unless allowed (onnx >= 1.21 refuses them too).
+  bool allow_hardlinks = false;
+};
+
+// Lexical rules for an external data location (§5): a non-empty relative path
+// with no ".." component, no NUL, no drive letter and no leading separator.
+// Backslashes count as separators too (a Windows reader would treat them so).
+inline Status check_location(std::string_view loc) {
+  const auto bad = [&](const std::string& why) {
+    return make_error(Errc::kInvalid, "external data location '" + std::string(loc) + "' " + why);
+  };
+  if (loc.empty()) return bad("is empty");
+  if (loc.find('\0') != std::string_view::npos) return bad("contains a NUL byte");
+  if (loc[0] == '/' || loc[0] == '\\') return bad("is an absolute path (refused)");
+  if (loc.size() >= 2 && loc[1] == ':' &&
+      ((loc[0] >= 'A' && loc[0] <= 'Z') || (loc[0] >= 'a' && loc[0] <= 'z'))) {
+    return bad("starts with a drive letter (refused)");
+  }
+  std::size_t start = 0;
+  while (start <= loc.size()) {
+    std::size_t end = loc.find_first_of("/\\", start);
+    if (end == std::string_view::npos) end = loc.size();
+    if (loc.substr(start, end - start) == "..")
+      return bad("contains '..' (refused: it would leave the model folder)");
+    start = end + 1;
+  }
+  return {};
+}
+
+namespace detail {
+
+inline std::string dir_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+inline std::string base_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+inline Expected<std::string> real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (!::realpath(p.c_str(), buf)) {
+    return make_error(Errc::kIo, std::string("cannot resolve path: ") + std::strerror(errno),
+                      kNoOffset, p);
+  }
+  return std::string(buf);
+}
+
+// Canonical path of an open file descriptor (Linux /proc; elsewhere the path).
+inline Expected<std::string> fd_real_path(int fd, const std::string& path) {
+#if defined(__linux__)
+  char buf[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd);
+  const ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
+  if (n > 0) return std::string(buf, static_cast<std::size_t>(n));
+#else
+  (void)fd;
+#endif
+  return real_path(path);
+}
+
+inline bool inside(const std::string& dir, const std::string& file) {
+  if (dir == "/") return file.size() > 1 && file[0] == '/';
+  return file.size() > dir.size() + 1 && file.compare(0, dir.size(), dir) == 0 &&
+         file[dir.size()] == '/';
+}
+
+}  // namespace detail
+
+// Opens the external data files of one model, each once, refusing any that is
+// outside the model folder: absolute paths and '..' (CVE-2022-25882,
+// CVE-2024-27318), a symbolic link as the file itself, directories that are
+// symbolic links leading out (canonical containment), and files with several
+// hard links (CVE-2026-27489/34446/34447 lineage).
+class ExternalDataFiles {
+ public:
+  explicit ExternalDataFiles(std::string model_dir, ExternalDataOptions opt = {})
+      : dir_(model_dir.empty() ? std::string(".") : std::move(model_dir)), opt_(opt) {}
+
+  Expected<std::shared_ptr<const MappedFile>> open(const std::string& location) {
+    if (auto it = cache_.find(location); it != cache_.end()) return it->second;
+    EDGEQUANT_TRY(check_location(location));
+    const std::string path = dir_ + "/" + location;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == ELOOP) {
+        return make_error(Errc::kInvalid,
+                          "external data location '" + location + "' is a symbolic link (refused)",
+                          kNoOffset, path);
+      }
+      return make_error(err == ENOENT ? Errc::kNotFound : Errc::kIo,
+                        "cannot open external data '" + location + "': " + std::strerror(err),
+                        kNoOffset, path);
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      return make_error(Errc::kIo, std::string("cannot stat: ") + std::strerror(errno), kNoOffset,
+                        path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return make_error(Errc::kInvalid,
+                        "external data location '" + location + "' is not a regular file",
+                        kNoOffset, path);
+    }
+    if (st.st_nlink > 1 && !opt_.allow_hardlinks) {
+      return make_error(Errc::kInvalid,
+                        "external data file '" + location + "' has " + std::to_string(st.st_nlink) +
+                            " hard links (refused: another link may be outside the model folder)",
+                        kNoOffset, path);
+    }
+    if (base_real_.empty()) {
+      auto b = detail::real_path(dir_);
+      if (!b) return std::move(b).error();
+      base_real_ = *b;
+    }
+    auto real = detail::fd_real_path(fd, path);
+    if (!real) return std::move(real).error();
+    if (!detail::inside(base_real_, *real)) {
+      return make_error(Errc::kInvalid,
+                        "external data location '" + location + "' resolves to '" + *real +
+                            "', outside the model folder '" + base_real_ + "' (refused)",
+                        kNoOffset, path);
+    }
+    auto mf = MappedFile::map_fd(fd, path);
+    if (!mf) return std::move(mf).error();
+    auto shared = std::make_shared<const MappedFile>(std::move(*mf));
+    cache_.emplace(location, shared);
+    return shared;
+  }
+
+  const std::string& dir() const noexcept { return dir_; }
+
+ private:
+  std::string dir_;
+  std::string base_real_;
+  ExternalDataOptions opt_;
+  std::map<std::string, std::shared_ptr<const MappedFile>> cache_;
+};
+
+// Loads one external tensor's bytes as a view into its mapped data file.
+inline Status load_external_tensor(Tensor& t, ExternalDataFiles& files) {
+  auto ref = t.external_ref();
+  if (!ref) return std::move(ref).error();
+  auto file = files.open(ref->location);
+  if (!file) {
+    Error e = std::move(file).error();
+    e.what = "tensor '" + t.name + "': " + e.what;
+    return e;
+  }
+  const std::string& fname = (*file)->path();
+  const std::uint64_t size = (*file)->size();
+  if (ref->offset > size) {
+    return make_error(Errc::kTruncated,
+                      "tensor '" + t.name + "': external data offset " +
+                          std::to_string(ref->offset) + " is past the end (" +
+                          std::to_string(size) + " bytes)",
+                      ref->offset, fname);
+  }
+  const std::uint64_t len = ref->length ? *ref->length : size - ref->offset;
+  if (!range_within(ref->offset, len, size)) {
+    return make_error(Errc::kTruncated,
+                      "tensor '" + t.name + "': external data [" + std::to_string(ref->offset) +
+                          ", +" + std::to_string(len) + ") runs past the end of the file (" +
+                          std::to_string(size) + " bytes)",
+                      ref->offset, fname);
+  }
+  auto want = t.expected_bytes();
+  if (!want) return std::move(want).error().in_file(fname);
+  if (*want != len) {
+    return make_error(Errc::kInvalid,
+                      "tensor '" + t.name + "': external data length " + std::to_string(len) +
+                          ", dims and type call for " + std::to_string(*want),
+                      ref->offset, fname);
+  }
+  t.data = Bytes::view((*file)->bytes().subspan(static_cast<std::size_t>(ref->offset),
+                                                static_cast<std::size_t>(len)),
+                       *file);
+  t.data_loaded = true;
+  return {};
+}
+
+// Loads every external tensor of the model (views into mapped files).
+inline Status load_external_data(Model& m, const std::string& model_dir,
+                                 const ExternalDataOptions& opt = {}) {
+  ExternalDataFiles files(model_dir, opt);
+  Status st;
+  for_each_tensor(m, [&](Tensor& t, TensorRole) {
+    if (st && t.is_external() && !t.data_loaded) st = load_external_tensor(t, files);
+  });
+  return st;
+}
+
+// ---- reading -------------------------------------------------------------------
+
+struct ReadOptions {
+  ParseOptions parse;
+  bool load_external = true;  // map external data now (else: only the references)
+  ExternalDataOptions external;
+  MappedFile::Mode mode = MappedFile::Mode::kAuto;
+};
+
+// Reads a .onnx file. Raw and external payloads are views into mapped files
+// that the tensors keep alive.
+inline Expected<Model> read_model(const std::string& path, const ReadOptions& opt = {}) {
+  auto mf = MappedFile::open(path, opt.mode);
+  if (!mf) return std::move(mf).error();
+  auto file = std::make_shared<const MappedFile>(std::move(*mf));
+  auto m = parse_model(file->bytes(), file, opt.parse, path);
+  if (!m) return m;
+  if (opt.load_external) {
+    if (auto s = load_external_data(*m, detail::dir_of(path), opt.external); !s) {
+      return std::move(s).error().in_file(path);
+    }
+  }
+  return m;
+}
+
+// ---- writing -------------------------------------------------------------------
+
+struct WriteOptions {
+  enum class External : std::uint8_t {
+    kAuto,      // keep external tensors external; move more out only past max_inline_bytes
+    kInline,    // everything in the .onnx (fails past 2 GiB)
+    kExternal,  // every initializer of at least size_threshold bytes in the data file
+  };
+  External external = External::kAuto;
+  std::string data_location;            // relative; default "<model file name>.data"
+  std::uint64_t size_threshold = 1024;  // onnx.save's default threshold
+  std::uint64_t align_threshold = std::uint64_t{1} << 20;  // §5: pad tensors >= 1 MiB ...
+  std::uint64_t alignment = 4096;                          // ... to a 4096-byte offset (0: never)
+  std::uint64_t max_inline_bytes = std::uint64_t{1900} << 20;  // §1: headroom below 2 GiB
+  bool attributes_too = false;  // also move tensors of node attributes (onnx's convert_attribute)
+  // Called after each payload of the data file: bytes done, bytes in all.
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+};
+
+namespace detail {
+
+// Raw-encodable tensors the writer may move to the data file, in model order.
+inline std::vector<const Tensor*> external_candidates(const Model& m, bool attributes_too) {
+  std::vector<const Tensor*> out;
+  for_each_tensor(m, [&](const Tensor& t, TensorRole r) {
+    if (r == TensorRole::kSparse || (r == TensorRole::kAttribute && !attributes_too)) return;
+    if (data_type_info(t.data_type).bits == 0 || t.payload_size() == 0) return;
+    if (t.storage == Storage::kNone && !t.lazy) return;  // no payload (empty or string)
+    out.push_back(&t);
+  });
+  return out;
+}
+
+}  // namespace detail
+
+// Writes a model to `path` atomically. Tensors chosen by `opt.external` go to
+// one data file beside it (written first, also atomically); both files appear
+// only once both are complete. Payloads stream from their views or producers.
+inline Status write_model(const Model& m, const std::string& path, const WriteOptions& opt = {}) {
+  using detail::ExternalSlot;
+  const auto cands = detail::external_candidates(m, opt.attributes_too);
+  std::vector<const Tensor*> chosen;
+  const auto choose = [&](auto pred) {
+    chosen.clear();
+    for (const Tensor* t : cands) {
+      if (pred(*t)) chosen.push_back(t);
+    }
+  };
+  std::unordered_map<const Tensor*, ExternalSlot> plan;
+  std::uint64_t data_size = 0;
+  const auto layout = [&]() -> Status {
+    plan.clear();
+    std::uint64_t pos = 0;
+    for (const Tensor* t : chosen) {
+      const std::uint64_t len = t->payload_size();
+      if (opt.alignment > 1 && len >= opt.align_threshold) {
+        auto up = checked_add<std::uint64_t>(pos, opt.alignment - 1);
+        if (!up)
+          return make_error(Errc::kOverflow, "external data offset overflows", kNoOffset, path);
+        pos = *up / opt.alignment * opt.alignment;
+      }
+      plan[t] = ExternalSlot{pos, len};
+      auto end = checked_add<std::uint64_t>(pos, len);
+      if (!end) return make_error(Errc::kOverflow, "external data size overflows", kNoOffset, path);
+      pos = *end;
+    }
+    data_size = pos;
+    return {};
+  };
+  const std::string location =
+      opt.data_location.empty() ? detail::base_of(path) + ".data" : opt.data_location;
+  detail::WriteCtx w{&plan, location};
+  using Mode = WriteOptions::External;
+  if (opt.external == Mode::kAuto) {
+    choose([](const Tensor& t) { return t.storage == Storage::kExternal; });
+    EDGEQUANT_TRY(layout());
+    auto size = detail::serialized_size(m, w);
+    if (!size) return std::move(size).error().in_file(path);
+    if (*size > opt.max_inline_bytes) {
+      choose([&](const Tensor& t) {
+        return t.storage == Storage::kExternal || t.payload_size() >= opt.size_threshold;
+      });
+      EDGEQUANT_TRY(layout());
+    }
+  } else if (opt.external == Mode::kExternal) {
+    choose([&](const Tensor& t) {
+      return t.storage == Storage::kExternal || t.payload_size() >= opt.size_threshold;
+    });
+    EDGEQUANT_TRY(layout());
+  }
+  auto size = detail::serialized_size(m, w);
+  if (!size) return std::move(size).error().in_file(path);
+  if (*size > kMaxProtobufBytes) {
+    return make_error(Errc::kLimit,
+                      "model would be " + std::to_string(*size) +
+                          " bytes, past protobuf's 2 GiB limit: write its tensors as external data",
+                      kNoOffset, path);
+  }
+  for (const Tensor* t : chosen) {
+    if (!t->has_bytes() && !t->lazy) {
+      return make_error(Errc::kInvalid, "tensor '" + t->name + "': external data not loaded",
+                        kNoOffset, path);
+    }
+  }
+
+  AtomicFile data;
+  if (!chosen.empty()) {
+    EDGEQUANT_TRY(check_location(location));
+    const std::string data_path = detail::dir_of(path) + "/" + location;
+    if (data_path == path || location == detail::base_of(path)) {
+      return make_error(Errc::kBadArgument, "external data file would overwrite the model",
+                        kNoOffset, path);
+    }
+    auto f = AtomicFile::create(data_path);
+    if (!f) return std::move(f).error();
+    data = std::move(*f);
+    pb::Encoder<AtomicFile> e(data);
+    std::uint64_t done = 0;
+    for (const Tensor* t : chosen) {
+      const ExternalSlot& s = plan[t];
+      EDGEQUANT_TRY(data.write_zeros(static_cast<std::size_t>(s.offset - data.position())));
+      EDGEQUANT_TRY(detail::payload(e, *t));
+      done += s.length;
+      if (opt.progress) opt.progress(done, data_size);
+    }
+  }
+  auto out = AtomicFile::create(path);
+  if (!out) return std::move(out).error();
+  {
+    pb::Encoder<AtomicFile> e(*out);
+    EDGEQUANT_TRY(detail::body(e, m, w));
+  }
+  if (!chosen.empty()) EDGEQUANT_TRY(data.commit());
+  return out->commit();
+}
+
+}  // namespace edgequant::onnx
+// ==== file: edgequant/formats/onnx/rewrite.hpp
+// Graph edits for weight quantizers (specs/onnx.md §6.4): find the nodes fed by
+// a constant weight (MatMul B, by default 2-D float/float16, searched through
+// enclosing graphs as ORT's quantizer does), splice a replacement in their
+// place, import the opsets it needs, and drop weights nothing reads any more.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace edgequant::onnx {
+
+// Which nodes a quantizer looks at.
+struct SiteFilter {
+  std::vector<std::string> op_types{"MatMul"};
+  std::size_t weight_input = 1;  // MatMul's B
+  std::vector<std::int32_t> dtypes{static_cast<std::int32_t>(DataType::kFloat),
+                                   static_cast<std::int32_t>(DataType::kFloat16)};
+  std::size_t rank = 2;                       // 0: any rank
+  std::vector<std::string> nodes_to_exclude;  // by node name
+  std::vector<std::string> nodes_to_include;  // empty: all
+};
+
+// What replaces one node: new nodes spliced in its place (in this order), new
+// initializers added to the node's graph, and opsets the new nodes need.
+struct Replacement {
+  std::vector<Node> nodes;
+  std::vector<Tensor> initializers;
+  std::vector<OperatorSetId> opsets;
+  std::int64_t min_ir_version = 0;  // raised to this if lower (INT4 needs IR 10, §3)
+};
+
+// Called once per matching node with the node and its weight. nullopt keeps the
+// node. Initializer names must be deterministic per weight: when two nodes
+// share a weight, the second replacement's initializers of the same name are
+// taken to be the same tensor and added once.
+using WeightRewriter =
+    std::function<Expected<std::optional<Replacement>>(const Node& node, const Tensor& weight)>;
+
+struct RewriteReport {
+  std::size_t rewritten = 0;            // nodes replaced
+  std::size_t kept = 0;                 // matching nodes the rewriter left alone
+  std::uint64_t weight_bytes = 0;       // payload of the weights of replaced nodes (each once)
+  std::uint64_t replacement_bytes = 0;  // payload of the initializers added
+  std::vector<std::string> removed;     // weights dropped because nothing reads them now
+};
+
+// Adds an opset import, or raises an older one to `version`.
+inline void ensure_opset(Model& m, std::string_view domain, std::int64_t version) {
+  const bool dflt = domain.empty() || domain == "ai.onnx";
+  for (auto& o : m.opset_import) {
+    if (o.domain == domain || (dflt && (o.domain.empty() || o.domain == "ai.onnx"))) {
+      o.version = std::max(o.version, version);
+      return;
+    }
+  }
+  OperatorSetId o;
+  o.domain = std::string(domain);
+  o.version = version;
+  o.mark(1);
+  o.mark(2);
+  m.opset_import.push_back(std::move(o));
+}
+
+namespace detail {
+
+inline bool listed(const std::vector<std::string>& v, std::string_view s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// Names read anywhere in a graph and its subgraphs (node inputs, graph outputs).
+inline void collect_reads(const Graph& g, std::set<std::string>& reads) {
+  for (const auto& n : g.node) {
+    for (const auto& in : n.input) reads.insert(in);
+    for (const auto& a : n.attribute) {
+      if (a.g) collect_reads(*a.g, reads);
+      for (const auto& sub : a.graphs) collect_reads(sub, reads);
+    }
+  }
+  for (const auto& o : g.output) reads.insert(o.name);
+}
+
+// Names a graph defines itself (inputs, initializers, node outputs): they hide
+// an outer initializer of the same name.
+inline bool defines(const Graph& g, std::string_view name) {
+  for (const auto& v : g.input) {
+    if (v.name == name) return true;
+  }
+  for (const auto& n : g.node) {
+    if (listed(n.output, name)) return true;
+  }
+  return g.find_initializer(name) != nullptr;
+}
+
+class WeightRewrite {
+ public:
+  WeightRewrite(Model& m, const WeightRewriter& fn, const SiteFilter& f) : m_(m), fn_(fn), f_(f) {}
+
+  Expected<RewriteReport> run() {
+    if (!m_.graph) return r_;
+    std::vector<Graph*> scopes;
+    EDGEQUANT_TRY(process(*m_.graph, scopes));
+    for (const auto& o : opsets_) ensure_opset(m_, o.domain, o.version);
+    m_.ir_version = std::max(m_.ir_version, ir_);
+    drop_unused();
+    return std::move(r_);
+  }
+
+ private:
+  const Tensor* resolve(Graph& g, const std::vector<Graph*>& outer, const std::string& name) {
+    if (const Tensor* t = g.find_initializer(name)) return t;
+    if (defines(g, name)) return nullptr;
+    for (auto it = outer.rbegin(); it != outer.rend(); ++it) {
+      if (const Tensor* t = (*it)->find_initializer(name)) return t;
+      if (defines(**it, name)) return nullptr;
+    }
+    return nullptr;
+  }
+
+  bool wanted(const Node& n, const Tensor& w) const {
+    if (!listed(f_.op_types, n.op_type) || !(n.domain.empty() || n.domain == "ai.onnx"))
+      return false;
+    if (listed(f_.nodes_to_exclude, n.name)) return false;
+    if (!f_.nodes_to_include.empty() && !listed(f_.nodes_to_include, n.name)) return false;
+    if (!f_.dtypes.empty() &&
+        std::find(f_.dtypes.begin(), f_.dtypes.end(), w.data_type) == f_.dtypes.end()) {
+      return false;
+    }
+    return (f_.rank == 0 || w.dims.size() == f_.rank) && (w.has_bytes() || w.lazy);
+  }
+
+  Status process(Graph& g, std::vector<Graph*>& outer) {
+    // Subgraphs first: splicing this graph's nodes never moves their graphs.
+    outer.push_back(&g);
+    for (auto& n : g.node) {
+      for (auto& a : n.attribute) {
+        if (a.g) EDGEQUANT_TRY(process(*a.g, outer));
+        for (auto& sub : a.graphs) EDGEQUANT_TRY(process(sub, outer));
+      }
+    }
+    outer.pop_back();
+    std::set<std::string> added_here;
+    for (std::size_t i = g.node.size(); i-- > 0;) {
+      const Node& n = g.node[i];
+      if (n.input.size() <= f_.weight_input) continue;
+      const std::string wname = n.input[f_.weight_input];
+      const Tensor* wt = resolve(g, outer, wname);
+      if (!wt || !wanted(n, *wt)) continue;
+      const Tensor weight = *wt;  // copy (views): g.initializer may grow below
+      auto rep = fn_(n, weight);
+      if (!rep) return std::move(rep).error();
+      if (!*rep) {
+        ++r_.kept;
+        continue;
+      }
+      Replacement& R = **rep;
+      for (auto& t : R.initializers) {
+        if (added_here.count(t.name)) continue;  // shared weight: added already
+        if (g.find_initializer(t.name) || defines(g, t.name)) {
+          return make_error(Errc::kInvalid, "rewrite of node '" + n.name + "': initializer name '" +
+                                                t.name + "' is already used in graph '" + g.name +
+                                                "'");
+        }
+        r_.replacement_bytes += t.payload_size();
+        added_here.insert(t.name);
+        g.initializer.push_back(std::move(t));
+      }
+      if (weights_.insert(wname).second) r_.weight_bytes += weight.payload_size();
+      for (const auto& o : R.opsets) opsets_.push_back(o);
+      ir_ = std::max(ir_, R.min_ir_version);
+      g.node.erase(g.node.begin() + static_cast<std::ptrdiff_t>(i));
+      g.node.insert(g.node.begin() + static_cast<std::ptrdiff_t>(i),
+                    std::make_move_iterator(R.nodes.begin()),
+                    std::make_move_iterator(R.nodes.end()));
+      ++r_.rewritten;
+    }
+    return {};
+  }
+
+  // Drops replaced weights nothing reads any more, from every graph, and from
+  // graph inputs (ORT's quantizer does the same).
+  void drop_unused() {
+    std::set<std::string> reads;
+    collect_reads(*m_.graph, reads);
+    for_each_graph(m_, [&](Graph& g) {
+      for (std::size_t i = g.initializer.size(); i-- > 0;) {
+        const std::string& name = g.initializer[i].name;
+        if (!weights_.count(name) || reads.count(name)) continue;
+        r_.removed.push_back(name);
+        g.input.erase(std::remove_if(g.input.begin(), g.input.end(),
+                                     [&](const ValueInfo& v) { return v.name == name; }),
+                      g.input.end());
+        g.initializer.erase(g.initializer.begin() + static_cast<std::ptrdiff_t>(i));
+      }
+    });
+  }
+
+  Model& m_;
+  const WeightRewriter& fn_;
+  const SiteFilter& f_;
+  RewriteReport r_;
+  std::set<std::string> weights_;
+  std::vector<OperatorSetId> opsets_;
+  std::int64_t ir_ = 0;
+};
+
+}  // namespace detail
+
+// Replaces every node that `filter` selects and `rewriter` accepts; see
+// WeightRewriter. The model is changed in place.
+inline Expected<RewriteReport> rewrite_weights(Model& m, const WeightRewriter& rewriter,
+                                               const SiteFilter& filter = {}) {
+  return detail::WeightRewrite(m, rewriter, filter).run();
+}
+
+// Removes initializers that no node and no graph output reads (any graph).
+inline std::vector<std::string> remove_unused_initializers(Model& m) {
+  std::vector<std::string> removed;
+  if (!m.graph) return removed;
+  std::set<std::string> reads;
+  detail::collect_reads(*m.graph, reads);
+  for_each_graph(m, [&](Graph& g) {
+    std::erase_if(g.initializer, [&](const Tensor& t) {
+      if (reads.count(t.name)) return false;
+      removed.push_back(t.name);
+      return true;
+    });
+  });
+  return removed;
+}
+
+}  // namespace edgequant::onnx
+// ==== file: edgequant/formats/onnx/tensor_data.hpp
+// Element access for ONNX tensor payloads: sub-byte packing (low bits first,
+// over the flattened tensor) and decoding of every numeric type to float or
+// int64 (specs/onnx.md §2.8).
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+
+namespace edgequant::onnx {
+
+// Packs codes of `bits` (2 or 4) bits: element i goes to bit (i % per_byte) * bits
+// of byte i / per_byte; the padding of a partial last byte is 0 (§2.8).
+inline std::vector<std::byte> pack_bits(std::span<const std::uint8_t> codes, int bits) {
+  const std::size_t per = static_cast<std::size_t>(8 / bits);
+  const unsigned mask = (1u << bits) - 1;
+  std::vector<std::byte> out((codes.size() + per - 1) / per);
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const unsigned v = (codes[i] & mask) << ((i % per) * static_cast<std::size_t>(bits));
+    out[i / per] |= static_cast<std::byte>(v);
+  }
+  return out;
+}
+
+// Code of element i of a packed array of `bits` (1..8) bits per element.
+inline std::uint8_t unpack_bits(std::span<const std::byte> packed, std::size_t i,
+                                int bits) noexcept {
+  if (bits == 8) return static_cast<std::uint8_t>(packed[i]);
+  const std::size_t per = static_cast<std::size_t>(8 / bits);
+  const auto b = static_cast<unsigned>(packed[i / per]);
+  return static_cast<std::uint8_t>((b >> ((i % per) * static_cast<std::size_t>(bits))) &
+                                   ((1u << bits) - 1));
+}
+
+// Sign-extends a `bits`-bit two's complement code.
+constexpr std::int32_t sign_extend(std::uint32_t code, int bits) noexcept {
+  const std::uint32_t m = 1u << (bits - 1);
+  return static_cast<std::int32_t>((code ^ m) - m);
+}
+
+namespace detail {
+inline Status require_bytes(const Tensor& t) {
+  if (!t.has_bytes() || t.lazy) {
+    return make_error(Errc::kInvalid, "tensor '" + t.name + "': payload not loaded");
+  }
+  auto want = t.expected_bytes();
+  if (!want) return std::move(want).error();
+  if (*want != t.data.size()) {
+    return make_error(Errc::kInvalid,
+                      "tensor '" + t.name + "': payload has " + std::to_string(t.data.size()) +
+                          " bytes, dims and type call for " + std::to_string(*want));
+  }
+  return {};
+}
+}  // namespace detail
+
+// Element i of a numeric tensor as float (exact for every type narrower than
+// float; int32/int64/uint32/uint64/double are rounded). Precondition: i < numel
+// and the payload size matches (to_floats checks both).
+inline float element_as_float(const Tensor& t, std::size_t i) noexcept {
+  const std::byte* p = t.data.data();
+  switch (static_cast<DataType>(t.data_type)) {
+    case DataType::kFloat:
+      return load_le<float>(p + 4 * i);
+    case DataType::kDouble:
+      return static_cast<float>(load_le<double>(p + 8 * i));
+    case DataType::kFloat16:
+      return f16_to_f32(load_le<std::uint16_t>(p + 2 * i));
+    case DataType::kBfloat16:
+      return bf16_to_f32(load_le<std::uint16_t>(p + 2 * i));
+    case DataType::kFloat8E4M3FN:
+      return mini_to_f32(static_cast<std::uint8_t>(p[i]), kE4M3FN);
+    case DataType::kFloat8E4M3FNUZ:
+      return mini_to_f32(static_cast<std::uint8_t>(p[i]), kE4M3FNUZ);
+    case DataType::kFloat8E5M2:
+      return mini_to_f32(static_cast<std::uint8_t>(p[i]), kE5M2);
+    case DataType::kFloat8E5M2FNUZ:
+      return mini_to_f32(static_cast<std::uint8_t>(p[i]), kE5M2FNUZ);
+    case DataType::kFloat8E8M0:
+      return e8m0_to_f32(static_cast<std::uint8_t>(p[i]));
+    case DataType::kFloat4E2M1:
+      return e2m1_to_f32(unpack_bits(t.data.span(), i, 4));
+    case DataType::kUint4:
+      return static_cast<float>(unpack_bits(t.data.span(), i, 4));
+    case DataType::kInt4:
+      return static_cast<float>(sign_extend(unpack_bits(t.data.span(), i, 4), 4));
+    case DataType::kUint2:
+      return static_cast<float>(unpack_bits(t.data.span(), i, 2));
+    case DataType::kInt2:
+      return static_cast<float>(sign_extend(unpack_bits(t.data.span(), i, 2), 2));
+    case DataType::kUint8:
+    case DataType::kBool:
+      return static_cast<float>(static_cast<std::uint8_t>(p[i]));
+    case DataType::kInt8:
+      return static_cast<float>(static_cast<std::int8_t>(p[i]));
+    case DataType::kUint16:
+      return static_cast<float>(load_le<std::uint16_t>(p + 2 * i));
+    case DataType::kInt16:
+      return static_cast<float>(load_le<std::int16_t>(p + 2 * i));
+    case DataType::kInt32:
+      return static_cast<float>(load_le<std::int32_t>(p + 4 * i));
+    case DataType::kUint32:
+      return static_cast<float>(load_le<std::uint32_t>(p + 4 * i));
+    case DataType::kInt64:
+      return static_cast<float>(load_le<std::int64_t>(p + 8 * i));
+    case DataType::kUint64:
+      return static_cast<float>(load_le<std::uint64_t>(p + 8 * i));
+    default:
+      return 0.0f;
+  }
+}
+
+inline bool is_real_numeric(std::int32_t dt) noexcept {
+  return dt != 0 && dt != static_cast<std::int32_t>(DataType::kString) &&
+         dt != static_cast<std::int32_t>(DataType::kComplex64) &&
+         dt != static_cast<std::int32_t>(DataType::kComplex128) && is_known_data_type(dt);
+}
+
+// Every element as float (row-major).
+inline Expected<std::vector<float>> to_floats(const Tensor& t) {
+  if (!is_real_numeric(t.data_type)) {
+    return make_error(Errc::kUnsupported, "tensor '" + t.name + "': data type " +
+                                              std::string(data_type_name(t.data_type)) +
+                                              " is not a real number type");
+  }
+  EDGEQUANT_TRY(detail::require_bytes(t));
+  auto n = t.numel();
+  if (!n) return std::move(n).error();
+  std::vector<float> out(static_cast<std::size_t>(*n));  // the bytes exist: checked above
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = element_as_float(t, i);
+  return out;
+}
+
+// Every element of an integer or bool tensor as int64.
+inline Expected<std::vector<std::int64_t>> to_int64s(const Tensor& t) {
+  EDGEQUANT_TRY(detail::require_bytes(t));
+  auto n = t.numel();
+  if (!n) return std::move(n).error();
+  const std::byte* p = t.data.data();
+  std::vector<std::int64_t> out;
+  const auto dt = static_cast<DataType>(t.data_type);
+  switch (dt) {
+    case DataType::kInt8:
+    case DataType::kUint8:
+    case DataType::kBool:
+    case DataType::kInt16:
+    case DataType::kUint16:
+    case DataType::kInt32:
+    case DataType::kUint32:
+    case DataType::kInt64:
+    case DataType::kUint64:
+    case DataType::kInt4:
+    case DataType::kUint4:
+    case DataType::kInt2:
+    case DataType::kUint2:
+      break;
+    default:
+      return make_error(Errc::kUnsupported, "tensor '" + t.name + "': data type " +
+                                                std::string(data_type_name(t.data_type)) +
+                                                " is not an integer type");
+  }
+  out.resize(static_cast<std::size_t>(*n));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    switch (dt) {
+      case DataType::kInt8:
+        out[i] = static_cast<std::int8_t>(p[i]);
+        break;
+      case DataType::kUint8:
+      case DataType::kBool:
+        out[i] = static_cast<std::uint8_t>(p[i]);
+        break;
+      case DataType::kInt16:
+        out[i] = load_le<std::int16_t>(p + 2 * i);
+        break;
+      case DataType::kUint16:
+        out[i] = load_le<std::uint16_t>(p + 2 * i);
+        break;
+      case DataType::kInt32:
+        out[i] = load_le<std::int32_t>(p + 4 * i);
+        break;
+      case DataType::kUint32:
+        out[i] = load_le<std::uint32_t>(p + 4 * i);
+        break;
+      case DataType::kInt64:
+        out[i] = load_le<std::int64_t>(p + 8 * i);
+        break;
+      case DataType::kUint64:
+        out[i] = static_cast<std::int64_t>(load_le<std::uint64_t>(p + 8 * i));
+        break;
+      case DataType::kInt4:
+        out[i] = sign_extend(unpack_bits(t.data.span(), i, 4), 4);
+        break;
+      case DataType::kUint4:
+        out[i] = unpack_bits(t.data.span(), i, 4);
+        break;
+      case DataType::kInt2:
+        out[i] = sign_extend(unpack_bits(t.data.span(), i, 2), 2);
+        break;
+      default:
+        out[i] = unpack_bits(t.data.span(), i, 2);
+        break;
+    }
+  }
+  return out;
+}
+
+}  // namespace edgequant::onnx
+// ==== file: edgequant/formats/onnx/validate.hpp
+// Semantic checks of an ONNX model beyond the wire format: IR/opset/type
+// consistency, graph wiring (SSA, topological order, scopes of subgraphs),
+// attributes, initializers (specs/onnx.md §2–§5, §9).
+
+#include <cstddef>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace edgequant::onnx {
+
+struct Finding {
+  bool error = true;  // false: a warning (valid ONNX, but likely a problem)
+  std::string where;  // "graph.node[3] (MatMul 'mm0')", "graph.initializer 'W'"...
+  std::string what;
+};
+
+struct ValidationReport {
+  std::vector<Finding> findings;
+  std::size_t errors() const noexcept {
+    std::size_t n = 0;
+    for (const auto& f : findings) n += f.error ? 1 : 0;
+    return n;
+  }
+  std::size_t warnings() const noexcept { return findings.size() - errors(); }
+  bool ok() const noexcept { return errors() == 0; }
+};
+
+// Newest IR version ONNX Runtime 1.30 loads (§3).
+inline constexpr std::int64_t kNewestSupportedIr = 13;
+
+namespace detail {
+
+class Validator {
+ public:
+  explicit Validator(const Model& m) : m_(m) {}
+
+  ValidationReport run() {
+    check_model();
+    return std::move(r_);
+  }
+
+ private:
+  void add(bool error, std::string where, std::string what) {
+    r_.findings.push_back(Finding{error, std::move(where), std::move(what)});
+  }
+
+  bool domain_imported(std::string_view dom, const std::vector<OperatorSetId>& imports) const {
+    const bool dflt = dom.empty() || dom == "ai.onnx";
+    for (const auto& o : imports) {
+      if (o.domain == dom || (dflt && (o.domain.empty() || o.domain == "ai.onnx"))) return true;
+    }
+    return false;
+  }
+
+  void check_type_id(std::int32_t dt, const std::string& where) {
+    if (!is_known_data_type(dt) || dt == 0) {
+      add(true, where,
+          "data type " + std::to_string(dt) + " is " + (dt == 0 ? "UNDEFINED" : "unknown"));
+      return;
+    }
+    const DataTypeInfo info = data_type_info(dt);
+    if (m_.ir_version > 0 && info.min_ir > m_.ir_version) {
+      add(true, where,
+          std::string(info.name) + " needs IR version " + std::to_string(info.min_ir) +
+              " or newer; the model declares " + std::to_string(m_.ir_version));
+    }
+  }
+
+  void check_type(const TypeProto& t, const std::string& where) {
+    switch (t.kind) {
+      case TypeProto::Kind::kTensor:
+      case TypeProto::Kind::kSparseTensor:
+        check_type_id(t.elem_type, where);
+        break;
+      case TypeProto::Kind::kSequence:
+      case TypeProto::Kind::kOptional:
+      case TypeProto::Kind::kMap:
+        if (t.elem)
+          check_type(*t.elem, where);
+        else
+          add(true, where, "type has no element type");
+        break;
+      case TypeProto::Kind::kNone:
+        add(true, where, "type is not set");
+        break;
+      case TypeProto::Kind::kOpaque:
+        break;
+    }
+  }
+
+  void check_tensor(const Tensor& t, const std::string& where) {
+    check_type_id(t.data_type, where);
+    if (!is_known_data_type(t.data_type) || t.data_type == 0) return;
+    auto n = t.numel();
+    if (!n) {
+      add(true, where, n.error().what);
+      return;
+    }
+    if (t.is_external()) {
+      auto ref = t.external_ref();
+      if (!ref)
+        add(true, where, ref.error().what);
+      else if (auto s = check_location(ref->location); !s)
+        add(true, where, s.error().what);
+    }
+    if (data_type_info(t.data_type).bits != 0 && t.has_bytes()) {
+      auto want = t.expected_bytes();
+      if (want && *want != t.payload_size()) {
+        add(true, where,
+            "payload has " + std::to_string(t.payload_size()) + " bytes, dims and " +
+                std::string(data_type_name(t.data_type)) + " call for " + std::to_string(*want));
+      }
+    }
+  }
+
+  void check_attribute(const Attribute& a, const std::string& where, std::set<std::string>& scope) {
+    using AT = AttributeType;
+    const auto T = static_cast<AT>(a.type);
+    if (a.type == 0) {
+      if (m_.ir_version >= 2) add(true, where, "attribute '" + a.name + "' has no type");
+    } else if (a.type < 0 || a.type > 14) {
+      add(true, where, "attribute '" + a.name + "' has unknown type " + std::to_string(a.type));
+      return;
+    }
+    // Exactly one value field, the one `type` names (ref_attr_name attributes carry none).
+    int others = 0;
+    others += (a.has(2) && T != AT::kFloat) ? 1 : 0;
+    others += (a.has(3) && T != AT::kInt) ? 1 : 0;
+    others += (a.has(4) && T != AT::kString) ? 1 : 0;
+    others += (a.t && T != AT::kTensor) ? 1 : 0;
+    others += (a.g && T != AT::kGraph) ? 1 : 0;
+    others += (a.sparse_tensor && T != AT::kSparseTensor) ? 1 : 0;
+    others += (a.tp && T != AT::kTypeProto) ? 1 : 0;
+    others += (!a.floats.empty() && T != AT::kFloats) ? 1 : 0;
+    others += (!a.ints.empty() && T != AT::kInts) ? 1 : 0;
+    others += (!a.strings.empty() && T != AT::kStrings) ? 1 : 0;
+    others += (!a.tensors.empty() && T != AT::kTensors) ? 1 : 0;
+    others += (!a.graphs.empty() && T != AT::kGraphs) ? 1 : 0;
+    others += (!a.sparse_tensors.empty() && T != AT::kSparseTensors) ? 1 : 0;
+    others += (!a.type_protos.empty() && T != AT::kTypeProtos) ? 1 : 0;
+    if (others) {
+      add(true, where,
+          "attribute '" + a.name + "' of type " + std::string(attribute_type_name(a.type)) +
+              " also sets a value field of another type");
+    }
+    const bool missing =
+        a.ref_attr_name.empty() &&
+        ((T == AT::kTensor && !a.t) || (T == AT::kGraph && !a.g) ||
+         (T == AT::kSparseTensor && !a.sparse_tensor) || (T == AT::kTypeProto && !a.tp));
+    if (missing) add(true, where, "attribute '" + a.name + "' has no value");
+    if (a.t) check_tensor(*a.t, where + " attribute '" + a.name + "'");
+    for (const auto& t : a.tensors) check_tensor(t, where + " attribute '" + a.name + "'");
+    if (a.g) check_graph(*a.g, where + " attribute '" + a.name + "'", scope);
+    for (std::size_t i = 0; i < a.graphs.size(); ++i) {
+      check_graph(a.graphs[i], where + " attribute '" + a.name + "'[" + std::to_string(i) + "]",
+                  scope);
+    }
+  }
+
+  // `outer`: names visible from enclosing graphs.
+  void check_graph(const Graph& g, const std::string& where, const std::set<std::string>& outer) {
+    std::set<std::string> scope = outer;
+    std::set<std::string> defined_here;
+    std::set<std::string> inputs;
+    for (const auto& v : g.input) {
+      if (v.name.empty()) add(true, where + ".input", "graph input with an empty name");
+      if (!inputs.insert(v.name).second)
+        add(true, where + ".input", "duplicate graph input '" + v.name + "'");
+      if (v.type)
+        check_type(*v.type, where + ".input '" + v.name + "'");
+      else
+        add(true, where + ".input '" + v.name + "'", "graph input has no type");
+      scope.insert(v.name);
+    }
+    std::set<std::string> inits;
+    for (const auto& t : g.initializer) {
+      const std::string w = where + ".initializer '" + t.name + "'";
+      if (t.name.empty()) add(true, where + ".initializer", "initializer with an empty name");
+      if (!inits.insert(t.name).second) add(true, w, "duplicate initializer name");
+      if (inputs.count(t.name)) {
+        add(false, w,
+            "also listed as a graph input: ONNX Runtime treats it as an overridable input "
+            "(no constant folding, no MatMulNBits pre-packing)");
+      }
+      check_tensor(t, w);
+      scope.insert(t.name);
+    }
+    for (const auto& s : g.sparse_initializer) {
+      if (s.values) scope.insert(s.values->name);
+    }
+    std::set<std::string> node_names;
+    for (std::size_t i = 0; i < g.node.size(); ++i) {
+      const Node& n = g.node[i];
+      const std::string w = where + ".node[" + std::to_string(i) + "] (" + n.op_type +
+                            (n.name.empty() ? "" : " '" + n.name + "'") + ")";
+      if (n.op_type.empty()) add(true, w, "node without op_type");
+      if (!n.name.empty() && !node_names.insert(n.name).second) {
+        add(true, w,
+            "node name '" + n.name + "' is used twice in this graph (ONNX Runtime refuses it)");
+      }
+      if (!domain_imported(n.domain, m_.opset_import)) {
+        add(true, w, "no opset import for domain '" + n.domain + "'");
+      }
+      for (const auto& in : n.input) {
+        if (!in.empty() && !scope.count(in)) {
+          add(true, w,
+              "input '" + in +
+                  "' is not produced by an earlier node, an initializer or a graph input");
+        }
+      }
+      std::set<std::string> attr_names;
+      for (const auto& a : n.attribute) {
+        if (!attr_names.insert(a.name).second) add(true, w, "duplicate attribute '" + a.name + "'");
+        check_attribute(a, w, scope);
+      }
+      for (const auto& out : n.output) {
+        if (out.empty()) continue;
+        if (!defined_here.insert(out).second || inputs.count(out) || inits.count(out)) {
+          add(true, w, "output '" + out + "' is already defined in this graph");
+        }
+        scope.insert(out);
+      }
+    }
+    for (const auto& v : g.output) {
+      if (!scope.count(v.name))
+        add(true, where + ".output '" + v.name + "'", "graph output is never produced");
+      if (v.type) check_type(*v.type, where + ".output '" + v.name + "'");
+    }
+  }
+
+  void check_model() {
+    if (m_.ir_version <= 0) {
+      add(true, "model", "ir_version is not set");
+    } else if (m_.ir_version > kNewestSupportedIr) {
+      add(false, "model",
+          "IR version " + std::to_string(m_.ir_version) +
+              " is newer than ONNX Runtime 1.30 loads (" + std::to_string(kNewestSupportedIr) +
+              ")");
+    }
+    std::set<std::string> doms;
+    for (const auto& o : m_.opset_import) {
+      const std::string d = o.domain == "ai.onnx" ? "" : o.domain;
+      if (!doms.insert(d).second)
+        add(true, "model.opset_import", "domain '" + o.domain + "' imported twice");
+      if (o.version <= 0)
+        add(true, "model.opset_import",
+            "domain '" + o.domain + "' has version " + std::to_string(o.version));
+    }
+    if (m_.opset_import.empty() && m_.ir_version >= 3) add(true, "model", "no opset_import");
+    const std::int64_t ai = m_.opset_version("");
+    if (ai > 0 && m_.ir_version > 0) {
+      // ai.onnx opsets that need a newer IR (§3): 21 -> IR 10, 23 -> 11, 24 -> 12, 25 -> 13.
+      const std::int64_t need = ai >= 25   ? 13
+                                : ai >= 24 ? 12
+                                : ai >= 23 ? 11
+                                : ai >= 21 ? 10
+                                : ai >= 19 ? 9
+                                           : 0;
+      if (need > m_.ir_version) {
+        add(true, "model",
+            "ai.onnx opset " + std::to_string(ai) + " needs IR version " + std::to_string(need) +
+                "; the model declares " + std::to_string(m_.ir_version));
+      }
+    }
+    if (!m_.graph) {
+      add(true, "model", "no graph");
+    } else {
+      check_graph(*m_.graph, "graph", {});
+      if (m_.graph->node.empty()) add(false, "graph", "graph has no nodes");
+    }
+    for (std::size_t i = 0; i < m_.functions.size(); ++i) {
+      const Function& f = m_.functions[i];
+      const std::string w = "functions[" + std::to_string(i) + "] '" + f.name + "'";
+      if (!domain_imported(f.domain, m_.opset_import))
+        add(true, w, "no opset import for its domain '" + f.domain + "'");
+      for (const auto& n : f.node) {
+        if (!domain_imported(n.domain, f.opset_import) &&
+            !domain_imported(n.domain, m_.opset_import)) {
+          add(true, w, "node " + n.op_type + ": no opset import for domain '" + n.domain + "'");
+        }
+      }
+    }
+  }
+
+  const Model& m_;
+  ValidationReport r_;
+};
+
+}  // namespace detail
+
+// Checks a parsed model. Wire-format problems were already errors when it
+// was read; this looks at meaning.
+inline ValidationReport validate(const Model& m) { return detail::Validator(m).run(); }
+
+}  // namespace edgequant::onnx
 // ==== file: edgequant/kernels.hpp
 // SIMD entry: compiles every per-target kernel (kernels/all-inl.hpp) for each
 // Highway target with foreach_target.h, and selects among them at run time

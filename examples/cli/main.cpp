@@ -9,6 +9,7 @@
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
 #include "cli/cmd_inspect_tensors.hpp"
+#include "cli/cmd_inspect_onnx.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -28,6 +29,8 @@ std::vector<eqcli::Command> commands() {
       eqcli::gguf_split_command(),
       eqcli::gguf_merge_command(),
       eqcli::inspect_tensors_command(),
+      eqcli::inspect_onnx_command(),
+      eqcli::validate_onnx_command(),
   };
 }
 

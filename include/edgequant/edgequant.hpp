@@ -15,6 +15,7 @@
 #include "edgequant/formats/hf_sharded.hpp"
 #include "edgequant/formats/safetensors.hpp"
 #endif
+#include "edgequant/formats/onnx.hpp"
 #include "edgequant/io/atomic_file.hpp"
 #include "edgequant/io/mapped_file.hpp"
 #include "edgequant/kernels.hpp"

@@ -99,6 +99,37 @@ class MappedFile {
     return read_whole(path);
   }
 
+#if EDGEQUANT_HAVE_MMAP
+  // Maps a regular file the caller has already opened (and checked, e.g. for
+  // containment); the caller keeps ownership of `fd`. Falls back to reading.
+  static Expected<MappedFile> map_fd(int fd, const std::string& name) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return io_error(name, "cannot stat");
+    if (!S_ISREG(st.st_mode)) return make_error(Errc::kIo, "not a regular file", kNoOffset, name);
+    MappedFile f;
+    f.path_ = name;
+    f.size_ = static_cast<std::size_t>(st.st_size);
+    if (f.size_ == 0) return f;
+    void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      f.data_ = static_cast<const std::byte*>(p);
+      f.mapped_ = true;
+      return f;
+    }
+    auto buf = std::make_unique<std::byte[]>(f.size_);
+    std::size_t n = 0;
+    while (n < f.size_) {
+      const ssize_t r = ::pread(fd, buf.get() + n, f.size_ - n, static_cast<off_t>(n));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return io_error(name, "read failed");
+      n += static_cast<std::size_t>(r);
+    }
+    f.owned_ = std::move(buf);
+    f.data_ = f.owned_.get();
+    return f;
+  }
+#endif
+
   // Wraps bytes already in memory (tests, fuzzers). The bytes are copied.
   static MappedFile from_bytes(std::span<const std::byte> bytes, std::string name = "<memory>") {
     MappedFile f;
