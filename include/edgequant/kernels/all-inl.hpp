@@ -9,6 +9,11 @@
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/float_types-inl.hpp"
+#include "edgequant/schemes/mlx_affine-inl.hpp"
+#include "edgequant/schemes/mlx_fp-inl.hpp"
+#include "edgequant/schemes/nncf-inl.hpp"
+#include "edgequant/schemes/ort_matmul_nbits-inl.hpp"
+#include "edgequant/schemes/plane-inl.hpp"
 #include "edgequant/schemes/q4_0-inl.hpp"
 #include "edgequant/schemes/q8_0-inl.hpp"
 
