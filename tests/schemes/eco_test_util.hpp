@@ -1,10 +1,16 @@
 // Helpers for the ecosystem-scheme tests: a minimal safetensors reader for
-// the MLX golden file (independent of the library's readers), and float bits.
+// the MLX golden file (independent of the library's readers), float bits, and
+// the ONNX interop pipeline (python3-onnx builds a model, onnxruntime-node runs it).
 #pragma once
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -55,6 +61,61 @@ inline float float_of(std::uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
   return f;
+}
+
+}  // namespace eqtest
+
+namespace eqtest {
+
+// Runs the ONNX interop pipeline: /usr/bin/python3 make_onnx.py SPEC MODEL,
+// then onnxruntime-node on MODEL. Returns the output bytes, or nullopt with a
+// visible skip message when python3-onnx / onnxruntime-node are missing.
+struct OrtInput {
+  std::string name, path, dtype;
+  std::vector<std::size_t> dims;
+};
+
+inline bool python_onnx_available() {
+  static const bool ok = std::system("/usr/bin/python3 -c 'import onnx' >/dev/null 2>&1") == 0;
+  if (!ok) MESSAGE("SKIPPED: /usr/bin/python3 with python3-onnx not found");
+  return ok;
+}
+
+inline std::optional<std::vector<std::uint8_t>> run_onnx(const std::string& dir,
+                                                        const std::string& spec_json,
+                                                        const std::optional<OrtInput>& in,
+                                                        const char* opt = "all") {
+  const std::string node = node_dir_with("onnxruntime-node");
+  if (node.empty() || !python_onnx_available()) return std::nullopt;
+  const std::string spec = dir + "/spec.json", model = dir + "/model.onnx", out = dir + "/out.bin";
+  {
+    std::ofstream f(spec);
+    f << spec_json;
+  }
+  const std::string mk = std::string("/usr/bin/python3 ") + EQ_INTEROP_DIR + "/make_onnx.py " + spec +
+                         " " + model + " 2>" + dir + "/py.log";
+  REQUIRE_MESSAGE(std::system(mk.c_str()) == 0, "make_onnx.py failed: see " << dir << "/py.log");
+  std::string run = "EQ_ORT_OPT=" + std::string(opt) + " NODE_PATH=" + node + "/node_modules node " +
+                    EQ_INTEROP_DIR + "/run_onnx.js " + model + " " + out;
+  if (in) {
+    run += " " + in->name + " " + in->path + " " + in->dtype;
+    for (auto d : in->dims) run += " " + std::to_string(d);
+  }
+  run += " 2>" + dir + "/node.log";
+  REQUIRE_MESSAGE(std::system(run.c_str()) == 0, "onnxruntime-node failed: see " << dir << "/node.log");
+  return read_file(out);
+}
+
+inline std::string temp_dir(const std::string& tag) {
+  auto p = std::filesystem::temp_directory_path() / ("eq_" + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+template <class T>
+void write_file(const std::string& path, const std::vector<T>& v) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
 }
 
 }  // namespace eqtest

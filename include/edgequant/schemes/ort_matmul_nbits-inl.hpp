@@ -30,7 +30,7 @@ HWY_NOINLINE void OrtNBitsQuantizeRow(const float* HWY_RESTRICT x, std::size_t k
   constexpr std::size_t kPack = 8 / Bits;
   const std::size_t nb = (k + block - 1) / block, blob = block * Bits / 8;
   const std::size_t tb = float_type_bytes(t);
-  alignas(64) std::uint8_t codes[256];
+  alignas(64) std::uint8_t buf[2][256];
   std::memset(out.p[0], 0, nb * blob);
   std::uint8_t* zp_out = Sym ? nullptr : out.p[2];
   const std::size_t zp_bytes = (nb * Bits + 7) / 8;
@@ -59,6 +59,7 @@ HWY_NOINLINE void OrtNBitsQuantizeRow(const float* HWY_RESTRICT x, std::size_t k
       }
     }
     const S4 bp = ort::nbits_params<Bits, Sym>(mn, mx);
+    std::uint8_t* codes = buf[b & 1];
     store_float(t, bp.scale_f, out.p[1] + b * tb);
     const float s = load_float(t, out.p[1] + b * tb);
     const float r = s != 0.0f ? 1.0f / s : 0.0f;
@@ -67,18 +68,16 @@ HWY_NOINLINE void OrtNBitsQuantizeRow(const float* HWY_RESTRICT x, std::size_t k
       const auto vr = hn::Set(d, r), vzp = hn::Set(d, zpf);
       const auto lo = hn::Zero(d), hi = hn::Set(d, static_cast<float>(kQMax));
       for (std::size_t i = 0; i < len; i += N) {
-        const auto q = RoundAwayExact(d, hn::Add(hn::Mul(hn::LoadU(d, xb + i), vr), vzp));
+        auto q = RoundAwayExact(d, hn::Add(hn::Mul(hn::LoadU(d, xb + i), vr), vzp));
+        q = hn::IfThenElse(hn::IsNaN(q), lo, q);  // 0 * Inf: code 0, as nbits_code
         StoreCodes(d, hn::Min(hn::Max(q, lo), hi), codes + i);
       }
     } else {
-      for (std::size_t i = 0; i < len; ++i) {
-        const float q = std::round(xb[i] * r + zpf);
-        codes[i] = static_cast<std::uint8_t>(std::clamp(q, 0.0f, static_cast<float>(kQMax)));
-      }
+      for (std::size_t i = 0; i < len; ++i) codes[i] = ort::nbits_code<kQMax>(xb[i], r, zpf);
     }
     if (len < block) {
       for (std::size_t j = len; j < block; ++j) codes[j] = 0;
-      ort::nbits_stale_tail<Bits>(codes, len, block);
+      ort::nbits_stale_tail<Bits>(codes, len, k0, block, b ? buf[(b + 1) & 1] : nullptr);
       pack_bits(codes, (len + kPack - 1) / kPack * kPack, Bits, out.p[0] + b * blob);
     } else {
       pack_bits(codes, block, Bits, out.p[0] + b * blob);
@@ -103,17 +102,19 @@ HWY_NOINLINE void OrtNBitsDequantizeRow(ConstRowPlanes in, std::size_t k, std::s
   alignas(64) std::uint8_t codes[256];
   for (std::size_t b = 0; b < nb; ++b) {
     const std::size_t k0 = b * block;
-    const std::size_t len = std::min(block, k - k0);
+    const std::size_t len = std::min({block, k - k0, std::size_t{256}});
     const float s = load_float(t, in.p[1] + b * tb);
     const int zp = Sym ? kMid : (in.p[2][b / kPack] >> ((b % kPack) * Bits)) & ((1 << Bits) - 1);
     unpack_bits(in.p[0] + b * blob, len, Bits, codes);
-    std::size_t i = 0;
+    const std::size_t vec_len = len / N * N;
     const auto vs = hn::Set(d, s), vzp = hn::Set(d, static_cast<float>(zp));
     // (q - zp) is an exact small integer in float, as in the reference.
-    for (; i + N <= len; i += N) {
+    for (std::size_t i = 0; i < vec_len; i += N) {
       hn::StoreU(hn::Mul(hn::Sub(LoadCodes(d, codes + i), vzp), vs), d, y + k0 + i);
     }
-    for (; i < len; ++i) y[k0 + i] = static_cast<float>(static_cast<int>(codes[i]) - zp) * s;
+    for (std::size_t i = vec_len; i < len; ++i) {
+      y[k0 + i] = static_cast<float>(static_cast<int>(codes[i]) - zp) * s;
+    }
   }
 }
 

@@ -75,18 +75,36 @@ inline NBitsBlockParams nbits_params(float mn, float mx) noexcept {
   }
 }
 
+// q = clamp(roundf(v * r + zp), 0, qmax). v * r overflows to Inf for
+// near-denormal blocks (r = 1/scale), and 0 * Inf is NaN, whose cast ORT
+// leaves undefined in C++; x86 gives code 0, which is what we define.
+template <int QMax>
+inline std::uint8_t nbits_code(float v, float r, float zp) noexcept {
+  const float q = std::round(v * r + zp);
+  if (std::isnan(q)) return 0;
+  return static_cast<std::uint8_t>(std::clamp(q, 0.0f, static_cast<float>(QMax)));
+}
+
 // ORT leaves the lanes of the last partial byte stale when K is not a multiple
-// of the pack size (8/bits): its per-thread `vi[]` keeps the previous pair's
-// values if that pair belongs to the same thread block (block*pack rows).
+// of the pack size (8/bits): its per-thread `vi[]` keeps the previous pack's
+// values if that pack belongs to the same thread block (block*pack rows of
+// the column). `codes` are the last block's (k0 = its first element), `prev`
+// the block before it (nullptr for the first block).
 template <int Bits>
-inline void nbits_stale_tail(std::uint8_t* codes, std::size_t k, std::size_t block) noexcept {
+inline void nbits_stale_tail(std::uint8_t* codes, std::size_t len, std::size_t k0, std::size_t block,
+                             const std::uint8_t* prev) noexcept {
   constexpr std::size_t kPack = 8 / Bits;
-  const std::size_t rem = k % kPack;
+  const std::size_t rem = len % kPack;
   if (rem == 0) return;
-  const std::size_t i0 = k - rem;
+  const std::size_t i0 = k0 + len - rem;  // first element of the partial pack
   const std::size_t thread_row0 = i0 / (block * kPack) * (block * kPack);
   for (std::size_t l = rem; l < kPack; ++l) {
-    codes[i0 + l] = i0 >= thread_row0 + kPack ? codes[i0 - kPack + l] : 0;
+    std::uint8_t v = 0;
+    if (i0 >= thread_row0 + kPack) {
+      const std::size_t src = i0 - kPack + l;
+      v = src >= k0 ? codes[src - k0] : prev[src + block - k0];
+    }
+    codes[len - rem + l] = v;
   }
 }
 
@@ -144,7 +162,7 @@ struct OrtNBits {
   // padded to n_blocks*Block with the values ORT leaves there).
   static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType t) noexcept {
     const std::size_t nb = n_blocks(k);
-    std::uint8_t codes[Block];
+    std::uint8_t buf[2][Block];
     std::memset(out.p[0], 0, nb * blob_bytes);
     std::uint8_t* zp_out = Sym ? nullptr : out.p[2];
     if (zp_out) std::memset(zp_out, 0, zp_row_bytes(k));
@@ -163,13 +181,11 @@ struct OrtNBits {
       const float s = load_float(t, out.p[1] + b * float_type_bytes(t));
       const float r = s != 0.0f ? 1.0f / s : 0.0f;
       const float zpf = static_cast<float>(bp.zp);
-      for (std::size_t i = 0; i < len; ++i) {
-        const float q = std::round(x[k0 + i] * r + zpf);
-        codes[i] = static_cast<std::uint8_t>(std::clamp(q, 0.0f, static_cast<float>(kQMax)));
-      }
+      std::uint8_t* codes = buf[b & 1];
+      for (std::size_t i = 0; i < len; ++i) codes[i] = ort::nbits_code<kQMax>(x[k0 + i], r, zpf);
       if (len < Block) {
         for (std::size_t i = len; i < Block; ++i) codes[i] = 0;
-        ort::nbits_stale_tail<Bits>(codes, len, Block);
+        ort::nbits_stale_tail<Bits>(codes, len, k0, Block, b ? buf[(b + 1) & 1] : nullptr);
         // Only the byte holding the last element is written; later bytes stay 0.
         const std::size_t used = (len + kPack - 1) / kPack * kPack;
         pack_bits(codes, used, Bits, out.p[0] + b * blob_bytes);
