@@ -22,7 +22,8 @@ inline Command types_command() {
                     "%s\n  {\"name\": \"%s\", \"family\": \"%s\", \"id\": %s, \"block_size\": %zu, "
                     "\"type_size\": %zu, \"bpw\": %.6g, \"requires_imatrix\": %s}",
                     i ? "," : "", json_escape(c.name).c_str(), c.family.c_str(), id.c_str(),
-                    c.block_elems, c.block_bytes, c.bpw(), c.requires_importance ? "true" : "false");
+                    c.block_elems, c.block_bytes, c.bpw(),
+                    c.requires_importance ? "true" : "false");
               }
               std::printf("\n]}\n");
               return 0;

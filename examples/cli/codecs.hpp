@@ -70,7 +70,8 @@ inline edgequant::FloatType default_plane_dtype(const edgequant::PlaneSchemeInfo
   return s.family == "mlx" ? edgequant::FloatType::kF16 : edgequant::FloatType::kF32;
 }
 
-inline RawCodec plane_codec(const edgequant::PlaneSchemeInfo& s, edgequant::FloatType t, bool explicit_dtype) {
+inline RawCodec plane_codec(const edgequant::PlaneSchemeInfo& s, edgequant::FloatType t,
+                            bool explicit_dtype) {
   RawCodec c;
   c.name = std::string(s.name);
   if (explicit_dtype) c.name += ":" + std::string(edgequant::float_type_name(t));
@@ -95,7 +96,9 @@ inline RawCodec plane_codec(const edgequant::PlaneSchemeInfo& s, edgequant::Floa
   c.dequantize = [sp, t](std::span<const std::byte> src, std::size_t cols, std::span<float> dst,
                          unsigned threads) {
     return edgequant::dequantize_raw(
-        *sp, std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(src.data()), src.size()),
+        *sp,
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(src.data()),
+                                      src.size()),
         cols, dst, edgequant::PlaneOptions{t, threads});
   };
   return c;
@@ -109,7 +112,8 @@ inline std::vector<RawCodec> all_codecs() {
     if (!edgequant::ggml_type_info(id)) continue;
     if (auto c = ggml_codec(static_cast<edgequant::GgmlType>(id))) v.push_back(std::move(*c));
   }
-  for (const auto* s : edgequant::plane_schemes()) v.push_back(plane_codec(*s, default_plane_dtype(*s), false));
+  for (const auto* s : edgequant::plane_schemes())
+    v.push_back(plane_codec(*s, default_plane_dtype(*s), false));
   return v;
 }
 
@@ -121,7 +125,8 @@ inline std::vector<RawCodec> all_codecs() {
 inline std::optional<RawCodec> find_plane_codec(std::string name) {
   for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   std::optional<edgequant::FloatType> dtype;
-  for (auto [suffix, t] : {std::pair{":f32", edgequant::FloatType::kF32}, std::pair{":f16", edgequant::FloatType::kF16},
+  for (auto [suffix, t] : {std::pair{":f32", edgequant::FloatType::kF32},
+                           std::pair{":f16", edgequant::FloatType::kF16},
                            std::pair{":bf16", edgequant::FloatType::kBF16}}) {
     const std::string_view sv(suffix);
     if (name.size() > sv.size() && name.compare(name.size() - sv.size(), sv.size(), sv) == 0) {
@@ -149,7 +154,8 @@ inline std::optional<RawCodec> find_plane_codec(std::string name) {
     }
     return try_name(base + ":asym");
   }
-  if (base.rfind("nncf:", 0) == 0 && base.find(":g") == std::string::npos) return try_name(base + ":g128");
+  if (base.rfind("nncf:", 0) == 0 && base.find(":g") == std::string::npos)
+    return try_name(base + ":g128");
   return std::nullopt;
 }
 
@@ -164,10 +170,11 @@ inline edgequant::Expected<RawCodec> find_codec(const std::string& name) {
   for (const auto& c : all_codecs()) {
     if (c.family == "ggml") known += (known.empty() ? "" : ", ") + c.name;
   }
-  return edgequant::make_error(edgequant::Errc::kBadArgument,
-                               "unknown type '" + name + "' (ggml: " + known +
-                                   "; ONNX Runtime, NNCF and MLX schemes such as ort:nbits4:b32:sym, "
-                                   "nncf:int4_asym:g128, mlx:q4:g64[:bf16]: see `edgequant types`)");
+  return edgequant::make_error(
+      edgequant::Errc::kBadArgument,
+      "unknown type '" + name + "' (ggml: " + known +
+          "; ONNX Runtime, NNCF and MLX schemes such as ort:nbits4:b32:sym, "
+          "nncf:int4_asym:g128, mlx:q4:g64[:bf16]: see `edgequant types`)");
 }
 
 }  // namespace eqcli

@@ -153,16 +153,17 @@ inline Status check_plane_input(const PlaneSchemeInfo& s, std::span<const float>
     return make_error(Errc::kNonFinite,
                       "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
                           " at element " + std::to_string(bad) + " (row " +
-                          std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) + ")",
+                          std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
+                          ")",
                       bad);
   }
   if (t != FloatType::kF32) {
     for (std::size_t i = 0; i < src.size(); ++i) {
       if (!std::isfinite(round_to(t, src[i]))) {
         return make_error(Errc::kOverflow,
-                          "value " + std::to_string(src[i]) + " at row " + std::to_string(i / cols) +
-                              ", column " + std::to_string(i % cols) + " overflows " +
-                              std::string(float_type_name(t)),
+                          "value " + std::to_string(src[i]) + " at row " +
+                              std::to_string(i / cols) + ", column " + std::to_string(i % cols) +
+                              " overflows " + std::string(float_type_name(t)),
                           i);
       }
     }
@@ -226,8 +227,9 @@ inline Status quantize_rows_into(const PlaneSchemeInfo& s, const PlaneSpecs& spe
 }  // namespace detail
 
 // Quantizes src ([rows, cols] row-major float32) into the tool's planes.
-inline Expected<QuantizedPlanes> quantize_planes(const PlaneSchemeInfo& s, std::span<const float> src,
-                                                 std::size_t cols, const PlaneOptions& opt = {}) {
+inline Expected<QuantizedPlanes> quantize_planes(const PlaneSchemeInfo& s,
+                                                 std::span<const float> src, std::size_t cols,
+                                                 const PlaneOptions& opt = {}) {
   std::size_t rows = 0;
   EDGEQUANT_TRY(detail::check_plane_input(s, src, cols, opt.dtype, &rows));
   QuantizedPlanes q;
@@ -243,7 +245,8 @@ inline Expected<QuantizedPlanes> quantize_planes(const PlaneSchemeInfo& s, std::
     v.assign(rows * q.specs[p].row_bytes, 0);
     bufs[p] = v.data();
   }
-  EDGEQUANT_TRY(detail::quantize_rows_into(s, q.specs, src, cols, opt.dtype, bufs, rows, opt.threads));
+  EDGEQUANT_TRY(
+      detail::quantize_rows_into(s, q.specs, src, cols, opt.dtype, bufs, rows, opt.threads));
   for (std::size_t p = 0; p < kMaxPlanes; ++p) {
     if (!q.specs[p].flat) continue;
     q.data[p].assign(q.specs[p].file_bytes(rows), 0);
@@ -253,7 +256,8 @@ inline Expected<QuantizedPlanes> quantize_planes(const PlaneSchemeInfo& s, std::
 }
 
 // Dequantizes planes (as the tool stores them) to float32 [rows, cols].
-inline Status dequantize_planes(const QuantizedPlanes& q, std::span<float> dst, unsigned threads = 1) {
+inline Status dequantize_planes(const QuantizedPlanes& q, std::span<float> dst,
+                                unsigned threads = 1) {
   if (q.scheme == nullptr) return make_error(Errc::kBadArgument, "no scheme");
   const PlaneSchemeInfo& s = *q.scheme;
   EDGEQUANT_TRY(s.check(q.cols, q.dtype));
@@ -303,7 +307,8 @@ inline Status quantize_raw(const PlaneSchemeInfo& s, std::span<const float> src,
   if (dst.size() != rows * rb) {
     return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
                                               " bytes; " + std::to_string(rows) + " rows of " +
-                                              std::string(s.name) + " need " + std::to_string(rows * rb));
+                                              std::string(s.name) + " need " +
+                                              std::to_string(rows * rb));
   }
   std::fill(dst.begin(), dst.end(), std::uint8_t{0});
   // Each plane's row buffer sits at a fixed offset in the raw row.
@@ -326,9 +331,9 @@ inline Status dequantize_raw(const PlaneSchemeInfo& s, std::span<const std::uint
   const PlaneSpecs specs = s.planes(1, cols, opt.dtype);
   const std::size_t rb = raw_row_bytes(s, cols, opt.dtype);
   if (src.size() % rb != 0) {
-    return make_error(Errc::kBadArgument, "input has " + std::to_string(src.size()) +
-                                              " bytes, not a whole number of " + std::string(s.name) +
-                                              " rows of " + std::to_string(rb) + " bytes");
+    return make_error(Errc::kBadArgument,
+                      "input has " + std::to_string(src.size()) + " bytes, not a whole number of " +
+                          std::string(s.name) + " rows of " + std::to_string(rb) + " bytes");
   }
   const std::size_t rows = src.size() / rb;
   if (dst.size() != rows * cols) {

@@ -94,9 +94,12 @@ enum class Exactness : std::uint8_t {
 
 constexpr std::string_view exactness_name(Exactness e) noexcept {
   switch (e) {
-    case Exactness::kExact: return "exact";
-    case Exactness::kExactUpToScaleRounding: return "exact up to scale-dtype rounding";
-    case Exactness::kLossy: return "lossy";
+    case Exactness::kExact:
+      return "exact";
+    case Exactness::kExactUpToScaleRounding:
+      return "exact up to scale-dtype rounding";
+    case Exactness::kLossy:
+      return "lossy";
   }
   return "?";
 }
@@ -108,8 +111,8 @@ struct Transcoded {
   // kExact with zeros of another sign: a bias form c*s + b gives +0 where a
   // zero-point form (c - z)*s gives -0 (negative scale, c == z).
   bool zero_signs_differ = false;
-  double rmse = 0.0;    // between the source's and the result's dequantized values
-  std::string how;      // one line: the mapping used
+  double rmse = 0.0;  // between the source's and the result's dequantized values
+  std::string how;    // one line: the mapping used
 };
 
 inline std::string quant_name(const QuantTensor& t) {
@@ -128,8 +131,9 @@ inline Status dequantize_any(const QuantTensor& t, std::span<float> out, unsigne
       return make_error(Errc::kBadArgument, "Q4_1 data does not match its shape");
     }
     for (std::size_t r = 0; r < g.rows; ++r) {
-      ggml::dequantize_row_q4_1_local(reinterpret_cast<const ggml::Q4_1Block*>(g.data.data()) + r * g.cols / 32,
-                                      out.data() + r * g.cols, g.cols);
+      ggml::dequantize_row_q4_1_local(
+          reinterpret_cast<const ggml::Q4_1Block*>(g.data.data()) + r * g.cols / 32,
+          out.data() + r * g.cols, g.cols);
     }
     return {};
   }
@@ -148,8 +152,8 @@ struct LinearBlocks {
   std::vector<float> scale;         // rows * cols / group
   FloatType scale_type = FloatType::kF16;
   bool has_bias = false;
-  std::vector<float> bias;          // has_bias
-  std::vector<std::int32_t> zp;     // !has_bias
+  std::vector<float> bias;       // has_bias
+  std::vector<std::int32_t> zp;  // !has_bias
 };
 
 inline std::size_t ngroups(const LinearBlocks& l) { return l.rows * (l.cols / l.group); }
@@ -192,7 +196,8 @@ inline std::optional<LinearBlocks> ggml_to_linear(const GgmlTensor& g) {
       l.zp.assign(nb, 128);
       for (std::size_t b = 0; b < nb; ++b, p += 34) {
         l.scale[b] = f16_to_f32(static_cast<f16_bits>(p[0] | p[1] << 8));
-        for (int j = 0; j < 32; ++j) l.codes[32 * b + static_cast<std::size_t>(j)] = p[2 + j] ^ 0x80;
+        for (int j = 0; j < 32; ++j)
+          l.codes[32 * b + static_cast<std::size_t>(j)] = p[2 + j] ^ 0x80;
       }
       return l;
     case GgmlType::kQ4_1:
@@ -206,7 +211,8 @@ inline std::optional<LinearBlocks> ggml_to_linear(const GgmlTensor& g) {
         ggml_nibbles_to_codes(p + 4, l.codes.data() + 32 * b);
       }
       return l;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -236,7 +242,8 @@ inline std::optional<LinearBlocks> planes_to_linear(const QuantizedPlanes& q) {
     l.scale_type = t;
     const std::size_t tb = float_type_bytes(t);
     l.scale.resize(rp[1].size() / tb);
-    for (std::size_t i = 0; i < l.scale.size(); ++i) l.scale[i] = load_float(t, rp[1].data() + i * tb);
+    for (std::size_t i = 0; i < l.scale.size(); ++i)
+      l.scale[i] = load_float(t, rp[1].data() + i * tb);
   };
   if (s.family == "ort") {
     const std::size_t block = q.specs[0].dims[2] * 8 / static_cast<std::size_t>(s.bits);
@@ -252,9 +259,10 @@ inline std::optional<LinearBlocks> planes_to_linear(const QuantizedPlanes& q) {
       const int per = 8 / s.bits;
       for (std::size_t r = 0; r < q.rows; ++r) {
         for (std::size_t b = 0; b < nbr; ++b) {
-          l.zp[r * nbr + b] = (rp[2][r * zrb + b / static_cast<std::size_t>(per)] >>
-                               ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits))) &
-                              ((1 << s.bits) - 1);
+          l.zp[r * nbr + b] =
+              (rp[2][r * zrb + b / static_cast<std::size_t>(per)] >>
+               ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits))) &
+              ((1 << s.bits) - 1);
         }
       }
     }
@@ -268,7 +276,8 @@ inline std::optional<LinearBlocks> planes_to_linear(const QuantizedPlanes& q) {
     l.has_bias = true;
     l.bias.resize(l.scale.size());
     const std::size_t tb = float_type_bytes(q.dtype);
-    for (std::size_t i = 0; i < l.bias.size(); ++i) l.bias[i] = load_float(q.dtype, rp[2].data() + i * tb);
+    for (std::size_t i = 0; i < l.bias.size(); ++i)
+      l.bias[i] = load_float(q.dtype, rp[2].data() + i * tb);
     return l;
   }
   if (s.family == "nncf" && n.find(":int") != std::string_view::npos) {
@@ -279,7 +288,8 @@ inline std::optional<LinearBlocks> planes_to_linear(const QuantizedPlanes& q) {
     unpack_bits(rp[0].data(), l.codes.size(), s.bits, l.codes.data());
     const bool sym = n.find("_sym") != std::string_view::npos;
     if (sym) {
-      for (auto& c : l.codes) c = static_cast<std::uint8_t>(c ^ (1 << (s.bits - 1)));  // i4/i8 -> offset binary
+      for (auto& c : l.codes)
+        c = static_cast<std::uint8_t>(c ^ (1 << (s.bits - 1)));  // i4/i8 -> offset binary
       l.zp.assign(ngroups(l), 1 << (s.bits - 1));
     } else {
       l.zp.assign(rp[2].begin(), rp[2].end());
@@ -309,7 +319,8 @@ inline std::optional<std::vector<std::int32_t>> zero_points(const LinearBlocks& 
   for (std::size_t i = 0; i < z.size(); ++i) {
     if (l.scale[i] == 0.0f) return std::nullopt;
     const float q = -l.bias[i] / l.scale[i];
-    if (!(q >= 0.0f && q < static_cast<float>(1 << l.bits)) || std::nearbyint(q) != q) return std::nullopt;
+    if (!(q >= 0.0f && q < static_cast<float>(1 << l.bits)) || std::nearbyint(q) != q)
+      return std::nullopt;
     z[i] = static_cast<std::int32_t>(q);
     if (-static_cast<float>(z[i]) * l.scale[i] != l.bias[i]) return std::nullopt;
   }
@@ -318,7 +329,8 @@ inline std::optional<std::vector<std::int32_t>> zero_points(const LinearBlocks& 
 
 // Allocates a plane tensor and fills it row by row; flat planes are packed.
 template <class F>
-QuantizedPlanes build_planes(const PlaneSchemeInfo& s, std::size_t rows, std::size_t cols, FloatType t, F&& fill) {
+QuantizedPlanes build_planes(const PlaneSchemeInfo& s, std::size_t rows, std::size_t cols,
+                             FloatType t, F&& fill) {
   QuantizedPlanes q;
   q.scheme = &s;
   q.rows = rows;
@@ -337,7 +349,8 @@ QuantizedPlanes build_planes(const PlaneSchemeInfo& s, std::size_t rows, std::si
   for (std::size_t p = 0; p < kMaxPlanes; ++p) {
     if (q.specs[p].flat) {
       q.data[p].assign(q.specs[p].file_bytes(rows), 0);
-      pack_bits(bufs[p].data(), rows * q.specs[p].row_elems, q.specs[p].elem_bits, q.data[p].data());
+      pack_bits(bufs[p].data(), rows * q.specs[p].row_elems, q.specs[p].elem_bits,
+                q.data[p].data());
     } else {
       q.data[p] = std::move(bufs[p]);
     }
@@ -394,7 +407,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
         p[3] = static_cast<std::uint8_t>(m >> 8);
         codes_to_ggml_nibbles(l.codes.data() + 32 * b, p + 4);
       }
-      how = l.has_bias ? "codes, scales and biases carried over" : "codes carried over, bias = -zero_point * scale";
+      how = l.has_bias ? "codes, scales and biases carried over"
+                       : "codes carried over, bias = -zero_point * scale";
       return g;
     }
     return std::nullopt;
@@ -415,7 +429,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
         if (v != mid) return std::nullopt;
       }
     }
-    const std::size_t tb = float_type_bytes(to.dtype), blob = block * static_cast<std::size_t>(s.bits) / 8;
+    const std::size_t tb = float_type_bytes(to.dtype),
+                      blob = block * static_cast<std::size_t>(s.bits) / 8;
     const int per = 8 / s.bits;
     auto q = build_planes(s, l.rows, l.cols, to.dtype, [&](std::size_t r, RowPlanes o) {
       for (std::size_t b = 0; b < ng_row; ++b) {
@@ -423,14 +438,15 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
         pack_bits(l.codes.data() + gi * block, block, s.bits, o.p[0] + b * blob);
         store_float(to.dtype, convert_float(l.scale[gi], to.dtype, rounded), o.p[1] + b * tb);
         if (!sym) {
-          const std::size_t sh = (b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits);
+          const std::size_t sh =
+              (b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits);
           o.p[2][b / static_cast<std::size_t>(per)] |= static_cast<std::uint8_t>((*z)[gi] << sh);
         }
       }
       if (!sym) {  // ORT fills the unused lanes of the last byte with 2^(bits-1)
         for (std::size_t b = ng_row; b % static_cast<std::size_t>(per) != 0; ++b) {
-          o.p[2][b / static_cast<std::size_t>(per)] |=
-              static_cast<std::uint8_t>(mid << ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits)));
+          o.p[2][b / static_cast<std::size_t>(per)] |= static_cast<std::uint8_t>(
+              mid << ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits)));
         }
       }
     });
@@ -440,7 +456,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
   }
   if (s.family == "mlx" && n.find("fp") == std::string_view::npos) {
     if (s.group != l.group || !s.check(l.cols, to.dtype)) return std::nullopt;
-    const std::size_t tb = float_type_bytes(to.dtype), gbytes = l.group * static_cast<std::size_t>(s.bits) / 8;
+    const std::size_t tb = float_type_bytes(to.dtype),
+                      gbytes = l.group * static_cast<std::size_t>(s.bits) / 8;
     auto q = build_planes(s, l.rows, l.cols, to.dtype, [&](std::size_t r, RowPlanes o) {
       for (std::size_t b = 0; b < ng_row; ++b) {
         const std::size_t gi = r * ng_row + b;
@@ -450,7 +467,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
         store_float(to.dtype, convert_float(bias, to.dtype, rounded), o.p[2] + b * tb);
       }
     });
-    how = l.has_bias ? "codes, scales and biases carried over" : "codes carried over, bias = -zero_point * scale";
+    how = l.has_bias ? "codes, scales and biases carried over"
+                     : "codes carried over, bias = -zero_point * scale";
     return q;
   }
   if (s.family == "nncf" && n.find(":int") != std::string_view::npos) {
@@ -468,7 +486,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
       std::vector<std::uint8_t> c(l.codes.begin() + static_cast<std::ptrdiff_t>(r * l.cols),
                                   l.codes.begin() + static_cast<std::ptrdiff_t>((r + 1) * l.cols));
       if (sym) {
-        for (auto& v : c) v = static_cast<std::uint8_t>(v ^ mid);  // offset binary -> two's complement
+        for (auto& v : c)
+          v = static_cast<std::uint8_t>(v ^ mid);  // offset binary -> two's complement
       }
       pack_bits(c.data(), l.cols, s.bits, o.p[0]);
       for (std::size_t b = 0; b < ng_row; ++b) {
@@ -478,7 +497,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
       }
     });
     q.dtype = FloatType::kF32;
-    how = sym ? "codes and scales carried over (i" + std::to_string(l.bits) + " = code - " + std::to_string(mid) + ")"
+    how = sym ? "codes and scales carried over (i" + std::to_string(l.bits) + " = code - " +
+                    std::to_string(mid) + ")"
               : "codes, scales and zero points carried over";
     return q;
   }
@@ -487,7 +507,8 @@ inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const 
 
 // MX formats with identical bytes: MLX mxfp4/mxfp8 and NNCF MXFP4/MXFP8_E4M3
 // (E2M1 or E4M3 codes LSB-first, one E8M0 byte per 32).
-inline std::optional<QuantTensor> mx_copy(const QuantizedPlanes& q, const TranscodeTarget& to, std::string& how) {
+inline std::optional<QuantTensor> mx_copy(const QuantizedPlanes& q, const TranscodeTarget& to,
+                                          std::string& how) {
   if (!to.plane || !q.scheme) return std::nullopt;
   auto kind = [](std::string_view n) -> int {
     if (n == "mlx:mxfp4" || n == "nncf:mxfp4") return 4;
@@ -519,8 +540,8 @@ inline double rmse(const std::vector<float>& a, const std::vector<float>& b) {
 }  // namespace detail
 
 // Quantizes float32 rows into a target (ggml type or plane scheme).
-inline Expected<QuantTensor> quantize_to(const TranscodeTarget& to, std::span<const float> src, std::size_t cols,
-                                         unsigned threads = 1) {
+inline Expected<QuantTensor> quantize_to(const TranscodeTarget& to, std::span<const float> src,
+                                         std::size_t cols, unsigned threads = 1) {
   if (to.plane) {
     auto q = quantize_planes(*to.plane, src, cols, PlaneOptions{to.dtype, threads});
     if (!q) return q.error();
@@ -529,16 +550,19 @@ inline Expected<QuantTensor> quantize_to(const TranscodeTarget& to, std::span<co
   if (!to.ggml) return make_error(Errc::kBadArgument, "no transcoding target");
   GgmlTensor g{*to.ggml, cols ? src.size() / cols : 0, cols, {}};
   if (*to.ggml == GgmlType::kQ4_1) {
-    if (cols == 0 || cols % 32 || src.size() % cols) return make_error(Errc::kBadArgument, "Q4_1 needs rows of a multiple of 32");
+    if (cols == 0 || cols % 32 || src.size() % cols)
+      return make_error(Errc::kBadArgument, "Q4_1 needs rows of a multiple of 32");
     g.data.resize(src.size() / 32 * sizeof(ggml::Q4_1Block));
     for (std::size_t r = 0; r < g.rows; ++r) {
-      ggml::quantize_row_q4_1_local(src.data() + r * cols,
-                                    reinterpret_cast<ggml::Q4_1Block*>(g.data.data()) + r * cols / 32, cols);
+      ggml::quantize_row_q4_1_local(
+          src.data() + r * cols, reinterpret_cast<ggml::Q4_1Block*>(g.data.data()) + r * cols / 32,
+          cols);
     }
     return QuantTensor(std::move(g));
   }
   if (cols == 0 || cols % ggml_type_info(*to.ggml).block_elems || src.size() % cols) {
-    return make_error(Errc::kBadArgument, "row length does not fit " + std::string(ggml_type_name(*to.ggml)));
+    return make_error(Errc::kBadArgument,
+                      "row length does not fit " + std::string(ggml_type_name(*to.ggml)));
   }
   g.data.resize(g.rows * ggml_row_bytes(*to.ggml, cols));
   QuantizeOptions opt;
@@ -557,7 +581,8 @@ inline std::pair<std::size_t, std::size_t> quant_shape(const QuantTensor& t) {
 // the target can hold them (direct), otherwise src is dequantized and
 // re-quantized (lossy). The result says which, and how exact it is, measured
 // by dequantizing both: kExact means bit-identical floats.
-inline Expected<Transcoded> transcode(const QuantTensor& src, const TranscodeTarget& to, unsigned threads = 1) {
+inline Expected<Transcoded> transcode(const QuantTensor& src, const TranscodeTarget& to,
+                                      unsigned threads = 1) {
   const auto [rows, cols] = quant_shape(src);
   std::vector<float> before(rows * cols);
   EDGEQUANT_TRY(dequantize_any(src, before, threads));
@@ -585,11 +610,14 @@ inline Expected<Transcoded> transcode(const QuantTensor& src, const TranscodeTar
   }
   std::vector<float> after(rows * cols);
   EDGEQUANT_TRY(dequantize_any(out.tensor, after, threads));
-  const bool bit_identical = std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0;
+  const bool bit_identical =
+      std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0;
   bool equal = true;
   for (std::size_t i = 0; i < before.size() && equal; ++i) equal = before[i] == after[i];
   out.rmse = detail::rmse(before, after);
-  out.exactness = !out.direct ? Exactness::kLossy : equal ? Exactness::kExact : Exactness::kExactUpToScaleRounding;
+  out.exactness = !out.direct ? Exactness::kLossy
+                  : equal     ? Exactness::kExact
+                              : Exactness::kExactUpToScaleRounding;
   out.zero_signs_differ = out.exactness == Exactness::kExact && !bit_identical;
   if (out.direct && rounded) out.how += "; scales rounded to the target type";
   return out;

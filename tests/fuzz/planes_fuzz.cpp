@@ -16,12 +16,18 @@ using namespace edgequant;
 
 const PlaneSchemeInfo* pick(std::uint8_t b) {
   static const PlaneSchemeInfo* const kSchemes[] = {
-      &plane_scheme_info<OrtNBits<4, 16, false>>(), &plane_scheme_info<OrtNBits<2, 16, false>>(),
-      &plane_scheme_info<OrtNBits<8, 32, true>>(),  &plane_scheme_info<NncfInt<4, false, 32>>(),
-      &plane_scheme_info<NncfInt<8, true, 0>>(),    &plane_scheme_info<NncfFloat<nncf::FloatMode::kNf4, 32>>(),
-      &plane_scheme_info<NncfMxfp4>(),              &plane_scheme_info<MlxAffine<3, 32>>(),
-      &plane_scheme_info<MlxAffine<5, 32>>(),       &plane_scheme_info<MlxMxfp4>(),
-      &plane_scheme_info<MlxNvfp4>(),               &plane_scheme_info<MlxMxfp8>(),
+      &plane_scheme_info<OrtNBits<4, 16, false>>(),
+      &plane_scheme_info<OrtNBits<2, 16, false>>(),
+      &plane_scheme_info<OrtNBits<8, 32, true>>(),
+      &plane_scheme_info<NncfInt<4, false, 32>>(),
+      &plane_scheme_info<NncfInt<8, true, 0>>(),
+      &plane_scheme_info<NncfFloat<nncf::FloatMode::kNf4, 32>>(),
+      &plane_scheme_info<NncfMxfp4>(),
+      &plane_scheme_info<MlxAffine<3, 32>>(),
+      &plane_scheme_info<MlxAffine<5, 32>>(),
+      &plane_scheme_info<MlxMxfp4>(),
+      &plane_scheme_info<MlxNvfp4>(),
+      &plane_scheme_info<MlxMxfp8>(),
   };
   return kSchemes[b % (sizeof(kSchemes) / sizeof(kSchemes[0]))];
 }
@@ -32,7 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 3) return 0;
   const PlaneSchemeInfo* s = pick(data[0]);
   const FloatType t = static_cast<FloatType>(data[1] % 3);
-  const std::size_t cols = std::size_t{data[2]} + 1;  // 1..256: many are invalid, which must be refused
+  const std::size_t cols =
+      std::size_t{data[2]} + 1;  // 1..256: many are invalid, which must be refused
   const std::span<const std::uint8_t> body(data + 3, size - 3);
   if (auto st = s->check(cols, t); st) {
     const std::size_t rb = raw_row_bytes(*s, cols, t);
@@ -59,7 +66,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<float> y(rows * 4);
   const onnx::QdqParams p{onnx::QType::kInt4, 0, 2, true};
   if (body.size() >= onnx::packed_bytes(p.type, y.size())) {
-    (void)onnx::dequantize_linear(body.first(onnx::packed_bytes(p.type, y.size())), shape, scale, zp, p, y);
+    (void)onnx::dequantize_linear(body.first(onnx::packed_bytes(p.type, y.size())), shape, scale,
+                                  zp, p, y);
   }
   return 0;
 }

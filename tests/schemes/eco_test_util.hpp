@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -36,14 +36,16 @@ inline std::map<std::string, StTensor> read_safetensors(const std::string& path)
   std::uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(raw[i]) << (8 * i);
   REQUIRE(8 + n <= raw.size());
-  const auto header = nlohmann::json::parse(raw.begin() + 8, raw.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+  const auto header =
+      nlohmann::json::parse(raw.begin() + 8, raw.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   std::map<std::string, StTensor> out;
   for (const auto& [name, v] : header.items()) {
     if (name == "__metadata__") continue;
     StTensor t;
     t.dtype = v["dtype"].get<std::string>();
     for (const auto& d : v["shape"]) t.shape.push_back(d.get<std::size_t>());
-    const auto b = v["data_offsets"][0].get<std::size_t>(), e = v["data_offsets"][1].get<std::size_t>();
+    const auto b = v["data_offsets"][0].get<std::size_t>(),
+               e = v["data_offsets"][1].get<std::size_t>();
     REQUIRE(8 + n + e <= raw.size());
     t.bytes.assign(raw.begin() + static_cast<std::ptrdiff_t>(8 + n + b),
                    raw.begin() + static_cast<std::ptrdiff_t>(8 + n + e));
@@ -82,9 +84,9 @@ inline bool python_onnx_available() {
 }
 
 inline std::optional<std::vector<std::uint8_t>> run_onnx(const std::string& dir,
-                                                        const std::string& spec_json,
-                                                        const std::optional<OrtInput>& in,
-                                                        const char* opt = "all") {
+                                                         const std::string& spec_json,
+                                                         const std::optional<OrtInput>& in,
+                                                         const char* opt = "all") {
   const std::string node = node_dir_with("onnxruntime-node");
   if (node.empty() || !python_onnx_available()) return std::nullopt;
   const std::string spec = dir + "/spec.json", model = dir + "/model.onnx", out = dir + "/out.bin";
@@ -92,22 +94,24 @@ inline std::optional<std::vector<std::uint8_t>> run_onnx(const std::string& dir,
     std::ofstream f(spec);
     f << spec_json;
   }
-  const std::string mk = std::string("/usr/bin/python3 ") + EQ_INTEROP_DIR + "/make_onnx.py " + spec +
-                         " " + model + " 2>" + dir + "/py.log";
+  const std::string mk = std::string("/usr/bin/python3 ") + EQ_INTEROP_DIR + "/make_onnx.py " +
+                         spec + " " + model + " 2>" + dir + "/py.log";
   REQUIRE_MESSAGE(std::system(mk.c_str()) == 0, "make_onnx.py failed: see " << dir << "/py.log");
-  std::string run = "EQ_ORT_OPT=" + std::string(opt) + " NODE_PATH=" + node + "/node_modules node " +
-                    EQ_INTEROP_DIR + "/run_onnx.js " + model + " " + out;
+  std::string run = "EQ_ORT_OPT=" + std::string(opt) + " NODE_PATH=" + node +
+                    "/node_modules node " + EQ_INTEROP_DIR + "/run_onnx.js " + model + " " + out;
   if (in) {
     run += " " + in->name + " " + in->path + " " + in->dtype;
     for (auto d : in->dims) run += " " + std::to_string(d);
   }
   run += " 2>" + dir + "/node.log";
-  REQUIRE_MESSAGE(std::system(run.c_str()) == 0, "onnxruntime-node failed: see " << dir << "/node.log");
+  REQUIRE_MESSAGE(std::system(run.c_str()) == 0,
+                  "onnxruntime-node failed: see " << dir << "/node.log");
   return read_file(out);
 }
 
 inline std::string temp_dir(const std::string& tag) {
-  auto p = std::filesystem::temp_directory_path() / ("eq_" + tag + "_" + std::to_string(::getpid()));
+  auto p =
+      std::filesystem::temp_directory_path() / ("eq_" + tag + "_" + std::to_string(::getpid()));
   std::filesystem::create_directories(p);
   return p.string();
 }
@@ -115,7 +119,8 @@ inline std::string temp_dir(const std::string& tag) {
 template <class T>
 void write_file(const std::string& path, const std::vector<T>& v) {
   std::ofstream f(path, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(v.data()), static_cast<std::streamsize>(v.size() * sizeof(T)));
+  f.write(reinterpret_cast<const char*>(v.data()),
+          static_cast<std::streamsize>(v.size() * sizeof(T)));
 }
 
 }  // namespace eqtest

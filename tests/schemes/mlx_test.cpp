@@ -22,7 +22,8 @@ namespace {
 std::vector<std::uint32_t> words(const std::vector<std::uint8_t>& b) {
   std::vector<std::uint32_t> w(b.size() / 4);
   for (std::size_t i = 0; i < w.size(); ++i) {
-    w[i] = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (static_cast<std::uint32_t>(b[4 * i + 3]) << 24);
+    w[i] = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) |
+           (static_cast<std::uint32_t>(b[4 * i + 3]) << 24);
   }
   return w;
 }
@@ -47,11 +48,13 @@ struct GoldenCtx {
 
 template <class S>
 void check_affine_golden(GoldenCtx& c, const char* dt, FloatType t) {
-  const std::string pre = std::string(dt) + "." + std::to_string(S::group) + "." + std::to_string(S::bits);
+  const std::string pre =
+      std::string(dt) + "." + std::to_string(S::group) + "." + std::to_string(S::bits);
   const auto& w = c.g.at(std::string(dt) + ".w");
   REQUIRE(w.shape == std::vector<std::size_t>{8, 256});
   std::vector<float> x(8 * 256);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = load_float(t, w.bytes.data() + i * float_type_bytes(t));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = load_float(t, w.bytes.data() + i * float_type_bytes(t));
   const auto q = quantize_ok<S>(x, 256, t);
   const auto y = dequantize_ok(q);
   const auto& wq = c.g.at(pre + ".wq");
@@ -83,7 +86,8 @@ void check_fp_golden(GoldenCtx& c, const char* mode, const char* dt, FloatType t
   const std::string pre = std::string(mode) + "." + dt;
   const auto& w = c.g.at(std::string(dt) + ".w");
   std::vector<float> x(8 * 256);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] = load_float(t, w.bytes.data() + i * float_type_bytes(t));
+  for (std::size_t i = 0; i < x.size(); ++i)
+    x[i] = load_float(t, w.bytes.data() + i * float_type_bytes(t));
   const auto q = quantize_ok<S>(x, 256, t);
   const auto y = dequantize_ok(q);
   const auto& wq = c.g.at(pre + ".wq");
@@ -154,11 +158,22 @@ TEST_CASE("mlx: the ramp table of mlx.md §2.7 in f32, f16 and bf16") {
       {2, 0xC0380000u, 0xC1C0, 0xC038, {0x5aaaaabf, 0x00055555}},
       {3, 0xBF933333u, 0xBC9A, 0xBF93, {0x6db76dbf, 0x26db7249, 0x00124a49}},
       {4, 0xBF05D174u, 0xB82F, 0xBF06, {0xbccddeef, 0x8899aabb, 0x44556677, 0x00112233}},
-      {5, 0xBE800000u, 0xB400, 0xBE80, {0x75be77df, 0x3a56d7c6, 0x35cf8465, 0xc74254b6, 0x00443214}},
-      {6, 0xBDFA8D9Eu, 0xAFD4, 0xBDFB,
+      {5,
+       0xBE800000u,
+       0xB400,
+       0xBE80,
+       {0x75be77df, 0x3a56d7c6, 0x35cf8465, 0xc74254b6, 0x00443214}},
+      {6,
+       0xBDFA8D9Eu,
+       0xAFD4,
+       0xBDFB,
        {0x77e7bf7f, 0xbb6fc73d, 0x863967a6, 0x1665b75f, 0xa30e4125, 0x00210620}},
-      {8, 0xBCF93A3Eu, 0xA7CA, 0xBCF9,
-       {0xe6eef7ff, 0xc5cdd6de, 0xa4adb5bd, 0x838c949c, 0x636b737b, 0x424a525a, 0x2129313a, 0x00081019}},
+      {8,
+       0xBCF93A3Eu,
+       0xA7CA,
+       0xBCF9,
+       {0xe6eef7ff, 0xc5cdd6de, 0xa4adb5bd, 0x838c949c, 0x636b737b, 0x424a525a, 0x2129313a,
+        0x00081019}},
   };
   const PlaneSchemeInfo* by_bits[9] = {};
   by_bits[2] = &plane_scheme_info<MlxAffine<2, 32>>();
@@ -209,10 +224,14 @@ TEST_CASE("mlx: CPU and Metal arithmetic differ as mlx.md §2.4 derives") {
   auto cpu_t = quantize_planes<MlxAffine<4, 32>>(ties, 32);
   auto mtl_t = quantize_planes<MlxAffine<4, 32, MlxBackend::kMetal>>(ties, 32);
   REQUIRE((cpu_n && mtl_n && cpu_t && mtl_t));
-  CHECK(words(cpu_n->data[0]) == std::vector<std::uint32_t>{0xccddeeff, 0x8899aabb, 0x44556677, 0x00112233});
-  CHECK(words(mtl_n->data[0]) == std::vector<std::uint32_t>{0x66677777, 0x44455556, 0x22233334, 0x00011112});
-  CHECK(words(cpu_t->data[0]) == std::vector<std::uint32_t>{0xcccdeeef, 0x8889aaab, 0x44456667, 0xf0012223});
-  CHECK(words(mtl_t->data[0]) == std::vector<std::uint32_t>{0xccddeeff, 0x8899aabb, 0x44556677, 0xf0112233});
+  CHECK(words(cpu_n->data[0]) ==
+        std::vector<std::uint32_t>{0xccddeeff, 0x8899aabb, 0x44556677, 0x00112233});
+  CHECK(words(mtl_n->data[0]) ==
+        std::vector<std::uint32_t>{0x66677777, 0x44455556, 0x22233334, 0x00011112});
+  CHECK(words(cpu_t->data[0]) ==
+        std::vector<std::uint32_t>{0xcccdeeef, 0x8889aaab, 0x44456667, 0xf0012223});
+  CHECK(words(mtl_t->data[0]) ==
+        std::vector<std::uint32_t>{0xccddeeff, 0x8899aabb, 0x44556677, 0xf0112233});
   CHECK(bits_of(load_float(FloatType::kF32, cpu_n->data[1].data())) == 0x3D888889u);
   CHECK(load_float(FloatType::kF32, mtl_n->data[1].data()) == doctest::Approx(0.13333334f));
   CHECK(load_float(FloatType::kF32, cpu_n->data[2].data()) == -2.0f);
@@ -242,7 +261,7 @@ TEST_CASE("mlx: degenerate groups (zeros, constants, tiny values near eps)") {
 }
 
 TEST_CASE("mlx: FP modes on the hand examples of mlx.md §3.3") {
-  const float pat[16] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 6.0f,
+  const float pat[16] = {0.25f, 0.75f,  1.25f,  1.75f, 2.5f, 3.5f, 5.0f,  6.0f,
                          -0.1f, -0.25f, -0.75f, -2.5f, 7.0f, 0.0f, -0.0f, 1.0f};
   std::vector<float> x(32);
   for (std::size_t i = 0; i < 32; ++i) x[i] = pat[i % 16];
@@ -252,20 +271,24 @@ TEST_CASE("mlx: FP modes on the hand examples of mlx.md §3.3") {
     auto n4 = quantize_planes<MlxNvfp4>(x, 32, PlaneOptions{t, 1});
     REQUIRE((m4 && m8 && n4));
     CHECK(m4->data[1] == std::vector<std::uint8_t>{0x7F});
-    CHECK(words(m4->data[0]) == std::vector<std::uint32_t>{0x76543210, 0x2007c900, 0x76543210, 0x2007c900});
+    CHECK(words(m4->data[0]) ==
+          std::vector<std::uint32_t>{0x76543210, 0x2007c900, 0x76543210, 0x2007c900});
     CHECK(m8->data[1] == std::vector<std::uint8_t>{0x79});
-    CHECK(words(m8->data[0]) == std::vector<std::uint32_t>{0x6e6a6458, 0x7c7a7672, 0xf2e4d8cd, 0x6880007e,
-                                                           0x6e6a6458, 0x7c7a7672, 0xf2e4d8cd, 0x6880007e});
+    CHECK(words(m8->data[0]) == std::vector<std::uint32_t>{0x6e6a6458, 0x7c7a7672, 0xf2e4d8cd,
+                                                           0x6880007e, 0x6e6a6458, 0x7c7a7672,
+                                                           0xf2e4d8cd, 0x6880007e});
     CHECK(n4->data[1] == std::vector<std::uint8_t>{0x39, 0x39});
     CHECK(words(n4->data[0]) == words(m4->data[0]));
   }
   // nvfp4 without a global scale on ((i mod 16) - 5) * 0.3.
   std::vector<float> r(32);
-  for (std::size_t i = 0; i < 32; ++i) r[i] = static_cast<float>(static_cast<int>(i % 16) - 5) * 0.3f;
+  for (std::size_t i = 0; i < 32; ++i)
+    r[i] = static_cast<float>(static_cast<int>(i % 16) - 5) * 0.3f;
   auto nv = quantize_planes<MlxNvfp4>(r, 32);
   REQUIRE(nv);
   CHECK(nv->data[1] == std::vector<std::uint8_t>{0x30, 0x30});
-  CHECK(words(nv->data[0]) == std::vector<std::uint32_t>{0x2109accd, 0x77666544, 0x2109accd, 0x77666544});
+  CHECK(words(nv->data[0]) ==
+        std::vector<std::uint32_t>{0x2109accd, 0x77666544, 0x2109accd, 0x77666544});
   // mxfp4 of the pattern x4: scale byte 0x81 (= 4); dequantization from §3.5.
   std::vector<float> x4(32);
   for (std::size_t i = 0; i < 32; ++i) x4[i] = 4 * x[i];
@@ -317,7 +340,8 @@ TEST_CASE("mlx: properties — error bound and packing bijection") {
   // Every bit width: pack then unpack at odd offsets is the identity.
   for (int bits : {2, 3, 4, 5, 6, 8}) {
     std::vector<std::uint8_t> codes(77), back(77), packed(80);
-    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<std::uint8_t>(rng() & ((1u << bits) - 1));
+    for (std::size_t i = 0; i < codes.size(); ++i)
+      codes[i] = static_cast<std::uint8_t>(rng() & ((1u << bits) - 1));
     pack_bits(codes.data(), codes.size(), bits, packed.data());
     unpack_bits(packed.data(), codes.size(), bits, back.data());
     CHECK(back == codes);

@@ -27,9 +27,13 @@ std::vector<float> dq(const QuantizedPlanes& q) {
   return y;
 }
 
-float f16_at(const std::vector<std::uint8_t>& b, std::size_t i) { return load_f16(b.data() + 2 * i); }
+float f16_at(const std::vector<std::uint8_t>& b, std::size_t i) {
+  return load_f16(b.data() + 2 * i);
+}
 
-int nibble(const std::vector<std::uint8_t>& b, std::size_t i) { return (b[i / 2] >> (4 * (i & 1))) & 15; }
+int nibble(const std::vector<std::uint8_t>& b, std::size_t i) {
+  return (b[i / 2] >> (4 * (i & 1))) & 15;
+}
 int i4(const std::vector<std::uint8_t>& b, std::size_t i) { return (nibble(b, i) ^ 8) - 8; }
 
 std::vector<float> group(std::initializer_list<float> head, std::size_t n = 32, float fill = 0.0f) {
@@ -62,7 +66,8 @@ TEST_CASE("nncf: INT4_SYM — signed scale /8, true division, half to even") {
   CHECK(f16_at(qc.data[1], 0) == 0.375f);
   for (float v : dq(qc)) CHECK(v == 2.625f);
   // A negative constant maps to -8 and back exactly.
-  for (float v : dq(q_ok<NncfInt<4, true, 32>>(std::vector<float>(32, -3.0f), 32))) CHECK(v == -3.0f);
+  for (float v : dq(q_ok<NncfInt<4, true, 32>>(std::vector<float>(32, -3.0f), 32)))
+    CHECK(v == -3.0f);
   // All zeros and tiny ranges: the scale is floored to float32 eps (positive).
   for (float c : {0.0f, 1e-8f, -1e-8f}) {
     const auto qz = q_ok<NncfInt<4, true, 32>>(std::vector<float>(32, c), 32);
@@ -175,7 +180,8 @@ TEST_CASE("nncf: FP4 / MXFP4 — round to nearest even, sign kept, MX exponent r
 }
 
 TEST_CASE("nncf: FP8_E4M3 and MXFP8_E4M3") {
-  const auto q = q_ok<NncfFloat<nncf::FloatMode::kFp8E4M3, 32>>(group({448, std::ldexp(1.0f, -9), -3, 0.1f}), 32);
+  const auto q = q_ok<NncfFloat<nncf::FloatMode::kFp8E4M3, 32>>(
+      group({448, std::ldexp(1.0f, -9), -3, 0.1f}), 32);
   CHECK(f16_at(q.data[1], 0) == 1.0f);
   CHECK(q.data[0][0] == 0x7E);
   CHECK(q.data[0][1] == 0x01);

@@ -19,8 +19,8 @@ using namespace edgequant::onnx;
 
 namespace {
 
-std::vector<std::int32_t> quantize_all(const std::vector<float>& x, float scale, std::int32_t zp, QType t,
-                                       bool saturate = true) {
+std::vector<std::int32_t> quantize_all(const std::vector<float>& x, float scale, std::int32_t zp,
+                                       QType t, bool saturate = true) {
   std::vector<std::size_t> shape{x.size()};
   std::vector<std::uint8_t> out(packed_bytes(t, x.size()));
   QdqParams p;
@@ -28,7 +28,9 @@ std::vector<std::int32_t> quantize_all(const std::vector<float>& x, float scale,
   p.saturate = saturate;
   const float s[1] = {scale};
   const std::int32_t z[1] = {zp};
-  REQUIRE(quantize_linear(x, shape, s, qtype_info(t).is_float ? std::span<const std::int32_t>() : std::span(z), p, out));
+  REQUIRE(quantize_linear(x, shape, s,
+                          qtype_info(t).is_float ? std::span<const std::int32_t>() : std::span(z),
+                          p, out));
   std::vector<std::int32_t> q(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) q[i] = load_q(t, out.data(), i);
   return q;
@@ -44,15 +46,19 @@ TEST_CASE("qdq: QuantizeLinear rounds half to even and saturates (onnx.md §4)")
   // uint8 with a zero point: rint(x / s) + zp, clipped to [0, 255].
   CHECK(quantize_all({0.0f, 0.25f, -1.0f, 1.0f, 100.0f}, 0.5f, 128, QType::kUInt8) ==
         std::vector<std::int32_t>{128, 128, 126, 130, 255});
-  CHECK(quantize_all({1.25f, 30.0f, -1.0f}, 0.5f, 3, QType::kUInt4) == std::vector<std::int32_t>{5, 15, 1});
+  CHECK(quantize_all({1.25f, 30.0f, -1.0f}, 0.5f, 3, QType::kUInt4) ==
+        std::vector<std::int32_t>{5, 15, 1});
   CHECK(quantize_all({40000.0f, -40000.0f, 1.5f}, 1.0f, 0, QType::kInt16) ==
         std::vector<std::int32_t>{32767, -32768, 2});
   // float8: RNE, saturate to ±max or give NaN / Inf without it.
   CHECK(quantize_all({448.0f, 500.0f, -1e6f, 0.1f}, 1.0f, 0, QType::kFloat8E4M3FN) ==
         std::vector<std::int32_t>{0x7E, 0x7E, 0xFE, f32_to_e4m3fn(0.1f)});
-  CHECK(quantize_all({500.0f}, 1.0f, 0, QType::kFloat8E4M3FN, false) == std::vector<std::int32_t>{0x7F});
-  CHECK(quantize_all({1e6f, 57344.0f}, 1.0f, 0, QType::kFloat8E5M2) == std::vector<std::int32_t>{0x7B, 0x7B});
-  CHECK(quantize_all({1e6f}, 1.0f, 0, QType::kFloat8E5M2, false) == std::vector<std::int32_t>{0x7C});
+  CHECK(quantize_all({500.0f}, 1.0f, 0, QType::kFloat8E4M3FN, false) ==
+        std::vector<std::int32_t>{0x7F});
+  CHECK(quantize_all({1e6f, 57344.0f}, 1.0f, 0, QType::kFloat8E5M2) ==
+        std::vector<std::int32_t>{0x7B, 0x7B});
+  CHECK(quantize_all({1e6f}, 1.0f, 0, QType::kFloat8E5M2, false) ==
+        std::vector<std::int32_t>{0x7C});
 }
 
 TEST_CASE("qdq: per-axis and blocked layouts, int4 packing over the flattened tensor") {
@@ -77,7 +83,8 @@ TEST_CASE("qdq: per-axis and blocked layouts, int4 packing over the flattened te
   CHECK(q8[5] == 2);   // x=5, column 1: 5/2 = 2.5 -> 2
   CHECK(q8[10] == 2);  // x=10, column 2: 2.5 -> 2
   // Wrong scale counts and bad zero points are refused.
-  CHECK_FALSE(quantize_linear(x, shape, std::vector<float>(3, 1.0f), {}, QdqParams{QType::kUInt8, 1, 0, true}, q8));
+  CHECK_FALSE(quantize_linear(x, shape, std::vector<float>(3, 1.0f), {},
+                              QdqParams{QType::kUInt8, 1, 0, true}, q8));
   std::vector<std::int32_t> zp = {300};
   CHECK_FALSE(quantize_linear(x, shape, std::vector<float>{1.0f}, zp, QdqParams{}, q8));
 }
@@ -107,7 +114,8 @@ TEST_CASE("qdq: compute_scale_zp — widened range, symmetric ranges, tiny scale
   std::vector<float> w = {-0.5f, 0.25f, 1.0f};
   auto wz = weight_scale_zp(w, QType::kInt8, true);
   CHECK(wz.scale == static_cast<float>(2.0 / 254.0));
-  CHECK(quantize_all(w, wz.scale, wz.zero_point, QType::kInt8) == std::vector<std::int32_t>{-64, 32, 127});
+  CHECK(quantize_all(w, wz.scale, wz.zero_point, QType::kInt8) ==
+        std::vector<std::int32_t>{-64, 32, 127});
 }
 
 TEST_CASE("qdq: MinMax calibrator by hand") {
@@ -167,7 +175,9 @@ std::vector<float> gauss(std::size_t n, float sd, unsigned seed, float mean = 0.
   return v;
 }
 
-float hexf(const nlohmann::json& j) { return static_cast<float>(std::strtod(j.get<std::string>().c_str(), nullptr)); }
+float hexf(const nlohmann::json& j) {
+  return static_cast<float>(std::strtod(j.get<std::string>().c_str(), nullptr));
+}
 
 bool numpy_available() {
   static const bool ok = std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") == 0;
@@ -195,8 +205,8 @@ void check_oracle(const OracleCase& c) {
     std::ofstream f(dir + "/spec.json");
     f << "{\"method\": \"" << c.method << "\", \"calls\": " << calls << c.options << "}";
   }
-  const std::string cmd = std::string("/usr/bin/python3 ") + EQ_INTEROP_DIR + "/calib_oracle.py " + dir +
-                          "/spec.json > " + dir + "/out.json 2>" + dir + "/err.log";
+  const std::string cmd = std::string("/usr/bin/python3 ") + EQ_INTEROP_DIR + "/calib_oracle.py " +
+                          dir + "/spec.json > " + dir + "/out.json 2>" + dir + "/err.log";
   REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, "calib_oracle.py failed, see " << dir);
   const auto raw = eqtest::read_file<char>(dir + "/out.json");
   const auto j = nlohmann::json::parse(std::string(raw.begin(), raw.end()));
@@ -215,21 +225,27 @@ void check_oracle(const OracleCase& c) {
     CHECK(eqtest::bits_of(mm.range()->lowest) == eqtest::bits_of(hexf(j["lowest"])));
     CHECK(eqtest::bits_of(mm.range()->highest) == eqtest::bits_of(hexf(j["highest"])));
   } else {
-    HistogramCalibrator::Options o = c.method == "entropy"        ? HistogramCalibrator::entropy_defaults()
-                                     : c.method == "distribution" ? HistogramCalibrator::distribution_defaults()
-                                                                  : HistogramCalibrator::percentile_defaults();
-    const auto opts = nlohmann::json::parse("{" + (c.options.empty() ? std::string() : c.options.substr(1)) + "}");
+    HistogramCalibrator::Options o = c.method == "entropy" ? HistogramCalibrator::entropy_defaults()
+                                     : c.method == "distribution"
+                                         ? HistogramCalibrator::distribution_defaults()
+                                         : HistogramCalibrator::percentile_defaults();
+    const auto opts = nlohmann::json::parse(
+        "{" + (c.options.empty() ? std::string() : c.options.substr(1)) + "}");
     if (opts.contains("num_bins")) o.num_bins = opts["num_bins"];
     if (opts.contains("symmetric")) o.symmetric = opts["symmetric"];
     if (opts.contains("percentile")) o.percentile = opts["percentile"];
-    if (opts.contains("scenario")) o.scenario = opts["scenario"] == "p3" ? HistogramCalibrator::Scenario::kP3 : HistogramCalibrator::Scenario::kSame;
+    if (opts.contains("scenario"))
+      o.scenario = opts["scenario"] == "p3" ? HistogramCalibrator::Scenario::kP3
+                                            : HistogramCalibrator::Scenario::kSame;
     HistogramCalibrator hc(o);
     for (auto& s : spans) REQUIRE(hc.collect(s));
     REQUIRE(hc.hist().size() == j["hist"].size());
     bool same_hist = true, same_edges = true;
-    for (std::size_t i = 0; i < hc.hist().size(); ++i) same_hist = same_hist && hc.hist()[i] == j["hist"][i].get<std::int64_t>();
+    for (std::size_t i = 0; i < hc.hist().size(); ++i)
+      same_hist = same_hist && hc.hist()[i] == j["hist"][i].get<std::int64_t>();
     for (std::size_t i = 0; i < hc.hist_edges().size(); ++i) {
-      same_edges = same_edges && eqtest::bits_of(hc.hist_edges()[i]) == eqtest::bits_of(hexf(j["edges"][i]));
+      same_edges =
+          same_edges && eqtest::bits_of(hc.hist_edges()[i]) == eqtest::bits_of(hexf(j["edges"][i]));
     }
     CHECK(same_hist);
     CHECK(same_edges);
@@ -261,7 +277,9 @@ TEST_CASE("qdq: calibrators match numpy's own histogram arithmetic bit for bit")
   check_oracle({"minmax", ", \"moving_average\": true", {{a, b, c}, {d, e}}});
   // Percentile (symmetric |x| histograms that grow with np.arange), asymmetric.
   check_oracle({"percentile", ", \"num_bins\": 2048", {{a}, {b, c}, {d}, {e}}});
-  check_oracle({"percentile", ", \"num_bins\": 512, \"symmetric\": false, \"percentile\": 99.9", {{a, b}, {e}, {c}}});
+  check_oracle({"percentile",
+                ", \"num_bins\": 512, \"symmetric\": false, \"percentile\": 99.9",
+                {{a, b}, {e}, {c}}});
   // Entropy: thresholds that first stay, then widen (float64 thresholds), and
   // a first all-zero call.
   check_oracle({"entropy", "", {{a}, {c}, {b}, {e}}});
@@ -290,14 +308,19 @@ void check_qdq_ort(const std::vector<float>& x, const std::vector<std::size_t>& 
   std::vector<std::uint8_t> zbytes(packed_bytes(p.type, zp.size()), 0);
   for (std::size_t i = 0; i < zp.size(); ++i) store_q(p.type, zbytes.data(), i, zp[i]);
   eqtest::write_file(dir + "/zp.bin", zbytes);
-  std::string spec = "{\"mode\": \"qdq\", \"opset\": " + std::to_string(opset) + ", \"ir\": " + std::to_string(ir) +
-                     ", \"qtype\": " + std::to_string(static_cast<int>(p.type)) + ", \"shape\": " + json_floats(shape) +
-                     ", \"scale_shape\": " + json_floats(scale_shape) + ", \"axis\": " + std::to_string(p.axis) +
-                     ", \"block_size\": " + std::to_string(p.block_size) + ", \"scale\": \"" + dir + "/scale.f32\"" +
-                     (zp.empty() ? std::string() : ", \"zero_point\": \"" + dir + "/zp.bin\"") +
-                     (qtype_info(p.type).is_float ? ", \"saturate\": " + std::to_string(p.saturate ? 1 : 0) : std::string()) +
-                     "}";
-  const auto out = eqtest::run_onnx(dir, spec, eqtest::OrtInput{"x", dir + "/x.f32", "float32", shape}, "disabled");
+  std::string spec =
+      "{\"mode\": \"qdq\", \"opset\": " + std::to_string(opset) +
+      ", \"ir\": " + std::to_string(ir) +
+      ", \"qtype\": " + std::to_string(static_cast<int>(p.type)) +
+      ", \"shape\": " + json_floats(shape) + ", \"scale_shape\": " + json_floats(scale_shape) +
+      ", \"axis\": " + std::to_string(p.axis) +
+      ", \"block_size\": " + std::to_string(p.block_size) + ", \"scale\": \"" + dir +
+      "/scale.f32\"" + (zp.empty() ? std::string() : ", \"zero_point\": \"" + dir + "/zp.bin\"") +
+      (qtype_info(p.type).is_float ? ", \"saturate\": " + std::to_string(p.saturate ? 1 : 0)
+                                   : std::string()) +
+      "}";
+  const auto out = eqtest::run_onnx(
+      dir, spec, eqtest::OrtInput{"x", dir + "/x.f32", "float32", shape}, "disabled");
   if (!out) return;
   std::vector<std::uint8_t> q(packed_bytes(p.type, x.size()));
   REQUIRE(quantize_linear(x, shape, scale, zp, p, q));
@@ -313,16 +336,17 @@ void check_qdq_ort(const std::vector<float>& x, const std::vector<std::size_t>& 
     CHECK((eqtest::bits_of(o) == eqtest::bits_of(y[i]) || (std::isnan(o) && std::isnan(y[i]))));
     same += eqtest::bits_of(o) == eqtest::bits_of(y[i]);
   }
-  MESSAGE("QuantizeLinear->DequantizeLinear " << qtype_info(p.type).name << " opset " << opset << ": " << same
-                                              << "/" << x.size() << " bit-identical to onnxruntime");
+  MESSAGE("QuantizeLinear->DequantizeLinear " << qtype_info(p.type).name << " opset " << opset
+                                              << ": " << same << "/" << x.size()
+                                              << " bit-identical to onnxruntime");
   std::filesystem::remove_all(dir);
 }
 
 }  // namespace
 
 TEST_CASE("qdq: onnxruntime's QuantizeLinear/DequantizeLinear agree with ours") {
-  std::vector<float> ties = {2.5f, 3.5f, -2.5f, -0.5f, 0.5f, 300.0f, -300.0f, 7.5f, -8.5f, -3.5f, 1.25f, 0.0f,
-                             -0.0f, 126.5f, -127.5f, 1e9f};
+  std::vector<float> ties = {2.5f,  3.5f,  -2.5f, -0.5f, 0.5f,  300.0f, -300.0f, 7.5f,
+                             -8.5f, -3.5f, 1.25f, 0.0f,  -0.0f, 126.5f, -127.5f, 1e9f};
   for (std::size_t i = 0; i < 64; ++i) ties.push_back(static_cast<float>(i) * 0.75f - 20.0f);
   const std::vector<std::size_t> shape{ties.size()};
   check_qdq_ort(ties, shape, {1.0f}, {}, {3}, QdqParams{QType::kInt8, 1, 0, true}, 17, 8);
@@ -343,5 +367,6 @@ TEST_CASE("qdq: onnxruntime's QuantizeLinear/DequantizeLinear agree with ours") 
   check_qdq_ort(w, {48, 8}, bs, {3, 8}, bz, QdqParams{QType::kUInt4, 0, 16, true}, 21, 10);
   std::vector<float> ps(8, 0.02f);
   for (std::size_t i = 0; i < 8; ++i) ps[i] += 0.003f * static_cast<float>(i);
-  check_qdq_ort(w, {48, 8}, ps, {8}, std::vector<std::int32_t>(8, -3), QdqParams{QType::kInt8, 1, 0, true}, 17, 8);
+  check_qdq_ort(w, {48, 8}, ps, {8}, std::vector<std::int32_t>(8, -3),
+                QdqParams{QType::kInt8, 1, 0, true}, 17, 8);
 }

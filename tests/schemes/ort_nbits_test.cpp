@@ -35,8 +35,8 @@ float f32_at(const std::vector<std::uint8_t>& b, std::size_t i) {
 
 // Block 0 of the symmetric example: m = 8 (positive) -> scale -1, r = -1,
 // q = roundf(8 - v): half away from zero (0.5 -> 8, -0.5 -> 9).
-const std::vector<float> kSym = {8,   -7,   0.5f,  -0.5f, 1.5f, -1.5f, 2.5f, 0,
-                                 3,   -3,   7.5f, -7.5f, 0.25f, -0.25f, 4, -6};
+const std::vector<float> kSym = {8, -7, 0.5f, -0.5f, 1.5f,  -1.5f,  2.5f, 0,
+                                 3, -3, 7.5f, -7.5f, 0.25f, -0.25f, 4,    -6};
 const std::vector<std::uint8_t> kSymB = {0xF0, 0x98, 0xA7, 0x86, 0xB5, 0xF1, 0x88, 0xE4};
 
 }  // namespace
@@ -56,8 +56,8 @@ TEST_CASE("ort nbits: symmetric 4-bit, -max/8 scale, reciprocal, half away from 
 TEST_CASE("ort nbits: asymmetric 4-bit, range widened to 0, zp added before rounding") {
   // min -1.25, max 2.5: scale 0.25, zp 5, r = 4; ties round away from zero
   // (-0.125 -> 4.5 -> 5; numpy's half-even would give 4).
-  const std::vector<float> x = {-1.25f, 2.5f,  0,     1.0f,   0.125f, -0.125f, 0.375f, -0.375f,
-                                0.625f, 2.375f, -1.125f, 0.25f, -0.25f, 1.5f,   -1.0f,  2.0f};
+  const std::vector<float> x = {-1.25f, 2.5f,   0,       1.0f,  0.125f, -0.125f, 0.375f, -0.375f,
+                                0.625f, 2.375f, -1.125f, 0.25f, -0.25f, 1.5f,    -1.0f,  2.0f};
   const auto q = q_ok<OrtNBits<4, 16, false>>(x, 16);
   CHECK(q.data[0] == std::vector<std::uint8_t>{0xF0, 0x95, 0x56, 0x47, 0xF8, 0x61, 0xB4, 0xD1});
   CHECK(f32_at(q.data[1], 0) == 0.25f);
@@ -67,7 +67,8 @@ TEST_CASE("ort nbits: asymmetric 4-bit, range widened to 0, zp added before roun
   for (int i = 0; i < 16; ++i) CHECK(y[static_cast<std::size_t>(i)] == (codes[i] - 5) * 0.25f);
   // An all-positive block: the range still starts at 0, so zp = 0.
   std::vector<float> pos(16);
-  for (int i = 0; i < 16; ++i) pos[static_cast<std::size_t>(i)] = 1.0f + static_cast<float>(i) * 0.2f;
+  for (int i = 0; i < 16; ++i)
+    pos[static_cast<std::size_t>(i)] = 1.0f + static_cast<float>(i) * 0.2f;
   const auto qp = q_ok<OrtNBits<4, 16, false>>(pos, 16);
   CHECK((qp.data[2][0] & 15) == 0);
   CHECK(f32_at(qp.data[1], 0) == 4.0f / 15);
@@ -161,8 +162,8 @@ TEST_CASE("ort nbits: partial last block, ORT's stale tail nibble, zero-point pa
   CHECK(q33.data[0][16] == 0x00);
   // 2-bit, K = 18: lanes 2 and 3 of the last byte are q[14], q[15].
   std::vector<float> x2(18, 0.0f);
-  x2[0] = 2.0f;   // block 0: m = 2, scale -1, r = -1, q = roundf(2 - v)
-  x2[14] = 1.0f;  // q 1
+  x2[0] = 2.0f;    // block 0: m = 2, scale -1, r = -1, q = roundf(2 - v)
+  x2[14] = 1.0f;   // q 1
   x2[15] = -1.0f;  // q 3
   x2[16] = 1.0f;   // block 1: q 0
   x2[17] = -0.5f;  // roundf(-0.5 * -2 + 2) = 3
@@ -170,7 +171,8 @@ TEST_CASE("ort nbits: partial last block, ORT's stale tail nibble, zero-point pa
   CHECK(q2.data[0][4] == (0 | 3 << 2 | 1 << 4 | 3 << 6));
   // Asymmetric zero points: 3 blocks -> 2 bytes per row, padding nibble 8.
   std::vector<float> x3(2 * 48);
-  for (std::size_t i = 0; i < x3.size(); ++i) x3[i] = static_cast<float>(i % 48) - 10.0f * static_cast<float>(i / 16 % 3);
+  for (std::size_t i = 0; i < x3.size(); ++i)
+    x3[i] = static_cast<float>(i % 48) - 10.0f * static_cast<float>(i / 16 % 3);
   const auto q3 = q_ok<OrtNBits<4, 16, false>>(x3, 48);
   REQUIRE(q3.data[2].size() == 4);
   CHECK((q3.data[2][1] >> 4) == 8);
@@ -211,7 +213,7 @@ void check_against_ort(std::size_t n, std::size_t k, FloatType t, unsigned seed)
   std::normal_distribution<float> nd;
   std::vector<float> w(n * k);
   for (auto& v : w) v = nd(rng) * 0.1f;
-  for (std::size_t i = 0; i < k; ++i) w[3 * k + i] = 0.0f;          // an all-zero row
+  for (std::size_t i = 0; i < k; ++i) w[3 * k + i] = 0.0f;                      // an all-zero row
   for (std::size_t i = 0; i < k; ++i) w[5 * k + i] = -std::fabs(w[5 * k + i]);  // negative row
   const auto q = q_ok<S>(w, k, t);
   const auto y = dq(q);
@@ -222,15 +224,16 @@ void check_against_ort(std::size_t n, std::size_t k, FloatType t, unsigned seed)
   std::vector<std::uint8_t> a(k * k * (f16 ? 2 : 4), 0);
   for (std::size_t i = 0; i < k; ++i) store_float(t, 1.0f, a.data() + (i * k + i) * (f16 ? 2 : 4));
   eqtest::write_file(dir + "/A.bin", a);
-  const std::string spec = std::string("{\"mode\": \"matmulnbits\", \"K\": ") + std::to_string(k) +
-                           ", \"N\": " + std::to_string(n) + ", \"bits\": " + std::to_string(S::bits) +
-                           ", \"block_size\": " + std::to_string(S::block) + ", \"dtype\": \"" +
-                           (f16 ? "float16" : "float") + "\", \"scales_2d\": " +
-                           (seed % 2 ? "true" : "false") + ", \"B\": \"" + dir + "/B.bin\", \"scales\": \"" +
-                           dir + "/scales.bin\", \"zero_points\": " +
-                           (S::symmetric ? std::string("null") : "\"" + dir + "/zp.bin\"") + "}";
+  const std::string spec =
+      std::string("{\"mode\": \"matmulnbits\", \"K\": ") + std::to_string(k) +
+      ", \"N\": " + std::to_string(n) + ", \"bits\": " + std::to_string(S::bits) +
+      ", \"block_size\": " + std::to_string(S::block) + ", \"dtype\": \"" +
+      (f16 ? "float16" : "float") + "\", \"scales_2d\": " + (seed % 2 ? "true" : "false") +
+      ", \"B\": \"" + dir + "/B.bin\", \"scales\": \"" + dir + "/scales.bin\", \"zero_points\": " +
+      (S::symmetric ? std::string("null") : "\"" + dir + "/zp.bin\"") + "}";
   for (const char* opt : {"disabled", "all"}) {
-    const auto out = eqtest::run_onnx(dir, spec, eqtest::OrtInput{"A", dir + "/A.bin", f16 ? "float16" : "float32", {k, k}}, opt);
+    const auto out = eqtest::run_onnx(
+        dir, spec, eqtest::OrtInput{"A", dir + "/A.bin", f16 ? "float16" : "float32", {k, k}}, opt);
     if (!out) return;
     REQUIRE(out->size() == k * n * (f16 ? 2 : 4));
     std::size_t exact = 0;
@@ -241,12 +244,14 @@ void check_against_ort(std::size_t n, std::size_t k, FloatType t, unsigned seed)
         CAPTURE(S::name);
         CAPTURE(kk);
         CAPTURE(nn);
-        REQUIRE(std::fabs(ort - ours) <= 1e-6f * std::fabs(ours) + (f16 ? 1e-3f * std::fabs(ours) : 0.0f));
+        REQUIRE(std::fabs(ort - ours) <=
+                1e-6f * std::fabs(ours) + (f16 ? 1e-3f * std::fabs(ours) : 0.0f));
         exact += eqtest::bits_of(ort) == eqtest::bits_of(ours) || (ort == 0 && ours == 0);
       }
     }
-    MESSAGE(S::name << " " << float_type_name(t) << " K=" << k << " opt=" << std::string(opt) << ": " << exact
-                    << "/" << k * n << " outputs bit-identical to our dequantization");
+    MESSAGE(S::name << " " << float_type_name(t) << " K=" << k << " opt=" << std::string(opt)
+                    << ": " << exact << "/" << k * n
+                    << " outputs bit-identical to our dequantization");
   }
   std::filesystem::remove_all(dir);
 }
@@ -255,8 +260,8 @@ void check_against_ort(std::size_t n, std::size_t k, FloatType t, unsigned seed)
 
 TEST_CASE("ort nbits: onnxruntime runs MatMulNBits on our planes (one-hot probing)") {
   check_against_ort<OrtNBits<4, 32, true>>(8, 64, FloatType::kF32, 1);
-  check_against_ort<OrtNBits<4, 16, false>>(8, 40, FloatType::kF32, 2);   // K % block != 0
-  check_against_ort<OrtNBits<4, 16, false>>(6, 48, FloatType::kF32, 3);   // odd n_blocks: zp padding
+  check_against_ort<OrtNBits<4, 16, false>>(8, 40, FloatType::kF32, 2);  // K % block != 0
+  check_against_ort<OrtNBits<4, 16, false>>(6, 48, FloatType::kF32, 3);  // odd n_blocks: zp padding
   check_against_ort<OrtNBits<8, 32, false>>(8, 64, FloatType::kF32, 4);
   check_against_ort<OrtNBits<8, 64, true>>(8, 128, FloatType::kF32, 5);
   check_against_ort<OrtNBits<2, 16, false>>(8, 64, FloatType::kF32, 6);

@@ -73,7 +73,8 @@ TEST_CASE("planes: registry names are unique and parse back") {
   CHECK(find_plane_scheme("ort:nbits4:b32:asym") == &plane_scheme_info<OrtNBits<4, 32, false>>());
   CHECK(find_plane_scheme("nncf:int4_sym:g128") == &plane_scheme_info<NncfInt<4, true, 128>>());
   CHECK(find_plane_scheme("nncf:int4_sym:g-1") == &plane_scheme_info<NncfInt<4, true, 0>>());
-  CHECK(find_plane_scheme("mlx:q4:g64:metal") == &plane_scheme_info<MlxAffine<4, 64, MlxBackend::kMetal>>());
+  CHECK(find_plane_scheme("mlx:q4:g64:metal") ==
+        &plane_scheme_info<MlxAffine<4, 64, MlxBackend::kMetal>>());
   CHECK(find_plane_scheme("mlx:q7:g64") == nullptr);
 }
 

@@ -59,7 +59,8 @@ QuantTensor source(const TranscodeTarget& t) {
 
 std::string label(const TranscodeTarget& t) {
   if (t.ggml) return std::string(ggml_type_name(*t.ggml));
-  return std::string(t.plane->name) + (t.plane->family == "nncf" ? "" : " (" + std::string(float_type_name(t.dtype)) + ")");
+  return std::string(t.plane->name) +
+         (t.plane->family == "nncf" ? "" : " (" + std::string(float_type_name(t.dtype)) + ")");
 }
 
 void row(const TranscodeTarget& from, const TranscodeTarget& to, Exactness want) {
@@ -91,13 +92,15 @@ void row(const TranscodeTarget& from, const TranscodeTarget& to, Exactness want)
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3g", r->rmse);
   MESSAGE("| " << label(from) << " | " << label(to) << " | " << exactness_name(r->exactness)
-               << std::string(r->zero_signs_differ ? " (±0)" : "") << " | " << buf << " | " << r->how << " |");
+               << std::string(r->zero_signs_differ ? " (±0)" : "") << " | " << buf << " | "
+               << r->how << " |");
 }
 
 }  // namespace
 
 TEST_CASE("transcode: ggml Q4_0 / Q8_0 / Q4_1 to the other ecosystems") {
-  const auto q40 = ggml_t(GgmlType::kQ4_0), q80 = ggml_t(GgmlType::kQ8_0), q41 = ggml_t(GgmlType::kQ4_1);
+  const auto q40 = ggml_t(GgmlType::kQ4_0), q80 = ggml_t(GgmlType::kQ8_0),
+             q41 = ggml_t(GgmlType::kQ4_1);
   row(q40, plane_t("ort:nbits4:b32:sym", FloatType::kF16), Exactness::kExact);
   row(q40, plane_t("ort:nbits4:b32:sym", FloatType::kF32), Exactness::kExact);
   row(q40, plane_t("nncf:int4_sym:g32"), Exactness::kExact);
@@ -116,12 +119,17 @@ TEST_CASE("transcode: ggml Q4_0 / Q8_0 / Q4_1 to the other ecosystems") {
 
 TEST_CASE("transcode: ONNX Runtime MatMulNBits to GGUF, NNCF and MLX") {
   row(plane_t("ort:nbits4:b32:sym", FloatType::kF16), ggml_t(GgmlType::kQ4_0), Exactness::kExact);
-  row(plane_t("ort:nbits4:b32:sym", FloatType::kF32), ggml_t(GgmlType::kQ4_0), Exactness::kExactUpToScaleRounding);
+  row(plane_t("ort:nbits4:b32:sym", FloatType::kF32), ggml_t(GgmlType::kQ4_0),
+      Exactness::kExactUpToScaleRounding);
   row(plane_t("ort:nbits8:b32:sym", FloatType::kF16), ggml_t(GgmlType::kQ8_0), Exactness::kExact);
-  row(plane_t("ort:nbits4:b32:sym", FloatType::kF16), plane_t("nncf:int4_sym:g32"), Exactness::kExact);
-  row(plane_t("ort:nbits4:b32:asym", FloatType::kF16), plane_t("nncf:int4_asym:g32"), Exactness::kExact);
-  row(plane_t("ort:nbits4:b32:asym", FloatType::kF16), ggml_t(GgmlType::kQ4_1), Exactness::kExactUpToScaleRounding);
-  row(plane_t("ort:nbits4:b128:sym", FloatType::kF16), plane_t("mlx:q4:g128", FloatType::kF32), Exactness::kExact);
+  row(plane_t("ort:nbits4:b32:sym", FloatType::kF16), plane_t("nncf:int4_sym:g32"),
+      Exactness::kExact);
+  row(plane_t("ort:nbits4:b32:asym", FloatType::kF16), plane_t("nncf:int4_asym:g32"),
+      Exactness::kExact);
+  row(plane_t("ort:nbits4:b32:asym", FloatType::kF16), ggml_t(GgmlType::kQ4_1),
+      Exactness::kExactUpToScaleRounding);
+  row(plane_t("ort:nbits4:b128:sym", FloatType::kF16), plane_t("mlx:q4:g128", FloatType::kF32),
+      Exactness::kExact);
   row(plane_t("ort:nbits4:b64:asym", FloatType::kF32), plane_t("mlx:q4:g64", FloatType::kF32),
       Exactness::kExactUpToScaleRounding);
   row(plane_t("ort:nbits4:b32:asym", FloatType::kF16), ggml_t(GgmlType::kQ4_0), Exactness::kLossy);
@@ -129,13 +137,18 @@ TEST_CASE("transcode: ONNX Runtime MatMulNBits to GGUF, NNCF and MLX") {
 
 TEST_CASE("transcode: NNCF and MLX to the others") {
   row(plane_t("nncf:int4_sym:g32"), ggml_t(GgmlType::kQ4_0), Exactness::kExact);
-  row(plane_t("nncf:int4_sym:g32"), plane_t("ort:nbits4:b32:sym", FloatType::kF16), Exactness::kExact);
-  row(plane_t("nncf:int4_asym:g128"), plane_t("ort:nbits4:b128:asym", FloatType::kF16), Exactness::kExact);
+  row(plane_t("nncf:int4_sym:g32"), plane_t("ort:nbits4:b32:sym", FloatType::kF16),
+      Exactness::kExact);
+  row(plane_t("nncf:int4_asym:g128"), plane_t("ort:nbits4:b128:asym", FloatType::kF16),
+      Exactness::kExact);
   row(plane_t("nncf:int4_asym:g32"), plane_t("mlx:q4:g32", FloatType::kF32), Exactness::kExact);
-  row(plane_t("mlx:q4:g32", FloatType::kF16), ggml_t(GgmlType::kQ4_1), Exactness::kExactUpToScaleRounding);
-  row(plane_t("mlx:q4:g32", FloatType::kF32), ggml_t(GgmlType::kQ4_1), Exactness::kExactUpToScaleRounding);
+  row(plane_t("mlx:q4:g32", FloatType::kF16), ggml_t(GgmlType::kQ4_1),
+      Exactness::kExactUpToScaleRounding);
+  row(plane_t("mlx:q4:g32", FloatType::kF32), ggml_t(GgmlType::kQ4_1),
+      Exactness::kExactUpToScaleRounding);
   row(plane_t("mlx:q4:g64", FloatType::kF16), ggml_t(GgmlType::kQ4_0), Exactness::kLossy);
-  row(plane_t("mlx:q4:g32", FloatType::kF16), plane_t("ort:nbits4:b32:asym", FloatType::kF16), Exactness::kLossy);
+  row(plane_t("mlx:q4:g32", FloatType::kF16), plane_t("ort:nbits4:b32:asym", FloatType::kF16),
+      Exactness::kLossy);
   row(plane_t("mlx:mxfp4", FloatType::kBF16), plane_t("nncf:mxfp4"), Exactness::kExact);
   row(plane_t("nncf:mxfp4"), plane_t("mlx:mxfp4", FloatType::kBF16), Exactness::kExact);
   row(plane_t("mlx:mxfp8", FloatType::kF32), plane_t("nncf:mxfp8_e4m3"), Exactness::kExact);
@@ -148,7 +161,7 @@ TEST_CASE("transcode: the local Q4_1 reference follows ggml's spec by hand") {
   std::vector<float> x(32, 0.0f);
   x[0] = -1.0f;
   x[1] = 2.0f;
-  x[2] = 0.5f;   // 7.5 + 0.5 = 8.0 -> 8
+  x[2] = 0.5f;    // 7.5 + 0.5 = 8.0 -> 8
   x[17] = 0.29f;  // 6.45 + 0.5 -> 6
   ggml::Q4_1Block b;
   ggml::quantize_row_q4_1_local(x.data(), &b, 32);

@@ -20,9 +20,9 @@ using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q8_0, BF16>;
 // Plane schemes (ONNX Runtime, NNCF/OpenVINO, MLX), registry order; the
 // names are the CLI's --type spellings.
 template <int Bits, bool Sym>
-using OrtNBitsBlocks = SchemeList<OrtNBits<Bits, 16, Sym>, OrtNBits<Bits, 32, Sym>,
-                                  OrtNBits<Bits, 64, Sym>, OrtNBits<Bits, 128, Sym>,
-                                  OrtNBits<Bits, 256, Sym>>;
+using OrtNBitsBlocks =
+    SchemeList<OrtNBits<Bits, 16, Sym>, OrtNBits<Bits, 32, Sym>, OrtNBits<Bits, 64, Sym>,
+               OrtNBits<Bits, 128, Sym>, OrtNBits<Bits, 256, Sym>>;
 template <int Bits, MlxBackend B>
 using MlxAffineGroups =
     SchemeList<MlxAffine<Bits, 32, B>, MlxAffine<Bits, 64, B>, MlxAffine<Bits, 128, B>>;
@@ -43,17 +43,18 @@ using NncfInt8Asym = NncfInt<8, false, 0>;
 using NncfMxfp4 = NncfFloat<nncf::FloatMode::kMxfp4, 32>;
 using NncfMxfp8 = NncfFloat<nncf::FloatMode::kMxfp8E4M3, 32>;
 
-using PlaneSchemes = SchemeListCat<
-    OrtNBitsBlocks<4, true>, OrtNBitsBlocks<4, false>, OrtNBitsBlocks<8, true>,
-    OrtNBitsBlocks<8, false>, OrtNBitsBlocks<2, true>, OrtNBitsBlocks<2, false>,
-    SchemeList<NncfInt8Sym, NncfInt8Asym>, NncfGroups<NncfInt4Sym>, NncfGroups<NncfInt4Asym>,
-    NncfGroups<NncfNf4>, NncfGroups<NncfFp4>, NncfGroups<NncfFp8>,
-    SchemeList<NncfMxfp4, NncfMxfp8>, MlxAffineGroups<4, MlxBackend::kCpu>,
-    MlxAffineGroups<8, MlxBackend::kCpu>, MlxAffineGroups<2, MlxBackend::kCpu>,
-    MlxAffineGroups<3, MlxBackend::kCpu>, MlxAffineGroups<5, MlxBackend::kCpu>,
-    MlxAffineGroups<6, MlxBackend::kCpu>, SchemeList<MlxMxfp4, MlxMxfp8, MlxNvfp4>,
-    MlxAffineGroups<4, MlxBackend::kMetal>, MlxAffineGroups<8, MlxBackend::kMetal>,
-    MlxAffineGroups<2, MlxBackend::kMetal>, MlxAffineGroups<3, MlxBackend::kMetal>,
-    MlxAffineGroups<5, MlxBackend::kMetal>, MlxAffineGroups<6, MlxBackend::kMetal>>;
+using PlaneSchemes =
+    SchemeListCat<OrtNBitsBlocks<4, true>, OrtNBitsBlocks<4, false>, OrtNBitsBlocks<8, true>,
+                  OrtNBitsBlocks<8, false>, OrtNBitsBlocks<2, true>, OrtNBitsBlocks<2, false>,
+                  SchemeList<NncfInt8Sym, NncfInt8Asym>, NncfGroups<NncfInt4Sym>,
+                  NncfGroups<NncfInt4Asym>, NncfGroups<NncfNf4>, NncfGroups<NncfFp4>,
+                  NncfGroups<NncfFp8>, SchemeList<NncfMxfp4, NncfMxfp8>,
+                  MlxAffineGroups<4, MlxBackend::kCpu>, MlxAffineGroups<8, MlxBackend::kCpu>,
+                  MlxAffineGroups<2, MlxBackend::kCpu>, MlxAffineGroups<3, MlxBackend::kCpu>,
+                  MlxAffineGroups<5, MlxBackend::kCpu>, MlxAffineGroups<6, MlxBackend::kCpu>,
+                  SchemeList<MlxMxfp4, MlxMxfp8, MlxNvfp4>, MlxAffineGroups<4, MlxBackend::kMetal>,
+                  MlxAffineGroups<8, MlxBackend::kMetal>, MlxAffineGroups<2, MlxBackend::kMetal>,
+                  MlxAffineGroups<3, MlxBackend::kMetal>, MlxAffineGroups<5, MlxBackend::kMetal>,
+                  MlxAffineGroups<6, MlxBackend::kMetal>>;
 
 }  // namespace edgequant

@@ -18,8 +18,8 @@ namespace edgequant::HWY_NAMESPACE {
 // One lane per element of a group (groups are 32..128, a multiple of every
 // vector width); the group's scale and bias are scalar, as in MLX.
 template <int Bits, MlxBackend B>
-HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, std::size_t group,
-                                       RowPlanes out, FloatType t) {
+HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t k,
+                                       std::size_t group, RowPlanes out, FloatType t) {
   const hn::ScalableTag<float> d;
   const std::size_t N = hn::Lanes(d);
   const std::size_t tb = float_type_bytes(t), gbytes = group * Bits / 8;
@@ -33,7 +33,8 @@ HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t 
     const mlx::AffineGroupParams gp = mlx::affine_params<Bits, B>(mn, mx);
     if (!(std::isfinite(gp.scale) && gp.scale != 0.0f)) {
       // Degenerate overflow groups: the reference's exact NaN/Inf handling.
-      for (std::size_t j = 0; j < group; ++j) codes[j] = mlx::affine_code<Bits, B>(w[j], gp.scale, gp.bias);
+      for (std::size_t j = 0; j < group; ++j)
+        codes[j] = mlx::affine_code<Bits, B>(w[j], gp.scale, gp.bias);
     } else {
       const auto vs = hn::Set(d, gp.scale), vb = hn::Set(d, gp.bias);
       const auto lo = hn::Zero(d), hi = hn::Set(d, n_bins);

@@ -98,7 +98,9 @@ struct MlxAffine {
 
   static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType t) {
     const std::size_t ng = k / Group;
-    const std::string_view sdt = t == FloatType::kF32 ? "F32" : t == FloatType::kF16 ? "F16" : "BF16";
+    const std::string_view sdt = t == FloatType::kF32   ? "F32"
+                                 : t == FloatType::kF16 ? "F16"
+                                                        : "BF16";
     PlaneSpecs p{};
     p[0] = detail::plane("weight", "U32", 32, k * Bits / 32, k * Bits / 8, {rows, k * Bits / 32});
     p[1] = detail::float_plane("scales", t, sdt, ng, {rows, ng});
@@ -112,14 +114,16 @@ struct MlxAffine {
     const std::size_t tb = float_type_bytes(t);
     for (std::size_t g = 0; g < k / Group; ++g) {
       const float* w = x + g * Group;
-      float mn = Backend == MlxBackend::kCpu ? std::numeric_limits<float>::infinity() : max_finite(t);
+      float mn =
+          Backend == MlxBackend::kCpu ? std::numeric_limits<float>::infinity() : max_finite(t);
       float mx = Backend == MlxBackend::kCpu ? -std::numeric_limits<float>::infinity() : 0.0f;
       for (std::size_t j = 0; j < Group; ++j) {
         mx = std::max(mx, w[j]);
         mn = std::min(mn, w[j]);
       }
       const mlx::AffineGroupParams gp = mlx::affine_params<Bits, Backend>(mn, mx);
-      for (std::size_t j = 0; j < Group; ++j) codes[j] = mlx::affine_code<Bits, Backend>(w[j], gp.scale, gp.bias);
+      for (std::size_t j = 0; j < Group; ++j)
+        codes[j] = mlx::affine_code<Bits, Backend>(w[j], gp.scale, gp.bias);
       pack_bits(codes, Group, Bits, out.p[0] + g * group_bytes);
       store_float(t, gp.scale, out.p[1] + g * tb);
       store_float(t, gp.bias, out.p[2] + g * tb);

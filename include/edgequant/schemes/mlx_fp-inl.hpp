@@ -27,7 +27,8 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Fp4Argmin(D d, V x, FloatType t) {
   auto best = RoundToT(d, hn::Abs(RoundToT(d, hn::Sub(x, hn::Set(d, mlx::kFp4Lut[0])), t)), t);
   auto idx = hn::Zero(di);
   for (int k = 1; k < 16; ++k) {
-    const auto dk = RoundToT(d, hn::Abs(RoundToT(d, hn::Sub(x, hn::Set(d, mlx::kFp4Lut[k])), t)), t);
+    const auto dk =
+        RoundToT(d, hn::Abs(RoundToT(d, hn::Sub(x, hn::Set(d, mlx::kFp4Lut[k])), t)), t);
     const auto m = hn::Lt(dk, best);
     best = hn::IfThenElse(m, dk, best);
     idx = hn::IfThenElse(hn::RebindMask(di, m), hn::Set(di, k), idx);

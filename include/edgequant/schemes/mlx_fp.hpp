@@ -23,7 +23,8 @@ namespace mlx {
 // subnormals; |x| >= 448, ±Inf and NaN all saturate to 0x7E | sign (§3.1).
 EDGEQUANT_HOST_DEVICE inline std::uint8_t to_fp8(float x) noexcept {
   const std::uint32_t u = f32_bits(x);
-  if ((u & 0x7fffffffu) >= 0x43E00000u) return static_cast<std::uint8_t>(0x7Eu | ((u >> 24) & 0x80u));
+  if ((u & 0x7fffffffu) >= 0x43E00000u)
+    return static_cast<std::uint8_t>(0x7Eu | ((u >> 24) & 0x80u));
   return f32_to_e4m3fn(x, true);
 }
 // MLX's FromFP8: as E4M3 except 0x7F / 0xFF decode to ±480 (no NaN).

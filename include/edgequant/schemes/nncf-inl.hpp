@@ -50,10 +50,12 @@ HWY_NOINLINE void NncfIntQuantizeRow(const float* HWY_RESTRICT x, std::size_t k,
         StoreCodes(d, hn::Add(v, bias), codes + j);
       }
       for (; j < cn; ++j) {
-        codes[j] = static_cast<std::uint8_t>(nncf::int_code<Bits, Sym>(w[c0 + j], p) + static_cast<int>(kBias));
+        codes[j] = static_cast<std::uint8_t>(nncf::int_code<Bits, Sym>(w[c0 + j], p) +
+                                             static_cast<int>(kBias));
       }
       if constexpr (Sym) {
-        for (std::size_t i = 0; i < cn; ++i) codes[i] = static_cast<std::uint8_t>(codes[i] ^ static_cast<int>(kBias));
+        for (std::size_t i = 0; i < cn; ++i)
+          codes[i] = static_cast<std::uint8_t>(codes[i] ^ static_cast<int>(kBias));
       }
       const std::size_t e0 = g * gl + c0;
       if constexpr (Bits == 8) {

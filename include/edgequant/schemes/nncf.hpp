@@ -32,15 +32,26 @@ inline float eps_floor(float scale) noexcept { return std::fabs(scale) < kEps ? 
 // decision thresholds strictly below x, so a value exactly on a threshold
 // takes the lower code (§5.4).
 inline constexpr float kNf4Thresholds[15] = {
-    -0.8480964004993439f, -0.6106329262256622f, -0.4599952697753906f, -0.33967943489551544f,
+    -0.8480964004993439f,  -0.6106329262256622f,  -0.4599952697753906f,   -0.33967943489551544f,
     -0.23460740596055984f, -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f,
-    0.1202552504837513f,  0.2035212516784668f,  0.2920137718319893f,  0.3893125355243683f,
-    0.5016634166240692f,  0.6427869200706482f,  0.8614784181118011f};
-inline constexpr float kNf4Levels[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+    0.1202552504837513f,   0.2035212516784668f,   0.2920137718319893f,    0.3893125355243683f,
+    0.5016634166240692f,   0.6427869200706482f,   0.8614784181118011f};
+inline constexpr float kNf4Levels[16] = {-1.0f,
+                                         -0.6961928009986877f,
+                                         -0.5250730514526367f,
+                                         -0.39491748809814453f,
+                                         -0.28444138169288635f,
+                                         -0.18477343022823334f,
+                                         -0.09105003625154495f,
+                                         0.0f,
+                                         0.07958029955625534f,
+                                         0.16093020141124725f,
+                                         0.24611230194568634f,
+                                         0.33791524171829224f,
+                                         0.44070982933044434f,
+                                         0.5626170039176941f,
+                                         0.7229568362236023f,
+                                         1.0f};
 
 inline std::uint8_t nf4_code(float x) noexcept {
   std::uint8_t c = 0;
@@ -162,8 +173,8 @@ inline IntParams int_params(float mn, float mx) noexcept {
 template <int Bits, bool Sym>
 inline int int_code(float w, const IntParams& p) noexcept {
   constexpr float kLow = Sym ? -static_cast<float>(1 << (Bits - 1)) : 0.0f;
-  constexpr float kHigh = Sym ? static_cast<float>((1 << (Bits - 1)) - 1)
-                              : static_cast<float>((1 << Bits) - 1);
+  constexpr float kHigh =
+      Sym ? static_cast<float>((1 << (Bits - 1)) - 1) : static_cast<float>((1 << Bits) - 1);
   float v = w / p.scale;
   if constexpr (!Sym) v = v + p.zp;
   v = std::nearbyint(v);
@@ -190,8 +201,9 @@ struct NncfInt {
   static Status check(std::size_t k, FloatType) {
     if constexpr (Group == 0) {
       if (k == 0 || k % group != 0) {
-        return make_error(Errc::kBadArgument,
-                          std::string(name) + " needs an even row length (u4/i4 rows are whole bytes)");
+        return make_error(
+            Errc::kBadArgument,
+            std::string(name) + " needs an even row length (u4/i4 rows are whole bytes)");
       }
       return {};
     } else {
@@ -279,15 +291,17 @@ struct NncfFloat {
       Mode == nncf::FloatMode::kFp8E4M3 || Mode == nncf::FloatMode::kMxfp8E4M3 ? 8 : 4;
   static constexpr std::size_t group = Group == 0 ? (bits == 4 ? 2 : 1) : Group;
   // FP_MAX_VALUES: the largest magnitude of the element type.
-  static constexpr float kElemMax = Mode == nncf::FloatMode::kNf4 ? 1.0f : bits == 4 ? 6.0f : 448.0f;
+  static constexpr float kElemMax = Mode == nncf::FloatMode::kNf4 ? 1.0f
+                                    : bits == 4                   ? 6.0f
+                                                                  : 448.0f;
 
   static constexpr std::size_t group_len(std::size_t k) noexcept { return Group == 0 ? k : Group; }
 
   static Status check(std::size_t k, FloatType) {
     if (k == 0 || k % group != 0) {
-      return make_error(Errc::kBadArgument, "row length " + std::to_string(k) +
-                                                " is not a positive multiple of " +
-                                                std::to_string(group) + " for " + std::string(name));
+      return make_error(Errc::kBadArgument,
+                        "row length " + std::to_string(k) + " is not a positive multiple of " +
+                            std::to_string(group) + " for " + std::string(name));
     }
     return {};
   }
@@ -379,7 +393,9 @@ struct NncfFloat {
       const float s = mx ? e8m0_to_f32(in.p[1][g]) : load_f16(in.p[1] + 2 * g);
       for (std::size_t j = 0; j < gl; ++j) {
         const std::size_t i = g * gl + j;
-        const std::uint8_t c = bits == 8 ? in.p[0][i] : static_cast<std::uint8_t>((in.p[0][i / 2] >> ((i & 1) * 4)) & 15);
+        const std::uint8_t c =
+            bits == 8 ? in.p[0][i]
+                      : static_cast<std::uint8_t>((in.p[0][i / 2] >> ((i & 1) * 4)) & 15);
         y[i] = value(c) * s;
       }
     }

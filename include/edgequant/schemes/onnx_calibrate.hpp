@@ -126,8 +126,10 @@ inline Histogram histogram_uniform(std::span<const float> a, std::size_t n,
   h.edges = linspace_f32(first.v, last.v, n + 1);
   h.counts.assign(n, 0);
   // _unsigned_subtract(last, first) in the scalars' type, then n / that in float64.
-  const double span = (first.f64 || last.f64) ? last.v - first.v
-                                              : static_cast<double>(static_cast<float>(last.v) - static_cast<float>(first.v));
+  const double span =
+      (first.f64 || last.f64)
+          ? last.v - first.v
+          : static_cast<double>(static_cast<float>(last.v) - static_cast<float>(first.v));
   const double norm = static_cast<double>(n) / span;
   const float first_f = static_cast<float>(first.v), last_f = static_cast<float>(last.v);
   const float norm_f = static_cast<float>(norm);
@@ -137,7 +139,8 @@ inline Histogram histogram_uniform(std::span<const float> a, std::size_t n,
     auto idx = static_cast<std::int64_t>(f);
     if (idx == static_cast<std::int64_t>(n)) --idx;
     if (v < h.edges[static_cast<std::size_t>(idx)]) --idx;
-    if (idx != static_cast<std::int64_t>(n) - 1 && v >= h.edges[static_cast<std::size_t>(idx) + 1]) ++idx;
+    if (idx != static_cast<std::int64_t>(n) - 1 && v >= h.edges[static_cast<std::size_t>(idx) + 1])
+      ++idx;
     ++h.counts[static_cast<std::size_t>(idx)];
   }
   return h;
@@ -145,12 +148,14 @@ inline Histogram histogram_uniform(std::span<const float> a, std::size_t n,
 
 // np.histogram(a, bins=edges) with explicit (float64) edges: bin i counts
 // edges[i] <= v < edges[i+1], the last bin includes its right edge.
-inline std::vector<std::int64_t> histogram_edges(std::span<const float> a, std::span<const double> edges) {
+inline std::vector<std::int64_t> histogram_edges(std::span<const float> a,
+                                                 std::span<const double> edges) {
   std::vector<std::int64_t> c(edges.size() - 1, 0);
   for (float fv : a) {
     const double v = fv;
     if (!(v >= edges.front() && v <= edges.back())) continue;
-    std::size_t i = static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin());
+    std::size_t i =
+        static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin());
     if (i == edges.size()) i = edges.size() - 1;  // v == last edge
     ++c[i - 1];
   }
@@ -177,10 +182,11 @@ inline std::vector<double> arange_f32_scalars(float start, float stop, float ste
 inline float std_f32(std::span<const float> x) {
   const auto n = static_cast<float>(x.size());
   const float mean = pairwise_sum<float>(x.size(), [&](std::size_t i) { return x[i]; }) / n;
-  const float var = pairwise_sum<float>(x.size(), [&](std::size_t i) {
-                      const float d = x[i] - mean;
-                      return d * d;
-                    }) /
+  const float var = pairwise_sum<float>(x.size(),
+                                        [&](std::size_t i) {
+                                          const float d = x[i] - mean;
+                                          return d * d;
+                                        }) /
                     n;
   return std::sqrt(var);
 }
@@ -247,7 +253,9 @@ class MinMaxCalibrator {
     }
     return {};
   }
-  Status collect(std::span<const float> batch) { return collect(std::span<const std::span<const float>>(&batch, 1)); }
+  Status collect(std::span<const float> batch) {
+    return collect(std::span<const std::span<const float>>(&batch, 1));
+  }
 
   Expected<TensorRange> range() const {
     if (!range_) return make_error(Errc::kNotFound, "no data collected");
@@ -272,7 +280,7 @@ class HistogramCalibrator {
   enum class Scenario : std::uint8_t { kSame, kP3 };
   struct Options {
     Method method = Method::kPercentile;
-    bool symmetric = true;       // percentile default; entropy/distribution: false
+    bool symmetric = true;        // percentile default; entropy/distribution: false
     std::size_t num_bins = 2048;  // entropy default 128
     std::size_t num_quantized_bins = 128;
     double percentile = 99.999;
@@ -310,7 +318,9 @@ class HistogramCalibrator {
     }
     return {};
   }
-  Status collect(std::span<const float> batch) { return collect(std::span<const std::span<const float>>(&batch, 1)); }
+  Status collect(std::span<const float> batch) {
+    return collect(std::span<const std::span<const float>>(&batch, 1));
+  }
 
   const std::vector<std::int64_t>& hist() const noexcept { return hist_; }
   const std::vector<float>& hist_edges() const noexcept { return edges_; }
@@ -326,7 +336,8 @@ class HistogramCalibrator {
   // compute_distribution (float8 calibration).
   Expected<AvgStd> distribution() const {
     if (hist_.empty()) return make_error(Errc::kNotFound, "no histogram collected");
-    if (opt_.num_bins < 512) return make_error(Errc::kBadArgument, "distribution needs num_bins >= 512");
+    if (opt_.num_bins < 512)
+      return make_error(Errc::kBadArgument, "distribution needs num_bins >= 512");
     return avg_std(opt_.scenario == Scenario::kSame ? 1.0 : 1.0 / 3.0);
   }
 
@@ -351,7 +362,8 @@ class HistogramCalibrator {
     min_ = std::min(min_, mn);
     max_ = std::max(max_, mx);
     if (thr.v <= threshold_.v) {
-      const auto h = np::histogram_uniform(a, hist_.size(), std::pair{np::Scalar{-threshold_.v, threshold_.f64}, threshold_});
+      const auto h = np::histogram_uniform(
+          a, hist_.size(), std::pair{np::Scalar{-threshold_.v, threshold_.f64}, threshold_});
       for (std::size_t i = 0; i < hist_.size(); ++i) hist_[i] += h.counts[i];
       return;
     }
@@ -365,8 +377,10 @@ class HistogramCalibrator {
     // Widen by whole old bins on both sides (numpy 1.x: float64 scalars).
     const std::size_t old_n = hist_.size();
     const double old_stride = 2.0 * threshold_.v / static_cast<double>(old_n);
-    const double diff = threshold_.f64 ? thr.v - threshold_.v
-                                       : static_cast<double>(static_cast<float>(thr.v) - static_cast<float>(threshold_.v));
+    const double diff =
+        threshold_.f64
+            ? thr.v - threshold_.v
+            : static_cast<double>(static_cast<float>(thr.v) - static_cast<float>(threshold_.v));
     const auto half = static_cast<std::size_t>(np::floor_divide(diff, old_stride) + 1);
     const std::size_t new_n = old_n + 2 * half;
     const np::Scalar new_thr{static_cast<double>(half) * old_stride + threshold_.v, true};
@@ -500,7 +514,8 @@ class HistogramCalibrator {
         for (std::size_t j = b * merged; j < (b + 1) * merged; ++j) norm += p[j] != 0;
         if (norm == 0) continue;
         // Assigned into an int64 array: the quotient truncates.
-        const auto v = static_cast<std::int64_t>(static_cast<double>(qb[b]) / static_cast<double>(norm));
+        const auto v =
+            static_cast<std::int64_t>(static_cast<double>(qb[b]) / static_cast<double>(norm));
         for (std::size_t j = b * merged; j < (b + 1) * merged; ++j) q[j] = v;
       }
       const auto ps = smooth(p), qs = smooth(q);
@@ -530,12 +545,14 @@ class HistogramCalibrator {
     }
     std::int64_t total = 0;
     for (auto c : hist_) total += c;
-    const double sum1 = np::pairwise_sum<double>(n, [&](std::size_t i) { return static_cast<double>(hist_[i]) * values[i]; });
+    const double sum1 = np::pairwise_sum<double>(
+        n, [&](std::size_t i) { return static_cast<double>(hist_[i]) * values[i]; });
     const double avg = sum1 / static_cast<double>(total);
     const double sum2 = np::pairwise_sum<double>(n, [&](std::size_t i) {
       return static_cast<double>(hist_[i]) * static_cast<double>(values[i] * values[i]);
     });
-    const double sd = std::pow(sum2 / static_cast<double>(total) - avg * avg, 0.5);  // Python ** 0.5
+    const double sd =
+        std::pow(sum2 / static_cast<double>(total) - avg * avg, 0.5);  // Python ** 0.5
     return {static_cast<float>(avg), static_cast<float>(sd)};
   }
 

@@ -42,21 +42,31 @@ struct QTypeInfo {
   int bits;
   std::int32_t lo, hi;  // integer range (0 for float8)
   bool is_float;
-  MiniFormat fmt;       // float8 only
+  MiniFormat fmt;  // float8 only
 };
 
 constexpr QTypeInfo qtype_info(QType t) noexcept {
   switch (t) {
-    case QType::kUInt8: return {"uint8", 8, 0, 255, false, {}};
-    case QType::kInt8: return {"int8", 8, -128, 127, false, {}};
-    case QType::kUInt16: return {"uint16", 16, 0, 65535, false, {}};
-    case QType::kInt16: return {"int16", 16, -32768, 32767, false, {}};
-    case QType::kUInt4: return {"uint4", 4, 0, 15, false, {}};
-    case QType::kInt4: return {"int4", 4, -8, 7, false, {}};
-    case QType::kFloat8E4M3FN: return {"float8e4m3fn", 8, 0, 0, true, kE4M3FN};
-    case QType::kFloat8E4M3FNUZ: return {"float8e4m3fnuz", 8, 0, 0, true, kE4M3FNUZ};
-    case QType::kFloat8E5M2: return {"float8e5m2", 8, 0, 0, true, kE5M2};
-    case QType::kFloat8E5M2FNUZ: return {"float8e5m2fnuz", 8, 0, 0, true, kE5M2FNUZ};
+    case QType::kUInt8:
+      return {"uint8", 8, 0, 255, false, {}};
+    case QType::kInt8:
+      return {"int8", 8, -128, 127, false, {}};
+    case QType::kUInt16:
+      return {"uint16", 16, 0, 65535, false, {}};
+    case QType::kInt16:
+      return {"int16", 16, -32768, 32767, false, {}};
+    case QType::kUInt4:
+      return {"uint4", 4, 0, 15, false, {}};
+    case QType::kInt4:
+      return {"int4", 4, -8, 7, false, {}};
+    case QType::kFloat8E4M3FN:
+      return {"float8e4m3fn", 8, 0, 0, true, kE4M3FN};
+    case QType::kFloat8E4M3FNUZ:
+      return {"float8e4m3fnuz", 8, 0, 0, true, kE4M3FNUZ};
+    case QType::kFloat8E5M2:
+      return {"float8e5m2", 8, 0, 0, true, kE5M2};
+    case QType::kFloat8E5M2FNUZ:
+      return {"float8e5m2fnuz", 8, 0, 0, true, kE5M2FNUZ};
   }
   return {"?", 0, 0, 0, false, {}};
 }
@@ -71,13 +81,20 @@ constexpr std::size_t packed_bytes(QType t, std::size_t numel) noexcept {
 // Element i of a packed tensor as an integer (float8: the bit pattern).
 inline std::int32_t load_q(QType t, const std::uint8_t* p, std::size_t i) noexcept {
   switch (t) {
-    case QType::kUInt4: return (p[i / 2] >> (4 * (i & 1))) & 15;
-    case QType::kInt4: return (((p[i / 2] >> (4 * (i & 1))) & 15) ^ 8) - 8;
-    case QType::kUInt8: return p[i];
-    case QType::kInt8: return static_cast<std::int8_t>(p[i]);
-    case QType::kUInt16: return p[2 * i] | (p[2 * i + 1] << 8);
-    case QType::kInt16: return static_cast<std::int16_t>(p[2 * i] | (p[2 * i + 1] << 8));
-    default: return p[i];
+    case QType::kUInt4:
+      return (p[i / 2] >> (4 * (i & 1))) & 15;
+    case QType::kInt4:
+      return (((p[i / 2] >> (4 * (i & 1))) & 15) ^ 8) - 8;
+    case QType::kUInt8:
+      return p[i];
+    case QType::kInt8:
+      return static_cast<std::int8_t>(p[i]);
+    case QType::kUInt16:
+      return p[2 * i] | (p[2 * i + 1] << 8);
+    case QType::kInt16:
+      return static_cast<std::int16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+    default:
+      return p[i];
   }
 }
 inline void store_q(QType t, std::uint8_t* p, std::size_t i, std::int32_t v) noexcept {
@@ -93,7 +110,8 @@ inline void store_q(QType t, std::uint8_t* p, std::size_t i, std::int32_t v) noe
       p[2 * i] = static_cast<std::uint8_t>(v);
       p[2 * i + 1] = static_cast<std::uint8_t>(v >> 8);
       return;
-    default: p[i] = static_cast<std::uint8_t>(v);
+    default:
+      p[i] = static_cast<std::uint8_t>(v);
   }
 }
 
@@ -109,7 +127,8 @@ inline std::int32_t quantize_value(float x, float scale, std::int32_t zp, const 
   return static_cast<std::int32_t>(r);
 }
 
-inline float dequantize_value(std::int32_t q, float scale, std::int32_t zp, const QTypeInfo& info) noexcept {
+inline float dequantize_value(std::int32_t q, float scale, std::int32_t zp,
+                              const QTypeInfo& info) noexcept {
   if (info.is_float) return mini_to_f32(static_cast<std::uint32_t>(q), info.fmt) * scale;
   return static_cast<float>(q - zp) * scale;
 }
@@ -149,8 +168,8 @@ inline Expected<QdqLayout> make_layout(std::span<const std::size_t> shape, std::
   }
   const auto rank = static_cast<std::int64_t>(shape.size());
   if (axis < -rank || axis >= rank) {
-    return make_error(Errc::kBadArgument, "axis " + std::to_string(axis) + " out of range for rank " +
-                                              std::to_string(rank));
+    return make_error(Errc::kBadArgument, "axis " + std::to_string(axis) +
+                                              " out of range for rank " + std::to_string(rank));
   }
   if (axis < 0) axis += rank;
   l.per_tensor = false;
@@ -160,10 +179,9 @@ inline Expected<QdqLayout> make_layout(std::span<const std::size_t> shape, std::
   if (block_size < 0) return make_error(Errc::kBadArgument, "block_size must be >= 0");
   l.block = static_cast<std::size_t>(block_size);
   if (l.scale_count() != scale_count) {
-    return make_error(Errc::kBadArgument,
-                      "scale has " + std::to_string(scale_count) + " values; the " +
-                          (l.block ? "blocked" : "per-axis") + " layout needs " +
-                          std::to_string(l.scale_count()));
+    return make_error(Errc::kBadArgument, "scale has " + std::to_string(scale_count) +
+                                              " values; the " + (l.block ? "blocked" : "per-axis") +
+                                              " layout needs " + std::to_string(l.scale_count()));
   }
   return l;
 }
@@ -177,8 +195,9 @@ struct QdqParams {
 
 // QuantizeLinear. zero_point: empty (0) or one per scale; out: packed_bytes.
 inline Status quantize_linear(std::span<const float> x, std::span<const std::size_t> shape,
-                              std::span<const float> scale, std::span<const std::int32_t> zero_point,
-                              const QdqParams& p, std::span<std::uint8_t> out) {
+                              std::span<const float> scale,
+                              std::span<const std::int32_t> zero_point, const QdqParams& p,
+                              std::span<std::uint8_t> out) {
   auto l = make_layout(shape, p.axis, p.block_size, scale.size());
   if (!l) return l.error();
   const QTypeInfo info = qtype_info(p.type);
@@ -187,7 +206,8 @@ inline Status quantize_linear(std::span<const float> x, std::span<const std::siz
     return make_error(Errc::kBadArgument, "zero_point must have the shape of scale");
   }
   if (out.size() != packed_bytes(p.type, x.size())) {
-    return make_error(Errc::kBadArgument, "output needs " + std::to_string(packed_bytes(p.type, x.size())) + " bytes");
+    return make_error(Errc::kBadArgument,
+                      "output needs " + std::to_string(packed_bytes(p.type, x.size())) + " bytes");
   }
   for (std::size_t i = 0; i < zero_point.size(); ++i) {
     if (info.is_float ? zero_point[i] != 0 : (zero_point[i] < info.lo || zero_point[i] > info.hi)) {
@@ -197,7 +217,8 @@ inline Status quantize_linear(std::span<const float> x, std::span<const std::siz
   }
   for (std::size_t i = 0; i < scale.size(); ++i) {
     if (!(std::isfinite(scale[i]) && scale[i] != 0.0f)) {
-      return make_error(Errc::kBadArgument, "scale " + std::to_string(i) + " is zero or not finite");
+      return make_error(Errc::kBadArgument,
+                        "scale " + std::to_string(i) + " is zero or not finite");
     }
   }
   std::fill(out.begin(), out.end(), std::uint8_t{0});
@@ -211,8 +232,9 @@ inline Status quantize_linear(std::span<const float> x, std::span<const std::siz
 
 // DequantizeLinear: y = (q - zp) * scale in float32 (float8: value * scale).
 inline Status dequantize_linear(std::span<const std::uint8_t> q, std::span<const std::size_t> shape,
-                                std::span<const float> scale, std::span<const std::int32_t> zero_point,
-                                const QdqParams& p, std::span<float> y) {
+                                std::span<const float> scale,
+                                std::span<const std::int32_t> zero_point, const QdqParams& p,
+                                std::span<float> y) {
   auto l = make_layout(shape, p.axis, p.block_size, scale.size());
   if (!l) return l.error();
   const QTypeInfo info = qtype_info(p.type);
@@ -239,21 +261,33 @@ struct QRange {
 inline QRange qrange(QType t, bool reduce_range, bool symmetric) noexcept {
   if (reduce_range) {
     switch (t) {
-      case QType::kUInt8: return {0, 127};
-      case QType::kInt8: return {-64, 64};
-      case QType::kUInt16: return {0, 32767};
-      case QType::kInt16: return {-16384, 16384};
-      case QType::kUInt4: return {0, 7};
-      case QType::kInt4: return {-4, 3};
-      default: break;
+      case QType::kUInt8:
+        return {0, 127};
+      case QType::kInt8:
+        return {-64, 64};
+      case QType::kUInt16:
+        return {0, 32767};
+      case QType::kInt16:
+        return {-16384, 16384};
+      case QType::kUInt4:
+        return {0, 7};
+      case QType::kInt4:
+        return {-4, 3};
+      default:
+        break;
     }
   } else if (symmetric) {
     switch (t) {
-      case QType::kUInt8: return {0, 254};
-      case QType::kInt8: return {-127, 127};
-      case QType::kUInt16: return {0, 65534};
-      case QType::kInt16: return {-32767, 32767};
-      default: break;
+      case QType::kUInt8:
+        return {0, 254};
+      case QType::kInt8:
+        return {-127, 127};
+      case QType::kUInt16:
+        return {0, 65534};
+      case QType::kInt16:
+        return {-32767, 32767};
+      default:
+        break;
     }
   }
   const QTypeInfo i = qtype_info(t);

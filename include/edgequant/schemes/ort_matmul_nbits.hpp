@@ -45,7 +45,7 @@ struct NBitsName {
 
 // Per-block parameters: ORT's range2scale / range2scalezp (onnx.md §6.4).
 struct NBitsBlockParams {
-  float scale_f;   // as computed (float32)
+  float scale_f;    // as computed (float32)
   std::uint8_t zp;  // integer zero point (mid when symmetric)
 };
 
@@ -91,8 +91,8 @@ inline std::uint8_t nbits_code(float v, float r, float zp) noexcept {
 // the column). `codes` are the last block's (k0 = its first element), `prev`
 // the block before it (nullptr for the first block).
 template <int Bits>
-inline void nbits_stale_tail(std::uint8_t* codes, std::size_t len, std::size_t k0, std::size_t block,
-                             const std::uint8_t* prev) noexcept {
+inline void nbits_stale_tail(std::uint8_t* codes, std::size_t len, std::size_t k0,
+                             std::size_t block, const std::uint8_t* prev) noexcept {
   constexpr std::size_t kPack = 8 / Bits;
   const std::size_t rem = len % kPack;
   if (rem == 0) return;
@@ -196,7 +196,8 @@ struct OrtNBits {
     }
     // Lanes of the last zero-point byte with no block keep ORT's fill value 2^(bits-1).
     if (zp_out) {
-      for (std::size_t b = nb; b % kPack != 0; ++b) set_zp(zp_out, b, static_cast<std::uint8_t>(kMid));
+      for (std::size_t b = nb; b % kPack != 0; ++b)
+        set_zp(zp_out, b, static_cast<std::uint8_t>(kMid));
     }
   }
 
@@ -217,7 +218,8 @@ struct OrtNBits {
 
   static void set_zp(std::uint8_t* row, std::size_t b, std::uint8_t zp) noexcept {
     const std::size_t shift = (b % kPack) * Bits;
-    row[b / kPack] = static_cast<std::uint8_t>((row[b / kPack] & ~(kQMax << shift)) | (zp << shift));
+    row[b / kPack] =
+        static_cast<std::uint8_t>((row[b / kPack] & ~(kQMax << shift)) | (zp << shift));
   }
   static int get_zp(const std::uint8_t* row, std::size_t b) noexcept {
     return (row[b / kPack] >> ((b % kPack) * Bits)) & kQMax;

@@ -29,20 +29,28 @@ enum class FloatType : std::uint8_t { kF32, kF16, kBF16 };
 
 constexpr std::string_view float_type_name(FloatType t) noexcept {
   switch (t) {
-    case FloatType::kF32: return "f32";
-    case FloatType::kF16: return "f16";
-    case FloatType::kBF16: return "bf16";
+    case FloatType::kF32:
+      return "f32";
+    case FloatType::kF16:
+      return "f16";
+    case FloatType::kBF16:
+      return "bf16";
   }
   return "?";
 }
-constexpr std::size_t float_type_bytes(FloatType t) noexcept { return t == FloatType::kF32 ? 4 : 2; }
+constexpr std::size_t float_type_bytes(FloatType t) noexcept {
+  return t == FloatType::kF32 ? 4 : 2;
+}
 
 // Round-to-nearest-even of a float32 to t, read back as float32 (exact).
 EDGEQUANT_HOST_DEVICE inline float round_to(FloatType t, float x) noexcept {
   switch (t) {
-    case FloatType::kF32: return x;
-    case FloatType::kF16: return f16_to_f32(f32_to_f16(x));
-    case FloatType::kBF16: return bf16_to_f32(f32_to_bf16(x));
+    case FloatType::kF32:
+      return x;
+    case FloatType::kF16:
+      return f16_to_f32(f32_to_f16(x));
+    case FloatType::kBF16:
+      return bf16_to_f32(f32_to_bf16(x));
   }
   return x;
 }
@@ -93,7 +101,9 @@ inline std::int32_t x86_f32_to_i32(float f) noexcept {
 inline void pack_bits(const std::uint8_t* codes, std::size_t n, int bits,
                       std::uint8_t* out) noexcept {
   switch (bits) {
-    case 8: std::memcpy(out, codes, n); return;
+    case 8:
+      std::memcpy(out, codes, n);
+      return;
     case 4:
       for (std::size_t i = 0; i + 1 < n; i += 2) {
         out[i / 2] = static_cast<std::uint8_t>((codes[i] & 15) | (codes[i + 1] << 4));
@@ -104,7 +114,8 @@ inline void pack_bits(const std::uint8_t* codes, std::size_t n, int bits,
       const std::size_t nb = (n + 3) / 4;
       for (std::size_t b = 0; b < nb; ++b) {
         std::uint32_t v = 0;
-        for (std::size_t k = 0; k < 4 && 4 * b + k < n; ++k) v |= (codes[4 * b + k] & 3u) << (2 * k);
+        for (std::size_t k = 0; k < 4 && 4 * b + k < n; ++k)
+          v |= (codes[4 * b + k] & 3u) << (2 * k);
         out[b] = static_cast<std::uint8_t>(v);
       }
       return;
@@ -117,7 +128,8 @@ inline void pack_bits(const std::uint8_t* codes, std::size_t n, int bits,
       for (std::size_t i = 0; i < n; ++i, bit += static_cast<std::size_t>(bits)) {
         const std::uint32_t v = (codes[i] & mask) << (bit & 7);
         out[bit / 8] |= static_cast<std::uint8_t>(v);
-        if ((bit & 7) + static_cast<std::size_t>(bits) > 8) out[bit / 8 + 1] |= static_cast<std::uint8_t>(v >> 8);
+        if ((bit & 7) + static_cast<std::size_t>(bits) > 8)
+          out[bit / 8 + 1] |= static_cast<std::uint8_t>(v >> 8);
       }
     }
   }
@@ -127,7 +139,9 @@ inline void pack_bits(const std::uint8_t* codes, std::size_t n, int bits,
 inline void unpack_bits(const std::uint8_t* in, std::size_t n, int bits,
                         std::uint8_t* codes) noexcept {
   switch (bits) {
-    case 8: std::memcpy(codes, in, n); return;
+    case 8:
+      std::memcpy(codes, in, n);
+      return;
     case 4:
       for (std::size_t i = 0; i + 1 < n; i += 2) {
         codes[i] = in[i / 2] & 15;
@@ -140,7 +154,8 @@ inline void unpack_bits(const std::uint8_t* in, std::size_t n, int bits,
       std::size_t bit = 0;
       for (std::size_t i = 0; i < n; ++i, bit += static_cast<std::size_t>(bits)) {
         std::uint32_t v = in[bit / 8] >> (bit & 7);
-        if ((bit & 7) + static_cast<std::size_t>(bits) > 8) v |= static_cast<std::uint32_t>(in[bit / 8 + 1]) << (8 - (bit & 7));
+        if ((bit & 7) + static_cast<std::size_t>(bits) > 8)
+          v |= static_cast<std::uint32_t>(in[bit / 8 + 1]) << (8 - (bit & 7));
         codes[i] = static_cast<std::uint8_t>(v & mask);
       }
     }
@@ -169,7 +184,8 @@ struct PlaneSpec {
   FloatType float_type = FloatType::kF32;
 
   std::size_t file_bytes(std::size_t rows) const noexcept {
-    return flat ? (rows * row_elems * static_cast<std::size_t>(elem_bits) + 7) / 8 : rows * row_bytes;
+    return flat ? (rows * row_elems * static_cast<std::size_t>(elem_bits) + 7) / 8
+                : rows * row_bytes;
   }
 };
 
@@ -260,10 +276,9 @@ inline PlaneSpec float_plane(std::string_view role, FloatType t, std::string_vie
 
 inline Status check_group(std::string_view name, std::size_t k, std::size_t group) {
   if (k == 0 || k % group != 0) {
-    return make_error(Errc::kBadArgument, "row length " + std::to_string(k) +
-                                              " is not a positive multiple of the " +
-                                              std::string(name) + " group size " +
-                                              std::to_string(group));
+    return make_error(Errc::kBadArgument,
+                      "row length " + std::to_string(k) + " is not a positive multiple of the " +
+                          std::string(name) + " group size " + std::to_string(group));
   }
   return {};
 }
