@@ -15,8 +15,8 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// One lane per element of a group (groups are 32..128, a multiple of every
-// vector width); the group's scale and bias are scalar, as in MLX.
+// One lane per element of a group (groups are 32..128: a multiple of the
+// vector width up to 1024-bit SVE); the group scale and bias are scalar, as in MLX.
 template <int Bits, MlxBackend B>
 HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t k,
                                        std::size_t group, RowPlanes out, FloatType t) {
@@ -83,10 +83,14 @@ HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::
 
 template <int Bits, std::size_t Group, MlxBackend B>
 struct SimdPlane<MlxAffine<Bits, Group, B>> {
+  // Vectors wider than a group (SVE beyond 1024 bits) use the reference.
+  static bool fits() { return Group % hn::Lanes(hn::ScalableTag<float>()) == 0; }
   static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::quantize_row_ref(x, k, out, t);
     MlxAffineQuantizeRow<Bits, B>(x, k, Group, out, t);
   }
   static void dequantize_row(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::dequantize_row_ref(in, k, y, t);
     MlxAffineDequantizeRow<Bits>(in, k, Group, y, t);
   }
 };

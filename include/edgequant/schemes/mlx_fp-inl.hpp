@@ -39,8 +39,8 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Fp4Argmin(D d, V x, FloatType t) {
 template <class S>
 HWY_NOINLINE void MlxFpQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, RowPlanes out,
                                    FloatType t) {
-  if (t == FloatType::kF16) {
-    S::quantize_row_ref(x, k, out, t);
+  if (t == FloatType::kF16 || S::group % hn::Lanes(hn::ScalableTag<float>()) != 0) {
+    S::quantize_row_ref(x, k, out, t);  // f16 rounding and over-wide vectors: the reference
     return;
   }
   const hn::ScalableTag<float> d;
