@@ -1859,10 +1859,10 @@ struct GgmlTypeInfo {
   std::string_view name;      // ggml_type_name spelling ("q4_K")
   std::uint32_t block_elems;  // 0: removed / unknown id
   std::uint32_t block_bytes;
-  bool quantized;             // block-quantized (vs plain scalar elements)
-  bool weight;                // accepted by ggml_quantize_chunk (or F32 memcpy)
-  bool requires_imatrix;      // ggml_quantize_requires_imatrix
-  GgmlType vec_dot_type;      // activation type of the CPU dot product
+  bool quantized;         // block-quantized (vs plain scalar elements)
+  bool weight;            // accepted by ggml_quantize_chunk (or F32 memcpy)
+  bool requires_imatrix;  // ggml_quantize_requires_imatrix
+  GgmlType vec_dot_type;  // activation type of the CPU dot product
 };
 
 namespace detail {
@@ -1958,28 +1958,28 @@ namespace edgequant {
 //       Row-level because ggml's quantizers use row statistics (sigma2 of the row).
 //   S::dequantize_row_ref(const Block* x, float* y, size_t n)
 template <class S>
-concept Scheme =
-    requires {
-      { S::name } -> std::convertible_to<std::string_view>;
-      { S::block_elems } -> std::convertible_to<std::size_t>;
-      { S::block_bytes } -> std::convertible_to<std::size_t>;
-      typename S::Block;
-    } && sizeof(typename S::Block) == S::block_bytes &&
-    std::is_trivially_copyable_v<typename S::Block> &&
-    std::is_standard_layout_v<typename S::Block> &&
-    requires(const float* x, typename S::Block* qb, const typename S::Block* cqb, float* y,
-             std::size_t n, const float* w) {
-      S::quantize_row_ref(x, qb, n, w);
-      S::dequantize_row_ref(cqb, y, n);
-    };
+concept Scheme = requires {
+  { S::name } -> std::convertible_to<std::string_view>;
+  { S::block_elems } -> std::convertible_to<std::size_t>;
+  { S::block_bytes } -> std::convertible_to<std::size_t>;
+  typename S::Block;
+}
+&&sizeof(typename S::Block) ==
+    S::block_bytes&& std::is_trivially_copyable_v<typename S::Block>&& std::is_standard_layout_v<
+        typename S::Block>&& requires(const float* x, typename S::Block* qb,
+                                      const typename S::Block* cqb, float* y, std::size_t n,
+                                      const float* w) {
+  S::quantize_row_ref(x, qb, n, w);
+  S::dequantize_row_ref(cqb, y, n);
+};
 
 // A ggml scheme also names its ggml type id; the rest of its traits (name,
 // bits, imatrix rules) come from the ggml type table.
 template <class S>
 concept GgmlScheme = Scheme<S> && requires {
   { S::ggml_type } -> std::convertible_to<GgmlType>;
-} && ggml_type_info(S::ggml_type).block_elems == S::block_elems &&
-                     ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
+} && ggml_type_info(S::ggml_type)
+.block_elems == S::block_elems&& ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
 
 // Optional: `S::first_invalid_block(const Block*, size_t nblocks)` returns the
 // first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
@@ -2133,13 +2133,29 @@ constexpr std::size_t float_type_bytes(FloatType t) noexcept {
   return t == FloatType::kF32 ? 4 : 2;
 }
 
+// f16_to_f32(f32_to_f16(x)) without the conversions: round the float32 to
+// 11 significant bits (fewer in the f16 subnormal range) in place, RNE. Exact
+// for every non-NaN float; NaN is passed through.
+EDGEQUANT_HOST_DEVICE inline float round_to_f16(float x) noexcept {
+  const std::uint32_t u = f32_bits(x);
+  const std::uint32_t a = u & 0x7fffffffu;
+  if (a >= 0x477ff000u) {  // >= 65520 rounds to Inf; Inf and NaN stay
+    return a > 0x7f800000u ? x : f32_from_bits((u & 0x80000000u) | 0x7f800000u);
+  }
+  if (a < 0x38800000u) {  // below 2^-14: f16 subnormals, steps of 2^-24
+    const float m = (f32_from_bits(a) + 0.5f) - 0.5f;  // f32 ulp of 0.5 is 2^-24
+    return f32_from_bits((u & 0x80000000u) | f32_bits(m));
+  }
+  return f32_from_bits((u + 0x0fffu + ((u >> 13) & 1u)) & 0xffffe000u);
+}
+
 // Round-to-nearest-even of a float32 to t, read back as float32 (exact).
 EDGEQUANT_HOST_DEVICE inline float round_to(FloatType t, float x) noexcept {
   switch (t) {
     case FloatType::kF32:
       return x;
     case FloatType::kF16:
-      return f16_to_f32(f32_to_f16(x));
+      return round_to_f16(x);
     case FloatType::kBF16:
       return bf16_to_f32(f32_to_bf16(x));
   }
@@ -2168,6 +2184,24 @@ inline float load_float(FloatType t, const std::uint8_t* p) noexcept {
 }
 inline void store_f16(float x, std::uint8_t* p) noexcept { store_float(FloatType::kF16, x, p); }
 inline float load_f16(const std::uint8_t* p) noexcept { return load_float(FloatType::kF16, p); }
+
+// Decode tables (the exact float_convert.hpp decoders, tabulated once).
+inline const float* e4m3fn_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 256> v{};
+    for (std::uint32_t b = 0; b < 256; ++b) v[b] = e4m3fn_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
+inline const float* e2m1_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 16> v{};
+    for (std::uint32_t b = 0; b < 16; ++b) v[b] = e2m1_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
 
 // ------------------------------------------------------------- rounding -----
 // C rintf (half to even) and roundf (half away from zero), exact for every
@@ -2545,9 +2579,9 @@ EDGEQUANT_HOST_DEVICE inline std::uint8_t to_fp8(float x) noexcept {
   return f32_to_e4m3fn(x, true);
 }
 // MLX's FromFP8: as E4M3 except 0x7F / 0xFF decode to ±480 (no NaN).
-EDGEQUANT_HOST_DEVICE inline float from_fp8(std::uint8_t b) noexcept {
+inline float from_fp8(std::uint8_t b) noexcept {
   if ((b & 0x7F) == 0x7F) return (b & 0x80) ? -480.0f : 480.0f;
-  return e4m3fn_to_f32(b);
+  return e4m3fn_table()[b];
 }
 // MLX's E8M0 decode: 2^(e-127) with e = 0 -> 2^-127 and 0xFF -> +Inf (§3.1).
 EDGEQUANT_HOST_DEVICE inline float e8m0_value(std::uint8_t e) noexcept {
@@ -2998,8 +3032,8 @@ struct NncfFloat {
   }
   static float value(std::uint8_t c) noexcept {
     if constexpr (Mode == nncf::FloatMode::kNf4) return nncf::kNf4Levels[c & 15];
-    if constexpr (bits == 4) return e2m1_to_f32(c);
-    return e4m3fn_to_f32(c);
+    if constexpr (bits == 4) return e2m1_table()[c & 15];
+    return e4m3fn_table()[c];
   }
 
   // calculate_float_quantization_params: the group's scale from max|w|.
@@ -3319,7 +3353,7 @@ EDGEQUANT_FP_STRICT_BEGIN
 
 namespace edgequant::ggml {
 
-inline constexpr int kQK_K = 256;           // super-block size
+inline constexpr int kQK_K = 256;              // super-block size
 inline constexpr float kGroupMaxEps = 1e-15f;  // §0.2 GROUP_MAX_EPS
 
 // nearest_int (§0.2): add 1.5*2^23 and read the low mantissa bits. Equals rintf
@@ -3417,8 +3451,8 @@ struct Q4_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ4_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 18;
   struct Block {
-    f16_bits d;             // scale
-    std::uint8_t qs[16];    // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
+    f16_bits d;           // scale
+    std::uint8_t qs[16];  // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
   };
 
   static void quantize_row_ref(const float* x, Block* y, std::size_t n,
@@ -3512,8 +3546,8 @@ struct Q8_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ8_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 34;
   struct Block {
-    f16_bits d;            // scale = amax / 127
-    std::int8_t qs[32];    // x[j] ≈ qs[j] * d
+    f16_bits d;          // scale = amax / 127
+    std::int8_t qs[32];  // x[j] ≈ qs[j] * d
   };
 
   // Reference quantizer (quantize_row_q8_0_ref): round half away from zero.
@@ -3723,8 +3757,8 @@ namespace edgequant::HWY_NAMESPACE {
 #if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2) || HWY_ARCH_ARM_A64
 template <>
 struct SimdKernels<F16> {
-  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::Rebind<hwy::float16_t, decltype(df)> dh;
     const std::size_t N = hn::Lanes(df);
@@ -3749,8 +3783,8 @@ struct SimdKernels<F16> {
 // bf16 with ggml's rule in integer arithmetic: the same on every target.
 template <>
 struct SimdKernels<BF16> {
-  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToUnsigned<decltype(df)> du;
     const hn::RebindToSigned<decltype(df)> di;
@@ -3910,6 +3944,24 @@ HWY_INLINE V RoundToBf16(D d, V v) {
   return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
 }
 
+// round_to_f16 lane-wise (the same integer rounding; exact for every float).
+template <class D, class V>
+HWY_INLINE V RoundToF16(D d, V v) {
+  const hn::RebindToSigned<D> di;
+  const auto u = hn::BitCast(di, v);
+  const auto sign = hn::And(u, hn::Set(di, INT32_MIN));
+  const auto a = hn::And(u, hn::Set(di, 0x7fffffff));
+  const auto lsb = hn::And(hn::ShiftRight<13>(a), hn::Set(di, 1));
+  const auto normal = hn::Or(sign, hn::And(hn::Add(hn::Add(a, hn::Set(di, 0x0fff)), lsb),
+                                           hn::Set(di, static_cast<std::int32_t>(0xffffe000u))));
+  const V half = hn::Set(d, 0.5f);
+  const auto sub = hn::Or(sign, hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(d, a), half), half)));
+  const auto inf = hn::Or(sign, hn::Set(di, 0x7f800000));
+  auto r = hn::IfThenElse(hn::Lt(a, hn::Set(di, 0x38800000)), sub, normal);
+  r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477fefff)), inf, r);  // a >= 0x477ff000
+  return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
+}
+
 }  // namespace edgequant::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 EDGEQUANT_FP_STRICT_END
@@ -3920,8 +3972,8 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// One lane per element of a group (groups are 32..128, a multiple of every
-// vector width); the group's scale and bias are scalar, as in MLX.
+// One lane per element of a group (groups are 32..128: a multiple of the
+// vector width up to 1024-bit SVE); the group scale and bias are scalar, as in MLX.
 template <int Bits, MlxBackend B>
 HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t k,
                                        std::size_t group, RowPlanes out, FloatType t) {
@@ -3955,8 +4007,7 @@ HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t 
   }
 }
 
-// RN_T(RN_T(q * s) + b) with T rounding done lane-wise for f32/bf16; f16
-// rows use the reference.
+// RN_T(RN_T(q * s) + b) with the T rounding done lane-wise.
 template <int Bits>
 HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::size_t group,
                                          float* HWY_RESTRICT y, FloatType t) {
@@ -3964,34 +4015,32 @@ HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::
   const std::size_t N = hn::Lanes(d);
   const std::size_t tb = float_type_bytes(t), gbytes = group * Bits / 8;
   alignas(64) std::uint8_t codes[128];
+  auto round_t = [&](auto v) {
+    return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
+  };
   for (std::size_t g = 0; g < k / group; ++g) {
     const float s = load_float(t, in.p[1] + g * tb);
     const float b = load_float(t, in.p[2] + g * tb);
     unpack_bits(in.p[0] + g * gbytes, group, Bits, codes);
     float* yg = y + g * group;
-    if (t == FloatType::kF16) {
-      for (std::size_t j = 0; j < group; ++j) {
-        yg[j] = round_to(t, round_to(t, static_cast<float>(codes[j]) * s) + b);
-      }
-      continue;
-    }
     const auto vs = hn::Set(d, s), vb = hn::Set(d, b);
     for (std::size_t j = 0; j < group; j += N) {
-      auto v = hn::Mul(LoadCodes(d, codes + j), vs);
-      if (t == FloatType::kBF16) v = RoundToBf16(d, v);
-      v = hn::Add(v, vb);
-      if (t == FloatType::kBF16) v = RoundToBf16(d, v);
-      hn::StoreU(v, d, yg + j);
+      const auto v = round_t(hn::Mul(LoadCodes(d, codes + j), vs));
+      hn::StoreU(round_t(hn::Add(v, vb)), d, yg + j);
     }
   }
 }
 
 template <int Bits, std::size_t Group, MlxBackend B>
 struct SimdPlane<MlxAffine<Bits, Group, B>> {
+  // Vectors wider than a group (SVE beyond 1024 bits) use the reference.
+  static bool fits() { return Group % hn::Lanes(hn::ScalableTag<float>()) == 0; }
   static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::quantize_row_ref(x, k, out, t);
     MlxAffineQuantizeRow<Bits, B>(x, k, Group, out, t);
   }
   static void dequantize_row(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::dequantize_row_ref(in, k, y, t);
     MlxAffineDequantizeRow<Bits>(in, k, Group, y, t);
   }
 };
@@ -4015,11 +4064,10 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// Lane-wise RN_T for the two types done in registers; f16 rows use the
-// reference (see dispatch in quantize_row).
+// Lane-wise RN_T.
 template <class D, class V>
 HWY_INLINE V RoundToT(D d, V v, FloatType t) {
-  return t == FloatType::kBF16 ? RoundToBf16(d, v) : v;
+  return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
 }
 
 // argmin_k RN_T(|RN_T(x - LUT[k])|), first k on ties, 16 candidates per lane.
@@ -4041,8 +4089,8 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Fp4Argmin(D d, V x, FloatType t) {
 template <class S>
 HWY_NOINLINE void MlxFpQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, RowPlanes out,
                                    FloatType t) {
-  if (t == FloatType::kF16) {
-    S::quantize_row_ref(x, k, out, t);
+  if (S::group % hn::Lanes(hn::ScalableTag<float>()) != 0) {
+    S::quantize_row_ref(x, k, out, t);  // vectors wider than a group
     return;
   }
   const hn::ScalableTag<float> d;
@@ -4387,8 +4435,8 @@ template <>
 struct SimdKernels<Q4_0> {
   // Without importance: vectorised over the 32 elements (no sums involved).
   // With importance the scale search sums in element order: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;
@@ -4479,8 +4527,8 @@ template <>
 struct SimdKernels<Q8_0> {
   // Same arithmetic as the reference: amax (order-free), d and 1/d in scalar
   // float, one multiply per element, round half away from zero.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;

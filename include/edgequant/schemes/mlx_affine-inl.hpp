@@ -50,8 +50,7 @@ HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t 
   }
 }
 
-// RN_T(RN_T(q * s) + b) with T rounding done lane-wise for f32/bf16; f16
-// rows use the reference.
+// RN_T(RN_T(q * s) + b) with the T rounding done lane-wise.
 template <int Bits>
 HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::size_t group,
                                          float* HWY_RESTRICT y, FloatType t) {
@@ -59,24 +58,18 @@ HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::
   const std::size_t N = hn::Lanes(d);
   const std::size_t tb = float_type_bytes(t), gbytes = group * Bits / 8;
   alignas(64) std::uint8_t codes[128];
+  auto round_t = [&](auto v) {
+    return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
+  };
   for (std::size_t g = 0; g < k / group; ++g) {
     const float s = load_float(t, in.p[1] + g * tb);
     const float b = load_float(t, in.p[2] + g * tb);
     unpack_bits(in.p[0] + g * gbytes, group, Bits, codes);
     float* yg = y + g * group;
-    if (t == FloatType::kF16) {
-      for (std::size_t j = 0; j < group; ++j) {
-        yg[j] = round_to(t, round_to(t, static_cast<float>(codes[j]) * s) + b);
-      }
-      continue;
-    }
     const auto vs = hn::Set(d, s), vb = hn::Set(d, b);
     for (std::size_t j = 0; j < group; j += N) {
-      auto v = hn::Mul(LoadCodes(d, codes + j), vs);
-      if (t == FloatType::kBF16) v = RoundToBf16(d, v);
-      v = hn::Add(v, vb);
-      if (t == FloatType::kBF16) v = RoundToBf16(d, v);
-      hn::StoreU(v, d, yg + j);
+      const auto v = round_t(hn::Mul(LoadCodes(d, codes + j), vs));
+      hn::StoreU(round_t(hn::Add(v, vb)), d, yg + j);
     }
   }
 }

@@ -13,11 +13,10 @@ EDGEQUANT_FP_STRICT_BEGIN
 HWY_BEFORE_NAMESPACE();
 namespace edgequant::HWY_NAMESPACE {
 
-// Lane-wise RN_T for the two types done in registers; f16 rows use the
-// reference (see dispatch in quantize_row).
+// Lane-wise RN_T.
 template <class D, class V>
 HWY_INLINE V RoundToT(D d, V v, FloatType t) {
-  return t == FloatType::kBF16 ? RoundToBf16(d, v) : v;
+  return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
 }
 
 // argmin_k RN_T(|RN_T(x - LUT[k])|), first k on ties, 16 candidates per lane.
@@ -39,8 +38,8 @@ HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Fp4Argmin(D d, V x, FloatType t) {
 template <class S>
 HWY_NOINLINE void MlxFpQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, RowPlanes out,
                                    FloatType t) {
-  if (t == FloatType::kF16 || S::group % hn::Lanes(hn::ScalableTag<float>()) != 0) {
-    S::quantize_row_ref(x, k, out, t);  // f16 rounding and over-wide vectors: the reference
+  if (S::group % hn::Lanes(hn::ScalableTag<float>()) != 0) {
+    S::quantize_row_ref(x, k, out, t);  // vectors wider than a group
     return;
   }
   const hn::ScalableTag<float> d;

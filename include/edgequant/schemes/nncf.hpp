@@ -335,8 +335,8 @@ struct NncfFloat {
   }
   static float value(std::uint8_t c) noexcept {
     if constexpr (Mode == nncf::FloatMode::kNf4) return nncf::kNf4Levels[c & 15];
-    if constexpr (bits == 4) return e2m1_to_f32(c);
-    return e4m3fn_to_f32(c);
+    if constexpr (bits == 4) return e2m1_table()[c & 15];
+    return e4m3fn_table()[c];
   }
 
   // calculate_float_quantization_params: the group's scale from max|w|.

@@ -106,6 +106,24 @@ HWY_INLINE V RoundToBf16(D d, V v) {
   return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
 }
 
+// round_to_f16 lane-wise (the same integer rounding; exact for every float).
+template <class D, class V>
+HWY_INLINE V RoundToF16(D d, V v) {
+  const hn::RebindToSigned<D> di;
+  const auto u = hn::BitCast(di, v);
+  const auto sign = hn::And(u, hn::Set(di, INT32_MIN));
+  const auto a = hn::And(u, hn::Set(di, 0x7fffffff));
+  const auto lsb = hn::And(hn::ShiftRight<13>(a), hn::Set(di, 1));
+  const auto normal = hn::Or(sign, hn::And(hn::Add(hn::Add(a, hn::Set(di, 0x0fff)), lsb),
+                                           hn::Set(di, static_cast<std::int32_t>(0xffffe000u))));
+  const V half = hn::Set(d, 0.5f);
+  const auto sub = hn::Or(sign, hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(d, a), half), half)));
+  const auto inf = hn::Or(sign, hn::Set(di, 0x7f800000));
+  auto r = hn::IfThenElse(hn::Lt(a, hn::Set(di, 0x38800000)), sub, normal);
+  r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477fefff)), inf, r);  // a >= 0x477ff000
+  return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
+}
+
 }  // namespace edgequant::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 EDGEQUANT_FP_STRICT_END

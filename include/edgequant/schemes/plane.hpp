@@ -42,13 +42,29 @@ constexpr std::size_t float_type_bytes(FloatType t) noexcept {
   return t == FloatType::kF32 ? 4 : 2;
 }
 
+// f16_to_f32(f32_to_f16(x)) without the conversions: round the float32 to
+// 11 significant bits (fewer in the f16 subnormal range) in place, RNE. Exact
+// for every non-NaN float; NaN is passed through.
+EDGEQUANT_HOST_DEVICE inline float round_to_f16(float x) noexcept {
+  const std::uint32_t u = f32_bits(x);
+  const std::uint32_t a = u & 0x7fffffffu;
+  if (a >= 0x477ff000u) {  // >= 65520 rounds to Inf; Inf and NaN stay
+    return a > 0x7f800000u ? x : f32_from_bits((u & 0x80000000u) | 0x7f800000u);
+  }
+  if (a < 0x38800000u) {  // below 2^-14: f16 subnormals, steps of 2^-24
+    const float m = (f32_from_bits(a) + 0.5f) - 0.5f;  // f32 ulp of 0.5 is 2^-24
+    return f32_from_bits((u & 0x80000000u) | f32_bits(m));
+  }
+  return f32_from_bits((u + 0x0fffu + ((u >> 13) & 1u)) & 0xffffe000u);
+}
+
 // Round-to-nearest-even of a float32 to t, read back as float32 (exact).
 EDGEQUANT_HOST_DEVICE inline float round_to(FloatType t, float x) noexcept {
   switch (t) {
     case FloatType::kF32:
       return x;
     case FloatType::kF16:
-      return f16_to_f32(f32_to_f16(x));
+      return round_to_f16(x);
     case FloatType::kBF16:
       return bf16_to_f32(f32_to_bf16(x));
   }
@@ -77,6 +93,24 @@ inline float load_float(FloatType t, const std::uint8_t* p) noexcept {
 }
 inline void store_f16(float x, std::uint8_t* p) noexcept { store_float(FloatType::kF16, x, p); }
 inline float load_f16(const std::uint8_t* p) noexcept { return load_float(FloatType::kF16, p); }
+
+// Decode tables (the exact float_convert.hpp decoders, tabulated once).
+inline const float* e4m3fn_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 256> v{};
+    for (std::uint32_t b = 0; b < 256; ++b) v[b] = e4m3fn_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
+inline const float* e2m1_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 16> v{};
+    for (std::uint32_t b = 0; b < 16; ++b) v[b] = e2m1_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
 
 // ------------------------------------------------------------- rounding -----
 // C rintf (half to even) and roundf (half away from zero), exact for every

@@ -17,8 +17,8 @@ template <>
 struct SimdKernels<Q4_0> {
   // Without importance: vectorised over the 32 elements (no sums involved).
   // With importance the scale search sums in element order: the reference.
-  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float* importance) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q4_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float* importance) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::uint8_t, decltype(df)> d8;

@@ -17,8 +17,8 @@ template <>
 struct SimdKernels<Q8_0> {
   // Same arithmetic as the reference: amax (order-free), d and 1/d in scalar
   // float, one multiply per element, round half away from zero.
-  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, Q8_0::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToSigned<decltype(df)> di;
     const hn::Rebind<std::int8_t, decltype(df)> d8;
