@@ -5096,8 +5096,10 @@ inline Status check_plane_input(const PlaneSchemeInfo& s, std::span<const float>
                       bad);
   }
   if (t != FloatType::kF32) {
+    // Magnitudes that round to Inf in t: f16 >= 65520, bf16 >= 0x7f7f8000.
+    const float lim = f32_from_bits(t == FloatType::kF16 ? 0x477ff000u : 0x7f7f8000u);
     for (std::size_t i = 0; i < src.size(); ++i) {
-      if (!std::isfinite(round_to(t, src[i]))) {
+      if (std::fabs(src[i]) >= lim) {
         return make_error(Errc::kOverflow,
                           "value " + std::to_string(src[i]) + " at row " +
                               std::to_string(i / cols) + ", column " + std::to_string(i % cols) +
