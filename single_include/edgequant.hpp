@@ -1542,10 +1542,10 @@ struct GgmlTypeInfo {
   std::string_view name;      // ggml_type_name spelling ("q4_K")
   std::uint32_t block_elems;  // 0: removed / unknown id
   std::uint32_t block_bytes;
-  bool quantized;             // block-quantized (vs plain scalar elements)
-  bool weight;                // accepted by ggml_quantize_chunk (or F32 memcpy)
-  bool requires_imatrix;      // ggml_quantize_requires_imatrix
-  GgmlType vec_dot_type;      // activation type of the CPU dot product
+  bool quantized;         // block-quantized (vs plain scalar elements)
+  bool weight;            // accepted by ggml_quantize_chunk (or F32 memcpy)
+  bool requires_imatrix;  // ggml_quantize_requires_imatrix
+  GgmlType vec_dot_type;  // activation type of the CPU dot product
 };
 
 namespace detail {
@@ -1652,28 +1652,28 @@ namespace edgequant {
 //       Row-level because ggml's quantizers use row statistics (sigma2 of the row).
 //   S::dequantize_row_ref(const Block* x, float* y, size_t n)
 template <class S>
-concept Scheme =
-    requires {
-      { S::name } -> std::convertible_to<std::string_view>;
-      { S::block_elems } -> std::convertible_to<std::size_t>;
-      { S::block_bytes } -> std::convertible_to<std::size_t>;
-      typename S::Block;
-    } && sizeof(typename S::Block) == S::block_bytes &&
-    std::is_trivially_copyable_v<typename S::Block> &&
-    std::is_standard_layout_v<typename S::Block> &&
-    requires(const float* x, typename S::Block* qb, const typename S::Block* cqb, float* y,
-             std::size_t n, const float* w) {
-      S::quantize_row_ref(x, qb, n, w);
-      S::dequantize_row_ref(cqb, y, n);
-    };
+concept Scheme = requires {
+  { S::name } -> std::convertible_to<std::string_view>;
+  { S::block_elems } -> std::convertible_to<std::size_t>;
+  { S::block_bytes } -> std::convertible_to<std::size_t>;
+  typename S::Block;
+}
+&&sizeof(typename S::Block) ==
+    S::block_bytes&& std::is_trivially_copyable_v<typename S::Block>&& std::is_standard_layout_v<
+        typename S::Block>&& requires(const float* x, typename S::Block* qb,
+                                      const typename S::Block* cqb, float* y, std::size_t n,
+                                      const float* w) {
+  S::quantize_row_ref(x, qb, n, w);
+  S::dequantize_row_ref(cqb, y, n);
+};
 
 // A ggml scheme also names its ggml type id; the rest of its traits (name,
 // bits, imatrix rules) come from the ggml type table.
 template <class S>
 concept GgmlScheme = Scheme<S> && requires {
   { S::ggml_type } -> std::convertible_to<GgmlType>;
-} && ggml_type_info(S::ggml_type).block_elems == S::block_elems &&
-                     ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
+} && ggml_type_info(S::ggml_type)
+.block_elems == S::block_elems&& ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
 
 // Optional: `S::first_invalid_block(const Block*, size_t nblocks)` returns the
 // first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
@@ -11338,7 +11338,7 @@ EDGEQUANT_FP_STRICT_BEGIN
 
 namespace edgequant::ggml {
 
-inline constexpr int kQK_K = 256;           // super-block size
+inline constexpr int kQK_K = 256;              // super-block size
 inline constexpr float kGroupMaxEps = 1e-15f;  // §0.2 GROUP_MAX_EPS
 
 // nearest_int (§0.2): add 1.5*2^23 and read the low mantissa bits. Equals rintf
@@ -15824,6 +15824,1258 @@ static_assert(GgmlScheme<IQ3_XXS>);
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/mlx_affine.hpp
+// Apple MLX affine quantization (mx.quantize mode="affine"): bits 2,3,4,5,6,8,
+// groups 32/64/128, scales and biases in the weight's dtype, uint32 LE
+// bitstream packing (specs/mlx.md §2).
+
+#include <algorithm>
+#include <array>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string_view>
+
+// ==== file: edgequant/schemes/plane.hpp
+// Plane schemes: the other ecosystems' formats (ONNX Runtime, NNCF/OpenVINO,
+// MLX), which store weights, scales and zero points/biases in separate tensors
+// ("planes") rather than interleaved blocks. Shared vocabulary and helpers.
+
+#include <array>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+// The weight's floating-point type where a tool's arithmetic or its scale
+// storage depends on it (MLX computes in it and stores scales in it; ORT stores
+// MatMulNBits scales in the type of A). Input floats are first rounded to it.
+enum class FloatType : std::uint8_t { kF32, kF16, kBF16 };
+
+constexpr std::string_view float_type_name(FloatType t) noexcept {
+  switch (t) {
+    case FloatType::kF32:
+      return "f32";
+    case FloatType::kF16:
+      return "f16";
+    case FloatType::kBF16:
+      return "bf16";
+  }
+  return "?";
+}
+constexpr std::size_t float_type_bytes(FloatType t) noexcept {
+  return t == FloatType::kF32 ? 4 : 2;
+}
+
+// f16_to_f32(f32_to_f16(x)) without the conversions: round the float32 to
+// 11 significant bits (fewer in the f16 subnormal range) in place, RNE. Exact
+// for every non-NaN float; NaN is passed through.
+EDGEQUANT_HOST_DEVICE inline float round_to_f16(float x) noexcept {
+  const std::uint32_t u = f32_bits(x);
+  const std::uint32_t a = u & 0x7fffffffu;
+  if (a >= 0x477ff000u) {  // >= 65520 rounds to Inf; Inf and NaN stay
+    return a > 0x7f800000u ? x : f32_from_bits((u & 0x80000000u) | 0x7f800000u);
+  }
+  if (a < 0x38800000u) {  // below 2^-14: f16 subnormals, steps of 2^-24
+    const float m = (f32_from_bits(a) + 0.5f) - 0.5f;  // f32 ulp of 0.5 is 2^-24
+    return f32_from_bits((u & 0x80000000u) | f32_bits(m));
+  }
+  return f32_from_bits((u + 0x0fffu + ((u >> 13) & 1u)) & 0xffffe000u);
+}
+
+// Round-to-nearest-even of a float32 to t, read back as float32 (exact).
+EDGEQUANT_HOST_DEVICE inline float round_to(FloatType t, float x) noexcept {
+  switch (t) {
+    case FloatType::kF32:
+      return x;
+    case FloatType::kF16:
+      return round_to_f16(x);
+    case FloatType::kBF16:
+      return bf16_to_f32(f32_to_bf16(x));
+  }
+  return x;
+}
+
+// Stores x (already representable or to be rounded RNE) as t, little-endian.
+inline void store_float(FloatType t, float x, std::uint8_t* p) noexcept {
+  if (t == FloatType::kF32) {
+    const std::uint32_t u = f32_bits(x);
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<std::uint8_t>(u >> (8 * i));
+    return;
+  }
+  const std::uint16_t h = t == FloatType::kF16 ? f32_to_f16(x) : f32_to_bf16(x);
+  p[0] = static_cast<std::uint8_t>(h);
+  p[1] = static_cast<std::uint8_t>(h >> 8);
+}
+inline float load_float(FloatType t, const std::uint8_t* p) noexcept {
+  if (t == FloatType::kF32) {
+    std::uint32_t u = 0;
+    for (int i = 0; i < 4; ++i) u |= static_cast<std::uint32_t>(p[i]) << (8 * i);
+    return f32_from_bits(u);
+  }
+  const auto h = static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+  return t == FloatType::kF16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+inline void store_f16(float x, std::uint8_t* p) noexcept { store_float(FloatType::kF16, x, p); }
+inline float load_f16(const std::uint8_t* p) noexcept { return load_float(FloatType::kF16, p); }
+
+// Decode tables (the exact float_convert.hpp decoders, tabulated once).
+inline const float* e4m3fn_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 256> v{};
+    for (std::uint32_t b = 0; b < 256; ++b) v[b] = e4m3fn_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
+inline const float* e2m1_table() noexcept {
+  static const auto t = [] {
+    std::array<float, 16> v{};
+    for (std::uint32_t b = 0; b < 16; ++b) v[b] = e2m1_to_f32(static_cast<std::uint8_t>(b));
+    return v;
+  }();
+  return t.data();
+}
+
+// ------------------------------------------------------------- rounding -----
+// C rintf (half to even) and roundf (half away from zero), exact for every
+// float, in the same form as the SIMD helpers (trunc + exact fraction) so both
+// paths agree by construction.
+inline float round_half_even(float x) noexcept { return std::nearbyint(x); }
+inline float round_half_away(float x) noexcept { return std::round(x); }
+
+// numpy's float32 -> int32 cast on x86 (cvttss2si): out-of-range and NaN give
+// INT32_MIN. Matters for NNCF's zero point of constant groups (openvino.md §5.3).
+inline std::int32_t x86_f32_to_i32(float f) noexcept {
+  if (!(f >= -2147483648.0f && f < 2147483648.0f)) return INT32_MIN;
+  return static_cast<std::int32_t>(f);
+}
+
+// -------------------------------------------------------------- packing -----
+// LSB-first bitstream: element i occupies bits [i*bits, (i+1)*bits) counted
+// from bit 0 of byte 0. This is ONNX/OpenVINO sub-byte packing, MatMulNBits'
+// blob packing and MLX's uint32 packing read as little-endian bytes
+// (onnx.md §2.8, §6.3; openvino.md §2; mlx.md §2.2). `out` is fully written:
+// bits past n*bits in the last byte are zero.
+inline void pack_bits(const std::uint8_t* codes, std::size_t n, int bits,
+                      std::uint8_t* out) noexcept {
+  switch (bits) {
+    case 8:
+      std::memcpy(out, codes, n);
+      return;
+    case 4:
+      for (std::size_t i = 0; i + 1 < n; i += 2) {
+        out[i / 2] = static_cast<std::uint8_t>((codes[i] & 15) | (codes[i + 1] << 4));
+      }
+      if (n & 1) out[n / 2] = codes[n - 1] & 15;
+      return;
+    case 2: {
+      const std::size_t nb = (n + 3) / 4;
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint32_t v = 0;
+        for (std::size_t k = 0; k < 4 && 4 * b + k < n; ++k)
+          v |= (codes[4 * b + k] & 3u) << (2 * k);
+        out[b] = static_cast<std::uint8_t>(v);
+      }
+      return;
+    }
+    default: {
+      const std::size_t nbytes = (n * static_cast<std::size_t>(bits) + 7) / 8;
+      std::memset(out, 0, nbytes);
+      const std::uint32_t mask = (1u << bits) - 1;
+      std::size_t bit = 0;
+      for (std::size_t i = 0; i < n; ++i, bit += static_cast<std::size_t>(bits)) {
+        const std::uint32_t v = (codes[i] & mask) << (bit & 7);
+        out[bit / 8] |= static_cast<std::uint8_t>(v);
+        if ((bit & 7) + static_cast<std::size_t>(bits) > 8)
+          out[bit / 8 + 1] |= static_cast<std::uint8_t>(v >> 8);
+      }
+    }
+  }
+}
+
+// Inverse of pack_bits: n codes of `bits` bits from the bitstream `in`.
+inline void unpack_bits(const std::uint8_t* in, std::size_t n, int bits,
+                        std::uint8_t* codes) noexcept {
+  switch (bits) {
+    case 8:
+      std::memcpy(codes, in, n);
+      return;
+    case 4:
+      for (std::size_t i = 0; i + 1 < n; i += 2) {
+        codes[i] = in[i / 2] & 15;
+        codes[i + 1] = in[i / 2] >> 4;
+      }
+      if (n & 1) codes[n - 1] = in[n / 2] & 15;
+      return;
+    default: {
+      const std::uint32_t mask = (1u << bits) - 1;
+      std::size_t bit = 0;
+      for (std::size_t i = 0; i < n; ++i, bit += static_cast<std::size_t>(bits)) {
+        std::uint32_t v = in[bit / 8] >> (bit & 7);
+        if ((bit & 7) + static_cast<std::size_t>(bits) > 8)
+          v |= static_cast<std::uint32_t>(in[bit / 8 + 1]) << (8 - (bit & 7));
+        codes[i] = static_cast<std::uint8_t>(v & mask);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- planes ----
+// One tensor a tool stores for a quantized weight of `rows` x `cols` (the
+// weight as [N, K]: one row per output feature, quantized along K).
+struct PlaneSpec {
+  std::string_view role;      // "B", "scales", "zero_points", "weight", "biases"
+  std::string_view dtype;     // element type as the tool spells it ("uint8", "u4", "U32")
+  int elem_bits = 8;          // bits of one stored element
+  std::size_t row_elems = 0;  // elements per row
+  std::size_t row_bytes = 0;  // bytes per row in edgequant's row-wise buffers
+  // false: the file bytes are the rows' buffers concatenated. true: the file
+  // packs all rows' elements as one LSB-first bitstream over the flattened
+  // tensor (ONNX/OpenVINO sub-byte tensors whose rows are not byte-aligned);
+  // the row buffers then hold one element per byte.
+  bool flat = false;
+  std::array<std::size_t, 3> dims{};  // the tool's shape for the whole tensor
+  int rank = 0;
+  // Scales/biases stored as a float type: the public API refuses outputs whose
+  // stored values overflowed it (an Inf scale the tool would also write).
+  bool is_float = false;
+  FloatType float_type = FloatType::kF32;
+
+  std::size_t file_bytes(std::size_t rows) const noexcept {
+    return flat ? (rows * row_elems * static_cast<std::size_t>(elem_bits) + 7) / 8
+                : rows * row_bytes;
+  }
+};
+
+inline constexpr std::size_t kMaxPlanes = 3;
+using PlaneSpecs = std::array<PlaneSpec, kMaxPlanes>;  // unused planes have row_bytes 0
+
+// Row buffers of one row: [0] quantized values, [1] scales, [2] zero points or
+// biases (nullptr when the scheme has none).
+struct RowPlanes {
+  std::uint8_t* p[kMaxPlanes] = {nullptr, nullptr, nullptr};
+};
+struct ConstRowPlanes {
+  const std::uint8_t* p[kMaxPlanes] = {nullptr, nullptr, nullptr};
+};
+
+// Type-erased row kernels of one plane scheme on one target.
+using PlaneQuantizeRowFn = void (*)(const float* x, std::size_t k, RowPlanes out, FloatType t);
+using PlaneDequantizeRowFn = void (*)(ConstRowPlanes in, std::size_t k, float* y, FloatType t);
+struct PlaneKernels {
+  PlaneQuantizeRowFn quantize = nullptr;
+  PlaneDequantizeRowFn dequantize = nullptr;
+};
+
+// A plane scheme: compile-time type with static traits and a scalar reference
+// over one row (the oracle every SIMD kernel matches byte for byte).
+//   S::name            canonical spelling, also the CLI's --type ("mlx:q4:g64")
+//   S::family          "ort", "nncf" or "mlx"
+//   S::group           K must be a multiple of it (1: any K)
+//   S::check(K, t)     Status: K and the weight type allowed by the tool
+//   S::planes(rows, K, t) -> PlaneSpecs
+//   S::quantize_row_ref(const float* x, size_t K, RowPlanes, FloatType)
+//       x finite and already representable in t (the public API rounds).
+//   S::dequantize_row_ref(ConstRowPlanes, size_t K, float* y, FloatType)
+template <class S>
+concept PlaneScheme = requires(const float* x, float* y, std::size_t k, RowPlanes o,
+                               ConstRowPlanes in, FloatType t) {
+  { S::name } -> std::convertible_to<std::string_view>;
+  { S::family } -> std::convertible_to<std::string_view>;
+  { S::group } -> std::convertible_to<std::size_t>;
+  { S::check(k, t) } -> std::same_as<Status>;
+  { S::planes(k, k, t) } -> std::same_as<PlaneSpecs>;
+  S::quantize_row_ref(x, k, o, t);
+  S::dequantize_row_ref(in, k, y, t);
+};
+
+namespace detail {
+template <class... Ls>
+struct SchemeListCatImpl;
+template <class... A>
+struct SchemeListCatImpl<SchemeList<A...>> {
+  using type = SchemeList<A...>;
+};
+template <class... A, class... B, class... Rest>
+struct SchemeListCatImpl<SchemeList<A...>, SchemeList<B...>, Rest...> {
+  using type = typename SchemeListCatImpl<SchemeList<A..., B...>, Rest...>::type;
+};
+}  // namespace detail
+
+// Concatenation of SchemeLists.
+template <class... Ls>
+using SchemeListCat = typename detail::SchemeListCatImpl<Ls...>::type;
+
+namespace detail {
+
+inline PlaneSpec plane(std::string_view role, std::string_view dtype, int bits,
+                       std::size_t row_elems, std::size_t row_bytes,
+                       std::initializer_list<std::size_t> dims, bool flat = false) {
+  PlaneSpec s;
+  s.role = role;
+  s.dtype = dtype;
+  s.elem_bits = bits;
+  s.row_elems = row_elems;
+  s.row_bytes = row_bytes;
+  s.flat = flat;
+  for (std::size_t d : dims) s.dims[static_cast<std::size_t>(s.rank++)] = d;
+  return s;
+}
+
+// A plane of row_elems float values of type t (scales, biases).
+inline PlaneSpec float_plane(std::string_view role, FloatType t, std::string_view dtype,
+                             std::size_t row_elems, std::initializer_list<std::size_t> dims) {
+  PlaneSpec s = plane(role, dtype, static_cast<int>(8 * float_type_bytes(t)), row_elems,
+                      row_elems * float_type_bytes(t), dims);
+  s.is_float = true;
+  s.float_type = t;
+  return s;
+}
+
+inline Status check_group(std::string_view name, std::size_t k, std::size_t group) {
+  if (k == 0 || k % group != 0) {
+    return make_error(Errc::kBadArgument,
+                      "row length " + std::to_string(k) + " is not a positive multiple of the " +
+                          std::string(name) + " group size " + std::to_string(group));
+  }
+  return {};
+}
+
+}  // namespace detail
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+// Which MLX backend's arithmetic (mlx.md §2.4): the CPU kernel (true min/max,
+// rint) — verified against MLX itself — or the Metal/CUDA kernels (max starts
+// at 0, round half away from zero), which is what mlx-lm on a Mac produces.
+enum class MlxBackend : std::uint8_t { kCpu, kMetal };
+
+namespace mlx {
+
+inline constexpr float kEps = 1e-7f;  // §2.3: (float)1e-7, bits 0x33D6BF95
+
+template <int Bits, std::size_t Group, MlxBackend B>
+struct AffineName {
+  static constexpr auto make() {
+    std::array<char, 24> s{};
+    std::size_t n = 0;
+    for (const char* p = "mlx:q"; *p;) s[n++] = *p++;
+    s[n++] = static_cast<char>('0' + Bits);
+    s[n++] = ':';
+    s[n++] = 'g';
+    if (Group >= 100) s[n++] = static_cast<char>('0' + Group / 100);
+    s[n++] = static_cast<char>('0' + Group / 10 % 10);
+    s[n++] = static_cast<char>('0' + Group % 10);
+    if (B == MlxBackend::kMetal) {
+      for (const char* p = ":metal"; *p;) s[n++] = *p++;
+    }
+    return std::pair{s, n};
+  }
+  static constexpr auto data = make();
+  static constexpr std::string_view value{data.first.data(), data.second};
+};
+
+struct AffineGroupParams {
+  float scale;  // float32, used for the codes
+  float bias;
+};
+
+// Scale and bias of one group from its extremes (§2.3 / §2.4). For Metal the
+// caller folds the initial w_max = 0 into mx.
+template <int Bits, MlxBackend B>
+inline AffineGroupParams affine_params(float mn, float mx) noexcept {
+  const float n_bins = static_cast<float>((1 << Bits) - 1);
+  const bool use_min = std::fabs(mn) > std::fabs(mx);
+  float scale = std::max((mx - mn) / n_bins, kEps);
+  if (!use_min) scale = -scale;
+  const float edge = use_min ? mn : mx;
+  const float q0 = B == MlxBackend::kCpu ? std::nearbyint(edge / scale) : std::round(edge / scale);
+  if (q0 != 0.0f) return {edge / q0, edge};
+  return {scale, 0.0f};
+}
+
+// One code: rint/round((w - bias) / scale), clamped to [0, 2^bits-1]. MLX's
+// result is undefined when the division overflows (|w| > ~3e31 with a tiny
+// range); here NaN gives 0 and ±Inf clamps, documented in
+// docs/ecosystem-schemes.md.
+template <int Bits, MlxBackend B>
+inline std::uint8_t affine_code(float w, float scale, float bias) noexcept {
+  const float n_bins = static_cast<float>((1 << Bits) - 1);
+  const float v = (w - bias) / scale;
+  const float r = B == MlxBackend::kCpu ? std::nearbyint(v) : std::round(v);
+  if (!(r >= 0.0f)) return 0;
+  return static_cast<std::uint8_t>(r < n_bins ? r : n_bins);
+}
+
+}  // namespace mlx
+
+template <int Bits, std::size_t Group, MlxBackend Backend = MlxBackend::kCpu>
+struct MlxAffine {
+  static_assert(Bits >= 2 && Bits <= 8 && Bits != 7, "MLX affine bits: 2, 3, 4, 5, 6, 8");
+  static_assert(Group == 32 || Group == 64 || Group == 128, "MLX affine groups: 32, 64, 128");
+  static constexpr std::string_view name = mlx::AffineName<Bits, Group, Backend>::value;
+  static constexpr std::string_view family = "mlx";
+  static constexpr int bits = Bits;
+  static constexpr std::size_t group = Group;
+  static constexpr MlxBackend backend = Backend;
+  static constexpr std::size_t group_bytes = Group * Bits / 8;  // whole uint32 words (§2.2)
+
+  static Status check(std::size_t k, FloatType) { return detail::check_group(name, k, Group); }
+
+  static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType t) {
+    const std::size_t ng = k / Group;
+    const std::string_view sdt = t == FloatType::kF32   ? "F32"
+                                 : t == FloatType::kF16 ? "F16"
+                                                        : "BF16";
+    PlaneSpecs p{};
+    p[0] = detail::plane("weight", "U32", 32, k * Bits / 32, k * Bits / 8, {rows, k * Bits / 32});
+    p[1] = detail::float_plane("scales", t, sdt, ng, {rows, ng});
+    p[2] = detail::float_plane("biases", t, sdt, ng, {rows, ng});
+    return p;
+  }
+
+  // x holds values of type t (MLX converts T -> float exactly).
+  static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType t) noexcept {
+    std::uint8_t codes[Group];
+    const std::size_t tb = float_type_bytes(t);
+    for (std::size_t g = 0; g < k / Group; ++g) {
+      const float* w = x + g * Group;
+      float mn =
+          Backend == MlxBackend::kCpu ? std::numeric_limits<float>::infinity() : max_finite(t);
+      float mx = Backend == MlxBackend::kCpu ? -std::numeric_limits<float>::infinity() : 0.0f;
+      for (std::size_t j = 0; j < Group; ++j) {
+        mx = std::max(mx, w[j]);
+        mn = std::min(mn, w[j]);
+      }
+      const mlx::AffineGroupParams gp = mlx::affine_params<Bits, Backend>(mn, mx);
+      for (std::size_t j = 0; j < Group; ++j)
+        codes[j] = mlx::affine_code<Bits, Backend>(w[j], gp.scale, gp.bias);
+      pack_bits(codes, Group, Bits, out.p[0] + g * group_bytes);
+      store_float(t, gp.scale, out.p[1] + g * tb);
+      store_float(t, gp.bias, out.p[2] + g * tb);
+    }
+  }
+
+  // mx.dequantize on the CPU: RN_T(RN_T(q * scale) + bias), two roundings in
+  // the scales' type (§2.6).
+  static void dequantize_row_ref(ConstRowPlanes in, std::size_t k, float* y, FloatType t) noexcept {
+    std::uint8_t codes[Group];
+    const std::size_t tb = float_type_bytes(t);
+    for (std::size_t g = 0; g < k / Group; ++g) {
+      const float s = load_float(t, in.p[1] + g * tb);
+      const float b = load_float(t, in.p[2] + g * tb);
+      unpack_bits(in.p[0] + g * group_bytes, Group, Bits, codes);
+      for (std::size_t j = 0; j < Group; ++j) {
+        y[g * Group + j] = round_to(t, round_to(t, static_cast<float>(codes[j]) * s) + b);
+      }
+    }
+  }
+
+  static float max_finite(FloatType t) noexcept {
+    return t == FloatType::kF32 ? FLT_MAX : t == FloatType::kF16 ? 65504.0f : bf16_to_f32(0x7F7F);
+  }
+};
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/mlx_fp.hpp
+// Apple MLX floating-point modes mxfp4 / mxfp8 / nvfp4 (mx.quantize on the CPU
+// stream, i.e. MLX's ops fallback computed in the weight's dtype T):
+// uint32-packed FP4 E2M1 / FP8 E4M3 codes, uint8 E8M0 / E4M3 scales
+// (specs/mlx.md §3).
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+namespace mlx {
+
+// MLX's ToFP8 (cpu/unary_ops.h): E4M3 round-to-nearest-even with
+// subnormals; |x| >= 448, ±Inf and NaN all saturate to 0x7E | sign (§3.1).
+EDGEQUANT_HOST_DEVICE inline std::uint8_t to_fp8(float x) noexcept {
+  const std::uint32_t u = f32_bits(x);
+  if ((u & 0x7fffffffu) >= 0x43E00000u)
+    return static_cast<std::uint8_t>(0x7Eu | ((u >> 24) & 0x80u));
+  return f32_to_e4m3fn(x, true);
+}
+// MLX's FromFP8: as E4M3 except 0x7F / 0xFF decode to ±480 (no NaN).
+inline float from_fp8(std::uint8_t b) noexcept {
+  if ((b & 0x7F) == 0x7F) return (b & 0x80) ? -480.0f : 480.0f;
+  return e4m3fn_table()[b];
+}
+// MLX's E8M0 decode: 2^(e-127) with e = 0 -> 2^-127 and 0xFF -> +Inf (§3.1).
+EDGEQUANT_HOST_DEVICE inline float e8m0_value(std::uint8_t e) noexcept {
+  if (e == 0xFF) return f32_from_bits(0x7f800000u);
+  return e8m0_to_f32(e);
+}
+
+// The FP4 lookup table MLX searches, in index order (+0 first, then -0).
+inline constexpr float kFp4Lut[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                      -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+// argmin_k RN_T(|RN_T(x - LUT[k])|), the first k on ties (§3.3): ties go to
+// the smaller magnitude and every value that rounds to zero becomes +0.
+inline std::uint8_t fp4_argmin(float x, FloatType t) noexcept {
+  std::uint8_t best = 0;
+  float bv = round_to(t, std::fabs(round_to(t, x - kFp4Lut[0])));
+  for (std::uint8_t k = 1; k < 16; ++k) {
+    const float d = round_to(t, std::fabs(round_to(t, x - kFp4Lut[k])));
+    if (d < bv) {
+      bv = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+enum class FpMode : std::uint8_t { kMxfp4, kMxfp8, kNvfp4 };
+
+}  // namespace mlx
+
+template <mlx::FpMode Mode>
+struct MlxFp {
+  static constexpr bool nv = Mode == mlx::FpMode::kNvfp4;
+  static constexpr std::string_view name = Mode == mlx::FpMode::kMxfp4   ? "mlx:mxfp4"
+                                           : Mode == mlx::FpMode::kMxfp8 ? "mlx:mxfp8"
+                                                                         : "mlx:nvfp4";
+  static constexpr std::string_view family = "mlx";
+  static constexpr int bits = Mode == mlx::FpMode::kMxfp8 ? 8 : 4;
+  static constexpr std::size_t group = nv ? 16 : 32;
+  static constexpr float kElemMax = bits == 8 ? 448.0f : 6.0f;
+  static constexpr std::size_t group_bytes = group * bits / 8;
+
+  static Status check(std::size_t k, FloatType) { return detail::check_group(name, k, group); }
+
+  static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType) {
+    PlaneSpecs p{};
+    p[0] = detail::plane("weight", "U32", 32, k * bits / 32, k * bits / 8, {rows, k * bits / 32});
+    p[1] = detail::plane("scales", "U8", 8, k / group, k / group, {rows, k / group});
+    return p;
+  }
+
+  // The group's element divisor and stored scale byte from amax (§3.3).
+  struct GroupScale {
+    float divisor;
+    std::uint8_t byte;
+  };
+  static GroupScale group_scale(float amax, FloatType t) noexcept {
+    const float s = round_to(t, amax / kElemMax);
+    if constexpr (nv) {
+      // The scale goes through an f32 "scale_encode" of 1.0 (no global scale).
+      const std::uint8_t byte = mlx::to_fp8(s);
+      return {round_to(t, mlx::from_fp8(byte)), byte};
+    } else {
+      float e = 0.0f;
+      if (s != 0.0f) e = std::nearbyint(round_to(t, std::log2(s)));
+      // (uint8)(e + 127); MLX leaves out-of-range casts undefined: clamp.
+      const float eb = round_to(t, e + 127.0f);
+      const auto byte = static_cast<std::uint8_t>(eb < 0.0f ? 0.0f : (eb > 255.0f ? 255.0f : eb));
+      return {round_to(t, std::pow(2.0f, e)), byte};
+    }
+  }
+
+  // The type the FP4 LUT search runs in: nvfp4's elements are promoted to
+  // f32 by the f32 scale_encode multiply.
+  static constexpr FloatType lut_type(FloatType t) noexcept { return nv ? FloatType::kF32 : t; }
+
+  // The CPU ops fallback, every op rounded to T (§3.3). x holds T values.
+  static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType t) noexcept {
+    std::uint8_t codes[group];
+    for (std::size_t g = 0; g < k / group; ++g) {
+      const float* w = x + g * group;
+      float amax = 0.0f;
+      for (std::size_t j = 0; j < group; ++j) amax = std::fmax(amax, std::fabs(w[j]));
+      const GroupScale gs = group_scale(amax, t);
+      for (std::size_t j = 0; j < group; ++j) {
+        const float v = round_to(t, w[j] / gs.divisor);
+        codes[j] = bits == 4 ? mlx::fp4_argmin(v, lut_type(t)) : mlx::to_fp8(v);
+      }
+      pack_bits(codes, group, bits, out.p[0] + g * group_bytes);
+      out.p[1][g] = gs.byte;
+    }
+  }
+
+  // mx.dequantize(..., dtype=float32): code value times the decoded scale
+  // (§3.5). Exact in f32 and bf16 alike.
+  static void dequantize_row_ref(ConstRowPlanes in, std::size_t k, float* y, FloatType) noexcept {
+    std::uint8_t codes[group];
+    for (std::size_t g = 0; g < k / group; ++g) {
+      const std::uint8_t sb = in.p[1][g];
+      const float s = nv ? mlx::from_fp8(sb) : std::pow(2.0f, static_cast<float>(sb) - 127.0f);
+      unpack_bits(in.p[0] + g * group_bytes, group, bits, codes);
+      for (std::size_t j = 0; j < group; ++j) {
+        const float v = bits == 4 ? mlx::kFp4Lut[codes[j]] : mlx::from_fp8(codes[j]);
+        y[g * group + j] = v * s;
+      }
+    }
+  }
+};
+
+using MlxMxfp4 = MlxFp<mlx::FpMode::kMxfp4>;
+using MlxMxfp8 = MlxFp<mlx::FpMode::kMxfp8>;
+using MlxNvfp4 = MlxFp<mlx::FpMode::kNvfp4>;
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/nncf.hpp
+// NNCF weight compression (nncf.compress_weights on an OpenVINO model):
+// INT8/INT4 symmetric and asymmetric, NF4, FP4 (E2M1), MXFP4, FP8 E4M3 and
+// MXFP8 E4M3, with the planes NNCF writes into the IR (specs/openvino.md §5).
+
+#include <algorithm>
+#include <array>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+namespace nncf {
+
+// numpy's finfo(float32).eps: scales below it are replaced by it (§5.2).
+inline constexpr float kEps = 1.1920929e-07f;
+
+inline float eps_floor(float scale) noexcept { return std::fabs(scale) < kEps ? kEps : scale; }
+
+// OpenVINO's f32 -> nf4 (core/type/nf4.cpp): the code is the number of
+// decision thresholds strictly below x, so a value exactly on a threshold
+// takes the lower code (§5.4).
+inline constexpr float kNf4Thresholds[15] = {
+    -0.8480964004993439f,  -0.6106329262256622f,  -0.4599952697753906f,   -0.33967943489551544f,
+    -0.23460740596055984f, -0.13791173323988914f, -0.045525018125772476f, 0.03979014977812767f,
+    0.1202552504837513f,   0.2035212516784668f,   0.2920137718319893f,    0.3893125355243683f,
+    0.5016634166240692f,   0.6427869200706482f,   0.8614784181118011f};
+inline constexpr float kNf4Levels[16] = {-1.0f,
+                                         -0.6961928009986877f,
+                                         -0.5250730514526367f,
+                                         -0.39491748809814453f,
+                                         -0.28444138169288635f,
+                                         -0.18477343022823334f,
+                                         -0.09105003625154495f,
+                                         0.0f,
+                                         0.07958029955625534f,
+                                         0.16093020141124725f,
+                                         0.24611230194568634f,
+                                         0.33791524171829224f,
+                                         0.44070982933044434f,
+                                         0.5626170039176941f,
+                                         0.7229568362236023f,
+                                         1.0f};
+
+inline std::uint8_t nf4_code(float x) noexcept {
+  std::uint8_t c = 0;
+  for (float t : kNf4Thresholds) c = static_cast<std::uint8_t>(c + (x > t ? 1 : 0));
+  return c;
+}
+
+// OpenVINO's f32 -> f4e2m1 (core/type/float4_e2m1.cpp): round to nearest
+// even on the E2M1 grid, saturating at ±6, sign kept (-0.1 -> 0b1000).
+inline std::uint8_t f4e2m1_code(float x) noexcept {
+  const float a = std::fabs(x);
+  int m = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) +
+          (a > 5.0f);
+  return static_cast<std::uint8_t>(m | (std::signbit(x) ? 8 : 0));
+}
+
+// OpenVINO's f32 -> f8e4m3: round to nearest even, overflow to NaN (0x7F|s).
+inline std::uint8_t f8e4m3_code(float x) noexcept { return f32_to_e4m3fn(x, false); }
+
+enum class FloatMode : std::uint8_t { kNf4, kFp4, kFp8E4M3, kMxfp4, kMxfp8E4M3 };
+
+template <std::size_t Group>
+constexpr auto group_suffix() {
+  std::array<char, 8> s{};
+  std::size_t n = 0;
+  s[n++] = ':';
+  s[n++] = 'g';
+  if constexpr (Group == 0) {
+    s[n++] = '-';
+    s[n++] = '1';
+  } else {
+    if (Group >= 100) s[n++] = static_cast<char>('0' + Group / 100);
+    if (Group >= 10) s[n++] = static_cast<char>('0' + Group / 10 % 10);
+    s[n++] = static_cast<char>('0' + Group % 10);
+  }
+  return std::pair{s, n};
+}
+
+template <class Prefix, std::size_t Group, bool WithGroup>
+struct Name {
+  static constexpr auto make() {
+    std::array<char, 32> s{};
+    std::size_t n = 0;
+    for (char c : Prefix::value) s[n++] = c;
+    if constexpr (WithGroup) {
+      const auto g = group_suffix<Group>();
+      for (std::size_t i = 0; i < g.second; ++i) s[n++] = g.first[i];
+    }
+    return std::pair{s, n};
+  }
+  static constexpr auto data = make();
+  static constexpr std::string_view value{data.first.data(), data.second};
+};
+
+struct PInt8Sym {
+  static constexpr std::string_view value = "nncf:int8_sym";
+};
+struct PInt8Asym {
+  static constexpr std::string_view value = "nncf:int8_asym";
+};
+struct PInt4Sym {
+  static constexpr std::string_view value = "nncf:int4_sym";
+};
+struct PInt4Asym {
+  static constexpr std::string_view value = "nncf:int4_asym";
+};
+struct PNf4 {
+  static constexpr std::string_view value = "nncf:nf4";
+};
+struct PFp4 {
+  static constexpr std::string_view value = "nncf:fp4";
+};
+struct PFp8 {
+  static constexpr std::string_view value = "nncf:fp8_e4m3";
+};
+struct PMxfp4 {
+  static constexpr std::string_view value = "nncf:mxfp4";
+};
+struct PMxfp8 {
+  static constexpr std::string_view value = "nncf:mxfp8_e4m3";
+};
+
+template <int Bits, bool Sym>
+using IntPrefix = std::conditional_t<Bits == 8, std::conditional_t<Sym, PInt8Sym, PInt8Asym>,
+                                     std::conditional_t<Sym, PInt4Sym, PInt4Asym>>;
+
+// Group extremes as numpy's min/max reduce them (order-free for finite data).
+inline void min_max(const float* w, std::size_t n, float& mn, float& mx) noexcept {
+  mn = w[0];
+  mx = w[0];
+  for (std::size_t j = 1; j < n; ++j) {
+    mn = std::fmin(mn, w[j]);
+    mx = std::fmax(mx, w[j]);
+  }
+}
+
+struct IntParams {
+  float scale;  // float32: the codes are computed with it
+  float zp;     // integer zero point as float (0 when symmetric)
+};
+
+// calculate_integer_quantization_params (§5.3).
+template <int Bits, bool Sym>
+inline IntParams int_params(float mn, float mx) noexcept {
+  if constexpr (Sym) {
+    const float a = std::fabs(mn);
+    float scale = a >= mx ? a : -mx;
+    scale = scale / static_cast<float>(1 << (Bits - 1));
+    return {eps_floor(scale), 0.0f};
+  } else {
+    constexpr int kHigh = (1 << Bits) - 1;
+    const float scale = eps_floor((mx - mn) / static_cast<float>(kHigh));
+    const float zp_f = 0.0f - std::nearbyint(mn / scale);
+    const std::int32_t zp = std::clamp(x86_f32_to_i32(zp_f), 0, kHigh);
+    return {scale, static_cast<float>(zp)};
+  }
+}
+
+template <int Bits, bool Sym>
+inline int int_code(float w, const IntParams& p) noexcept {
+  constexpr float kLow = Sym ? -static_cast<float>(1 << (Bits - 1)) : 0.0f;
+  constexpr float kHigh =
+      Sym ? static_cast<float>((1 << (Bits - 1)) - 1) : static_cast<float>((1 << Bits) - 1);
+  float v = w / p.scale;
+  if constexpr (!Sym) v = v + p.zp;
+  v = std::nearbyint(v);
+  return static_cast<int>(std::clamp(v, kLow, kHigh));
+}
+
+}  // namespace nncf
+
+// INT8 / INT4, symmetric or asymmetric. Group = 0 is NNCF's group_size = -1
+// (one scale per output channel); INT8 modes are always per channel.
+template <int Bits, bool Sym, std::size_t Group>
+struct NncfInt {
+  static_assert(Bits == 8 || Bits == 4, "NNCF integer modes: INT8 or INT4");
+  static_assert(Bits == 4 || Group == 0, "NNCF INT8 modes are per channel");
+  static constexpr std::string_view name =
+      nncf::Name<nncf::IntPrefix<Bits, Sym>, Group, Bits == 4>::value;
+  static constexpr std::string_view family = "nncf";
+  static constexpr int bits = Bits;
+  static constexpr bool symmetric = Sym;
+  static constexpr std::size_t group = Group == 0 ? (Bits == 4 ? 2 : 1) : Group;
+
+  static constexpr std::size_t group_len(std::size_t k) noexcept { return Group == 0 ? k : Group; }
+
+  static Status check(std::size_t k, FloatType) {
+    if constexpr (Group == 0) {
+      if (k == 0 || k % group != 0) {
+        return make_error(
+            Errc::kBadArgument,
+            std::string(name) + " needs an even row length (u4/i4 rows are whole bytes)");
+      }
+      return {};
+    } else {
+      return detail::check_group(name, k, Group);
+    }
+  }
+
+  static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType) {
+    const std::size_t ng = k / group_len(k);
+    const std::string_view qt = Bits == 8 ? (Sym ? "i8" : "u8") : (Sym ? "i4" : "u4");
+    PlaneSpecs p{};
+    if constexpr (Group == 0) {
+      p[0] = detail::plane("weight", qt, Bits, k, k * Bits / 8, {rows, k});
+      p[1] = detail::float_plane("scale", FloatType::kF16, "f16", 1, {rows, 1});
+      if constexpr (!Sym) p[2] = detail::plane("zero_point", qt, Bits, 1, 1, {rows, 1}, Bits == 4);
+    } else {
+      p[0] = detail::plane("weight", qt, Bits, k, k * Bits / 8, {rows, ng, Group});
+      p[1] = detail::float_plane("scale", FloatType::kF16, "f16", ng, {rows, ng, 1});
+      if constexpr (!Sym) p[2] = detail::plane("zero_point", qt, Bits, ng, ng, {rows, ng, 1}, true);
+    }
+    return p;
+  }
+
+  // Codes with the float32 scale; the scale is then stored as f16 (§5.2).
+  static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType) noexcept {
+    const std::size_t gl = group_len(k);
+    std::uint8_t codes[2];
+    for (std::size_t g = 0; g < k / gl; ++g) {
+      const float* w = x + g * gl;
+      float mn, mx;
+      nncf::min_max(w, gl, mn, mx);
+      const nncf::IntParams p = nncf::int_params<Bits, Sym>(mn, mx);
+      for (std::size_t j = 0; j < gl; ++j) {
+        const auto c = static_cast<std::uint8_t>(nncf::int_code<Bits, Sym>(w[j], p));
+        if constexpr (Bits == 8) {
+          out.p[0][g * gl + j] = c;
+        } else {
+          codes[j & 1] = c;
+          if (j & 1) pack_bits(codes, 2, 4, out.p[0] + (g * gl + j) / 2);
+        }
+      }
+      store_f16(p.scale, out.p[1] + 2 * g);
+      if constexpr (!Sym) out.p[2][g] = static_cast<std::uint8_t>(p.zp);
+    }
+  }
+
+  // (q - zp) * f16 scale in float32, as the runtime's compressed-weight
+  // kernels compute the decompression subgraph.
+  static void dequantize_row_ref(ConstRowPlanes in, std::size_t k, float* y, FloatType) noexcept {
+    const std::size_t gl = group_len(k);
+    for (std::size_t g = 0; g < k / gl; ++g) {
+      const float s = load_f16(in.p[1] + 2 * g);
+      const int zp = Sym ? 0 : in.p[2][g];
+      for (std::size_t j = 0; j < gl; ++j) {
+        const std::size_t i = g * gl + j;
+        int q;
+        if constexpr (Bits == 8) {
+          q = Sym ? static_cast<std::int8_t>(in.p[0][i]) : in.p[0][i];
+        } else {
+          const int nib = (in.p[0][i / 2] >> ((i & 1) * 4)) & 15;
+          q = Sym ? (nib ^ 8) - 8 : nib;
+        }
+        y[i] = static_cast<float>(q - zp) * s;
+      }
+    }
+  }
+};
+
+// NF4 / FP4 / FP8_E4M3 (f16 scale, any group) and MXFP4 / MXFP8_E4M3 (E8M0
+// scale, group 32).
+template <nncf::FloatMode Mode, std::size_t Group>
+struct NncfFloat {
+  static constexpr bool mx = Mode == nncf::FloatMode::kMxfp4 || Mode == nncf::FloatMode::kMxfp8E4M3;
+  static_assert(!mx || Group == 32, "NNCF MX modes use group 32");
+  using Prefix = std::conditional_t<
+      Mode == nncf::FloatMode::kNf4, nncf::PNf4,
+      std::conditional_t<Mode == nncf::FloatMode::kFp4, nncf::PFp4,
+                         std::conditional_t<Mode == nncf::FloatMode::kFp8E4M3, nncf::PFp8,
+                                            std::conditional_t<Mode == nncf::FloatMode::kMxfp4,
+                                                               nncf::PMxfp4, nncf::PMxfp8>>>>;
+  static constexpr std::string_view name = nncf::Name<Prefix, Group, !mx>::value;
+  static constexpr std::string_view family = "nncf";
+  static constexpr nncf::FloatMode mode = Mode;
+  static constexpr int bits =
+      Mode == nncf::FloatMode::kFp8E4M3 || Mode == nncf::FloatMode::kMxfp8E4M3 ? 8 : 4;
+  static constexpr std::size_t group = Group == 0 ? (bits == 4 ? 2 : 1) : Group;
+  // FP_MAX_VALUES: the largest magnitude of the element type.
+  static constexpr float kElemMax = Mode == nncf::FloatMode::kNf4 ? 1.0f
+                                    : bits == 4                   ? 6.0f
+                                                                  : 448.0f;
+
+  static constexpr std::size_t group_len(std::size_t k) noexcept { return Group == 0 ? k : Group; }
+
+  static Status check(std::size_t k, FloatType) {
+    if (k == 0 || k % group != 0) {
+      return make_error(Errc::kBadArgument,
+                        "row length " + std::to_string(k) + " is not a positive multiple of " +
+                            std::to_string(group) + " for " + std::string(name));
+    }
+    return {};
+  }
+
+  static constexpr std::string_view elem_type() noexcept {
+    return Mode == nncf::FloatMode::kNf4 ? "nf4" : bits == 4 ? "f4e2m1" : "f8e4m3";
+  }
+
+  static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType) {
+    const std::size_t gl = group_len(k), ng = k / gl;
+    PlaneSpecs p{};
+    p[0] = detail::plane("weight", elem_type(), bits, k, k * bits / 8, {rows, ng, gl});
+    if constexpr (mx) {
+      p[1] = detail::plane("scale", "f8e8m0", 8, ng, ng, {rows, ng, 1});
+    } else {
+      p[1] = detail::float_plane("scale", FloatType::kF16, "f16", ng, {rows, ng, 1});
+    }
+    if constexpr (Group == 0) {
+      p[0].rank = 2;
+      p[0].dims = {rows, k, 0};
+      p[1].rank = 2;
+      p[1].dims = {rows, 1, 0};
+    }
+    return p;
+  }
+
+  static std::uint8_t code(float v) noexcept {
+    if constexpr (Mode == nncf::FloatMode::kNf4) return nncf::nf4_code(v);
+    if constexpr (bits == 4) return nncf::f4e2m1_code(v);
+    return nncf::f8e4m3_code(v);
+  }
+  static float value(std::uint8_t c) noexcept {
+    if constexpr (Mode == nncf::FloatMode::kNf4) return nncf::kNf4Levels[c & 15];
+    if constexpr (bits == 4) return e2m1_table()[c & 15];
+    return e4m3fn_table()[c];
+  }
+
+  // calculate_float_quantization_params: the group's scale from max|w|.
+  struct GroupScale {
+    float scale;  // float32, what the codes are computed with
+    int e;        // MX modes: the E8M0 exponent (scale == 2^e)
+  };
+  static GroupScale group_scale(float amax) noexcept {
+    float scale = amax;
+    if constexpr (Mode != nncf::FloatMode::kNf4) scale = scale / kElemMax;
+    scale = nncf::eps_floor(scale);
+    int e = 0;
+    if constexpr (mx) {
+      // ceil(log2(scale)) in float32 (numpy), so the exponent rounds up.
+      e = std::clamp(static_cast<int>(std::ceil(std::log2(scale))), -127, 127);
+      scale = std::ldexp(1.0f, e);
+    }
+    return {scale, e};
+  }
+  static void store_scale(const GroupScale& gs, std::uint8_t* p, std::size_t g) noexcept {
+    if constexpr (mx) {
+      p[g] = static_cast<std::uint8_t>(gs.e + 127);
+    } else {
+      store_f16(gs.scale, p + 2 * g);
+    }
+  }
+
+  // w / scale, then OpenVINO's converter to the element type.
+  static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType) noexcept {
+    const std::size_t gl = group_len(k);
+    for (std::size_t g = 0; g < k / gl; ++g) {
+      const float* w = x + g * gl;
+      float amax = 0.0f;
+      for (std::size_t j = 0; j < gl; ++j) amax = std::fmax(amax, std::fabs(w[j]));
+      const GroupScale gs = group_scale(amax);
+      for (std::size_t j = 0; j < gl; ++j) {
+        const std::uint8_t c = code(w[j] / gs.scale);
+        const std::size_t i = g * gl + j;
+        if constexpr (bits == 8) {
+          out.p[0][i] = c;
+        } else if (i & 1) {
+          out.p[0][i / 2] = static_cast<std::uint8_t>((out.p[0][i / 2] & 15) | (c << 4));
+        } else {
+          out.p[0][i / 2] = c;
+        }
+      }
+      store_scale(gs, out.p[1], g);
+    }
+  }
+
+  static void dequantize_row_ref(ConstRowPlanes in, std::size_t k, float* y, FloatType) noexcept {
+    const std::size_t gl = group_len(k);
+    for (std::size_t g = 0; g < k / gl; ++g) {
+      const float s = mx ? e8m0_to_f32(in.p[1][g]) : load_f16(in.p[1] + 2 * g);
+      for (std::size_t j = 0; j < gl; ++j) {
+        const std::size_t i = g * gl + j;
+        const std::uint8_t c =
+            bits == 8 ? in.p[0][i]
+                      : static_cast<std::uint8_t>((in.p[0][i / 2] >> ((i & 1) * 4)) & 15);
+        y[i] = value(c) * s;
+      }
+    }
+  }
+};
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/schemes/ort_matmul_nbits.hpp
+// ONNX Runtime com.microsoft MatMulNBits: blockwise RTN as ORT's quantizer
+// computes it (MlasQuantizeBlockwise, columnwise), with the exact B / scales /
+// zero_points planes (specs/onnx.md §6).
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+namespace ort {
+
+// Compile-time spelling "ort:nbits4:b32:sym".
+template <int Bits, std::size_t Block, bool Sym>
+struct NBitsName {
+  static constexpr auto make() {
+    std::array<char, 24> s{};
+    const char* p = "ort:nbits";
+    std::size_t n = 0;
+    while (*p) s[n++] = *p++;
+    s[n++] = static_cast<char>('0' + Bits);
+    s[n++] = ':';
+    s[n++] = 'b';
+    if (Block >= 100) s[n++] = static_cast<char>('0' + Block / 100);
+    if (Block >= 10) s[n++] = static_cast<char>('0' + Block / 10 % 10);
+    s[n++] = static_cast<char>('0' + Block % 10);
+    const char* q = Sym ? ":sym" : ":asym";
+    while (*q) s[n++] = *q++;
+    return std::pair{s, n};
+  }
+  static constexpr auto data = make();
+  static constexpr std::string_view value{data.first.data(), data.second};
+};
+
+// Per-block parameters: ORT's range2scale / range2scalezp (onnx.md §6.4).
+struct NBitsBlockParams {
+  float scale_f;    // as computed (float32)
+  std::uint8_t zp;  // integer zero point (mid when symmetric)
+};
+
+template <int Bits, bool Sym>
+inline NBitsBlockParams nbits_params(float mn, float mx) noexcept {
+  constexpr int kMax = (1 << Bits) - 1;
+  constexpr int kMid = 1 << (Bits - 1);
+  if constexpr (Sym) {
+    // The signed extreme of larger magnitude (ties to min) maps to code 0.
+    const float m = std::fabs(mx) > std::fabs(mn) ? mx : mn;
+    return {-m / static_cast<float>(kMid), static_cast<std::uint8_t>(kMid)};
+  } else {
+    mn = std::min(mn, 0.0f);  // the range always includes 0
+    mx = std::max(mx, 0.0f);
+    const float scale_f = (mx - mn) / static_cast<float>(kMax);
+    float zp_f = mn;
+    if (scale_f != 0.0f) zp_f = 0.0f - mn / scale_f;
+    std::uint8_t zp;
+    if (zp_f < 0.0f) {
+      zp = 0;
+    } else if (zp_f > static_cast<float>(kMax)) {
+      zp = static_cast<std::uint8_t>(kMax);
+    } else {
+      zp = static_cast<std::uint8_t>(std::round(zp_f));  // roundf: half away from zero
+    }
+    return {scale_f, zp};
+  }
+}
+
+// q = clamp(roundf(v * r + zp), 0, qmax). v * r overflows to Inf for
+// near-denormal blocks (r = 1/scale), and 0 * Inf is NaN, whose cast ORT
+// leaves undefined in C++; x86 gives code 0, which is what we define.
+template <int QMax>
+inline std::uint8_t nbits_code(float v, float r, float zp) noexcept {
+  const float q = std::round(v * r + zp);
+  if (std::isnan(q)) return 0;
+  return static_cast<std::uint8_t>(std::clamp(q, 0.0f, static_cast<float>(QMax)));
+}
+
+// ORT leaves the lanes of the last partial byte stale when K is not a multiple
+// of the pack size (8/bits): its per-thread `vi[]` keeps the previous pack's
+// values if that pack belongs to the same thread block (block*pack rows of
+// the column). `codes` are the last block's (k0 = its first element), `prev`
+// the block before it (nullptr for the first block).
+template <int Bits>
+inline void nbits_stale_tail(std::uint8_t* codes, std::size_t len, std::size_t k0,
+                             std::size_t block, const std::uint8_t* prev) noexcept {
+  constexpr std::size_t kPack = 8 / Bits;
+  const std::size_t rem = len % kPack;
+  if (rem == 0) return;
+  const std::size_t i0 = k0 + len - rem;  // first element of the partial pack
+  const std::size_t thread_row0 = i0 / (block * kPack) * (block * kPack);
+  for (std::size_t l = rem; l < kPack; ++l) {
+    std::uint8_t v = 0;
+    if (i0 >= thread_row0 + kPack) {
+      const std::size_t src = i0 - kPack + l;
+      v = src >= k0 ? codes[src - k0] : prev[src + block - k0];
+    }
+    codes[len - rem + l] = v;
+  }
+}
+
+}  // namespace ort
+
+// MatMulNBits with `Bits` in {2, 4, 8}, block size 16..256 (powers of two:
+// the only ones ORT's CPU quantizer fills), symmetric (no zero_points input,
+// implicit zero point 2^(bits-1)) or asymmetric (packed uint8 zero points).
+// Weight type t: f32 or f16 (the scales' and A's type). Row = one output
+// column n of the ONNX weight [K, N] (= one row of W as [N, K]).
+template <int Bits, std::size_t Block, bool Sym>
+struct OrtNBits {
+  static_assert(Bits == 2 || Bits == 4 || Bits == 8, "MatMulNBits bits: 2, 4 or 8");
+  static_assert(Block >= 16 && Block <= 256 && (Block & (Block - 1)) == 0,
+                "ORT's quantizer handles block sizes 16, 32, 64, 128, 256");
+  static constexpr std::string_view name = ort::NBitsName<Bits, Block, Sym>::value;
+  static constexpr std::string_view family = "ort";
+  static constexpr int bits = Bits;
+  static constexpr std::size_t block = Block;
+  static constexpr bool symmetric = Sym;
+  static constexpr std::size_t group = 1;  // any K: the last block may be partial
+  static constexpr std::size_t kPack = 8 / Bits;
+  static constexpr std::size_t blob_bytes = Block * Bits / 8;
+  static constexpr int kQMax = (1 << Bits) - 1;
+  static constexpr int kMid = 1 << (Bits - 1);
+
+  static constexpr std::size_t n_blocks(std::size_t k) noexcept { return (k + Block - 1) / Block; }
+  static constexpr std::size_t zp_row_bytes(std::size_t k) noexcept {
+    return (n_blocks(k) * Bits + 7) / 8;
+  }
+
+  static Status check(std::size_t k, FloatType t) {
+    if (k == 0) return make_error(Errc::kBadArgument, "row length K must be > 0");
+    if (t == FloatType::kBF16) {
+      return make_error(Errc::kUnsupported,
+                        "ORT's MatMulNBits quantizer takes float32 or float16 weights, not bf16");
+    }
+    return {};
+  }
+
+  static PlaneSpecs planes(std::size_t rows, std::size_t k, FloatType t) {
+    const std::size_t nb = n_blocks(k);
+    const std::string_view sdt = t == FloatType::kF16 ? "float16" : "float";
+    PlaneSpecs p{};
+    p[0] = detail::plane("B", "uint8", 8, nb * blob_bytes, nb * blob_bytes, {rows, nb, blob_bytes});
+    p[1] = detail::float_plane("scales", t, sdt, nb, {rows * nb});
+    if constexpr (!Sym) {
+      p[2] = detail::plane("zero_points", "uint8", 8, zp_row_bytes(k), zp_row_bytes(k),
+                           {rows * zp_row_bytes(k)});
+    }
+    return p;
+  }
+
+  // Parameters of every block of the row; codes of the row (one per element,
+  // padded to n_blocks*Block with the values ORT leaves there).
+  static void quantize_row_ref(const float* x, std::size_t k, RowPlanes out, FloatType t) noexcept {
+    const std::size_t nb = n_blocks(k);
+    std::uint8_t buf[2][Block];
+    std::memset(out.p[0], 0, nb * blob_bytes);
+    std::uint8_t* zp_out = Sym ? nullptr : out.p[2];
+    if (zp_out) std::memset(zp_out, 0, zp_row_bytes(k));
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t k0 = b * Block;
+      const std::size_t len = std::min(Block, k - k0);
+      float mn = FLT_MAX, mx = -FLT_MAX;
+      for (std::size_t i = 0; i < len; ++i) {
+        const float v = x[k0 + i];
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      const ort::NBitsBlockParams bp = ort::nbits_params<Bits, Sym>(mn, mx);
+      store_float(t, bp.scale_f, out.p[1] + b * float_type_bytes(t));
+      // Codes use the scale as stored (rounded to t), through its reciprocal.
+      const float s = load_float(t, out.p[1] + b * float_type_bytes(t));
+      const float r = s != 0.0f ? 1.0f / s : 0.0f;
+      const float zpf = static_cast<float>(bp.zp);
+      std::uint8_t* codes = buf[b & 1];
+      for (std::size_t i = 0; i < len; ++i) codes[i] = ort::nbits_code<kQMax>(x[k0 + i], r, zpf);
+      if (len < Block) {
+        for (std::size_t i = len; i < Block; ++i) codes[i] = 0;
+        ort::nbits_stale_tail<Bits>(codes, len, k0, Block, b ? buf[(b + 1) & 1] : nullptr);
+        // Only the byte holding the last element is written; later bytes stay 0.
+        const std::size_t used = (len + kPack - 1) / kPack * kPack;
+        pack_bits(codes, used, Bits, out.p[0] + b * blob_bytes);
+      } else {
+        pack_bits(codes, Block, Bits, out.p[0] + b * blob_bytes);
+      }
+      if (zp_out) set_zp(zp_out, b, bp.zp);
+    }
+    // Lanes of the last zero-point byte with no block keep ORT's fill value 2^(bits-1).
+    if (zp_out) {
+      for (std::size_t b = nb; b % kPack != 0; ++b)
+        set_zp(zp_out, b, static_cast<std::uint8_t>(kMid));
+    }
+  }
+
+  static void dequantize_row_ref(ConstRowPlanes in, std::size_t k, float* y, FloatType t) noexcept {
+    const std::size_t nb = n_blocks(k);
+    std::uint8_t codes[Block];
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t k0 = b * Block;
+      const std::size_t len = std::min(Block, k - k0);
+      const float s = load_float(t, in.p[1] + b * float_type_bytes(t));
+      const int zp = Sym ? kMid : get_zp(in.p[2], b);
+      unpack_bits(in.p[0] + b * blob_bytes, len, Bits, codes);
+      for (std::size_t i = 0; i < len; ++i) {
+        y[k0 + i] = static_cast<float>(static_cast<int>(codes[i]) - zp) * s;
+      }
+    }
+  }
+
+  static void set_zp(std::uint8_t* row, std::size_t b, std::uint8_t zp) noexcept {
+    const std::size_t shift = (b % kPack) * Bits;
+    row[b / kPack] =
+        static_cast<std::uint8_t>((row[b / kPack] & ~(kQMax << shift)) | (zp << shift));
+  }
+  static int get_zp(const std::uint8_t* row, std::size_t b) noexcept {
+    return (row[b / kPack] >> ((b % kPack) * Bits)) & kQMax;
+  }
+};
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 // ==== file: edgequant/schemes/q4_0.hpp
 // ggml Q4_0: 32 4-bit weights (offset 8) and one fp16 scale (specs/ggml-quants.md §4.2).
 
@@ -15842,8 +17094,8 @@ struct Q4_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ4_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 18;
   struct Block {
-    f16_bits d;             // scale
-    std::uint8_t qs[16];    // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
+    f16_bits d;           // scale
+    std::uint8_t qs[16];  // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
   };
 
   static void quantize_row_ref(const float* x, Block* y, std::size_t n,
@@ -16729,8 +17981,8 @@ struct Q8_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ8_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 34;
   struct Block {
-    f16_bits d;            // scale = amax / 127
-    std::int8_t qs[32];    // x[j] ≈ qs[j] * d
+    f16_bits d;          // scale = amax / 127
+    std::int8_t qs[32];  // x[j] ≈ qs[j] * d
   };
 
   // Reference quantizer (quantize_row_q8_0_ref): round half away from zero.
@@ -17163,6 +18415,46 @@ using GgmlSchemes = SchemeList<F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_
 // quantizers (HasActivation) are looked up in both lists.
 using ActivationSchemes = SchemeList<Q8_1, Q8_K>;
 
+// Plane schemes (ONNX Runtime, NNCF/OpenVINO, MLX), registry order; the
+// names are the CLI's --type spellings.
+template <int Bits, bool Sym>
+using OrtNBitsBlocks =
+    SchemeList<OrtNBits<Bits, 16, Sym>, OrtNBits<Bits, 32, Sym>, OrtNBits<Bits, 64, Sym>,
+               OrtNBits<Bits, 128, Sym>, OrtNBits<Bits, 256, Sym>>;
+template <int Bits, MlxBackend B>
+using MlxAffineGroups =
+    SchemeList<MlxAffine<Bits, 32, B>, MlxAffine<Bits, 64, B>, MlxAffine<Bits, 128, B>>;
+template <template <std::size_t> class T>
+using NncfGroups = SchemeList<T<32>, T<64>, T<128>, T<0>>;
+template <std::size_t G>
+using NncfInt4Sym = NncfInt<4, true, G>;
+template <std::size_t G>
+using NncfInt4Asym = NncfInt<4, false, G>;
+template <std::size_t G>
+using NncfNf4 = NncfFloat<nncf::FloatMode::kNf4, G>;
+template <std::size_t G>
+using NncfFp4 = NncfFloat<nncf::FloatMode::kFp4, G>;
+template <std::size_t G>
+using NncfFp8 = NncfFloat<nncf::FloatMode::kFp8E4M3, G>;
+using NncfInt8Sym = NncfInt<8, true, 0>;
+using NncfInt8Asym = NncfInt<8, false, 0>;
+using NncfMxfp4 = NncfFloat<nncf::FloatMode::kMxfp4, 32>;
+using NncfMxfp8 = NncfFloat<nncf::FloatMode::kMxfp8E4M3, 32>;
+
+using PlaneSchemes =
+    SchemeListCat<OrtNBitsBlocks<4, true>, OrtNBitsBlocks<4, false>, OrtNBitsBlocks<8, true>,
+                  OrtNBitsBlocks<8, false>, OrtNBitsBlocks<2, true>, OrtNBitsBlocks<2, false>,
+                  SchemeList<NncfInt8Sym, NncfInt8Asym>, NncfGroups<NncfInt4Sym>,
+                  NncfGroups<NncfInt4Asym>, NncfGroups<NncfNf4>, NncfGroups<NncfFp4>,
+                  NncfGroups<NncfFp8>, SchemeList<NncfMxfp4, NncfMxfp8>,
+                  MlxAffineGroups<4, MlxBackend::kCpu>, MlxAffineGroups<8, MlxBackend::kCpu>,
+                  MlxAffineGroups<2, MlxBackend::kCpu>, MlxAffineGroups<3, MlxBackend::kCpu>,
+                  MlxAffineGroups<5, MlxBackend::kCpu>, MlxAffineGroups<6, MlxBackend::kCpu>,
+                  SchemeList<MlxMxfp4, MlxMxfp8, MlxNvfp4>, MlxAffineGroups<4, MlxBackend::kMetal>,
+                  MlxAffineGroups<8, MlxBackend::kMetal>, MlxAffineGroups<2, MlxBackend::kMetal>,
+                  MlxAffineGroups<3, MlxBackend::kMetal>, MlxAffineGroups<5, MlxBackend::kMetal>,
+                  MlxAffineGroups<6, MlxBackend::kMetal>>;
+
 }  // namespace edgequant
 
 #undef HWY_TARGET_INCLUDE
@@ -17349,8 +18641,8 @@ namespace edgequant::HWY_NAMESPACE {
 #if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2) || HWY_ARCH_ARM_A64
 template <>
 struct SimdKernels<F16> {
-  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::Rebind<hwy::float16_t, decltype(df)> dh;
     const std::size_t N = hn::Lanes(df);
@@ -17391,8 +18683,8 @@ struct SimdKernels<F16> {
 // bf16 with ggml's rule in integer arithmetic: the same on every target.
 template <>
 struct SimdKernels<BF16> {
-  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToUnsigned<decltype(df)> du;
     const hn::RebindToSigned<decltype(df)> di;
@@ -20330,6 +21622,596 @@ HWY_AFTER_NAMESPACE();
 EDGEQUANT_FP_STRICT_END
 
 #endif  // per-target include guard
+// ==== file: edgequant/schemes/mlx_affine-inl.hpp
+// SIMD kernels for MLX affine quantization (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_MLX_AFFINE_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_MLX_AFFINE_INL_
+#undef EDGEQUANT_SCHEMES_MLX_AFFINE_INL_
+#else
+#define EDGEQUANT_SCHEMES_MLX_AFFINE_INL_
+#endif
+
+#include <cmath>
+
+// ==== file: edgequant/schemes/plane-inl.hpp
+// Per-target building blocks of the plane schemes' SIMD kernels and the
+// per-target PlaneKernels getter (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_PLANE_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_PLANE_INL_
+#undef EDGEQUANT_SCHEMES_PLANE_INL_
+#else
+#define EDGEQUANT_SCHEMES_PLANE_INL_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Schemes specialise this with static quantize_row / dequantize_row (the
+// reference's signatures). Missing members use the scalar reference.
+template <class S>
+struct SimdPlane {};
+
+template <class S>
+concept HasSimdPlaneQuantize = requires(const float* x, std::size_t k, RowPlanes o, FloatType t) {
+  SimdPlane<S>::quantize_row(x, k, o, t);
+};
+template <class S>
+concept HasSimdPlaneDequantize = requires(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+  SimdPlane<S>::dequantize_row(in, k, y, t);
+};
+
+template <class S>
+inline PlaneKernels plane_kernels() {
+  PlaneKernels k;
+  if constexpr (HasSimdPlaneQuantize<S>) k.quantize = &SimdPlane<S>::quantize_row;
+  if constexpr (HasSimdPlaneDequantize<S>) k.dequantize = &SimdPlane<S>::dequantize_row;
+  return k;
+}
+
+// rintf for every float on every target: truncate, then round the exact
+// fraction (Highway's portable Round is off by one for 0.49999997f).
+template <class D, class V>
+HWY_INLINE V RoundEvenExact(D d, V v) {
+  const hn::RebindToSigned<D> di;
+  const V t = hn::Trunc(v);
+  const V frac = hn::Abs(hn::Sub(v, t));
+  const auto one_i = hn::Set(di, 1);
+  const auto odd = hn::RebindMask(d, hn::Eq(hn::And(hn::ConvertTo(di, t), one_i), one_i));
+  const V half = hn::Set(d, 0.5f);
+  const auto up = hn::Or(hn::Gt(frac, half), hn::And(hn::Eq(frac, half), odd));
+  return hn::IfThenElse(up, hn::Add(t, hn::CopySignToAbs(hn::Set(d, 1.0f), v)), t);
+}
+
+// roundf (half away from zero) for every float on every target.
+template <class D, class V>
+HWY_INLINE V RoundAwayExact(D d, V v) {
+  const V t = hn::Trunc(v);
+  const V frac = hn::Abs(hn::Sub(v, t));
+  return hn::IfThenElse(hn::Ge(frac, hn::Set(d, 0.5f)),
+                        hn::Add(t, hn::CopySignToAbs(hn::Set(d, 1.0f), v)), t);
+}
+
+// Min and max of x[0..n), n a multiple of Lanes(d); exact in any order for
+// finite data (only the sign of a zero extreme may depend on the order:
+// callers that care handle all-zero groups themselves).
+template <class D>
+HWY_INLINE void MinMaxOf(D d, const float* HWY_RESTRICT x, std::size_t n, float& mn, float& mx) {
+  auto vmin = hn::LoadU(d, x);
+  auto vmax = vmin;
+  for (std::size_t i = hn::Lanes(d); i < n; i += hn::Lanes(d)) {
+    const auto v = hn::LoadU(d, x + i);
+    vmin = hn::Min(vmin, v);
+    vmax = hn::Max(vmax, v);
+  }
+  mn = hn::GetLane(hn::MinOfLanes(d, vmin));
+  mx = hn::GetLane(hn::MaxOfLanes(d, vmax));
+}
+
+// Integral float lanes in [0, 255] -> bytes.
+template <class D, class V>
+HWY_INLINE void StoreCodes(D /*tag*/, V v, std::uint8_t* HWY_RESTRICT out) {
+  const hn::RebindToSigned<D> di;
+  const hn::Rebind<std::uint8_t, D> d8;
+  hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, v)), d8, out);
+}
+
+// Bytes -> float lanes.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadCodes(D d, const std::uint8_t* HWY_RESTRICT p) {
+  const hn::RebindToSigned<D> di;
+  const hn::Rebind<std::uint8_t, D> d8;
+  return hn::ConvertTo(d, hn::PromoteTo(di, hn::LoadU(d8, p)));
+}
+
+// Round-to-nearest-even of float lanes to bfloat16, read back as float
+// (NaN lanes pass through unchanged).
+template <class D, class V>
+HWY_INLINE V RoundToBf16(D d, V v) {
+  const hn::RebindToUnsigned<D> du;
+  const auto u = hn::BitCast(du, v);
+  const auto lsb = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+  const auto r = hn::And(hn::Add(hn::Add(u, hn::Set(du, 0x7fffu)), lsb), hn::Set(du, 0xffff0000u));
+  return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
+}
+
+// round_to_f16 lane-wise (the same integer rounding; exact for every float).
+template <class D, class V>
+HWY_INLINE V RoundToF16(D d, V v) {
+  const hn::RebindToSigned<D> di;
+  const auto u = hn::BitCast(di, v);
+  const auto sign = hn::And(u, hn::Set(di, INT32_MIN));
+  const auto a = hn::And(u, hn::Set(di, 0x7fffffff));
+  const auto lsb = hn::And(hn::ShiftRight<13>(a), hn::Set(di, 1));
+  const auto normal = hn::Or(sign, hn::And(hn::Add(hn::Add(a, hn::Set(di, 0x0fff)), lsb),
+                                           hn::Set(di, static_cast<std::int32_t>(0xffffe000u))));
+  const V half = hn::Set(d, 0.5f);
+  const auto sub = hn::Or(sign, hn::BitCast(di, hn::Sub(hn::Add(hn::BitCast(d, a), half), half)));
+  const auto inf = hn::Or(sign, hn::Set(di, 0x7f800000));
+  auto r = hn::IfThenElse(hn::Lt(a, hn::Set(di, 0x38800000)), sub, normal);
+  r = hn::IfThenElse(hn::Gt(a, hn::Set(di, 0x477fefff)), inf, r);  // a >= 0x477ff000
+  return hn::IfThenElse(hn::IsNaN(v), v, hn::BitCast(d, r));
+}
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// One lane per element of a group (groups are 32..128: a multiple of the
+// vector width up to 1024-bit SVE); the group scale and bias are scalar, as in MLX.
+template <int Bits, MlxBackend B>
+HWY_NOINLINE void MlxAffineQuantizeRow(const float* HWY_RESTRICT x, std::size_t k,
+                                       std::size_t group, RowPlanes out, FloatType t) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t tb = float_type_bytes(t), gbytes = group * Bits / 8;
+  const float n_bins = static_cast<float>((1 << Bits) - 1);
+  alignas(64) std::uint8_t codes[128];
+  for (std::size_t g = 0; g < k / group; ++g) {
+    const float* w = x + g * group;
+    float mn, mx;
+    MinMaxOf(d, w, group, mn, mx);
+    if constexpr (B == MlxBackend::kMetal) mx = std::max(mx, 0.0f);  // w_max starts at 0
+    const mlx::AffineGroupParams gp = mlx::affine_params<Bits, B>(mn, mx);
+    if (!(std::isfinite(gp.scale) && gp.scale != 0.0f)) {
+      // Degenerate overflow groups: the reference's exact NaN/Inf handling.
+      for (std::size_t j = 0; j < group; ++j)
+        codes[j] = mlx::affine_code<Bits, B>(w[j], gp.scale, gp.bias);
+    } else {
+      const auto vs = hn::Set(d, gp.scale), vb = hn::Set(d, gp.bias);
+      const auto lo = hn::Zero(d), hi = hn::Set(d, n_bins);
+      for (std::size_t j = 0; j < group; j += N) {
+        const auto v = hn::Div(hn::Sub(hn::LoadU(d, w + j), vb), vs);
+        const auto r = B == MlxBackend::kCpu ? RoundEvenExact(d, v) : RoundAwayExact(d, v);
+        StoreCodes(d, hn::Min(hn::Max(r, lo), hi), codes + j);
+      }
+    }
+    pack_bits(codes, group, Bits, out.p[0] + g * gbytes);
+    store_float(t, gp.scale, out.p[1] + g * tb);
+    store_float(t, gp.bias, out.p[2] + g * tb);
+  }
+}
+
+// RN_T(RN_T(q * s) + b) with the T rounding done lane-wise.
+template <int Bits>
+HWY_NOINLINE void MlxAffineDequantizeRow(ConstRowPlanes in, std::size_t k, std::size_t group,
+                                         float* HWY_RESTRICT y, FloatType t) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t tb = float_type_bytes(t), gbytes = group * Bits / 8;
+  alignas(64) std::uint8_t codes[128];
+  auto round_t = [&](auto v) {
+    return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
+  };
+  for (std::size_t g = 0; g < k / group; ++g) {
+    const float s = load_float(t, in.p[1] + g * tb);
+    const float b = load_float(t, in.p[2] + g * tb);
+    unpack_bits(in.p[0] + g * gbytes, group, Bits, codes);
+    float* yg = y + g * group;
+    const auto vs = hn::Set(d, s), vb = hn::Set(d, b);
+    for (std::size_t j = 0; j < group; j += N) {
+      const auto v = round_t(hn::Mul(LoadCodes(d, codes + j), vs));
+      hn::StoreU(round_t(hn::Add(v, vb)), d, yg + j);
+    }
+  }
+}
+
+template <int Bits, std::size_t Group, MlxBackend B>
+struct SimdPlane<MlxAffine<Bits, Group, B>> {
+  // Vectors wider than a group (SVE beyond 1024 bits) use the reference.
+  static bool fits() { return Group % hn::Lanes(hn::ScalableTag<float>()) == 0; }
+  static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::quantize_row_ref(x, k, out, t);
+    MlxAffineQuantizeRow<Bits, B>(x, k, Group, out, t);
+  }
+  static void dequantize_row(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+    if (!fits()) return MlxAffine<Bits, Group, B>::dequantize_row_ref(in, k, y, t);
+    MlxAffineDequantizeRow<Bits>(in, k, Group, y, t);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/mlx_fp-inl.hpp
+// SIMD kernels for MLX mxfp4 / mxfp8 / nvfp4 (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_MLX_FP_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_MLX_FP_INL_
+#undef EDGEQUANT_SCHEMES_MLX_FP_INL_
+#else
+#define EDGEQUANT_SCHEMES_MLX_FP_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Lane-wise RN_T.
+template <class D, class V>
+HWY_INLINE V RoundToT(D d, V v, FloatType t) {
+  return t == FloatType::kBF16 ? RoundToBf16(d, v) : t == FloatType::kF16 ? RoundToF16(d, v) : v;
+}
+
+// argmin_k RN_T(|RN_T(x - LUT[k])|), first k on ties, 16 candidates per lane.
+template <class D, class V>
+HWY_INLINE hn::Vec<hn::RebindToSigned<D>> Fp4Argmin(D d, V x, FloatType t) {
+  const hn::RebindToSigned<D> di;
+  auto best = RoundToT(d, hn::Abs(RoundToT(d, hn::Sub(x, hn::Set(d, mlx::kFp4Lut[0])), t)), t);
+  auto idx = hn::Zero(di);
+  for (int k = 1; k < 16; ++k) {
+    const auto dk =
+        RoundToT(d, hn::Abs(RoundToT(d, hn::Sub(x, hn::Set(d, mlx::kFp4Lut[k])), t)), t);
+    const auto m = hn::Lt(dk, best);
+    best = hn::IfThenElse(m, dk, best);
+    idx = hn::IfThenElse(hn::RebindMask(di, m), hn::Set(di, k), idx);
+  }
+  return idx;
+}
+
+template <class S>
+HWY_NOINLINE void MlxFpQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, RowPlanes out,
+                                   FloatType t) {
+  if (S::group % hn::Lanes(hn::ScalableTag<float>()) != 0) {
+    S::quantize_row_ref(x, k, out, t);  // vectors wider than a group
+    return;
+  }
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<std::uint8_t, decltype(d)> d8;
+  const std::size_t N = hn::Lanes(d);
+  constexpr std::size_t G = S::group;
+  alignas(64) std::uint8_t codes[G];
+  alignas(64) float xs[G];
+  for (std::size_t g = 0; g < k / G; ++g) {
+    const float* w = x + g * G;
+    const auto gs = S::group_scale(AbsMax(d, w, G), t);
+    const auto vdiv = hn::Set(d, gs.divisor);
+    for (std::size_t j = 0; j < G; j += N) {
+      const auto v = RoundToT(d, hn::Div(hn::LoadU(d, w + j), vdiv), t);
+      if constexpr (S::bits == 4) {
+        hn::StoreU(hn::DemoteTo(d8, Fp4Argmin(d, v, S::lut_type(t))), d8, codes + j);
+      } else {
+        hn::StoreU(v, d, xs + j);
+      }
+    }
+    if constexpr (S::bits == 8) {
+      for (std::size_t j = 0; j < G; ++j) codes[j] = mlx::to_fp8(xs[j]);
+    }
+    (void)di;
+    pack_bits(codes, G, S::bits, out.p[0] + g * S::group_bytes);
+    out.p[1][g] = gs.byte;
+  }
+}
+
+template <mlx::FpMode Mode>
+struct SimdPlane<MlxFp<Mode>> {
+  static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType t) {
+    MlxFpQuantizeRow<MlxFp<Mode>>(x, k, out, t);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/nncf-inl.hpp
+// SIMD kernels for NNCF weight compression (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_NNCF_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_NNCF_INL_
+#undef EDGEQUANT_SCHEMES_NNCF_INL_
+#else
+#define EDGEQUANT_SCHEMES_NNCF_INL_
+#endif
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Integer modes: extremes and the group's scale/zero point as in the
+// reference, then w / scale (+ zp), round half to even, clamp — lane-wise.
+// Per-channel rows whose length is not a multiple of the vector finish with
+// the reference's scalar expression.
+template <int Bits, bool Sym>
+HWY_NOINLINE void NncfIntQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, std::size_t gl,
+                                     RowPlanes out) {
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  constexpr float kLow = Sym ? -static_cast<float>(1 << (Bits - 1)) : 0.0f;
+  constexpr float kHigh =
+      Sym ? static_cast<float>((1 << (Bits - 1)) - 1) : static_cast<float>((1 << Bits) - 1);
+  constexpr float kBias = Sym ? static_cast<float>(1 << (Bits - 1)) : 0.0f;  // i4/i8 -> byte
+  alignas(64) std::uint8_t codes[256];
+  for (std::size_t g = 0; g < k / gl; ++g) {
+    const float* w = x + g * gl;
+    float mn, mx;
+    const std::size_t vec_n = gl / N * N;
+    if (vec_n == gl) {
+      MinMaxOf(d, w, gl, mn, mx);
+    } else {
+      nncf::min_max(w, gl, mn, mx);
+    }
+    const nncf::IntParams p = nncf::int_params<Bits, Sym>(mn, mx);
+    const auto vs = hn::Set(d, p.scale), vzp = hn::Set(d, p.zp);
+    const auto lo = hn::Set(d, kLow), hi = hn::Set(d, kHigh), bias = hn::Set(d, kBias);
+    for (std::size_t c0 = 0; c0 < gl; c0 += 256) {
+      const std::size_t cn = std::min<std::size_t>(256, gl - c0);
+      std::size_t j = 0;
+      for (; j + N <= cn; j += N) {
+        auto v = hn::Div(hn::LoadU(d, w + c0 + j), vs);
+        if constexpr (!Sym) v = hn::Add(v, vzp);
+        v = hn::Min(hn::Max(RoundEvenExact(d, v), lo), hi);
+        // Signed codes are stored two's complement: add 2^(b-1), then flip it back.
+        StoreCodes(d, hn::Add(v, bias), codes + j);
+      }
+      for (; j < cn; ++j) {
+        codes[j] = static_cast<std::uint8_t>(nncf::int_code<Bits, Sym>(w[c0 + j], p) +
+                                             static_cast<int>(kBias));
+      }
+      if constexpr (Sym) {
+        for (std::size_t i = 0; i < cn; ++i)
+          codes[i] = static_cast<std::uint8_t>(codes[i] ^ static_cast<int>(kBias));
+      }
+      const std::size_t e0 = g * gl + c0;
+      if constexpr (Bits == 8) {
+        std::memcpy(out.p[0] + e0, codes, cn);
+      } else {
+        pack_bits(codes, cn, 4, out.p[0] + e0 / 2);
+      }
+    }
+    store_f16(p.scale, out.p[1] + 2 * g);
+    if constexpr (!Sym) out.p[2][g] = static_cast<std::uint8_t>(p.zp);
+  }
+}
+
+// Float modes: amax, the scale, w / scale, then the element converter.
+template <class S>
+HWY_NOINLINE void NncfFloatQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, RowPlanes out) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToSigned<decltype(d)> di;
+  const hn::Rebind<std::uint8_t, decltype(d)> d8;
+  const std::size_t N = hn::Lanes(d);
+  const std::size_t gl = S::group_len(k);
+  if (gl % N != 0) {
+    S::quantize_row_ref(x, k, out, FloatType::kF32);
+    return;
+  }
+  alignas(64) std::uint8_t codes[256];
+  alignas(64) float ys[256];
+  for (std::size_t g = 0; g < k / gl; ++g) {
+    const float* w = x + g * gl;
+    const auto sc = S::group_scale(AbsMax(d, w, gl));
+    const auto vs = hn::Set(d, sc.scale);
+    for (std::size_t c0 = 0; c0 < gl; c0 += 256) {
+      const std::size_t cn = std::min<std::size_t>(256, gl - c0);
+      for (std::size_t j = 0; j < cn; j += N) {
+        const auto v = hn::Div(hn::LoadU(d, w + c0 + j), vs);
+        if constexpr (S::mode == nncf::FloatMode::kNf4) {
+          auto c = hn::Zero(di);
+          for (float th : nncf::kNf4Thresholds) {
+            c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, hn::Gt(v, hn::Set(d, th)))));
+          }
+          hn::StoreU(hn::DemoteTo(d8, c), d8, codes + j);
+        } else if constexpr (S::bits == 4) {
+          const auto a = hn::Abs(v);
+          auto c = hn::Zero(di);
+          auto add = [&](auto m) { c = hn::Sub(c, hn::VecFromMask(di, hn::RebindMask(di, m))); };
+          add(hn::Gt(a, hn::Set(d, 0.25f)));
+          add(hn::Ge(a, hn::Set(d, 0.75f)));
+          add(hn::Gt(a, hn::Set(d, 1.25f)));
+          add(hn::Ge(a, hn::Set(d, 1.75f)));
+          add(hn::Gt(a, hn::Set(d, 2.5f)));
+          add(hn::Ge(a, hn::Set(d, 3.5f)));
+          add(hn::Gt(a, hn::Set(d, 5.0f)));
+          // Sign bit from the float's sign (so -0.1 gives 0b1000).
+          const auto sign = hn::ShiftRight<28>(hn::And(hn::BitCast(di, v), hn::Set(di, INT32_MIN)));
+          c = hn::Or(c, hn::And(sign, hn::Set(di, 8)));
+          hn::StoreU(hn::DemoteTo(d8, c), d8, codes + j);
+        } else {
+          hn::StoreU(v, d, ys + j);
+        }
+      }
+      if constexpr (S::bits == 8) {
+        for (std::size_t j = 0; j < cn; ++j) codes[j] = nncf::f8e4m3_code(ys[j]);
+      }
+      const std::size_t e0 = g * gl + c0;
+      if constexpr (S::bits == 8) {
+        std::memcpy(out.p[0] + e0, codes, cn);
+      } else {
+        pack_bits(codes, cn, 4, out.p[0] + e0 / 2);
+      }
+    }
+    S::store_scale(sc, out.p[1], g);
+  }
+}
+
+template <int Bits, bool Sym, std::size_t Group>
+struct SimdPlane<NncfInt<Bits, Sym, Group>> {
+  static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType) {
+    NncfIntQuantizeRow<Bits, Sym>(x, k, NncfInt<Bits, Sym, Group>::group_len(k), out);
+  }
+};
+
+template <nncf::FloatMode Mode, std::size_t Group>
+struct SimdPlane<NncfFloat<Mode, Group>> {
+  static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType) {
+    NncfFloatQuantizeRow<NncfFloat<Mode, Group>>(x, k, out);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
+// ==== file: edgequant/schemes/ort_matmul_nbits-inl.hpp
+// SIMD kernels for MatMulNBits (Highway per-target header).
+#if defined(EDGEQUANT_SCHEMES_ORT_MATMUL_NBITS_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_SCHEMES_ORT_MATMUL_NBITS_INL_
+#undef EDGEQUANT_SCHEMES_ORT_MATMUL_NBITS_INL_
+#else
+#define EDGEQUANT_SCHEMES_ORT_MATMUL_NBITS_INL_
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Whole blocks are vectorised over their elements (no sums: min/max are
+// order-free; the codes are elementwise); a partial last block runs the
+// scalar reference's code path.
+template <int Bits, bool Sym>
+HWY_NOINLINE void OrtNBitsQuantizeRow(const float* HWY_RESTRICT x, std::size_t k, std::size_t block,
+                                      RowPlanes out, FloatType t) {
+  if (block > 256) return;  // OrtNBits limits Block to 16..256
+  using S4 = ort::NBitsBlockParams;
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  constexpr int kQMax = (1 << Bits) - 1, kMid = 1 << (Bits - 1);
+  constexpr std::size_t kPack = 8 / Bits;
+  const std::size_t nb = (k + block - 1) / block, blob = block * Bits / 8;
+  const std::size_t tb = float_type_bytes(t);
+  alignas(64) std::uint8_t buf[2][256];
+  std::memset(out.p[0], 0, nb * blob);
+  std::uint8_t* zp_out = Sym ? nullptr : out.p[2];
+  const std::size_t zp_bytes = (nb * Bits + 7) / 8;
+  if (zp_out) std::memset(zp_out, 0, zp_bytes);
+  auto set_zp = [&](std::size_t b, int zp) {
+    const std::size_t shift = (b % kPack) * Bits;
+    zp_out[b / kPack] =
+        static_cast<std::uint8_t>((zp_out[b / kPack] & ~(kQMax << shift)) | (zp << shift));
+  };
+  for (std::size_t b = 0; b < nb; ++b) {
+    const std::size_t k0 = b * block;
+    const std::size_t len = std::min({block, k - k0, std::size_t{256}});
+    const float* xb = x + k0;
+    float mn, mx;
+    if (len % N == 0) {
+      MinMaxOf(d, xb, len, mn, mx);
+      // All-zero block: ORT's sequential scan keeps the first element as
+      // both extremes, which fixes the sign of a symmetric zero scale.
+      if (mn == 0.0f && mx == 0.0f) mn = mx = xb[0];
+    } else {
+      mn = FLT_MAX;
+      mx = -FLT_MAX;
+      for (std::size_t i = 0; i < len; ++i) {
+        if (xb[i] < mn) mn = xb[i];
+        if (xb[i] > mx) mx = xb[i];
+      }
+    }
+    const S4 bp = ort::nbits_params<Bits, Sym>(mn, mx);
+    std::uint8_t* codes = buf[b & 1];
+    store_float(t, bp.scale_f, out.p[1] + b * tb);
+    const float s = load_float(t, out.p[1] + b * tb);
+    const float r = s != 0.0f ? 1.0f / s : 0.0f;
+    const float zpf = static_cast<float>(bp.zp);
+    if (len % N == 0) {
+      const auto vr = hn::Set(d, r), vzp = hn::Set(d, zpf);
+      const auto lo = hn::Zero(d), hi = hn::Set(d, static_cast<float>(kQMax));
+      for (std::size_t i = 0; i < len; i += N) {
+        auto q = RoundAwayExact(d, hn::Add(hn::Mul(hn::LoadU(d, xb + i), vr), vzp));
+        q = hn::IfThenElse(hn::IsNaN(q), lo, q);  // 0 * Inf: code 0, as nbits_code
+        StoreCodes(d, hn::Min(hn::Max(q, lo), hi), codes + i);
+      }
+    } else {
+      for (std::size_t i = 0; i < len; ++i) codes[i] = ort::nbits_code<kQMax>(xb[i], r, zpf);
+    }
+    if (len < block) {
+      for (std::size_t j = len; j < block; ++j) codes[j] = 0;
+      ort::nbits_stale_tail<Bits>(codes, len, k0, block, b ? buf[(b + 1) & 1] : nullptr);
+      pack_bits(codes, (len + kPack - 1) / kPack * kPack, Bits, out.p[0] + b * blob);
+    } else {
+      pack_bits(codes, block, Bits, out.p[0] + b * blob);
+    }
+    if (zp_out) set_zp(b, bp.zp);
+  }
+  if (zp_out) {
+    for (std::size_t b = nb; b % kPack != 0; ++b) set_zp(b, kMid);
+  }
+}
+
+template <int Bits, bool Sym>
+HWY_NOINLINE void OrtNBitsDequantizeRow(ConstRowPlanes in, std::size_t k, std::size_t block,
+                                        float* HWY_RESTRICT y, FloatType t) {
+  if (block > 256) return;  // OrtNBits limits Block to 16..256
+  const hn::ScalableTag<float> d;
+  const std::size_t N = hn::Lanes(d);
+  constexpr int kMid = 1 << (Bits - 1);
+  constexpr std::size_t kPack = 8 / Bits;
+  const std::size_t nb = (k + block - 1) / block, blob = block * Bits / 8;
+  const std::size_t tb = float_type_bytes(t);
+  alignas(64) std::uint8_t codes[256];
+  for (std::size_t b = 0; b < nb; ++b) {
+    const std::size_t k0 = b * block;
+    const std::size_t len = std::min({block, k - k0, std::size_t{256}});
+    const float s = load_float(t, in.p[1] + b * tb);
+    const int zp = Sym ? kMid : (in.p[2][b / kPack] >> ((b % kPack) * Bits)) & ((1 << Bits) - 1);
+    unpack_bits(in.p[0] + b * blob, len, Bits, codes);
+    const std::size_t vec_len = len / N * N;
+    const auto vs = hn::Set(d, s), vzp = hn::Set(d, static_cast<float>(zp));
+    // (q - zp) is an exact small integer in float, as in the reference.
+    for (std::size_t i = 0; i < vec_len; i += N) {
+      hn::StoreU(hn::Mul(hn::Sub(LoadCodes(d, codes + i), vzp), vs), d, y + k0 + i);
+    }
+    for (std::size_t i = vec_len; i < len; ++i) {
+      y[k0 + i] = static_cast<float>(static_cast<int>(codes[i]) - zp) * s;
+    }
+  }
+}
+
+template <int Bits, std::size_t Block, bool Sym>
+struct SimdPlane<OrtNBits<Bits, Block, Sym>> {
+  static void quantize_row(const float* x, std::size_t k, RowPlanes out, FloatType t) {
+    OrtNBitsQuantizeRow<Bits, Sym>(x, k, Block, out, t);
+  }
+  static void dequantize_row(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+    OrtNBitsDequantizeRow<Bits, Sym>(in, k, Block, y, t);
+  }
+};
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+EDGEQUANT_FP_STRICT_END
+
+#endif  // per-target include guard
 // ==== file: edgequant/schemes/q4_0-inl.hpp
 // SIMD kernels for Q4_0 (Highway per-target header).
 #if defined(EDGEQUANT_SCHEMES_Q4_0_INL_) == defined(HWY_TARGET_TOGGLE)
@@ -22659,6 +24541,24 @@ inline bool ggml_type_supported(GgmlType type) noexcept {
 
 }  // namespace edgequant
 #endif  // HWY_ONCE
+// ==== file: edgequant/planes.hpp
+// Public API of the plane schemes (ONNX Runtime MatMulNBits, NNCF, MLX):
+// quantize a [rows, cols] weight into the exact tensors the tool stores, and
+// back; a row-wise raw layout for streams; a registry by name; dispatch to
+// the SIMD kernels (identical bytes on every target).
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
 // ==== file: edgequant/quantize.hpp
 // Public quantize / dequantize API over rows of a matrix: argument checks,
 // NaN/Inf detection, importance rules, threads, then the dispatched kernels.
@@ -23016,4 +24916,1893 @@ inline Status quantize_activation(GgmlType type, std::span<const float> x, std::
 }
 
 }  // namespace edgequant
+
+namespace edgequant {
+
+namespace detail {
+
+template <class S>
+void plane_ref_quantize(const float* x, std::size_t k, RowPlanes o, FloatType t) {
+  S::quantize_row_ref(x, k, o, t);
+}
+template <class S>
+void plane_ref_dequantize(ConstRowPlanes in, std::size_t k, float* y, FloatType t) {
+  S::dequantize_row_ref(in, k, y, t);
+}
+
+// PlaneKernels of S for every Isa (scalar reference where a target has none).
+template <class S>
+const std::array<PlaneKernels, kIsaCount>& plane_kernel_table() {
+  static const std::array<PlaneKernels, kIsaCount> table = [] {
+    std::array<PlaneKernels, kIsaCount> t{};
+    for (auto& k : t) k = PlaneKernels{&plane_ref_quantize<S>, &plane_ref_dequantize<S>};
+    using Getter = PlaneKernels (*)();
+    auto fill = [&](Isa isa, Getter get) {
+      if (get == nullptr) return;
+      const PlaneKernels k = get();
+      auto& slot = t[static_cast<std::size_t>(isa)];
+      if (k.quantize) slot.quantize = k.quantize;
+      if (k.dequantize) slot.dequantize = k.dequantize;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, plane_kernels<S>)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace detail
+
+template <PlaneScheme S>
+const PlaneKernels& plane_kernels_for(Isa isa) noexcept {
+  return detail::plane_kernel_table<S>()[static_cast<std::size_t>(isa)];
+}
+
+// What the generic code needs to know about a plane scheme, without its type.
+struct PlaneSchemeInfo {
+  std::string_view name;
+  std::string_view family;
+  std::size_t group;
+  int bits;
+  bool dtype_matters;  // the weight type changes the bytes (MLX, ORT scales)
+  Status (*check)(std::size_t k, FloatType t);
+  PlaneSpecs (*planes)(std::size_t rows, std::size_t k, FloatType t);
+  const PlaneKernels& (*kernels)(Isa isa);
+};
+
+template <PlaneScheme S>
+const PlaneSchemeInfo& plane_scheme_info() {
+  static const PlaneSchemeInfo info{S::name,
+                                    S::family,
+                                    S::group,
+                                    S::bits,
+                                    S::family != "nncf",
+                                    &S::check,
+                                    &S::planes,
+                                    &plane_kernels_for<S>};
+  return info;
+}
+
+// Every registered plane scheme, in registry order (ORT, NNCF, MLX).
+inline std::span<const PlaneSchemeInfo* const> plane_schemes() {
+  static const std::vector<const PlaneSchemeInfo*> all = [] {
+    std::vector<const PlaneSchemeInfo*> v;
+    PlaneSchemes::for_each([&]<class S>() { v.push_back(&plane_scheme_info<S>()); });
+    return v;
+  }();
+  return all;
+}
+
+// By name, case-insensitive; nullptr when unknown.
+inline const PlaneSchemeInfo* find_plane_scheme(std::string_view name) {
+  auto lower = [](std::string_view s) {
+    std::string r(s);
+    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return r;
+  };
+  const std::string n = lower(name);
+  for (const auto* s : plane_schemes()) {
+    if (lower(s->name) == n) return s;
+  }
+  return nullptr;
+}
+
+struct PlaneOptions {
+  // The weight's type: inputs are rounded to it first (MLX quantizes T
+  // values; ORT stores scales in it). NNCF ignores it (always f32 math, f16
+  // scales).
+  FloatType dtype = FloatType::kF32;
+  unsigned threads = 1;  // 0: all hardware threads; bytes never depend on it
+};
+
+// A quantized weight as the tool stores it: one byte buffer per plane.
+struct QuantizedPlanes {
+  const PlaneSchemeInfo* scheme = nullptr;
+  std::size_t rows = 0, cols = 0;
+  FloatType dtype = FloatType::kF32;
+  PlaneSpecs specs{};
+  std::array<std::vector<std::uint8_t>, kMaxPlanes> data;
+};
+
+// Bytes of one row in the raw row-wise layout: each plane's row buffer in
+// plane order (flat sub-byte planes unpacked, one element per byte).
+inline std::size_t raw_row_bytes(const PlaneSchemeInfo& s, std::size_t cols, FloatType t) {
+  const PlaneSpecs p = s.planes(1, cols, t);
+  return p[0].row_bytes + p[1].row_bytes + p[2].row_bytes;
+}
+
+namespace detail {
+
+inline Status check_plane_input(const PlaneSchemeInfo& s, std::span<const float> src,
+                                std::size_t cols, FloatType t, std::size_t* rows) {
+  if (cols == 0) return make_error(Errc::kBadArgument, "row length (cols) must be > 0");
+  EDGEQUANT_TRY(s.check(cols, t));
+  if (src.size() % cols != 0) {
+    return make_error(Errc::kBadArgument, "input has " + std::to_string(src.size()) +
+                                              " values, not a whole number of rows of " +
+                                              std::to_string(cols));
+  }
+  const std::size_t bad = first_non_finite(src.data(), src.size());
+  if (bad != src.size()) {
+    return make_error(Errc::kNonFinite,
+                      "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
+                          " at element " + std::to_string(bad) + " (row " +
+                          std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
+                          ")",
+                      bad);
+  }
+  if (t != FloatType::kF32) {
+    // Magnitudes that round to Inf in t: f16 >= 65520, bf16 >= 0x7f7f8000.
+    const float lim = f32_from_bits(t == FloatType::kF16 ? 0x477ff000u : 0x7f7f8000u);
+    for (std::size_t i = 0; i < src.size(); ++i) {
+      if (std::fabs(src[i]) >= lim) {
+        return make_error(Errc::kOverflow,
+                          "value " + std::to_string(src[i]) + " at row " +
+                              std::to_string(i / cols) + ", column " + std::to_string(i % cols) +
+                              " overflows " + std::string(float_type_name(t)),
+                          i);
+      }
+    }
+  }
+  *rows = src.size() / cols;
+  return {};
+}
+
+// First stored float (scale/bias) that is Inf/NaN in one row's buffers.
+inline std::size_t first_bad_float(const PlaneSpec& p, const std::uint8_t* row) {
+  if (!p.is_float) return p.row_elems;
+  const std::size_t b = float_type_bytes(p.float_type);
+  for (std::size_t i = 0; i < p.row_elems; ++i) {
+    if (!std::isfinite(load_float(p.float_type, row + i * b))) return i;
+  }
+  return p.row_elems;
+}
+
+// Quantizes rows [r0, r1) into row buffers laid out as `bufs[plane] + r * row_bytes`.
+inline Status quantize_rows_into(const PlaneSchemeInfo& s, const PlaneSpecs& specs,
+                                 std::span<const float> src, std::size_t cols, FloatType t,
+                                 std::array<std::uint8_t*, kMaxPlanes> bufs, std::size_t rows,
+                                 unsigned threads) {
+  const PlaneKernels& k = s.kernels(active_isa());
+  std::atomic<std::uint64_t> first_bad{~std::uint64_t{0}};
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 16) / cols);
+  parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
+    std::vector<float> tmp(t == FloatType::kF32 ? 0 : cols);
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* x = src.data() + r * cols;
+      if (t != FloatType::kF32) {
+        for (std::size_t i = 0; i < cols; ++i) tmp[i] = round_to(t, x[i]);
+        x = tmp.data();
+      }
+      RowPlanes o;
+      for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+        o.p[p] = specs[p].row_bytes ? bufs[p] + r * specs[p].row_bytes : nullptr;
+      }
+      k.quantize(x, cols, o, t);
+      for (std::size_t p = 1; p < kMaxPlanes; ++p) {
+        if (!o.p[p]) continue;
+        const std::size_t i = first_bad_float(specs[p], o.p[p]);
+        if (i < specs[p].row_elems) {
+          const std::uint64_t idx = r;
+          std::uint64_t cur = first_bad.load();
+          while (idx < cur && !first_bad.compare_exchange_weak(cur, idx)) {
+          }
+        }
+      }
+    }
+  });
+  if (const std::uint64_t r = first_bad.load(); r != ~std::uint64_t{0}) {
+    return make_error(Errc::kOverflow,
+                      "values too large for " + std::string(s.name) + ": row " + std::to_string(r) +
+                          " gives a scale or bias that overflows its stored type",
+                      r * cols);
+  }
+  return {};
+}
+
+}  // namespace detail
+
+// Quantizes src ([rows, cols] row-major float32) into the tool's planes.
+inline Expected<QuantizedPlanes> quantize_planes(const PlaneSchemeInfo& s,
+                                                 std::span<const float> src, std::size_t cols,
+                                                 const PlaneOptions& opt = {}) {
+  std::size_t rows = 0;
+  EDGEQUANT_TRY(detail::check_plane_input(s, src, cols, opt.dtype, &rows));
+  QuantizedPlanes q;
+  q.scheme = &s;
+  q.rows = rows;
+  q.cols = cols;
+  q.dtype = opt.dtype;
+  q.specs = s.planes(rows, cols, opt.dtype);
+  std::array<std::vector<std::uint8_t>, kMaxPlanes> tmp;
+  std::array<std::uint8_t*, kMaxPlanes> bufs{};
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    auto& v = q.specs[p].flat ? tmp[p] : q.data[p];
+    v.assign(rows * q.specs[p].row_bytes, 0);
+    bufs[p] = v.data();
+  }
+  EDGEQUANT_TRY(
+      detail::quantize_rows_into(s, q.specs, src, cols, opt.dtype, bufs, rows, opt.threads));
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    if (!q.specs[p].flat) continue;
+    q.data[p].assign(q.specs[p].file_bytes(rows), 0);
+    pack_bits(tmp[p].data(), rows * q.specs[p].row_elems, q.specs[p].elem_bits, q.data[p].data());
+  }
+  return q;
+}
+
+// Dequantizes planes (as the tool stores them) to float32 [rows, cols].
+inline Status dequantize_planes(const QuantizedPlanes& q, std::span<float> dst,
+                                unsigned threads = 1) {
+  if (q.scheme == nullptr) return make_error(Errc::kBadArgument, "no scheme");
+  const PlaneSchemeInfo& s = *q.scheme;
+  EDGEQUANT_TRY(s.check(q.cols, q.dtype));
+  const PlaneSpecs specs = s.planes(q.rows, q.cols, q.dtype);
+  if (dst.size() != q.rows * q.cols) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
+                                              " floats; need " + std::to_string(q.rows * q.cols));
+  }
+  std::array<std::vector<std::uint8_t>, kMaxPlanes> tmp;
+  std::array<const std::uint8_t*, kMaxPlanes> bufs{};
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    if (q.data[p].size() != specs[p].file_bytes(q.rows)) {
+      return make_error(Errc::kBadArgument,
+                        std::string(s.name) + " plane '" + std::string(specs[p].role) + "' has " +
+                            std::to_string(q.data[p].size()) + " bytes; expected " +
+                            std::to_string(specs[p].file_bytes(q.rows)));
+    }
+    if (specs[p].flat) {
+      tmp[p].resize(q.rows * specs[p].row_elems);
+      unpack_bits(q.data[p].data(), tmp[p].size(), specs[p].elem_bits, tmp[p].data());
+      bufs[p] = tmp[p].data();
+    } else {
+      bufs[p] = q.data[p].data();
+    }
+  }
+  const PlaneKernels& k = s.kernels(active_isa());
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 16) / q.cols);
+  parallel_for(0, q.rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      ConstRowPlanes in;
+      for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+        in.p[p] = specs[p].row_bytes ? bufs[p] + r * specs[p].row_bytes : nullptr;
+      }
+      k.dequantize(in, q.cols, dst.data() + r * q.cols, q.dtype);
+    }
+  });
+  return {};
+}
+
+// Raw row-wise layout: rows of [plane 0 row | plane 1 row | plane 2 row].
+inline Status quantize_raw(const PlaneSchemeInfo& s, std::span<const float> src, std::size_t cols,
+                           std::span<std::uint8_t> dst, const PlaneOptions& opt = {}) {
+  std::size_t rows = 0;
+  EDGEQUANT_TRY(detail::check_plane_input(s, src, cols, opt.dtype, &rows));
+  const PlaneSpecs specs = s.planes(1, cols, opt.dtype);
+  const std::size_t rb = raw_row_bytes(s, cols, opt.dtype);
+  if (dst.size() != rows * rb) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
+                                              " bytes; " + std::to_string(rows) + " rows of " +
+                                              std::string(s.name) + " need " +
+                                              std::to_string(rows * rb));
+  }
+  std::fill(dst.begin(), dst.end(), std::uint8_t{0});
+  // Each plane's row buffer sits at a fixed offset in the raw row.
+  PlaneSpecs strided = specs;
+  std::array<std::uint8_t*, kMaxPlanes> bufs{};
+  std::size_t off = 0;
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    bufs[p] = dst.data() + off;
+    off += specs[p].row_bytes;
+    strided[p].row_bytes = specs[p].row_bytes ? rb : 0;
+  }
+  // quantize_rows_into addresses row r of plane p at bufs[p] + r * row_bytes.
+  return detail::quantize_rows_into(s, strided, src, cols, opt.dtype, bufs, rows, opt.threads);
+}
+
+inline Status dequantize_raw(const PlaneSchemeInfo& s, std::span<const std::uint8_t> src,
+                             std::size_t cols, std::span<float> dst, const PlaneOptions& opt = {}) {
+  if (cols == 0) return make_error(Errc::kBadArgument, "row length (cols) must be > 0");
+  EDGEQUANT_TRY(s.check(cols, opt.dtype));
+  const PlaneSpecs specs = s.planes(1, cols, opt.dtype);
+  const std::size_t rb = raw_row_bytes(s, cols, opt.dtype);
+  if (src.size() % rb != 0) {
+    return make_error(Errc::kBadArgument,
+                      "input has " + std::to_string(src.size()) + " bytes, not a whole number of " +
+                          std::string(s.name) + " rows of " + std::to_string(rb) + " bytes");
+  }
+  const std::size_t rows = src.size() / rb;
+  if (dst.size() != rows * cols) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
+                                              " floats; " + std::to_string(rows) + " rows need " +
+                                              std::to_string(rows * cols));
+  }
+  const PlaneKernels& k = s.kernels(active_isa());
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 16) / cols);
+  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      ConstRowPlanes in;
+      std::size_t off = r * rb;
+      for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+        in.p[p] = specs[p].row_bytes ? src.data() + off : nullptr;
+        off += specs[p].row_bytes;
+      }
+      k.dequantize(in, cols, dst.data() + r * cols, opt.dtype);
+    }
+  });
+  return {};
+}
+
+template <PlaneScheme S>
+Expected<QuantizedPlanes> quantize_planes(std::span<const float> src, std::size_t cols,
+                                          const PlaneOptions& opt = {}) {
+  return quantize_planes(plane_scheme_info<S>(), src, cols, opt);
+}
+
+}  // namespace edgequant
+// ==== file: edgequant/schemes/onnx_calibrate.hpp
+// ONNX Runtime's static-quantization calibrators (MinMax, Percentile, Entropy,
+// Distribution) as a C++ API that accumulates statistics batch by batch
+// (specs/onnx.md §7.4). ORT computes them with numpy; the numpy operations
+// they use (histogram, linspace, arange, cumsum, pairwise sums) are
+// reproduced with numpy 1.x's dtypes so that the ranges match bit for bit
+// (checked against numpy 1.24 in tests/schemes/onnx_qdq_test.cpp).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+// ==== file: edgequant/schemes/onnx_qdq.hpp
+// ONNX QuantizeLinear / DequantizeLinear as ONNX Runtime computes them
+// (per-tensor, per-axis, blocked; int8/uint8/int16/uint16/int4/uint4 and the
+// float8 types), and the static-quantization scale / zero point of ORT's
+// quantization tools (specs/onnx.md §4, §7.3).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant::onnx {
+
+// Quantized element types by their TensorProto.DataType id (onnx.md §2.8).
+enum class QType : std::int32_t {
+  kUInt8 = 2,
+  kInt8 = 3,
+  kUInt16 = 4,
+  kInt16 = 5,
+  kFloat8E4M3FN = 17,
+  kFloat8E4M3FNUZ = 18,
+  kFloat8E5M2 = 19,
+  kFloat8E5M2FNUZ = 20,
+  kUInt4 = 21,
+  kInt4 = 22,
+};
+
+struct QTypeInfo {
+  std::string_view name;
+  int bits;
+  std::int32_t lo, hi;  // integer range (0 for float8)
+  bool is_float;
+  MiniFormat fmt;  // float8 only
+};
+
+constexpr QTypeInfo qtype_info(QType t) noexcept {
+  switch (t) {
+    case QType::kUInt8:
+      return {"uint8", 8, 0, 255, false, {}};
+    case QType::kInt8:
+      return {"int8", 8, -128, 127, false, {}};
+    case QType::kUInt16:
+      return {"uint16", 16, 0, 65535, false, {}};
+    case QType::kInt16:
+      return {"int16", 16, -32768, 32767, false, {}};
+    case QType::kUInt4:
+      return {"uint4", 4, 0, 15, false, {}};
+    case QType::kInt4:
+      return {"int4", 4, -8, 7, false, {}};
+    case QType::kFloat8E4M3FN:
+      return {"float8e4m3fn", 8, 0, 0, true, kE4M3FN};
+    case QType::kFloat8E4M3FNUZ:
+      return {"float8e4m3fnuz", 8, 0, 0, true, kE4M3FNUZ};
+    case QType::kFloat8E5M2:
+      return {"float8e5m2", 8, 0, 0, true, kE5M2};
+    case QType::kFloat8E5M2FNUZ:
+      return {"float8e5m2fnuz", 8, 0, 0, true, kE5M2FNUZ};
+  }
+  return {"?", 0, 0, 0, false, {}};
+}
+
+// Bytes of numel elements in raw_data (4-bit types pack two per byte over the
+// flattened tensor, element 2i in the low nibble; 16-bit little-endian).
+constexpr std::size_t packed_bytes(QType t, std::size_t numel) noexcept {
+  const int b = qtype_info(t).bits;
+  return b == 4 ? (numel + 1) / 2 : numel * static_cast<std::size_t>(b / 8);
+}
+
+// Element i of a packed tensor as an integer (float8: the bit pattern).
+inline std::int32_t load_q(QType t, const std::uint8_t* p, std::size_t i) noexcept {
+  switch (t) {
+    case QType::kUInt4:
+      return (p[i / 2] >> (4 * (i & 1))) & 15;
+    case QType::kInt4:
+      return (((p[i / 2] >> (4 * (i & 1))) & 15) ^ 8) - 8;
+    case QType::kUInt8:
+      return p[i];
+    case QType::kInt8:
+      return static_cast<std::int8_t>(p[i]);
+    case QType::kUInt16:
+      return p[2 * i] | (p[2 * i + 1] << 8);
+    case QType::kInt16:
+      return static_cast<std::int16_t>(p[2 * i] | (p[2 * i + 1] << 8));
+    default:
+      return p[i];
+  }
+}
+inline void store_q(QType t, std::uint8_t* p, std::size_t i, std::int32_t v) noexcept {
+  switch (t) {
+    case QType::kUInt4:
+    case QType::kInt4: {
+      const int sh = 4 * static_cast<int>(i & 1);
+      p[i / 2] = static_cast<std::uint8_t>((p[i / 2] & ~(15 << sh)) | ((v & 15) << sh));
+      return;
+    }
+    case QType::kUInt16:
+    case QType::kInt16:
+      p[2 * i] = static_cast<std::uint8_t>(v);
+      p[2 * i + 1] = static_cast<std::uint8_t>(v >> 8);
+      return;
+    default:
+      p[i] = static_cast<std::uint8_t>(v);
+  }
+}
+
+// One element: y = saturate(rint(x / scale) + zp). ORT clamps x / scale to
+// [lo - zp, hi - zp] and then rounds, which is the same for integral bounds.
+inline std::int32_t quantize_value(float x, float scale, std::int32_t zp, const QTypeInfo& info,
+                                   bool saturate) noexcept {
+  const float v = x / scale;
+  if (info.is_float) return static_cast<std::int32_t>(f32_to_mini(v, info.fmt, saturate));
+  float r = std::nearbyint(v) + static_cast<float>(zp);
+  if (std::isnan(r)) r = static_cast<float>(zp);  // cannot happen for finite x and scale != 0
+  r = std::clamp(r, static_cast<float>(info.lo), static_cast<float>(info.hi));
+  return static_cast<std::int32_t>(r);
+}
+
+inline float dequantize_value(std::int32_t q, float scale, std::int32_t zp,
+                              const QTypeInfo& info) noexcept {
+  if (info.is_float) return mini_to_f32(static_cast<std::uint32_t>(q), info.fmt) * scale;
+  return static_cast<float>(q - zp) * scale;
+}
+
+// How scale / zero point index the tensor: per-tensor (one scale), per-axis
+// (D[axis] scales) or blocked (opset 21: ceil(D[axis]/block) scales along
+// axis, same shape otherwise). Elements are addressed as [outer, D, inner].
+struct QdqLayout {
+  std::size_t outer = 1, dim = 1, inner = 1;
+  std::size_t block = 0;  // 0: per-tensor or per-axis
+  bool per_tensor = true;
+
+  std::size_t numel() const noexcept { return outer * dim * inner; }
+  std::size_t scale_count() const noexcept {
+    if (per_tensor) return 1;
+    return block ? outer * ((dim + block - 1) / block) * inner : dim;
+  }
+  std::size_t scale_index(std::size_t i) const noexcept {
+    if (per_tensor) return 0;
+    const std::size_t in = i % inner, d = i / inner % dim, o = i / (inner * dim);
+    if (!block) return d;
+    const std::size_t nb = (dim + block - 1) / block;
+    return (o * nb + d / block) * inner + in;
+  }
+};
+
+// Resolves the layout from the tensor shape, axis, block_size and the number
+// of scales given, with ONNX's rules (onnx.md §4).
+inline Expected<QdqLayout> make_layout(std::span<const std::size_t> shape, std::int64_t axis,
+                                       std::int64_t block_size, std::size_t scale_count) {
+  QdqLayout l;
+  std::size_t numel = 1;
+  for (std::size_t d : shape) numel *= d;
+  if (scale_count == 1 && block_size == 0) {
+    l.dim = numel;
+    return l;
+  }
+  const auto rank = static_cast<std::int64_t>(shape.size());
+  if (axis < -rank || axis >= rank) {
+    return make_error(Errc::kBadArgument, "axis " + std::to_string(axis) +
+                                              " out of range for rank " + std::to_string(rank));
+  }
+  if (axis < 0) axis += rank;
+  l.per_tensor = false;
+  l.dim = shape[static_cast<std::size_t>(axis)];
+  for (std::int64_t i = 0; i < axis; ++i) l.outer *= shape[static_cast<std::size_t>(i)];
+  for (std::int64_t i = axis + 1; i < rank; ++i) l.inner *= shape[static_cast<std::size_t>(i)];
+  if (block_size < 0) return make_error(Errc::kBadArgument, "block_size must be >= 0");
+  l.block = static_cast<std::size_t>(block_size);
+  if (l.scale_count() != scale_count) {
+    return make_error(Errc::kBadArgument, "scale has " + std::to_string(scale_count) +
+                                              " values; the " + (l.block ? "blocked" : "per-axis") +
+                                              " layout needs " + std::to_string(l.scale_count()));
+  }
+  return l;
+}
+
+struct QdqParams {
+  QType type = QType::kUInt8;
+  std::int64_t axis = 1;
+  std::int64_t block_size = 0;
+  bool saturate = true;  // float8 targets only
+};
+
+// QuantizeLinear. zero_point: empty (0) or one per scale; out: packed_bytes.
+inline Status quantize_linear(std::span<const float> x, std::span<const std::size_t> shape,
+                              std::span<const float> scale,
+                              std::span<const std::int32_t> zero_point, const QdqParams& p,
+                              std::span<std::uint8_t> out) {
+  auto l = make_layout(shape, p.axis, p.block_size, scale.size());
+  if (!l) return l.error();
+  const QTypeInfo info = qtype_info(p.type);
+  if (x.size() != l->numel()) return make_error(Errc::kBadArgument, "x does not match its shape");
+  if (!zero_point.empty() && zero_point.size() != scale.size()) {
+    return make_error(Errc::kBadArgument, "zero_point must have the shape of scale");
+  }
+  if (out.size() != packed_bytes(p.type, x.size())) {
+    return make_error(Errc::kBadArgument,
+                      "output needs " + std::to_string(packed_bytes(p.type, x.size())) + " bytes");
+  }
+  for (std::size_t i = 0; i < zero_point.size(); ++i) {
+    if (info.is_float ? zero_point[i] != 0 : (zero_point[i] < info.lo || zero_point[i] > info.hi)) {
+      return make_error(Errc::kBadArgument, "zero point " + std::to_string(zero_point[i]) +
+                                                " out of range for " + std::string(info.name));
+    }
+  }
+  for (std::size_t i = 0; i < scale.size(); ++i) {
+    if (!(std::isfinite(scale[i]) && scale[i] != 0.0f)) {
+      return make_error(Errc::kBadArgument,
+                        "scale " + std::to_string(i) + " is zero or not finite");
+    }
+  }
+  std::fill(out.begin(), out.end(), std::uint8_t{0});
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t s = l->scale_index(i);
+    const std::int32_t zp = zero_point.empty() ? 0 : zero_point[s];
+    store_q(p.type, out.data(), i, quantize_value(x[i], scale[s], zp, info, p.saturate));
+  }
+  return {};
+}
+
+// DequantizeLinear: y = (q - zp) * scale in float32 (float8: value * scale).
+inline Status dequantize_linear(std::span<const std::uint8_t> q, std::span<const std::size_t> shape,
+                                std::span<const float> scale,
+                                std::span<const std::int32_t> zero_point, const QdqParams& p,
+                                std::span<float> y) {
+  auto l = make_layout(shape, p.axis, p.block_size, scale.size());
+  if (!l) return l.error();
+  const QTypeInfo info = qtype_info(p.type);
+  if (y.size() != l->numel() || q.size() != packed_bytes(p.type, y.size())) {
+    return make_error(Errc::kBadArgument, "quantized data or output does not match the shape");
+  }
+  if (!zero_point.empty() && zero_point.size() != scale.size()) {
+    return make_error(Errc::kBadArgument, "zero_point must have the shape of scale");
+  }
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    const std::size_t s = l->scale_index(i);
+    y[i] = dequantize_value(load_q(p.type, q.data(), i), scale[s],
+                            zero_point.empty() ? 0 : zero_point[s], info);
+  }
+  return {};
+}
+
+// ------------------------------------------- static quantization (§7.3) ----
+
+// get_qmin_qmax_for_qType: the integer range the scale is computed for.
+struct QRange {
+  std::int32_t qmin, qmax;
+};
+inline QRange qrange(QType t, bool reduce_range, bool symmetric) noexcept {
+  if (reduce_range) {
+    switch (t) {
+      case QType::kUInt8:
+        return {0, 127};
+      case QType::kInt8:
+        return {-64, 64};
+      case QType::kUInt16:
+        return {0, 32767};
+      case QType::kInt16:
+        return {-16384, 16384};
+      case QType::kUInt4:
+        return {0, 7};
+      case QType::kInt4:
+        return {-4, 3};
+      default:
+        break;
+    }
+  } else if (symmetric) {
+    switch (t) {
+      case QType::kUInt8:
+        return {0, 254};
+      case QType::kInt8:
+        return {-127, 127};
+      case QType::kUInt16:
+        return {0, 65534};
+      case QType::kInt16:
+        return {-32767, 32767};
+      default:
+        break;
+    }
+  }
+  const QTypeInfo i = qtype_info(t);
+  return {i.lo, i.hi};
+}
+
+struct ScaleZp {
+  float scale;
+  std::int32_t zero_point;
+};
+
+// compute_scale_zp: range widened to include 0 (optionally to a minimum
+// width), symmetrised if asked; scale = (rmax - rmin) / (qmax - qmin) in
+// float64, then float32; zp = round-half-even in float64.
+inline ScaleZp compute_scale_zp(float rmin, float rmax, QRange q, bool symmetric,
+                                float min_real_range = 0.0f) noexcept {
+  rmin = std::min(rmin, 0.0f);
+  rmax = std::max(rmax, 0.0f);
+  if (min_real_range > 0.0f) rmax = std::max(rmax, rmin + min_real_range);
+  if (symmetric) {
+    const float absmax = std::max(std::fabs(rmin), std::fabs(rmax));
+    rmin = -absmax;
+    rmax = absmax;
+  }
+  const double dr = static_cast<double>(rmax - rmin);  // float32 subtraction, then float64
+  const double dq = static_cast<double>(q.qmax) - static_cast<double>(q.qmin);
+  const double scale = dr / dq;
+  if (scale < static_cast<double>(std::numeric_limits<float>::min())) return {1.0f, 0};
+  double zp;
+  if (symmetric) {
+    // (qmin + qmax) is numpy integer arithmetic in the range's dtype.
+    zp = std::nearbyint(static_cast<double>(q.qmin + q.qmax) / 2.0);
+  } else {
+    zp = std::nearbyint(static_cast<double>(q.qmin) - static_cast<double>(rmin) / scale);
+  }
+  return {static_cast<float>(scale), static_cast<std::int32_t>(zp)};
+}
+
+// quantize_data / quantize_nparray for a weight: scale and zp from the data's
+// own min/max, then clip(rint(x / scale) + zp) over the type's full range.
+inline ScaleZp weight_scale_zp(std::span<const float> w, QType t, bool symmetric,
+                               bool reduce_range = false) noexcept {
+  float mn = 0.0f, mx = 0.0f;
+  if (!w.empty()) {
+    mn = mx = w[0];
+    for (float v : w) {
+      mn = std::fmin(mn, v);
+      mx = std::fmax(mx, v);
+    }
+  }
+  return compute_scale_zp(mn, mx, qrange(t, reduce_range, symmetric), symmetric);
+}
+
+}  // namespace edgequant::onnx
+
+EDGEQUANT_FP_STRICT_END
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant::onnx {
+
+namespace np {
+
+// numpy's pairwise summation (umath loops: blocks of 128 with 8 partial sums),
+// in the accumulator type T, over a(off) .. a(off + n - 1).
+template <class T, class Get>
+T pairwise_sum_at(const Get& a, std::size_t off, std::size_t n) {
+  if (n < 8) {
+    T res = 0;
+    for (std::size_t i = 0; i < n; ++i) res += a(off + i);
+    return res;
+  }
+  if (n <= 128) {
+    T r[8];
+    for (std::size_t j = 0; j < 8; ++j) r[j] = a(off + j);
+    std::size_t i = 8;
+    for (; i < n - (n % 8); i += 8) {
+      for (std::size_t j = 0; j < 8; ++j) r[j] += a(off + i + j);
+    }
+    T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += a(off + i);
+    return res;
+  }
+  std::size_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwise_sum_at<T>(a, off, n2) + pairwise_sum_at<T>(a, off + n2, n - n2);
+}
+template <class T, class Get>
+T pairwise_sum(std::size_t n, const Get& a) {
+  return pairwise_sum_at<T>(a, 0, n);
+}
+
+// numpy's float floor division (npy_divmod): fmod-based, as Python's //.
+inline double floor_divide(double a, double b) {
+  double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0.0) {
+    if ((b < 0) != (mod < 0)) div -= 1.0;
+  }
+  if (div != 0.0) {
+    double fl = std::floor(div);
+    if (div - fl > 0.5) fl += 1.0;
+    return fl;
+  }
+  return std::copysign(0.0, a / b);
+}
+
+// A numpy scalar: its value and whether numpy holds it as float64 (numpy 1.x
+// promotes float32 scalars to float64 in arithmetic with Python numbers).
+struct Scalar {
+  double v;
+  bool f64;
+};
+
+// np.linspace(first, last, num, dtype=float32): computed in float64.
+inline std::vector<float> linspace_f32(double start, double stop, std::size_t num) {
+  std::vector<float> y(num);
+  const double div = static_cast<double>(num - 1);
+  const double delta = stop - start;
+  const double step = delta / div;
+  for (std::size_t i = 0; i < num; ++i) {
+    double v = static_cast<double>(i);
+    v = step == 0.0 ? v / div * delta : v * step;
+    y[i] = static_cast<float>(v + start);
+  }
+  if (num > 1) y[num - 1] = static_cast<float>(stop);
+  return y;
+}
+
+struct Histogram {
+  std::vector<std::int64_t> counts;
+  std::vector<float> edges;  // as stored by ORT (float32)
+};
+
+// np.histogram(a, bins=n, range=(first, last)) or, without a range, over
+// [a.min(), a.max()]; the uniform-bins fast path of numpy 1.x.
+inline Histogram histogram_uniform(std::span<const float> a, std::size_t n,
+                                   std::optional<std::pair<Scalar, Scalar>> range) {
+  Scalar first, last;
+  if (range) {
+    first = range->first;
+    last = range->second;
+  } else if (a.empty()) {
+    first = {0.0, true};
+    last = {1.0, true};
+  } else {
+    float mn = a[0], mx = a[0];
+    for (float v : a) {
+      mn = std::fmin(mn, v);
+      mx = std::fmax(mx, v);
+    }
+    first = {mn, false};
+    last = {mx, false};
+  }
+  if (first.v == last.v) {
+    first = {first.v - 0.5, true};
+    last = {last.v + 0.5, true};
+  }
+  Histogram h;
+  h.edges = linspace_f32(first.v, last.v, n + 1);
+  h.counts.assign(n, 0);
+  // _unsigned_subtract(last, first) in the scalars' type, then n / that in float64.
+  const double span =
+      (first.f64 || last.f64)
+          ? last.v - first.v
+          : static_cast<double>(static_cast<float>(last.v) - static_cast<float>(first.v));
+  const double norm = static_cast<double>(n) / span;
+  const float first_f = static_cast<float>(first.v), last_f = static_cast<float>(last.v);
+  const float norm_f = static_cast<float>(norm);
+  for (float v : a) {
+    if (!(v >= first_f && v <= last_f)) continue;
+    const float f = (v - first_f) * norm_f;
+    auto idx = static_cast<std::int64_t>(f);
+    if (idx == static_cast<std::int64_t>(n)) --idx;
+    if (v < h.edges[static_cast<std::size_t>(idx)]) --idx;
+    if (idx != static_cast<std::int64_t>(n) - 1 && v >= h.edges[static_cast<std::size_t>(idx) + 1])
+      ++idx;
+    ++h.counts[static_cast<std::size_t>(idx)];
+  }
+  return h;
+}
+
+// np.histogram(a, bins=edges) with explicit (float64) edges: bin i counts
+// edges[i] <= v < edges[i+1], the last bin includes its right edge.
+inline std::vector<std::int64_t> histogram_edges(std::span<const float> a,
+                                                 std::span<const double> edges) {
+  std::vector<std::int64_t> c(edges.size() - 1, 0);
+  for (float fv : a) {
+    const double v = fv;
+    if (!(v >= edges.front() && v <= edges.back())) continue;
+    std::size_t i =
+        static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin());
+    if (i == edges.size()) i = edges.size() - 1;  // v == last edge
+    ++c[i - 1];
+  }
+  return c;
+}
+
+// np.arange(start, stop, step) on float32 scalars (numpy 1.x returns float64:
+// element 1 is start + step in float32, the rest start + i * delta in float64).
+inline std::vector<double> arange_f32_scalars(float start, float stop, float step) {
+  const float r = (stop - start) / step;
+  const double len_d = std::ceil(static_cast<double>(r));
+  const std::size_t len = len_d > 0 ? static_cast<std::size_t>(len_d) : 0;
+  std::vector<double> y(len);
+  if (len > 0) y[0] = start;
+  if (len > 1) {
+    y[1] = static_cast<float>(start + step);
+    const double delta = y[1] - y[0];
+    for (std::size_t i = 2; i < len; ++i) y[i] = y[0] + static_cast<double>(i) * delta;
+  }
+  return y;
+}
+
+// np.std of a float32 array (float32 mean and variance, pairwise sums).
+inline float std_f32(std::span<const float> x) {
+  const auto n = static_cast<float>(x.size());
+  const float mean = pairwise_sum<float>(x.size(), [&](std::size_t i) { return x[i]; }) / n;
+  const float var = pairwise_sum<float>(x.size(),
+                                        [&](std::size_t i) {
+                                          const float d = x[i] - mean;
+                                          return d * d;
+                                        }) /
+                    n;
+  return std::sqrt(var);
+}
+
+}  // namespace np
+
+// A calibrated range (TensorData.lowest / highest).
+struct TensorRange {
+  float lowest = 0.0f, highest = 0.0f;
+};
+
+// MinMaxCalibrater: ReduceMin/ReduceMax per batch; per collect() call the
+// min of the batch minima (or their mean with moving_average), symmetrised
+// if asked; then merged with the previous calls (min/max, or
+// old + c * (new - old) with moving_average).
+class MinMaxCalibrator {
+ public:
+  struct Options {
+    bool symmetric = false;
+    bool moving_average = false;
+    float averaging_constant = 0.01f;
+  };
+  MinMaxCalibrator() = default;
+  explicit MinMaxCalibrator(Options o) : opt_(o) {}
+
+  // One CalibraterBase.collect_data() call: the tensor's values for each
+  // batch the data reader yields. Batches must be finite and non-empty.
+  Status collect(std::span<const std::span<const float>> batches) {
+    if (batches.empty()) return make_error(Errc::kBadArgument, "no batches collected");
+    std::vector<float> mins, maxs;
+    for (auto b : batches) {
+      if (b.empty()) return make_error(Errc::kBadArgument, "empty batch");
+      float mn = b[0], mx = b[0];
+      for (float v : b) {
+        if (!std::isfinite(v)) return make_error(Errc::kNonFinite, "non-finite calibration value");
+        mn = std::fmin(mn, v);
+        mx = std::fmax(mx, v);
+      }
+      mins.push_back(mn);
+      maxs.push_back(mx);
+    }
+    TensorRange r;
+    if (opt_.moving_average) {
+      const auto n = static_cast<float>(mins.size());
+      r.lowest = np::pairwise_sum<float>(mins.size(), [&](std::size_t i) { return mins[i]; }) / n;
+      r.highest = np::pairwise_sum<float>(maxs.size(), [&](std::size_t i) { return maxs[i]; }) / n;
+    } else {
+      r.lowest = *std::min_element(mins.begin(), mins.end());
+      r.highest = *std::max_element(maxs.begin(), maxs.end());
+    }
+    if (opt_.symmetric) {
+      const float m = std::max(std::fabs(r.lowest), std::fabs(r.highest));
+      r = {-m, m};
+    }
+    if (!range_) {
+      range_ = r;
+    } else if (opt_.moving_average) {
+      const float c = opt_.averaging_constant;
+      range_->lowest = range_->lowest + c * (r.lowest - range_->lowest);
+      range_->highest = range_->highest + c * (r.highest - range_->highest);
+    } else {
+      range_->lowest = std::min(range_->lowest, r.lowest);
+      range_->highest = std::max(range_->highest, r.highest);
+    }
+    return {};
+  }
+  Status collect(std::span<const float> batch) {
+    return collect(std::span<const std::span<const float>>(&batch, 1));
+  }
+
+  Expected<TensorRange> range() const {
+    if (!range_) return make_error(Errc::kNotFound, "no data collected");
+    return *range_;
+  }
+
+ private:
+  Options opt_{};
+  std::optional<TensorRange> range_;
+};
+
+// Distribution calibration result (float8: scale = std / std_f8).
+struct AvgStd {
+  float avg = 0.0f, std = 0.0f;
+};
+
+// HistogramCalibrater + HistogramCollector: Entropy, Percentile and
+// Distribution. Defaults are create_calibrator's.
+class HistogramCalibrator {
+ public:
+  enum class Method : std::uint8_t { kEntropy, kPercentile, kDistribution };
+  enum class Scenario : std::uint8_t { kSame, kP3 };
+  struct Options {
+    Method method = Method::kPercentile;
+    bool symmetric = true;        // percentile default; entropy/distribution: false
+    std::size_t num_bins = 2048;  // entropy default 128
+    std::size_t num_quantized_bins = 128;
+    double percentile = 99.999;
+    Scenario scenario = Scenario::kSame;
+  };
+  static Options entropy_defaults() {
+    Options o;
+    o.method = Method::kEntropy;
+    o.symmetric = false;
+    o.num_bins = 128;
+    return o;
+  }
+  static Options percentile_defaults() { return Options{}; }
+  static Options distribution_defaults() {
+    Options o;
+    o.method = Method::kDistribution;
+    o.symmetric = false;
+    return o;
+  }
+
+  explicit HistogramCalibrator(Options o) : opt_(o) {}
+
+  // One collect_data() call with all its batches (they are concatenated).
+  Status collect(std::span<const std::span<const float>> batches) {
+    std::vector<float> data;
+    for (auto b : batches) data.insert(data.end(), b.begin(), b.end());
+    for (float v : data) {
+      if (!std::isfinite(v)) return make_error(Errc::kNonFinite, "non-finite calibration value");
+    }
+    if (opt_.num_bins == 0) return make_error(Errc::kBadArgument, "num_bins must be > 0");
+    if (opt_.method == Method::kPercentile && opt_.symmetric) {
+      collect_absolute(data);
+    } else {
+      collect_value(data);
+    }
+    return {};
+  }
+  Status collect(std::span<const float> batch) {
+    return collect(std::span<const std::span<const float>>(&batch, 1));
+  }
+
+  const std::vector<std::int64_t>& hist() const noexcept { return hist_; }
+  const std::vector<float>& hist_edges() const noexcept { return edges_; }
+
+  // compute_collection_result for Percentile and Entropy.
+  Expected<TensorRange> range() const {
+    if (hist_.empty()) return make_error(Errc::kNotFound, "no histogram collected");
+    if (opt_.method == Method::kPercentile) return percentile_range();
+    if (opt_.method == Method::kEntropy) return entropy_range();
+    return make_error(Errc::kBadArgument, "the distribution method gives avg/std, not a range");
+  }
+
+  // compute_distribution (float8 calibration).
+  Expected<AvgStd> distribution() const {
+    if (hist_.empty()) return make_error(Errc::kNotFound, "no histogram collected");
+    if (opt_.num_bins < 512)
+      return make_error(Errc::kBadArgument, "distribution needs num_bins >= 512");
+    return avg_std(opt_.scenario == Scenario::kSame ? 1.0 : 1.0 / 3.0);
+  }
+
+ private:
+  void collect_value(const std::vector<float>& a) {
+    float mn = 0.0f, mx = 0.0f;
+    if (!a.empty()) {
+      mn = mx = a[0];
+      for (float v : a) {
+        mn = std::fmin(mn, v);
+        mx = std::fmax(mx, v);
+      }
+    }
+    const np::Scalar thr{static_cast<double>(std::max(std::fabs(mn), std::fabs(mx))), false};
+    if (hist_.empty()) {
+      set(np::histogram_uniform(a, opt_.num_bins, std::pair{np::Scalar{-thr.v, false}, thr}));
+      min_ = mn;
+      max_ = mx;
+      threshold_ = thr;
+      return;
+    }
+    min_ = std::min(min_, mn);
+    max_ = std::max(max_, mx);
+    if (thr.v <= threshold_.v) {
+      const auto h = np::histogram_uniform(
+          a, hist_.size(), std::pair{np::Scalar{-threshold_.v, threshold_.f64}, threshold_});
+      for (std::size_t i = 0; i < hist_.size(); ++i) hist_[i] += h.counts[i];
+      return;
+    }
+    if (threshold_.v == 0.0) {
+      auto h = np::histogram_uniform(a, hist_.size(), std::pair{np::Scalar{-thr.v, false}, thr});
+      for (std::size_t i = 0; i < hist_.size(); ++i) h.counts[i] += hist_[i];
+      set(std::move(h));
+      threshold_ = thr;
+      return;
+    }
+    // Widen by whole old bins on both sides (numpy 1.x: float64 scalars).
+    const std::size_t old_n = hist_.size();
+    const double old_stride = 2.0 * threshold_.v / static_cast<double>(old_n);
+    const double diff =
+        threshold_.f64
+            ? thr.v - threshold_.v
+            : static_cast<double>(static_cast<float>(thr.v) - static_cast<float>(threshold_.v));
+    const auto half = static_cast<std::size_t>(np::floor_divide(diff, old_stride) + 1);
+    const std::size_t new_n = old_n + 2 * half;
+    const np::Scalar new_thr{static_cast<double>(half) * old_stride + threshold_.v, true};
+    auto h = np::histogram_uniform(a, new_n, std::pair{np::Scalar{-new_thr.v, true}, new_thr});
+    for (std::size_t i = 0; i < old_n; ++i) h.counts[half + i] += hist_[i];
+    set(std::move(h));
+    threshold_ = new_thr;
+  }
+
+  void collect_absolute(const std::vector<float>& raw) {
+    float mn = 0.0f, mx = 0.0f;
+    if (!raw.empty()) {
+      mn = mx = raw[0];
+      for (float v : raw) {
+        mn = std::fmin(mn, v);
+        mx = std::fmax(mx, v);
+      }
+    }
+    std::vector<float> a(raw.size());
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::fabs(raw[i]);
+    if (hist_.empty()) {
+      set(np::histogram_uniform(a, opt_.num_bins, std::nullopt));
+      min_ = mn;
+      max_ = mx;
+      return;
+    }
+    float amax = 0.0f;
+    for (float v : a) amax = std::fmax(amax, v);
+    std::vector<double> edges(edges_.begin(), edges_.end());
+    if (amax > edges_.back()) {
+      const float width = edges_[1] - edges_[0];
+      const auto extra = np::arange_f32_scalars(edges_.back() + width, amax + width, width);
+      edges.insert(edges.end(), extra.begin(), extra.end());
+    }
+    auto counts = np::histogram_edges(a, edges);
+    for (std::size_t i = 0; i < hist_.size(); ++i) counts[i] += hist_[i];
+    hist_ = std::move(counts);
+    edges_.assign(edges.size(), 0.0f);
+    for (std::size_t i = 0; i < edges.size(); ++i) edges_[i] = static_cast<float>(edges[i]);
+    min_ = std::min(min_, mn);
+    max_ = std::max(max_, mx);
+  }
+
+  void set(np::Histogram h) {
+    hist_ = std::move(h.counts);
+    edges_ = std::move(h.edges);
+  }
+
+  // cumsum(hist / total), searchsorted (left), then clamped to the data.
+  TensorRange percentile_range() const {
+    std::int64_t total = 0;
+    for (auto c : hist_) total += c;
+    std::vector<double> cdf(hist_.size());
+    double acc = 0.0;
+    for (std::size_t i = 0; i < hist_.size(); ++i) {
+      acc += static_cast<double>(hist_[i]) / static_cast<double>(total);
+      cdf[i] = acc;
+    }
+    auto search = [&](double v) {
+      return static_cast<std::size_t>(std::lower_bound(cdf.begin(), cdf.end(), v) - cdf.begin());
+    };
+    TensorRange r;
+    if (opt_.symmetric) {
+      const float e = edges_[search(opt_.percentile / 100.0)];
+      r = {-e, e};
+    } else {
+      const double cut = (100.0 - opt_.percentile) / 200.0;
+      r = {edges_[search(cut)], edges_[search(1.0 - cut)]};
+    }
+    if (r.lowest < min_) r.lowest = min_;
+    if (r.highest > max_) r.highest = max_;
+    return r;
+  }
+
+  // smooth_distribution: zeros get eps, the others lose eps * zeros/nonzeros
+  // (float32 arithmetic); nullopt when all entries are zero.
+  static std::optional<std::vector<float>> smooth(const std::vector<std::int64_t>& p) {
+    std::size_t zeros = 0;
+    for (auto v : p) zeros += v == 0;
+    const std::size_t nonzeros = p.size() - zeros;
+    if (nonzeros == 0) return std::nullopt;
+    const double eps = 0.0001;
+    const double eps1 = eps * static_cast<double>(zeros) / static_cast<double>(nonzeros);
+    if (!(eps1 < 1.0)) return std::nullopt;  // ORT asserts here
+    std::vector<float> h(p.size());
+    const auto eps_f = static_cast<float>(eps), neg_eps1_f = static_cast<float>(-eps1);
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const float z = p[i] == 0 ? 1.0f : 0.0f, nz = 1.0f - z;
+      h[i] = static_cast<float>(p[i]) + (eps_f * z + neg_eps1_f * nz);
+    }
+    return h;
+  }
+
+  // scipy.stats.entropy(p, q): both normalised in float32, sum of
+  // p * log(p / q) (rel_entr in float64, stored float32), pairwise float32 sum.
+  static float kl_divergence(const std::vector<float>& p, const std::vector<float>& q) {
+    const float sp = np::pairwise_sum<float>(p.size(), [&](std::size_t i) { return p[i]; });
+    const float sq = np::pairwise_sum<float>(q.size(), [&](std::size_t i) { return q[i]; });
+    return np::pairwise_sum<float>(p.size(), [&](std::size_t i) {
+      const double x = p[i] / sp, y = q[i] / sq;
+      return static_cast<float>(x * std::log(x / y));
+    });
+  }
+
+  // get_entropy_threshold: KL divergence of every window symmetric around
+  // the zero bin, compressed to num_quantized_bins (TensorRT's method).
+  TensorRange entropy_range() const {
+    const std::size_t nbins = hist_.size();
+    const std::size_t zero = nbins / 2, half_q = opt_.num_quantized_bins / 2;
+    std::vector<float> kl;
+    std::vector<std::pair<float, float>> thr;
+    for (std::size_t i = half_q; i <= zero; ++i) {
+      const std::size_t start = zero - i;
+      const std::size_t end = std::min(zero + i + 1, nbins);
+      thr.emplace_back(edges_[start], edges_[end]);
+      std::vector<std::int64_t> sliced(hist_.begin() + static_cast<std::ptrdiff_t>(start),
+                                       hist_.begin() + static_cast<std::ptrdiff_t>(end));
+      std::vector<std::int64_t> p = sliced;
+      for (std::size_t j = 0; j < start; ++j) p.front() += hist_[j];
+      for (std::size_t j = end; j < nbins; ++j) p.back() += hist_[j];
+      const std::size_t nq = opt_.num_quantized_bins;
+      const std::size_t merged = sliced.size() / nq;
+      std::vector<std::int64_t> qb(nq, 0);
+      for (std::size_t b = 0; b < nq; ++b) {
+        for (std::size_t j = b * merged; j < (b + 1) * merged; ++j) qb[b] += sliced[j];
+      }
+      for (std::size_t j = nq * merged; j < sliced.size(); ++j) qb[nq - 1] += sliced[j];
+      std::vector<std::int64_t> q(p.size(), 0);
+      for (std::size_t b = 0; b < nq; ++b) {
+        std::int64_t norm = 0;
+        for (std::size_t j = b * merged; j < (b + 1) * merged; ++j) norm += p[j] != 0;
+        if (norm == 0) continue;
+        // Assigned into an int64 array: the quotient truncates.
+        const auto v =
+            static_cast<std::int64_t>(static_cast<double>(qb[b]) / static_cast<double>(norm));
+        for (std::size_t j = b * merged; j < (b + 1) * merged; ++j) q[j] = v;
+      }
+      const auto ps = smooth(p), qs = smooth(q);
+      kl.push_back(ps && qs ? kl_divergence(*ps, *qs) : std::numeric_limits<float>::infinity());
+    }
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < kl.size(); ++i) {
+      if (kl[i] < kl[best]) best = i;
+    }
+    TensorRange r{thr[best].first, thr[best].second};
+    if (r.lowest < min_) r.lowest = min_;
+    if (r.highest > max_) r.highest = max_;
+    return r;
+  }
+
+  // _avg_std over bin centres (float32 centres, float64 moments).
+  AvgStd avg_std(double power) const {
+    const std::size_t n = hist_.size();
+    std::vector<float> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = (edges_[i] + edges_[i + 1]) * 0.5f;
+    if (power != 1.0) {
+      for (auto& v : values) {
+        float fact = std::fabs(v) / v;
+        if (!std::isfinite(fact)) fact = 1.0f;
+        v = std::pow(std::fabs(v), static_cast<float>(power)) * fact;
+      }
+    }
+    std::int64_t total = 0;
+    for (auto c : hist_) total += c;
+    const double sum1 = np::pairwise_sum<double>(
+        n, [&](std::size_t i) { return static_cast<double>(hist_[i]) * values[i]; });
+    const double avg = sum1 / static_cast<double>(total);
+    const double sum2 = np::pairwise_sum<double>(n, [&](std::size_t i) {
+      return static_cast<double>(hist_[i]) * static_cast<double>(values[i] * values[i]);
+    });
+    const double sd =
+        std::pow(sum2 / static_cast<double>(total) - avg * avg, 0.5);  // Python ** 0.5
+    return {static_cast<float>(avg), static_cast<float>(sd)};
+  }
+
+  Options opt_;
+  std::vector<std::int64_t> hist_;
+  std::vector<float> edges_;
+  float min_ = 0.0f, max_ = 0.0f;
+  np::Scalar threshold_{0.0, false};
+};
+
+// The std of all finite FLOAT8E4M3FN values, as numpy computes it
+// (compute_scale_zp_float8's std_f8).
+inline float e4m3fn_std_f8() {
+  std::vector<float> v;
+  for (std::uint32_t b = 0; b < 256; ++b) {
+    const float f = e4m3fn_to_f32(static_cast<std::uint8_t>(b));
+    if (std::isfinite(f)) v.push_back(f);
+  }
+  return np::std_f32(v);
+}
+
+// compute_scale_zp_float8 for FLOAT8E4M3FN: scale = std / std_f8, zp 0.
+inline float float8_scale_from_std(float std) { return std / e4m3fn_std_f8(); }
+
+}  // namespace edgequant::onnx
+
+EDGEQUANT_FP_STRICT_END
+// ==== file: edgequant/transcode.hpp
+// Lossless transcoding between quantized formats of different ecosystems
+// (GGUF blocks, ONNX Runtime MatMulNBits, NNCF, MLX): the codes and scales are
+// carried over without re-quantizing when the target can hold them, with a
+// dequantize + quantize fallback otherwise. The exactness of every supported
+// pair is published in docs/transcoding.md.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+namespace ggml {
+
+// ggml Q4_1 (specs/ggml-quants.md §4.3), a local decoder/encoder for the
+// transcoder until the ggml Q4_1 scheme lands: d, m (fp16), 16 bytes of
+// nibbles (x[j] low, x[j+16] high); value = q * d + m in float32.
+struct Q4_1Block {
+  f16_bits d, m;
+  std::uint8_t qs[16];
+};
+static_assert(sizeof(Q4_1Block) == 20);
+
+// quantize_row_q4_1_ref (no importance).
+inline void quantize_row_q4_1_local(const float* x, Q4_1Block* y, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n / 32; ++i) {
+    const float* xb = x + 32 * i;
+    float mn = 3.402823466e38f, mx = -3.402823466e38f;
+    for (int j = 0; j < 32; ++j) {
+      if (xb[j] < mn) mn = xb[j];
+      if (xb[j] > mx) mx = xb[j];
+    }
+    const float d = (mx - mn) / 15;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    y[i].d = f32_to_f16(d);
+    y[i].m = f32_to_f16(mn);
+    for (int j = 0; j < 16; ++j) {
+      const auto q0 = static_cast<std::int8_t>((xb[j] - mn) * id + 0.5f);
+      const auto q1 = static_cast<std::int8_t>((xb[j + 16] - mn) * id + 0.5f);
+      const int a = q0 < 15 ? q0 : 15, b = q1 < 15 ? q1 : 15;
+      y[i].qs[j] = static_cast<std::uint8_t>(a | (b << 4));
+    }
+  }
+}
+
+inline void dequantize_row_q4_1_local(const Q4_1Block* x, float* y, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n / 32; ++i) {
+    const float d = f16_to_f32(x[i].d), m = f16_to_f32(x[i].m);
+    for (int j = 0; j < 16; ++j) {
+      y[32 * i + j] = static_cast<float>(x[i].qs[j] & 15) * d + m;
+      y[32 * i + j + 16] = static_cast<float>(x[i].qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+}  // namespace ggml
+
+// A ggml-typed tensor: rows of blocks.
+struct GgmlTensor {
+  GgmlType type = GgmlType::kF32;
+  std::size_t rows = 0, cols = 0;
+  std::vector<std::uint8_t> data;
+};
+
+// A quantized tensor of any supported ecosystem.
+using QuantTensor = std::variant<GgmlTensor, QuantizedPlanes>;
+
+// Where to transcode to: a ggml type, or a plane scheme with its weight type.
+struct TranscodeTarget {
+  std::optional<GgmlType> ggml;
+  const PlaneSchemeInfo* plane = nullptr;
+  FloatType dtype = FloatType::kF16;
+};
+
+enum class Exactness : std::uint8_t {
+  kExact,                   // dequantized floats identical before and after (see zero_signs_differ)
+  kExactUpToScaleRounding,  // codes carried over; scales (or the target's dequant arithmetic) round
+  kLossy,                   // dequantize + re-quantize
+};
+
+constexpr std::string_view exactness_name(Exactness e) noexcept {
+  switch (e) {
+    case Exactness::kExact:
+      return "exact";
+    case Exactness::kExactUpToScaleRounding:
+      return "exact up to scale-dtype rounding";
+    case Exactness::kLossy:
+      return "lossy";
+  }
+  return "?";
+}
+
+struct Transcoded {
+  QuantTensor tensor;
+  Exactness exactness = Exactness::kLossy;
+  bool direct = false;  // codes carried over (no re-quantization)
+  // kExact with zeros of another sign: a bias form c*s + b gives +0 where a
+  // zero-point form (c - z)*s gives -0 (negative scale, c == z).
+  bool zero_signs_differ = false;
+  double rmse = 0.0;  // between the source's and the result's dequantized values
+  std::string how;    // one line: the mapping used
+};
+
+inline std::string quant_name(const QuantTensor& t) {
+  if (const auto* g = std::get_if<GgmlTensor>(&t)) return std::string(ggml_type_name(g->type));
+  const auto& p = std::get<QuantizedPlanes>(t);
+  return p.scheme ? std::string(p.scheme->name) + ":" + std::string(float_type_name(p.dtype)) : "?";
+}
+
+// Dequantizes any supported quantized tensor to float32 [rows, cols].
+inline Status dequantize_any(const QuantTensor& t, std::span<float> out, unsigned threads = 1) {
+  if (const auto* p = std::get_if<QuantizedPlanes>(&t)) return dequantize_planes(*p, out, threads);
+  const auto& g = std::get<GgmlTensor>(t);
+  if (out.size() != g.rows * g.cols) return make_error(Errc::kBadArgument, "output size mismatch");
+  if (g.type == GgmlType::kQ4_1) {
+    if (g.cols % 32 || g.data.size() != g.rows * g.cols / 32 * sizeof(ggml::Q4_1Block)) {
+      return make_error(Errc::kBadArgument, "Q4_1 data does not match its shape");
+    }
+    for (std::size_t r = 0; r < g.rows; ++r) {
+      ggml::dequantize_row_q4_1_local(
+          reinterpret_cast<const ggml::Q4_1Block*>(g.data.data()) + r * g.cols / 32,
+          out.data() + r * g.cols, g.cols);
+    }
+    return {};
+  }
+  return dequantize(g.type, std::as_bytes(std::span(g.data)), g.cols, out, threads);
+}
+
+namespace detail {
+
+// Every integer block format in one form: per row, unsigned codes c and per
+// group a scale s with either an integer zero point z (value (c - z) * s) or
+// a bias b (value c * s + b).
+struct LinearBlocks {
+  int bits = 0;
+  std::size_t group = 0, rows = 0, cols = 0;
+  std::vector<std::uint8_t> codes;  // rows * cols
+  std::vector<float> scale;         // rows * cols / group
+  FloatType scale_type = FloatType::kF16;
+  bool has_bias = false;
+  std::vector<float> bias;       // has_bias
+  std::vector<std::int32_t> zp;  // !has_bias
+};
+
+inline std::size_t ngroups(const LinearBlocks& l) { return l.rows * (l.cols / l.group); }
+
+// ggml's nibble order inside a 32-block: j in the low nibble of byte j, j+16 high.
+inline void ggml_nibbles_to_codes(const std::uint8_t* qs, std::uint8_t* c) {
+  for (int j = 0; j < 16; ++j) {
+    c[j] = qs[j] & 15;
+    c[j + 16] = qs[j] >> 4;
+  }
+}
+inline void codes_to_ggml_nibbles(const std::uint8_t* c, std::uint8_t* qs) {
+  for (int j = 0; j < 16; ++j) qs[j] = static_cast<std::uint8_t>((c[j] & 15) | (c[j + 16] << 4));
+}
+
+inline std::optional<LinearBlocks> ggml_to_linear(const GgmlTensor& g) {
+  LinearBlocks l;
+  l.rows = g.rows;
+  l.cols = g.cols;
+  l.group = 32;
+  if (g.cols % 32) return std::nullopt;
+  const std::size_t nb = g.rows * g.cols / 32;
+  l.codes.resize(g.rows * g.cols);
+  l.scale.resize(nb);
+  l.scale_type = FloatType::kF16;
+  const std::uint8_t* p = g.data.data();
+  switch (g.type) {
+    case GgmlType::kQ4_0:
+      if (g.data.size() != nb * 18) return std::nullopt;
+      l.bits = 4;
+      l.zp.assign(nb, 8);
+      for (std::size_t b = 0; b < nb; ++b, p += 18) {
+        l.scale[b] = f16_to_f32(static_cast<f16_bits>(p[0] | p[1] << 8));
+        ggml_nibbles_to_codes(p + 2, l.codes.data() + 32 * b);
+      }
+      return l;
+    case GgmlType::kQ8_0:
+      if (g.data.size() != nb * 34) return std::nullopt;
+      l.bits = 8;
+      l.zp.assign(nb, 128);
+      for (std::size_t b = 0; b < nb; ++b, p += 34) {
+        l.scale[b] = f16_to_f32(static_cast<f16_bits>(p[0] | p[1] << 8));
+        for (int j = 0; j < 32; ++j)
+          l.codes[32 * b + static_cast<std::size_t>(j)] = p[2 + j] ^ 0x80;
+      }
+      return l;
+    case GgmlType::kQ4_1:
+      if (g.data.size() != nb * 20) return std::nullopt;
+      l.bits = 4;
+      l.has_bias = true;
+      l.bias.resize(nb);
+      for (std::size_t b = 0; b < nb; ++b, p += 20) {
+        l.scale[b] = f16_to_f32(static_cast<f16_bits>(p[0] | p[1] << 8));
+        l.bias[b] = f16_to_f32(static_cast<f16_bits>(p[2] | p[3] << 8));
+        ggml_nibbles_to_codes(p + 4, l.codes.data() + 32 * b);
+      }
+      return l;
+    default:
+      return std::nullopt;
+  }
+}
+
+// Row-buffer views of a plane tensor's rows (flat planes unpacked).
+inline std::array<std::vector<std::uint8_t>, kMaxPlanes> row_planes(const QuantizedPlanes& q) {
+  std::array<std::vector<std::uint8_t>, kMaxPlanes> r;
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    if (q.specs[p].flat) {
+      r[p].resize(q.rows * q.specs[p].row_elems);
+      unpack_bits(q.data[p].data(), r[p].size(), q.specs[p].elem_bits, r[p].data());
+    } else {
+      r[p] = q.data[p];
+    }
+  }
+  return r;
+}
+
+inline std::optional<LinearBlocks> planes_to_linear(const QuantizedPlanes& q) {
+  const PlaneSchemeInfo& s = *q.scheme;
+  LinearBlocks l;
+  l.rows = q.rows;
+  l.cols = q.cols;
+  l.bits = s.bits;
+  const auto rp = row_planes(q);
+  const std::string_view n = s.name;
+  auto load_scales = [&](FloatType t) {
+    l.scale_type = t;
+    const std::size_t tb = float_type_bytes(t);
+    l.scale.resize(rp[1].size() / tb);
+    for (std::size_t i = 0; i < l.scale.size(); ++i)
+      l.scale[i] = load_float(t, rp[1].data() + i * tb);
+  };
+  if (s.family == "ort") {
+    const std::size_t block = q.specs[0].dims[2] * 8 / static_cast<std::size_t>(s.bits);
+    if (q.cols % block) return std::nullopt;  // partial blocks have no counterpart elsewhere
+    l.group = block;
+    load_scales(q.dtype);
+    l.codes.resize(q.rows * q.cols);
+    unpack_bits(rp[0].data(), l.codes.size(), s.bits, l.codes.data());
+    const std::size_t nbr = q.cols / block;
+    l.zp.assign(ngroups(l), 1 << (s.bits - 1));
+    if (!rp[2].empty()) {
+      const std::size_t zrb = q.specs[2].row_bytes;
+      const int per = 8 / s.bits;
+      for (std::size_t r = 0; r < q.rows; ++r) {
+        for (std::size_t b = 0; b < nbr; ++b) {
+          l.zp[r * nbr + b] =
+              (rp[2][r * zrb + b / static_cast<std::size_t>(per)] >>
+               ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits))) &
+              ((1 << s.bits) - 1);
+        }
+      }
+    }
+    return l;
+  }
+  if (s.family == "mlx" && n.find("fp") == std::string_view::npos) {
+    l.group = s.group;
+    load_scales(q.dtype);
+    l.codes.resize(q.rows * q.cols);
+    unpack_bits(rp[0].data(), l.codes.size(), s.bits, l.codes.data());
+    l.has_bias = true;
+    l.bias.resize(l.scale.size());
+    const std::size_t tb = float_type_bytes(q.dtype);
+    for (std::size_t i = 0; i < l.bias.size(); ++i)
+      l.bias[i] = load_float(q.dtype, rp[2].data() + i * tb);
+    return l;
+  }
+  if (s.family == "nncf" && n.find(":int") != std::string_view::npos) {
+    const std::size_t gl = s.group > 2 ? s.group : q.cols;
+    l.group = gl;
+    load_scales(FloatType::kF16);
+    l.codes.resize(q.rows * q.cols);
+    unpack_bits(rp[0].data(), l.codes.size(), s.bits, l.codes.data());
+    const bool sym = n.find("_sym") != std::string_view::npos;
+    if (sym) {
+      for (auto& c : l.codes)
+        c = static_cast<std::uint8_t>(c ^ (1 << (s.bits - 1)));  // i4/i8 -> offset binary
+      l.zp.assign(ngroups(l), 1 << (s.bits - 1));
+    } else {
+      l.zp.assign(rp[2].begin(), rp[2].end());
+    }
+    return l;
+  }
+  return std::nullopt;
+}
+
+// Value in the target type; `rounded` is set when it does not fit exactly.
+inline float convert_float(float v, FloatType to, bool& rounded) {
+  const float r = round_to(to, v);
+  if (f32_bits(r) != f32_bits(v)) rounded = true;
+  return r;
+}
+
+// The bias of a zero-point group (value c*s + b == (c - z)*s). A zero scale
+// keeps its own signed zero, so that the codes equal to z (all of them in a
+// zero block) decode to the same signed zero as before.
+inline float bias_of(std::int32_t z, float s) { return s == 0.0f ? s : -static_cast<float>(z) * s; }
+
+// Integer zero point of every group (z such that value = (c - z) * s): from
+// a zero-point form directly, from a bias form when b == -z * s exactly.
+inline std::optional<std::vector<std::int32_t>> zero_points(const LinearBlocks& l) {
+  if (!l.has_bias) return l.zp;
+  std::vector<std::int32_t> z(l.bias.size());
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    if (l.scale[i] == 0.0f) return std::nullopt;
+    const float q = -l.bias[i] / l.scale[i];
+    if (!(q >= 0.0f && q < static_cast<float>(1 << l.bits)) || std::nearbyint(q) != q)
+      return std::nullopt;
+    z[i] = static_cast<std::int32_t>(q);
+    if (-static_cast<float>(z[i]) * l.scale[i] != l.bias[i]) return std::nullopt;
+  }
+  return z;
+}
+
+// Allocates a plane tensor and fills it row by row; flat planes are packed.
+template <class F>
+QuantizedPlanes build_planes(const PlaneSchemeInfo& s, std::size_t rows, std::size_t cols,
+                             FloatType t, F&& fill) {
+  QuantizedPlanes q;
+  q.scheme = &s;
+  q.rows = rows;
+  q.cols = cols;
+  q.dtype = t;
+  q.specs = s.planes(rows, cols, t);
+  std::array<std::vector<std::uint8_t>, kMaxPlanes> bufs;
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) bufs[p].assign(rows * q.specs[p].row_bytes, 0);
+  for (std::size_t r = 0; r < rows; ++r) {
+    RowPlanes o;
+    for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+      o.p[p] = q.specs[p].row_bytes ? bufs[p].data() + r * q.specs[p].row_bytes : nullptr;
+    }
+    fill(r, o);
+  }
+  for (std::size_t p = 0; p < kMaxPlanes; ++p) {
+    if (q.specs[p].flat) {
+      q.data[p].assign(q.specs[p].file_bytes(rows), 0);
+      pack_bits(bufs[p].data(), rows * q.specs[p].row_elems, q.specs[p].elem_bits,
+                q.data[p].data());
+    } else {
+      q.data[p] = std::move(bufs[p]);
+    }
+  }
+  return q;
+}
+
+// Carries codes and scales into the target when its format can hold them.
+// `rounded`: a scale or bias had to be rounded to the target's type.
+inline std::optional<QuantTensor> linear_to_target(const LinearBlocks& l, const TranscodeTarget& to,
+                                                   bool& rounded, std::string& how) {
+  const std::size_t ng_row = l.cols / l.group;
+  if (to.ggml) {
+    const GgmlType t = *to.ggml;
+    if (l.group != 32) return std::nullopt;
+    GgmlTensor g{t, l.rows, l.cols, {}};
+    const std::size_t nb = l.rows * ng_row;
+    if (t == GgmlType::kQ4_0 || t == GgmlType::kQ8_0) {
+      const int bits = t == GgmlType::kQ4_0 ? 4 : 8, mid = 1 << (bits - 1);
+      if (l.bits != bits) return std::nullopt;
+      const auto z = zero_points(l);
+      if (!z) return std::nullopt;
+      for (auto v : *z) {
+        if (v != mid) return std::nullopt;
+      }
+      const std::size_t bb = t == GgmlType::kQ4_0 ? 18 : 34;
+      g.data.assign(nb * bb, 0);
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint8_t* p = g.data.data() + b * bb;
+        const f16_bits d = f32_to_f16(convert_float(l.scale[b], FloatType::kF16, rounded));
+        p[0] = static_cast<std::uint8_t>(d);
+        p[1] = static_cast<std::uint8_t>(d >> 8);
+        const std::uint8_t* c = l.codes.data() + 32 * b;
+        if (bits == 4) {
+          codes_to_ggml_nibbles(c, p + 2);
+        } else {
+          for (int j = 0; j < 32; ++j) p[2 + j] = c[j] ^ 0x80;
+        }
+      }
+      how = "codes and scales carried over (zero point " + std::to_string(mid) + ")";
+      return g;
+    }
+    if (t == GgmlType::kQ4_1) {
+      if (l.bits != 4) return std::nullopt;
+      g.data.assign(nb * 20, 0);
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::uint8_t* p = g.data.data() + b * 20;
+        const float bias = l.has_bias ? l.bias[b] : bias_of(l.zp[b], l.scale[b]);
+        const f16_bits d = f32_to_f16(convert_float(l.scale[b], FloatType::kF16, rounded));
+        const f16_bits m = f32_to_f16(convert_float(bias, FloatType::kF16, rounded));
+        p[0] = static_cast<std::uint8_t>(d);
+        p[1] = static_cast<std::uint8_t>(d >> 8);
+        p[2] = static_cast<std::uint8_t>(m);
+        p[3] = static_cast<std::uint8_t>(m >> 8);
+        codes_to_ggml_nibbles(l.codes.data() + 32 * b, p + 4);
+      }
+      how = l.has_bias ? "codes, scales and biases carried over"
+                       : "codes carried over, bias = -zero_point * scale";
+      return g;
+    }
+    return std::nullopt;
+  }
+  const PlaneSchemeInfo& s = *to.plane;
+  if (s.bits != l.bits) return std::nullopt;
+  const std::string_view n = s.name;
+  const int mid = 1 << (l.bits - 1);
+  if (s.family == "ort") {
+    const auto specs = s.planes(1, l.cols, to.dtype);
+    const std::size_t block = specs[0].dims[2] * 8 / static_cast<std::size_t>(s.bits);
+    if (block != l.group || !s.check(l.cols, to.dtype)) return std::nullopt;
+    const bool sym = n.ends_with(":sym");
+    const auto z = zero_points(l);
+    if (!z) return std::nullopt;
+    if (sym) {
+      for (auto v : *z) {
+        if (v != mid) return std::nullopt;
+      }
+    }
+    const std::size_t tb = float_type_bytes(to.dtype),
+                      blob = block * static_cast<std::size_t>(s.bits) / 8;
+    const int per = 8 / s.bits;
+    auto q = build_planes(s, l.rows, l.cols, to.dtype, [&](std::size_t r, RowPlanes o) {
+      for (std::size_t b = 0; b < ng_row; ++b) {
+        const std::size_t gi = r * ng_row + b;
+        pack_bits(l.codes.data() + gi * block, block, s.bits, o.p[0] + b * blob);
+        store_float(to.dtype, convert_float(l.scale[gi], to.dtype, rounded), o.p[1] + b * tb);
+        if (!sym) {
+          const std::size_t sh =
+              (b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits);
+          o.p[2][b / static_cast<std::size_t>(per)] |= static_cast<std::uint8_t>((*z)[gi] << sh);
+        }
+      }
+      if (!sym) {  // ORT fills the unused lanes of the last byte with 2^(bits-1)
+        for (std::size_t b = ng_row; b % static_cast<std::size_t>(per) != 0; ++b) {
+          o.p[2][b / static_cast<std::size_t>(per)] |= static_cast<std::uint8_t>(
+              mid << ((b % static_cast<std::size_t>(per)) * static_cast<std::size_t>(s.bits)));
+        }
+      }
+    });
+    how = sym ? "codes and scales carried over (implicit zero point " + std::to_string(mid) + ")"
+              : "codes, scales and zero points carried over";
+    return q;
+  }
+  if (s.family == "mlx" && n.find("fp") == std::string_view::npos) {
+    if (s.group != l.group || !s.check(l.cols, to.dtype)) return std::nullopt;
+    const std::size_t tb = float_type_bytes(to.dtype),
+                      gbytes = l.group * static_cast<std::size_t>(s.bits) / 8;
+    auto q = build_planes(s, l.rows, l.cols, to.dtype, [&](std::size_t r, RowPlanes o) {
+      for (std::size_t b = 0; b < ng_row; ++b) {
+        const std::size_t gi = r * ng_row + b;
+        pack_bits(l.codes.data() + gi * l.group, l.group, s.bits, o.p[0] + b * gbytes);
+        store_float(to.dtype, convert_float(l.scale[gi], to.dtype, rounded), o.p[1] + b * tb);
+        const float bias = l.has_bias ? l.bias[gi] : bias_of(l.zp[gi], l.scale[gi]);
+        store_float(to.dtype, convert_float(bias, to.dtype, rounded), o.p[2] + b * tb);
+      }
+    });
+    how = l.has_bias ? "codes, scales and biases carried over"
+                     : "codes carried over, bias = -zero_point * scale";
+    return q;
+  }
+  if (s.family == "nncf" && n.find(":int") != std::string_view::npos) {
+    const std::size_t gl = s.group > 2 ? s.group : l.cols;
+    if (gl != l.group || !s.check(l.cols, FloatType::kF32)) return std::nullopt;
+    const bool sym = n.find("_sym") != std::string_view::npos;
+    const auto z = zero_points(l);
+    if (!z) return std::nullopt;
+    if (sym) {
+      for (auto v : *z) {
+        if (v != mid) return std::nullopt;
+      }
+    }
+    auto q = build_planes(s, l.rows, l.cols, FloatType::kF32, [&](std::size_t r, RowPlanes o) {
+      std::vector<std::uint8_t> c(l.codes.begin() + static_cast<std::ptrdiff_t>(r * l.cols),
+                                  l.codes.begin() + static_cast<std::ptrdiff_t>((r + 1) * l.cols));
+      if (sym) {
+        for (auto& v : c)
+          v = static_cast<std::uint8_t>(v ^ mid);  // offset binary -> two's complement
+      }
+      pack_bits(c.data(), l.cols, s.bits, o.p[0]);
+      for (std::size_t b = 0; b < ng_row; ++b) {
+        const std::size_t gi = r * ng_row + b;
+        store_f16(convert_float(l.scale[gi], FloatType::kF16, rounded), o.p[1] + 2 * b);
+        if (!sym) o.p[2][b] = static_cast<std::uint8_t>((*z)[gi]);
+      }
+    });
+    q.dtype = FloatType::kF32;
+    how = sym ? "codes and scales carried over (i" + std::to_string(l.bits) + " = code - " +
+                    std::to_string(mid) + ")"
+              : "codes, scales and zero points carried over";
+    return q;
+  }
+  return std::nullopt;
+}
+
+// MX formats with identical bytes: MLX mxfp4/mxfp8 and NNCF MXFP4/MXFP8_E4M3
+// (E2M1 or E4M3 codes LSB-first, one E8M0 byte per 32).
+inline std::optional<QuantTensor> mx_copy(const QuantizedPlanes& q, const TranscodeTarget& to,
+                                          std::string& how) {
+  if (!to.plane || !q.scheme) return std::nullopt;
+  auto kind = [](std::string_view n) -> int {
+    if (n == "mlx:mxfp4" || n == "nncf:mxfp4") return 4;
+    if (n == "mlx:mxfp8" || n == "nncf:mxfp8_e4m3") return 8;
+    return 0;
+  };
+  const int k = kind(q.scheme->name);
+  if (k == 0 || k != kind(to.plane->name)) return std::nullopt;
+  QuantizedPlanes r;
+  r.scheme = to.plane;
+  r.rows = q.rows;
+  r.cols = q.cols;
+  r.dtype = to.plane->family == "mlx" ? to.dtype : FloatType::kF32;
+  r.specs = to.plane->planes(q.rows, q.cols, r.dtype);
+  r.data = q.data;
+  how = "codes and E8M0 scales carried over byte for byte";
+  return r;
+}
+
+inline double rmse(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - b[i];
+    s += d * d;
+  }
+  return a.empty() ? 0.0 : std::sqrt(s / static_cast<double>(a.size()));
+}
+
+}  // namespace detail
+
+// Quantizes float32 rows into a target (ggml type or plane scheme).
+inline Expected<QuantTensor> quantize_to(const TranscodeTarget& to, std::span<const float> src,
+                                         std::size_t cols, unsigned threads = 1) {
+  if (to.plane) {
+    auto q = quantize_planes(*to.plane, src, cols, PlaneOptions{to.dtype, threads});
+    if (!q) return q.error();
+    return QuantTensor(std::move(*q));
+  }
+  if (!to.ggml) return make_error(Errc::kBadArgument, "no transcoding target");
+  GgmlTensor g{*to.ggml, cols ? src.size() / cols : 0, cols, {}};
+  if (*to.ggml == GgmlType::kQ4_1) {
+    if (cols == 0 || cols % 32 || src.size() % cols)
+      return make_error(Errc::kBadArgument, "Q4_1 needs rows of a multiple of 32");
+    g.data.resize(src.size() / 32 * sizeof(ggml::Q4_1Block));
+    for (std::size_t r = 0; r < g.rows; ++r) {
+      ggml::quantize_row_q4_1_local(
+          src.data() + r * cols, reinterpret_cast<ggml::Q4_1Block*>(g.data.data()) + r * cols / 32,
+          cols);
+    }
+    return QuantTensor(std::move(g));
+  }
+  if (cols == 0 || cols % ggml_type_info(*to.ggml).block_elems || src.size() % cols) {
+    return make_error(Errc::kBadArgument,
+                      "row length does not fit " + std::string(ggml_type_name(*to.ggml)));
+  }
+  g.data.resize(g.rows * ggml_row_bytes(*to.ggml, cols));
+  QuantizeOptions opt;
+  opt.threads = threads;
+  EDGEQUANT_TRY(quantize(*to.ggml, src, cols, std::as_writable_bytes(std::span(g.data)), opt));
+  return QuantTensor(std::move(g));
+}
+
+inline std::pair<std::size_t, std::size_t> quant_shape(const QuantTensor& t) {
+  if (const auto* g = std::get_if<GgmlTensor>(&t)) return {g->rows, g->cols};
+  const auto& p = std::get<QuantizedPlanes>(t);
+  return {p.rows, p.cols};
+}
+
+// Converts src to the target format: codes and scales are carried over when
+// the target can hold them (direct), otherwise src is dequantized and
+// re-quantized (lossy). The result says which, and how exact it is, measured
+// by dequantizing both: kExact means bit-identical floats.
+inline Expected<Transcoded> transcode(const QuantTensor& src, const TranscodeTarget& to,
+                                      unsigned threads = 1) {
+  const auto [rows, cols] = quant_shape(src);
+  std::vector<float> before(rows * cols);
+  EDGEQUANT_TRY(dequantize_any(src, before, threads));
+  Transcoded out;
+  bool rounded = false;
+  std::optional<QuantTensor> direct;
+  if (const auto* p = std::get_if<QuantizedPlanes>(&src)) direct = detail::mx_copy(*p, to, out.how);
+  if (!direct) {
+    std::optional<detail::LinearBlocks> l;
+    if (const auto* g = std::get_if<GgmlTensor>(&src)) {
+      l = detail::ggml_to_linear(*g);
+    } else {
+      l = detail::planes_to_linear(std::get<QuantizedPlanes>(src));
+    }
+    if (l) direct = detail::linear_to_target(*l, to, rounded, out.how);
+  }
+  if (direct) {
+    out.tensor = std::move(*direct);
+    out.direct = true;
+  } else {
+    auto q = quantize_to(to, before, cols, threads);
+    if (!q) return q.error();
+    out.tensor = std::move(*q);
+    out.how = "dequantized and re-quantized";
+  }
+  std::vector<float> after(rows * cols);
+  EDGEQUANT_TRY(dequantize_any(out.tensor, after, threads));
+  const bool bit_identical =
+      std::memcmp(before.data(), after.data(), before.size() * sizeof(float)) == 0;
+  bool equal = true;
+  for (std::size_t i = 0; i < before.size() && equal; ++i) equal = before[i] == after[i];
+  out.rmse = detail::rmse(before, after);
+  out.exactness = !out.direct ? Exactness::kLossy
+                  : equal     ? Exactness::kExact
+                              : Exactness::kExactUpToScaleRounding;
+  out.zero_signs_differ = out.exactness == Exactness::kExact && !bit_identical;
+  if (out.direct && rounded) out.how += "; scales rounded to the target type";
+  return out;
+}
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 #endif  // HWY_ONCE

@@ -20,8 +20,8 @@ namespace edgequant::HWY_NAMESPACE {
 #if (HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2) || HWY_ARCH_ARM_A64
 template <>
 struct SimdKernels<F16> {
-  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, F16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::Rebind<hwy::float16_t, decltype(df)> dh;
     const std::size_t N = hn::Lanes(df);
@@ -62,8 +62,8 @@ struct SimdKernels<F16> {
 // bf16 with ggml's rule in integer arithmetic: the same on every target.
 template <>
 struct SimdKernels<BF16> {
-  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y,
-                           std::size_t n, const float*) {
+  static void quantize_row(const float* HWY_RESTRICT x, BF16::Block* HWY_RESTRICT y, std::size_t n,
+                           const float*) {
     const hn::ScalableTag<float> df;
     const hn::RebindToUnsigned<decltype(df)> du;
     const hn::RebindToSigned<decltype(df)> di;

@@ -14,7 +14,7 @@ EDGEQUANT_FP_STRICT_BEGIN
 
 namespace edgequant::ggml {
 
-inline constexpr int kQK_K = 256;           // super-block size
+inline constexpr int kQK_K = 256;              // super-block size
 inline constexpr float kGroupMaxEps = 1e-15f;  // §0.2 GROUP_MAX_EPS
 
 // nearest_int (§0.2): add 1.5*2^23 and read the low mantissa bits. Equals rintf

@@ -56,10 +56,10 @@ struct GgmlTypeInfo {
   std::string_view name;      // ggml_type_name spelling ("q4_K")
   std::uint32_t block_elems;  // 0: removed / unknown id
   std::uint32_t block_bytes;
-  bool quantized;             // block-quantized (vs plain scalar elements)
-  bool weight;                // accepted by ggml_quantize_chunk (or F32 memcpy)
-  bool requires_imatrix;      // ggml_quantize_requires_imatrix
-  GgmlType vec_dot_type;      // activation type of the CPU dot product
+  bool quantized;         // block-quantized (vs plain scalar elements)
+  bool weight;            // accepted by ggml_quantize_chunk (or F32 memcpy)
+  bool requires_imatrix;  // ggml_quantize_requires_imatrix
+  GgmlType vec_dot_type;  // activation type of the CPU dot product
 };
 
 namespace detail {

@@ -19,8 +19,8 @@ struct Q4_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ4_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 18;
   struct Block {
-    f16_bits d;             // scale
-    std::uint8_t qs[16];    // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
+    f16_bits d;           // scale
+    std::uint8_t qs[16];  // x[j] low nibble, x[j+16] high nibble; value (q - 8) * d
   };
 
   static void quantize_row_ref(const float* x, Block* y, std::size_t n,

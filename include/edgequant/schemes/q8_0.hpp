@@ -44,8 +44,8 @@ struct Q8_0 {
   static constexpr GgmlType ggml_type = GgmlType::kQ8_0;
   static constexpr std::size_t block_elems = 32, block_bytes = 34;
   struct Block {
-    f16_bits d;            // scale = amax / 127
-    std::int8_t qs[32];    // x[j] ≈ qs[j] * d
+    f16_bits d;          // scale = amax / 127
+    std::int8_t qs[32];  // x[j] ≈ qs[j] * d
   };
 
   // Reference quantizer (quantize_row_q8_0_ref): round half away from zero.

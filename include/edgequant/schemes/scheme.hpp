@@ -22,28 +22,28 @@ namespace edgequant {
 //       Row-level because ggml's quantizers use row statistics (sigma2 of the row).
 //   S::dequantize_row_ref(const Block* x, float* y, size_t n)
 template <class S>
-concept Scheme =
-    requires {
-      { S::name } -> std::convertible_to<std::string_view>;
-      { S::block_elems } -> std::convertible_to<std::size_t>;
-      { S::block_bytes } -> std::convertible_to<std::size_t>;
-      typename S::Block;
-    } && sizeof(typename S::Block) == S::block_bytes &&
-    std::is_trivially_copyable_v<typename S::Block> &&
-    std::is_standard_layout_v<typename S::Block> &&
-    requires(const float* x, typename S::Block* qb, const typename S::Block* cqb, float* y,
-             std::size_t n, const float* w) {
-      S::quantize_row_ref(x, qb, n, w);
-      S::dequantize_row_ref(cqb, y, n);
-    };
+concept Scheme = requires {
+  { S::name } -> std::convertible_to<std::string_view>;
+  { S::block_elems } -> std::convertible_to<std::size_t>;
+  { S::block_bytes } -> std::convertible_to<std::size_t>;
+  typename S::Block;
+}
+&&sizeof(typename S::Block) ==
+    S::block_bytes&& std::is_trivially_copyable_v<typename S::Block>&& std::is_standard_layout_v<
+        typename S::Block>&& requires(const float* x, typename S::Block* qb,
+                                      const typename S::Block* cqb, float* y, std::size_t n,
+                                      const float* w) {
+  S::quantize_row_ref(x, qb, n, w);
+  S::dequantize_row_ref(cqb, y, n);
+};
 
 // A ggml scheme also names its ggml type id; the rest of its traits (name,
 // bits, imatrix rules) come from the ggml type table.
 template <class S>
 concept GgmlScheme = Scheme<S> && requires {
   { S::ggml_type } -> std::convertible_to<GgmlType>;
-} && ggml_type_info(S::ggml_type).block_elems == S::block_elems &&
-                     ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
+} && ggml_type_info(S::ggml_type)
+.block_elems == S::block_elems&& ggml_type_info(S::ggml_type).block_bytes == S::block_bytes;
 
 // Optional: `S::first_invalid_block(const Block*, size_t nblocks)` returns the
 // first block whose stored scale is Inf/NaN (ggml_validate_row_data's rule), so
