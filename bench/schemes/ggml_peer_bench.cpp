@@ -108,7 +108,7 @@ void BM_ggml_activation(benchmark::State& state, GgmlType t) {
                                        [&] { return q == eqbench::our_activation(t, x); });
 }
 
-const bool registered = [] {
+const bool peer_registered = [] {
   auto& p = eqpeer::ggml_peer();
   if (!p.ok()) {
     std::fprintf(stderr, "eq_bench: ggml side-by-side benchmarks skipped: %s\n", p.error().c_str());

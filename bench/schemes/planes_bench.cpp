@@ -43,7 +43,7 @@ const Case kCases[] = {
 void BM_plane_quantize(benchmark::State& state, const edgequant::PlaneSchemeInfo* s,
                        edgequant::FloatType t) {
   const auto& x = eqbench::weights();
-  std::vector<std::uint8_t> raw(eqbench::kRows * edgequant::raw_row_bytes(*s, eqbench::kCols, t));
+  std::vector<std::uint8_t> raw(eqbench::rows() * edgequant::raw_row_bytes(*s, eqbench::kCols, t));
   const edgequant::PlaneOptions opt{t, static_cast<unsigned>(state.range(0))};
   for (auto _ : state) {
     auto st = edgequant::quantize_raw(*s, x, eqbench::kCols, raw, opt);
@@ -58,7 +58,7 @@ void BM_plane_quantize(benchmark::State& state, const edgequant::PlaneSchemeInfo
 void BM_plane_dequantize(benchmark::State& state, const edgequant::PlaneSchemeInfo* s,
                          edgequant::FloatType t) {
   const auto& x = eqbench::weights();
-  std::vector<std::uint8_t> raw(eqbench::kRows * edgequant::raw_row_bytes(*s, eqbench::kCols, t));
+  std::vector<std::uint8_t> raw(eqbench::rows() * edgequant::raw_row_bytes(*s, eqbench::kCols, t));
   (void)edgequant::quantize_raw(*s, x, eqbench::kCols, raw, edgequant::PlaneOptions{t, 0});
   std::vector<float> y(x.size());
   const edgequant::PlaneOptions opt{t, static_cast<unsigned>(state.range(0))};
@@ -72,7 +72,7 @@ void BM_plane_dequantize(benchmark::State& state, const edgequant::PlaneSchemeIn
   state.SetLabel(std::string(edgequant::isa_name(edgequant::active_isa())));
 }
 
-const bool registered = [] {
+const bool planes_registered = [] {
   for (const Case& c : kCases) {
     const auto* s = edgequant::find_plane_scheme(c.scheme);
     if (!s) continue;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/common.hpp"
+#include "cli/cmd_inspect_tensors.hpp"
 #include "cli/gguf_print.hpp"
 #include "edgequant/formats/gguf.hpp"
 
@@ -61,10 +62,63 @@ inline FileFormat gguf_file_format() {
   };
 }
 
+// safetensors (file, index or Hugging Face folder), .npy and .npz.
+inline FileFormat tensor_file_format() {
+  return {
+      "safetensors/npy/npz",
+      [](std::span<const std::byte>, std::string_view path) {
+        return detect_tensor_format(std::string(path)) != TensorFormat::kNone;
+      },
+      [](const std::string& path, const InspectOptions& opt) -> int {
+        return inspect_tensor_file(path, opt.json).value_or(1);
+      },
+      [](const std::string& path) -> edgequant::Expected<std::string> {
+        using namespace edgequant;
+        switch (detect_tensor_format(path)) {
+          case TensorFormat::kSafetensors: {
+            auto m = safetensors::ShardedModel::open(path);
+            if (!m) return std::move(m).error();
+            return "safetensors, " + std::to_string(m->shards().size()) + " file(s), " +
+                   std::to_string(m->tensors().size()) + " tensors, " +
+                   std::to_string(m->total_size()) + " bytes";
+          }
+          case TensorFormat::kNpy: {
+            auto f = npy::File::open(path);
+            if (!f) return std::move(f).error();
+            return "npy " + std::to_string(f->header().major) + "." +
+                   std::to_string(f->header().minor) + ", descr " + f->header().descr.text() +
+                   ", " + std::to_string(f->header().nbytes) + " bytes";
+          }
+          case TensorFormat::kNpz: {
+            auto f = npz::File::open(path);
+            if (!f) return std::move(f).error();
+            for (const auto& e : f->entries()) {
+              const std::string where = path + ":" + e.name;
+              Expected<npy::Header> h = make_error(Errc::kInvalid, "unread");
+              if (e.method == zip::kStored) {
+                h = npy::parse_header(f->archive().raw(e), {}, where);
+              } else {
+                auto head = zip::inflate(f->archive(), e, {}, 12 + npy::Limits{}.max_header_bytes);
+                h = head ? npy::parse_header_only(*head, {}, where)
+                         : Expected<npy::Header>(std::move(head).error());
+              }
+              if (!h) return std::move(h).error();
+            }
+            return "npz, " + std::to_string(f->entries().size()) + " members";
+          }
+          case TensorFormat::kNone:
+            break;
+        }
+        return make_error(Errc::kUnsupported, "not a tensor file", kNoOffset, path);
+      },
+  };
+}
+
 // Every format inspect/validate know, first match wins.
 inline std::vector<FileFormat> file_formats() {
   return {
       gguf_file_format(),
+      tensor_file_format(),
   };
 }
 
@@ -93,7 +147,7 @@ inline edgequant::Expected<FileFormat> find_format(const std::string& path) {
 inline Command inspect_command() {
   return {"inspect",
           "[--json] [--tensors] [--full] FILE",
-          "show a model file's metadata and tensors (GGUF)",
+          "show a model file's metadata and tensors (GGUF, safetensors/HF folder, NPY, NPZ)",
           {{"json", false, "one JSON document (schema edgequant.inspect/1, docs/gguf.md)"},
            {"tensors", false, "list every tensor: name, type, shape, offset, bytes"},
            {"full", false, "print arrays in full (default: first elements and the length)"}},

@@ -269,21 +269,4 @@ inline std::optional<int> inspect_tensor_file(const std::string& path, bool json
   return std::nullopt;
 }
 
-inline Command inspect_tensors_command() {
-  return {"inspect",
-          "[--json] PATH",
-          "show the tensors of a .safetensors file, Hugging Face folder/index, .npy or .npz "
-          "(validates everything)",
-          {{"json", false, "one JSON document instead of the table"}},
-          [](const Args& a) -> int {
-            if (a.positional().size() != 1) return fail_usage("inspect needs one PATH");
-            const std::string& path = a.positional()[0];
-            if (auto r = inspect_tensor_file(path, a.flag("json"))) return *r;
-            return fail(
-                edgequant::make_error(edgequant::Errc::kUnsupported,
-                                      "not a .safetensors, .npy or .npz file, nor a model folder",
-                                      edgequant::kNoOffset, path));
-          }};
-}
-
 }  // namespace eqcli

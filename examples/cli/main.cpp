@@ -8,7 +8,6 @@
 #include "cli/cmd_demo.hpp"
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
-#include "cli/cmd_inspect_tensors.hpp"
 #include "cli/cmd_inspect_onnx.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
@@ -28,7 +27,6 @@ std::vector<eqcli::Command> commands() {
       eqcli::validate_command(),
       eqcli::gguf_split_command(),
       eqcli::gguf_merge_command(),
-      eqcli::inspect_tensors_command(),
       eqcli::inspect_onnx_command(),
       eqcli::validate_onnx_command(),
   };

@@ -25,7 +25,7 @@ TEST_CASE("cli: GGUF commands") {
 #else
 namespace {
 
-fs::path temp_dir() {
+fs::path cli_temp_dir() {
   auto d = fs::temp_directory_path() / ("eq_gguf_cli_" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
@@ -155,7 +155,7 @@ TEST_CASE("cli inspect: long arrays summarised with their length unless --full")
 
 TEST_CASE(
     "cli inspect --json: invalid UTF-8, control characters, non-finite floats, nested arrays") {
-  const auto dir = temp_dir();
+  const auto dir = cli_temp_dir();
   gg::Layout l;
   l.metadata.set("bad.utf8", std::string_view("a\xFF\xC3(", 4));
   l.metadata.set("ctl", std::string_view("tab\there \"q\" \\ nl\n\x01", 20));
@@ -188,7 +188,7 @@ TEST_CASE(
 TEST_CASE("cli validate: exit 0 only when every file is valid; each bad file with its reason") {
   auto small = eqtest::golden_file("small_all_kv.gguf");
   if (!small) return;
-  const auto dir = temp_dir();
+  const auto dir = cli_temp_dir();
   auto bytes = eqtest::as_bytes(eqtest::read_file(*small));
   bytes.resize(1000);  // cut inside the tensor data
   const auto cut = (dir / "cut.gguf").string();
@@ -231,7 +231,7 @@ TEST_CASE(
     "overwrite") {
   auto golden = eqtest::golden_file("tiny_llama.gguf");
   if (!golden) return;
-  const auto dir = temp_dir();
+  const auto dir = cli_temp_dir();
   const auto prefix = (dir / "tl").string();
   auto dry = cli("gguf-split --dry-run --split-max-size 200K " + eqtest::shell_quote(*golden) +
                  " " + eqtest::shell_quote(prefix));

@@ -22,7 +22,7 @@ using eqtest::GgufBytes;
 
 namespace {
 
-fs::path temp_dir() {
+fs::path ggml_temp_dir() {
   auto d = fs::temp_directory_path() / ("eq_gguf_ggml_" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
@@ -92,7 +92,7 @@ TEST_CASE(
     "ggml oracle: ggml reads every file edgequant writes and re-encodes it to the same bytes") {
   const std::string lib = ggml_base_lib();
   if (lib.empty()) return;
-  const auto dir = temp_dir();
+  const auto dir = ggml_temp_dir();
   std::vector<std::string> files;
 
   // From scratch: the two tiny llama variants of the interop test.
@@ -169,7 +169,7 @@ TEST_CASE(
     "ggml oracle: hand-made files are accepted and rejected exactly as ggml does (ggml mode)") {
   const std::string lib = ggml_base_lib();
   if (lib.empty()) return;
-  const auto dir = temp_dir();
+  const auto dir = ggml_temp_dir();
   gg::Limits ggml_mode;  // what ggml's reader enforces: flat arrays only
   ggml_mode.max_array_depth = 1;
 

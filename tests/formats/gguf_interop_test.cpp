@@ -28,7 +28,7 @@ using json = nlohmann::json;
 
 namespace {
 
-fs::path temp_dir() {
+fs::path interop_temp_dir() {
   auto d = fs::temp_directory_path() / ("eq_gguf_interop_" + std::to_string(::getpid()));
   fs::create_directories(d);
   return d;
@@ -205,7 +205,7 @@ TEST_CASE(
     "interop: @huggingface/gguf parses edgequant-written files and sees our metadata and tensors") {
   const std::string node = eqtest::node_dir_with("@huggingface/gguf");
   if (node.empty()) return;
-  const auto dir = temp_dir();
+  const auto dir = interop_temp_dir();
   std::vector<std::string> files;
   eqtest::TinyLlamaOptions zero;
   zero.zero_block_outputs = true;
@@ -243,7 +243,7 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   if (node.empty()) return;
   auto golden = eqtest::golden_file("tiny_llama.gguf");
   if (!golden) return;
-  const auto dir = temp_dir();
+  const auto dir = interop_temp_dir();
   auto r = GgufReader<>::open_file(*golden);
   REQUIRE(r);
   // The plain rewrite is byte-identical (so llama.cpp cannot tell it apart);

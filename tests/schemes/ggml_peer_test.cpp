@@ -19,7 +19,7 @@ using namespace edgequant;
 
 namespace {
 
-constexpr std::size_t kCols = 512;
+constexpr std::size_t kPeerCols = 512;
 
 eqpeer::GgmlPeer* peer() {
   auto& p = eqpeer::ggml_peer();
@@ -37,7 +37,7 @@ std::vector<float> peer_rows() {
   std::student_t_distribution<float> td(3.f);
   std::vector<float> x;
   auto add = [&](auto gen) {
-    for (std::size_t i = 0; i < kCols; ++i) x.push_back(gen(i));
+    for (std::size_t i = 0; i < kPeerCols; ++i) x.push_back(gen(i));
   };
   for (int r = 0; r < 12; ++r) {
     const float s = std::pow(10.0f, static_cast<float>(r % 6) - 3.0f);
@@ -63,7 +63,7 @@ std::vector<float> peer_rows() {
 std::vector<float> peer_importance() {
   std::mt19937 rng(7);
   std::normal_distribution<float> nd;
-  std::vector<float> w(kCols);
+  std::vector<float> w(kPeerCols);
   for (auto& v : w) v = 1.0f + nd(rng) * nd(rng);
   return w;
 }
@@ -72,16 +72,25 @@ template <class S>
 void compare_weights(eqpeer::GgmlPeer& p, const std::vector<float>& x,
                      const std::vector<float>& w) {
   const int id = static_cast<int>(S::ggml_type);
-  const std::size_t rows = x.size() / kCols;
-  const std::size_t bytes = rows * kCols / S::block_elems * S::block_bytes;
+  const std::size_t rows = x.size() / kPeerCols;
+  const std::size_t bytes = rows * kPeerCols / S::block_elems * S::block_bytes;
   const eqpeer::ggml_type_traits* t = p.get_type_traits(id);
   REQUIRE(t != nullptr);
+  // The ggml build shipped by node-llama-cpp may predate a type (its id then
+  // names something else, or nothing).
+  if (t->type_name == nullptr || std::string_view(t->type_name) != S::name) {
+    MESSAGE("SKIPPED: the loaded ggml has no " << S::name << " at id " << id);
+    return;
+  }
   REQUIRE(static_cast<std::size_t>(t->type_size) == S::block_bytes);
+  p.quantize_init(id);  // the grid I-quants' tables (llama-quantize calls it too)
   for (bool imat : {false, true}) {
+    // ggml aborts (GGML_ASSERT) on these types without an importance matrix.
+    if (!imat && ggml_type_info(S::ggml_type).requires_imatrix) continue;
     CAPTURE(S::name);
     CAPTURE(imat);
     std::vector<std::uint8_t> want(bytes);
-    REQUIRE(p.quantize_chunk(id, x.data(), want.data(), 0, static_cast<std::int64_t>(rows), kCols,
+    REQUIRE(p.quantize_chunk(id, x.data(), want.data(), 0, static_cast<std::int64_t>(rows), kPeerCols,
                              imat ? w.data() : nullptr) == bytes);
     std::vector<float> want_f(x.size());
     t->to_float(want.data(), want_f.data(), static_cast<std::int64_t>(x.size()));
@@ -89,7 +98,7 @@ void compare_weights(eqpeer::GgmlPeer& p, const std::vector<float>& x,
       std::vector<typename S::Block> got(bytes / S::block_bytes);
       QuantizeOptions opt;
       if (imat) opt.importance = w;
-      REQUIRE(quantize<S>(x, kCols, got, opt));
+      REQUIRE(quantize<S>(x, kPeerCols, got, opt));
       std::size_t same_rows = 0;
       for (std::size_t r = 0; r < rows; ++r) {
         const std::size_t rb = bytes / rows;
@@ -102,7 +111,7 @@ void compare_weights(eqpeer::GgmlPeer& p, const std::vector<float>& x,
       std::vector<float> got_f(x.size());
       std::vector<typename S::Block> wb(bytes / S::block_bytes);
       std::memcpy(wb.data(), want.data(), bytes);
-      REQUIRE(dequantize<S>(wb, kCols, got_f));
+      REQUIRE(dequantize<S>(wb, kPeerCols, got_f));
       CHECK(std::memcmp(got_f.data(), want_f.data(), x.size() * 4) == 0);
     });
   }
@@ -132,8 +141,20 @@ TEST_CASE("ggml peer: weight quantization and dequantization match libggml-base"
   if (!p) return;
   const auto x = peer_rows();
   const auto w = peer_importance();
+  // ggml's grid I-quant searches abort (GGML_ASSERT(grid_index >= 0) in
+  // iq2_find_best_neighbour) on these rows in the node-llama-cpp build, even
+  // after ggml_quantize_init; ours return an error there (iqgrid_test.cpp).
+  // Those types are checked against ggml's bytes by golden_test.cpp instead.
   GgmlSchemes::for_each([&]<class S>() {
-    if constexpr (S::ggml_type != GgmlType::kF32) compare_weights<S>(*p, x, w);
+    constexpr GgmlType t = S::ggml_type;
+    constexpr bool grid = t == GgmlType::kIQ1_S || t == GgmlType::kIQ1_M ||
+                          t == GgmlType::kIQ2_XXS || t == GgmlType::kIQ2_XS ||
+                          t == GgmlType::kIQ2_S || t == GgmlType::kIQ3_XXS || t == GgmlType::kIQ3_S;
+    if constexpr (grid) {
+      MESSAGE("SKIPPED (golden_test covers it): ggml aborts on these rows for " << S::name);
+    } else if constexpr (t != GgmlType::kF32) {
+      compare_weights<S>(*p, x, w);
+    }
   });
 }
 

@@ -75,7 +75,7 @@ std::vector<float> make_importance(std::size_t n, unsigned seed) {
   return w;
 }
 
-constexpr std::size_t kCols = 512;  // a multiple of every block size
+constexpr std::size_t kPropCols = 512;  // a multiple of every block size
 
 // Rows that catch the usual mistakes: zeros, constants, spikes, tiny, huge,
 // alternating signs, ties.
@@ -84,7 +84,7 @@ std::vector<float> edge_rows() {
   std::mt19937 rng(42);
   std::normal_distribution<float> nd;
   auto add = [&](auto gen) {
-    for (std::size_t i = 0; i < kCols; ++i) x.push_back(gen(i));
+    for (std::size_t i = 0; i < kPropCols; ++i) x.push_back(gen(i));
   };
   add([](std::size_t) { return 0.0f; });
   add([](std::size_t i) { return i % 2 ? -0.0f : 0.0f; });
@@ -94,7 +94,7 @@ std::vector<float> edge_rows() {
   add([](std::size_t i) { return i == 300 ? -1e-3f : 0.0f; });
   add([&](std::size_t) { return nd(rng) * 1e-20f; });
   add([&](std::size_t) { return nd(rng) * 3e3f; });
-  add([](std::size_t i) { return (i % 2 ? -1.f : 1.f) * (1.f + static_cast<float>(i) / kCols); });
+  add([](std::size_t i) { return (i % 2 ? -1.f : 1.f) * (1.f + static_cast<float>(i) / kPropCols); });
   add([&](std::size_t) { return static_cast<float>(static_cast<int>(nd(rng) * 4)) * 0.5f + 0.25f; });
   add([&](std::size_t) { return nd(rng); });
   add([&](std::size_t i) { return i % 64 == 5 ? nd(rng) * 40.f : nd(rng); });
@@ -120,13 +120,13 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: error within ggml's test-quantize-fns bound",
 TEST_CASE_TEMPLATE_DEFINE("scheme: edge rows stay bounded and exact where they must", S, prop_edges) {
   const auto x = edge_rows();
   const bool imat = ggml_type_info(S::ggml_type).requires_imatrix;
-  const auto w = make_importance(kCols, 2);
-  const auto y = roundtrip<S>(x, kCols, imat ? std::span<const float>(w) : std::span<const float>());
-  for (std::size_t r = 0; r < x.size() / kCols; ++r) {
+  const auto w = make_importance(kPropCols, 2);
+  const auto y = roundtrip<S>(x, kPropCols, imat ? std::span<const float>(w) : std::span<const float>());
+  for (std::size_t r = 0; r < x.size() / kPropCols; ++r) {
     float amax = 0;
-    for (std::size_t i = 0; i < kCols; ++i) amax = std::max(amax, std::fabs(x[r * kCols + i]));
-    for (std::size_t i = 0; i < kCols; ++i) {
-      const float a = x[r * kCols + i], b = y[r * kCols + i];
+    for (std::size_t i = 0; i < kPropCols; ++i) amax = std::max(amax, std::fabs(x[r * kPropCols + i]));
+    for (std::size_t i = 0; i < kPropCols; ++i) {
+      const float a = x[r * kPropCols + i], b = y[r * kPropCols + i];
       CAPTURE(r);
       CAPTURE(i);
       REQUIRE(std::isfinite(b));
@@ -139,22 +139,22 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: edge rows stay bounded and exact where they m
 }
 
 TEST_CASE_TEMPLATE_DEFINE("scheme: bad input is refused with a clear error", S, prop_errors) {
-  std::vector<float> x(kCols * 2, 1.0f);
+  std::vector<float> x(kPropCols * 2, 1.0f);
   std::vector<typename S::Block> q(x.size() / S::block_elems);
-  const auto w = make_importance(kCols, 3);
+  const auto w = make_importance(kPropCols, 3);
   QuantizeOptions opt;
   if (ggml_type_info(S::ggml_type).requires_imatrix) opt.importance = w;
-  x[kCols + 5] = std::numeric_limits<float>::quiet_NaN();
-  auto st = quantize<S>(x, kCols, q, opt);
+  x[kPropCols + 5] = std::numeric_limits<float>::quiet_NaN();
+  auto st = quantize<S>(x, kPropCols, q, opt);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::kNonFinite);
-  CHECK(st.error().offset == kCols + 5);
+  CHECK(st.error().offset == kPropCols + 5);
   CHECK(st.error().what.find("row 1, column 5") != std::string::npos);
-  x[kCols + 5] = -std::numeric_limits<float>::infinity();
-  st = quantize<S>(x, kCols, q, opt);
+  x[kPropCols + 5] = -std::numeric_limits<float>::infinity();
+  st = quantize<S>(x, kPropCols, q, opt);
   REQUIRE_FALSE(st);
   CHECK(st.error().what.find("infinite") != std::string::npos);
-  x[kCols + 5] = 1.0f;
+  x[kPropCols + 5] = 1.0f;
   if constexpr (S::block_elems > 1) {
     std::vector<typename S::Block> q1(1);
     std::vector<float> odd(S::block_elems + 1, 1.0f);
@@ -166,16 +166,16 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: bad input is refused with a clear error", S, 
   }
   QuantizeOptions short_imp;
   short_imp.importance = std::span<const float>(w).first(10);
-  st = quantize<S>(x, kCols, q, short_imp);
+  st = quantize<S>(x, kPropCols, q, short_imp);
   REQUIRE_FALSE(st);
-  CHECK(st.error().what.find("expected " + std::to_string(kCols)) != std::string::npos);
+  CHECK(st.error().what.find("expected " + std::to_string(kPropCols)) != std::string::npos);
   if (ggml_type_info(S::ggml_type).requires_imatrix) {
-    st = quantize<S>(x, kCols, q, QuantizeOptions{});
+    st = quantize<S>(x, kPropCols, q, QuantizeOptions{});
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::kNeedsImportance);
   }
   std::vector<typename S::Block> small(q.size() - 1);
-  st = quantize<S>(x, kCols, small, opt);
+  st = quantize<S>(x, kPropCols, small, opt);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::kBadArgument);
 }
@@ -185,29 +185,29 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: bytes independent of thread count and SIMD ta
   std::mt19937 rng(9);
   std::student_t_distribution<float> td(3.f);
   for (int r = 0; r < 20; ++r) {
-    for (std::size_t i = 0; i < kCols; ++i) x.push_back(td(rng));
+    for (std::size_t i = 0; i < kPropCols; ++i) x.push_back(td(rng));
   }
-  const auto w = make_importance(kCols, 4);
+  const auto w = make_importance(kPropCols, 4);
   const bool req = ggml_type_info(S::ggml_type).requires_imatrix;
   std::vector<std::vector<std::uint8_t>> ref_plain_imat;
   {
     ScopedIsa scalar(Isa::kScalar);
-    if (!req) ref_plain_imat.push_back(quantize_bytes<S>(x, kCols));
-    ref_plain_imat.push_back(quantize_bytes<S>(x, kCols, w));
+    if (!req) ref_plain_imat.push_back(quantize_bytes<S>(x, kPropCols));
+    ref_plain_imat.push_back(quantize_bytes<S>(x, kPropCols, w));
   }
   eqtest::for_each_isa([&](Isa) {
     std::size_t k = 0;
-    if (!req) REQUIRE(quantize_bytes<S>(x, kCols) == ref_plain_imat[k++]);
-    REQUIRE(quantize_bytes<S>(x, kCols, w) == ref_plain_imat[k]);
-    for (unsigned t : {2u, 3u}) REQUIRE(quantize_bytes<S>(x, kCols, w, t) == ref_plain_imat[k]);
+    if (!req) REQUIRE(quantize_bytes<S>(x, kPropCols) == ref_plain_imat[k++]);
+    REQUIRE(quantize_bytes<S>(x, kPropCols, w) == ref_plain_imat[k]);
+    for (unsigned t : {2u, 3u}) REQUIRE(quantize_bytes<S>(x, kPropCols, w, t) == ref_plain_imat[k]);
     // Dequantization: bit-identical floats on every target.
     std::vector<typename S::Block> q(x.size() / S::block_elems);
     std::memcpy(q.data(), ref_plain_imat[k].data(), ref_plain_imat[k].size());
     std::vector<float> y(x.size()), yref(x.size());
-    REQUIRE(dequantize<S>(q, kCols, y, 2));
+    REQUIRE(dequantize<S>(q, kPropCols, y, 2));
     {
       ScopedIsa scalar(Isa::kScalar);
-      REQUIRE(dequantize<S>(q, kCols, yref));
+      REQUIRE(dequantize<S>(q, kPropCols, yref));
     }
     REQUIRE(std::memcmp(y.data(), yref.data(), y.size() * 4) == 0);
   });
@@ -215,13 +215,13 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: bytes independent of thread count and SIMD ta
 
 TEST_CASE_TEMPLATE_DEFINE("scheme: inputs too large for the format are refused", S, prop_overflow) {
   // Past every format's range: f16 (65504), bf16 (3.39e38), fp16 scales.
-  std::vector<float> x(kCols * 2, 1.0f);
-  x[kCols + 40] = 3.4e38f;  // rounds to Inf even in bf16
+  std::vector<float> x(kPropCols * 2, 1.0f);
+  x[kPropCols + 40] = 3.4e38f;  // rounds to Inf even in bf16
   std::vector<typename S::Block> q(x.size() / S::block_elems);
-  const auto w = make_importance(kCols, 5);
+  const auto w = make_importance(kPropCols, 5);
   QuantizeOptions opt;
   if (ggml_type_info(S::ggml_type).requires_imatrix) opt.importance = w;
-  const auto st = quantize<S>(x, kCols, q, opt);
+  const auto st = quantize<S>(x, kPropCols, q, opt);
   // F32 has no scale; MXFP4 and NVFP4 scales saturate (E8M0 exponent <= 252
   // for finite input, UE4M3 clamps at 448), so every finite input fits.
   if constexpr (S::ggml_type == GgmlType::kF32 || S::ggml_type == GgmlType::kMXFP4 ||
@@ -231,7 +231,7 @@ TEST_CASE_TEMPLATE_DEFINE("scheme: inputs too large for the format are refused",
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::kOverflow);
     CHECK(st.error().what.find("row 1") != std::string::npos);
-    CHECK(st.error().offset <= kCols + 40);
+    CHECK(st.error().offset <= kPropCols + 40);
   }
 }
 
@@ -248,17 +248,17 @@ TEST_CASE_TEMPLATE_APPLY(prop_errors, ActivationSchemes::tuple);
 TEST_CASE_TEMPLATE_APPLY(prop_identity, ActivationSchemes::tuple);
 
 TEST_CASE("type-erased API matches the typed one and refuses unsupported types") {
-  std::vector<float> x(kCols * 3);
+  std::vector<float> x(kPropCols * 3);
   std::mt19937 rng(5);
   std::normal_distribution<float> nd;
   for (auto& v : x) v = nd(rng);
   std::vector<Q4_0::Block> typed(x.size() / 32);
-  REQUIRE(quantize<Q4_0>(x, kCols, typed));
+  REQUIRE(quantize<Q4_0>(x, kPropCols, typed));
   std::vector<std::byte> erased(typed.size() * sizeof(Q4_0::Block));
-  REQUIRE(quantize(GgmlType::kQ4_0, x, kCols, erased));
+  REQUIRE(quantize(GgmlType::kQ4_0, x, kPropCols, erased));
   CHECK(std::memcmp(erased.data(), typed.data(), erased.size()) == 0);
   std::vector<std::byte> q81(x.size() / 32 * 36);
-  auto st = quantize(GgmlType::kQ8_1, x, kCols, q81);
+  auto st = quantize(GgmlType::kQ8_1, x, kPropCols, q81);
   REQUIRE_FALSE(st);
   CHECK(st.error().code == Errc::kUnsupported);
   CHECK(parse_ggml_type("Q4_K") == GgmlType::kQ4_K);

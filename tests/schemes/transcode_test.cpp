@@ -17,21 +17,21 @@ using namespace edgequant;
 
 namespace {
 
-constexpr std::size_t kRows = 16, kCols = 256;
+constexpr std::size_t kTcRows = 16, kTcCols = 256;
 
 // The fixed input: N(0, 0.05) with outliers, a zero row, a constant row, a
 // negative row.
 const std::vector<float>& fixed_input() {
   static const std::vector<float> x = [] {
-    std::vector<float> v(kRows * kCols);
+    std::vector<float> v(kTcRows * kTcCols);
     std::mt19937 rng(2024);
     std::normal_distribution<float> nd(0.0f, 0.05f);
     for (auto& f : v) f = nd(rng);
     for (std::size_t i = 0; i < v.size(); i += 97) v[i] *= 12.0f;
-    for (std::size_t i = 0; i < kCols; ++i) {
-      v[3 * kCols + i] = 0.0f;
-      v[7 * kCols + i] = 0.375f;
-      v[9 * kCols + i] = -std::fabs(v[9 * kCols + i]);
+    for (std::size_t i = 0; i < kTcCols; ++i) {
+      v[3 * kTcCols + i] = 0.0f;
+      v[7 * kTcCols + i] = 0.375f;
+      v[9 * kTcCols + i] = -std::fabs(v[9 * kTcCols + i]);
     }
     return v;
   }();
@@ -52,7 +52,7 @@ TranscodeTarget plane_t(std::string_view name, FloatType t = FloatType::kF16) {
 }
 
 QuantTensor source(const TranscodeTarget& t) {
-  auto q = quantize_to(t, fixed_input(), kCols);
+  auto q = quantize_to(t, fixed_input(), kTcCols);
   REQUIRE_MESSAGE(q, (q ? std::string() : q.error().message()));
   return std::move(*q);
 }
@@ -75,7 +75,7 @@ void row(const TranscodeTarget& from, const TranscodeTarget& to, Exactness want)
   if (want == Exactness::kExact) {
     // Independently of the classifier: every value equal, and bit-identical
     // unless only the sign of some zeros changed.
-    std::vector<float> a(kRows * kCols), b(kRows * kCols);
+    std::vector<float> a(kTcRows * kTcCols), b(kTcRows * kTcCols);
     REQUIRE(dequantize_any(src, a));
     REQUIRE(dequantize_any(r->tensor, b));
     std::size_t zeros = 0;

@@ -14,7 +14,7 @@ using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
 namespace {
-std::vector<std::byte> B(std::initializer_list<int> v) {
+std::vector<std::byte> model_bytes(std::initializer_list<int> v) {
   std::vector<std::byte> o;
   for (int x : v) o.push_back(static_cast<std::byte>(x));
   return o;
@@ -52,7 +52,7 @@ TEST_CASE("4-bit and 2-bit elements pack low bits first over the flattened tenso
   CHECK(*packed_bytes(static_cast<std::int32_t>(DataType::kFloat4E2M1), 0) == 0);
   CHECK(!packed_bytes(static_cast<std::int32_t>(DataType::kFloat), ~std::uint64_t{0}));
   // FLOAT4E2M1 [0.5, -6, 1.5]: codes 0b0001, 0b1111, 0b0011 -> 0xf1, 0x03.
-  Tensor f4 = b::tensor("f4", DataType::kFloat4E2M1, {3}, Bytes::own(B({0xf1, 0x03})));
+  Tensor f4 = b::tensor("f4", DataType::kFloat4E2M1, {3}, Bytes::own(model_bytes({0xf1, 0x03})));
   CHECK(*to_floats(f4) == std::vector<float>{0.5f, -6.0f, 1.5f});
 }
 
@@ -65,30 +65,30 @@ TEST_CASE("typed payload fields decode to the raw encoding and re-encode to the 
   const Case cases[] = {
       // dims [5], INT4, int32_data packed [0x78, 0x0f, 0x03]: one packed byte per entry.
       {"int4 int32_data",
-       B({0x08, 0x05, 0x10, 0x16, 0x2a, 0x03, 0x78, 0x0f, 0x03}),
+       model_bytes({0x08, 0x05, 0x10, 0x16, 0x2a, 0x03, 0x78, 0x0f, 0x03}),
        {0x78, 0x0f, 0x03}},
       // dims [3], FLOAT8E4M3FN bit patterns 0x38 (1), 0xc0 (-2), 0x7e (448).
       {"fp8 int32_data",
-       B({0x08, 0x03, 0x10, 0x11, 0x2a, 0x04, 0x38, 0xc0, 0x01, 0x7e}),
+       model_bytes({0x08, 0x03, 0x10, 0x11, 0x2a, 0x04, 0x38, 0xc0, 0x01, 0x7e}),
        {0x38, 0xc0, 0x7e}},
       // dims [1], INT8 -1: sign-extended ten-byte varint.
       {"int8 negative",
-       B({0x08, 0x01, 0x10, 0x03, 0x2a, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       model_bytes({0x08, 0x01, 0x10, 0x03, 0x2a, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
           0x01}),
        {0xff}},
       // dims [1], UINT16 65535.
-      {"uint16", B({0x08, 0x01, 0x10, 0x04, 0x2a, 0x03, 0xff, 0xff, 0x03}), {0xff, 0xff}},
+      {"uint16", model_bytes({0x08, 0x01, 0x10, 0x04, 0x2a, 0x03, 0xff, 0xff, 0x03}), {0xff, 0xff}},
       // dims [1], UINT32 in uint64_data.
       {"uint32 uint64_data",
-       B({0x08, 0x01, 0x10, 0x0c, 0x5a, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f}),
+       model_bytes({0x08, 0x01, 0x10, 0x0c, 0x5a, 0x05, 0xff, 0xff, 0xff, 0xff, 0x0f}),
        {0xff, 0xff, 0xff, 0xff}},
       // dims [2], FLOAT16 1.0 (0x3c00) and -2.0 (0xc000) in int32_data.
       {"f16 int32_data",
-       B({0x08, 0x02, 0x10, 0x0a, 0x2a, 0x05, 0x80, 0x78, 0x80, 0x80, 0x03}),
+       model_bytes({0x08, 0x02, 0x10, 0x0a, 0x2a, 0x05, 0x80, 0x78, 0x80, 0x80, 0x03}),
        {0x00, 0x3c, 0x00, 0xc0}},
       // dims [2], INT64 -1 and 1 in int64_data.
       {"int64",
-       B({0x08, 0x02, 0x10, 0x07, 0x3a, 0x0b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+       model_bytes({0x08, 0x02, 0x10, 0x07, 0x3a, 0x0b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
           0x01, 0x01}),
        {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0}},
   };
@@ -108,18 +108,18 @@ TEST_CASE("typed payload fields decode to the raw encoding and re-encode to the 
 
 TEST_CASE("raw payloads of the newer types decode exactly") {
   // FLOAT8E5M2 0x3c = 1.0, 0xfc = -Inf; E8M0 0x7f = 1, 0x80 = 2, 0xff = NaN; BF16 0x3f80 = 1.
-  Tensor e5 = b::tensor("e5", DataType::kFloat8E5M2, {2}, Bytes::own(B({0x3c, 0xfc})));
+  Tensor e5 = b::tensor("e5", DataType::kFloat8E5M2, {2}, Bytes::own(model_bytes({0x3c, 0xfc})));
   auto f = to_floats(e5);
   REQUIRE(f);
   CHECK((*f)[0] == 1.0f);
   CHECK((*f)[1] == -INFINITY);
-  Tensor e8 = b::tensor("e8", DataType::kFloat8E8M0, {3}, Bytes::own(B({0x7f, 0x80, 0xff})));
+  Tensor e8 = b::tensor("e8", DataType::kFloat8E8M0, {3}, Bytes::own(model_bytes({0x7f, 0x80, 0xff})));
   auto g = to_floats(e8);
   REQUIRE(g);
   CHECK((*g)[0] == 1.0f);
   CHECK((*g)[1] == 2.0f);
   CHECK(std::isnan((*g)[2]));
-  Tensor bf = b::tensor("bf", DataType::kBfloat16, {1}, Bytes::own(B({0x80, 0x3f})));
+  Tensor bf = b::tensor("bf", DataType::kBfloat16, {1}, Bytes::own(model_bytes({0x80, 0x3f})));
   CHECK(*to_floats(bf) == std::vector<float>{1.0f});
 }
 
@@ -130,34 +130,34 @@ TEST_CASE("malformed tensors are refused with the reason") {
     const char* text;
   };
   const Case cases[] = {
-      {"raw size", B({0x08, 0x02, 0x10, 0x01, 0x4a, 0x04, 0, 0, 0, 0}),
+      {"raw size", model_bytes({0x08, 0x02, 0x10, 0x01, 0x4a, 0x04, 0, 0, 0, 0}),
        "4 bytes, dims and FLOAT call for 8"},
-      {"two payloads", B({0x08, 0x01, 0x10, 0x01, 0x22, 0x04, 0, 0, 0, 0, 0x4a, 0x04, 0, 0, 0, 0}),
+      {"two payloads", model_bytes({0x08, 0x01, 0x10, 0x01, 0x22, 0x04, 0, 0, 0, 0, 0x4a, 0x04, 0, 0, 0, 0}),
        "more than one payload"},
       {"negative dim",
-       B({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x10, 0x01}),
+       model_bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x10, 0x01}),
        "is negative"},
-      {"int8 range", B({0x08, 0x01, 0x10, 0x03, 0x2a, 0x02, 0xc8, 0x01}),
+      {"int8 range", model_bytes({0x08, 0x01, 0x10, 0x03, 0x2a, 0x02, 0xc8, 0x01}),
        "= 200 is out of range for INT8"},
-      {"uint32 range", B({0x08, 0x01, 0x10, 0x0c, 0x5a, 0x05, 0x80, 0x80, 0x80, 0x80, 0x10}),
+      {"uint32 range", model_bytes({0x08, 0x01, 0x10, 0x0c, 0x5a, 0x05, 0x80, 0x80, 0x80, 0x80, 0x10}),
        "does not fit UINT32"},
-      {"field for type", B({0x08, 0x01, 0x10, 0x06, 0x22, 0x04, 0, 0, 0, 0}),
+      {"field for type", model_bytes({0x08, 0x01, 0x10, 0x06, 0x22, 0x04, 0, 0, 0, 0}),
        "float_data cannot hold data type 6"},
-      {"entry count", B({0x08, 0x02, 0x10, 0x06, 0x2a, 0x01, 0x05}), "has 1 entries"},
-      {"no payload", B({0x08, 0x02, 0x10, 0x01}), "no payload"},
-      {"data_location", B({0x10, 0x01, 0x70, 0x05}), "data_location 5"},
-      {"external no location", B({0x10, 0x01, 0x70, 0x01}), "without a location"},
-      {"external + raw", B({0x10, 0x01, 0x4a, 0x04, 0, 0, 0, 0, 0x70, 0x01}),
+      {"entry count", model_bytes({0x08, 0x02, 0x10, 0x06, 0x2a, 0x01, 0x05}), "has 1 entries"},
+      {"no payload", model_bytes({0x08, 0x02, 0x10, 0x01}), "no payload"},
+      {"data_location", model_bytes({0x10, 0x01, 0x70, 0x05}), "data_location 5"},
+      {"external no location", model_bytes({0x10, 0x01, 0x70, 0x01}), "without a location"},
+      {"external + raw", model_bytes({0x10, 0x01, 0x4a, 0x04, 0, 0, 0, 0, 0x70, 0x01}),
        "also has an inline payload"},
       {"external offset",
-       B({0x10, 0x01, 0x6a, 0x0c, 0x0a, 0x06, 'o', 'f', 'f', 's', 'e', 't', 0x12, 0x02, '-', '1',
+       model_bytes({0x10, 0x01, 0x6a, 0x0c, 0x0a, 0x06, 'o', 'f', 'f', 's', 'e', 't', 0x12, 0x02, '-', '1',
           0x70, 0x01}),
        "is not a non-negative integer"},
-      {"string raw", B({0x10, 0x08, 0x4a, 0x00}), "STRING tensor with a numeric payload"},
-      {"strings count", B({0x08, 0x02, 0x10, 0x08, 0x32, 0x01, 'a'}), "string_data has 1 entries"},
-      {"strings in float", B({0x10, 0x01, 0x32, 0x01, 'a'}),
+      {"string raw", model_bytes({0x10, 0x08, 0x4a, 0x00}), "STRING tensor with a numeric payload"},
+      {"strings count", model_bytes({0x08, 0x02, 0x10, 0x08, 0x32, 0x01, 'a'}), "string_data has 1 entries"},
+      {"strings in float", model_bytes({0x10, 0x01, 0x32, 0x01, 'a'}),
        "string_data in a tensor of type FLOAT"},
-      {"dims overflow", B({0x08, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x08, 0xff, 0xff, 0xff, 0xff,
+      {"dims overflow", model_bytes({0x08, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x08, 0xff, 0xff, 0xff, 0xff,
                            0x0f, 0x08, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x10, 0x01, 0x4a, 0x00}),
        "overflows"},
   };
@@ -175,7 +175,7 @@ TEST_CASE("errors name the field path and byte offset inside nested messages") {
   pb::Encoder<MemorySink> e(s);
   const auto bad_tensor = [](auto& t) {
     return t.field_bytes(
-        1, std::span<const std::byte>(B({0x80}).data(), 1));  // packed dims, cut short
+        1, std::span<const std::byte>(model_bytes({0x80}).data(), 1));  // packed dims, cut short
   };
   REQUIRE(e.field_int64(1, 8));
   REQUIRE(e.message(7, [&](auto& g) -> Status {
@@ -224,7 +224,7 @@ TEST_CASE("nesting deeper than the limit is an error, not a deep recursion") {
 
 TEST_CASE("unknown fields survive a rewrite, after the known ones") {
   // OperatorSetId: field 9 (unknown) varint 5 before the known fields.
-  const auto wire = B({0x48, 0x05, 0x0a, 0x00, 0x10, 0x11});
+  const auto wire = model_bytes({0x48, 0x05, 0x0a, 0x00, 0x10, 0x11});
   auto o = parse_message<OperatorSetId>(wire);
   REQUIRE(o);
   CHECK(o->version == 17);
@@ -236,7 +236,7 @@ TEST_CASE("unknown fields survive a rewrite, after the known ones") {
 
 TEST_CASE("singular sub-messages merge and oneofs switch as protobuf specifies") {
   // Two TypeProto.tensor_type records: elem_type from the first, shape from the second.
-  const auto wire = B({0x0a, 0x02, 0x08, 0x01, 0x0a, 0x04, 0x12, 0x02, 0x0a, 0x00});
+  const auto wire = model_bytes({0x0a, 0x02, 0x08, 0x01, 0x0a, 0x04, 0x12, 0x02, 0x0a, 0x00});
   auto t = parse_message<TypeProto>(wire);
   REQUIRE(t);
   CHECK(t->kind == TypeProto::Kind::kTensor);
@@ -245,7 +245,7 @@ TEST_CASE("singular sub-messages merge and oneofs switch as protobuf specifies")
   CHECK(t->shape->dims.size() == 1);
   CHECK(t->shape->dims[0].kind == Dimension::Kind::kUnknown);
   // tensor_type then sequence_type: the oneof now holds the sequence only.
-  const auto wire2 = B({0x0a, 0x02, 0x08, 0x01, 0x22, 0x04, 0x0a, 0x02, 0x0a, 0x00});
+  const auto wire2 = model_bytes({0x0a, 0x02, 0x08, 0x01, 0x22, 0x04, 0x0a, 0x02, 0x0a, 0x00});
   auto s = parse_message<TypeProto>(wire2);
   REQUIRE(s);
   CHECK(s->kind == TypeProto::Kind::kSequence);
@@ -253,7 +253,7 @@ TEST_CASE("singular sub-messages merge and oneofs switch as protobuf specifies")
   REQUIRE(s->elem);
   CHECK(s->elem->kind == TypeProto::Kind::kTensor);
   // Dimension: dim_value then dim_param -> param.
-  auto d = parse_message<Dimension>(B({0x08, 0x03, 0x12, 0x01, 'n'}));
+  auto d = parse_message<Dimension>(model_bytes({0x08, 0x03, 0x12, 0x01, 'n'}));
   REQUIRE(d);
   CHECK(d->kind == Dimension::Kind::kParam);
   CHECK(d->param == "n");
@@ -302,6 +302,6 @@ TEST_CASE("garbage and truncations of a valid model are errors, never crashes") 
     failures += r ? 0 : 1;
   }
   CHECK(failures > bytes->size() / 2);  // most prefixes cut a record
-  auto text = B({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
+  auto text = model_bytes({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
   CHECK_FALSE(parse_model(text));
 }

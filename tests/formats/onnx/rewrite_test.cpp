@@ -14,7 +14,7 @@ namespace b = edgequant::onnx::build;
 
 namespace {
 
-std::vector<b::Dim> dims(std::initializer_list<std::int64_t> d) { return {d.begin(), d.end()}; }
+std::vector<b::Dim> rw_dims(std::initializer_list<std::int64_t> d) { return {d.begin(), d.end()}; }
 
 Tensor weight(const std::string& name, std::vector<std::int64_t> shape,
               DataType dt = DataType::kFloat) {
@@ -48,7 +48,7 @@ std::vector<std::string> ops(const Graph& g) {
 
 TEST_CASE("rewrite_weights replaces MatMuls with constant 2-D float weights, in place") {
   Graph then_g = b::graph({b::node("MatMul", {"x", "Wout"}, {"t"}, {}, "sub_mm")}, "then", {},
-                          {b::value_info("t", DataType::kFloat, dims({1, 2}))});
+                          {b::value_info("t", DataType::kFloat, rw_dims({1, 2}))});
   Graph g = b::graph(
       {
           b::node("MatMul", {"x", "W"}, {"a"}, {}, "mm_w"),          // rewritten
@@ -62,15 +62,15 @@ TEST_CASE("rewrite_weights replaces MatMuls with constant 2-D float weights, in 
                   {b::attr("then_branch", std::move(then_g)),
                    b::attr("else_branch",
                            b::graph({b::node("MatMul", {"x", "Bin"}, {"t"})}, "else", {},
-                                    {b::value_info("t", DataType::kFloat, dims({1, 2}))}))},
+                                    {b::value_info("t", DataType::kFloat, rw_dims({1, 2}))}))},
                   "if"),
       },
       "g",
-      {b::value_info("x", DataType::kFloat, dims({1, 4})),
-       b::value_info("Bin", DataType::kFloat, dims({4, 2})),
-       b::value_info("cond", DataType::kBool, dims({})),
-       b::value_info("W", DataType::kFloat, dims({4, 2}))},
-      {b::value_info("a", DataType::kFloat, dims({1, 2}))},
+      {b::value_info("x", DataType::kFloat, rw_dims({1, 4})),
+       b::value_info("Bin", DataType::kFloat, rw_dims({4, 2})),
+       b::value_info("cond", DataType::kBool, rw_dims({})),
+       b::value_info("W", DataType::kFloat, rw_dims({4, 2}))},
+      {b::value_info("a", DataType::kFloat, rw_dims({1, 2}))},
       {weight("W", {4, 2}), weight("W3", {1, 4, 2}),
        b::tensor("Wi", DataType::kInt32, {4, 2}, std::vector<std::int32_t>(8, 1)),
        weight("Wh", {4, 2}, DataType::kFloat16), weight("Wout", {4, 2})});
@@ -104,9 +104,9 @@ TEST_CASE("rewrite_weights replaces MatMuls with constant 2-D float weights, in 
 TEST_CASE(
     "rewrite_weights drops replaced weights from the graph inputs too, and refuses name clashes") {
   Graph g = b::graph({b::node("MatMul", {"x", "W"}, {"y"}, {}, "mm")}, "g",
-                     {b::value_info("x", DataType::kFloat, dims({1, 4})),
-                      b::value_info("W", DataType::kFloat, dims({4, 2}))},
-                     {b::value_info("y", DataType::kFloat, dims({1, 2}))}, {weight("W", {4, 2})});
+                     {b::value_info("x", DataType::kFloat, rw_dims({1, 4})),
+                      b::value_info("W", DataType::kFloat, rw_dims({4, 2}))},
+                     {b::value_info("y", DataType::kFloat, rw_dims({1, 2}))}, {weight("W", {4, 2})});
   Model m = b::model(g, 8, {b::opset("", 17)});
   auto r = rewrite_weights(m, marker);
   REQUIRE(r);
@@ -144,8 +144,8 @@ TEST_CASE(
 TEST_CASE("ensure_opset adds or raises imports; remove_unused_initializers drops dead weights") {
   Model m =
       b::model(b::graph({b::node("Relu", {"x"}, {"y"})}, "g",
-                        {b::value_info("x", DataType::kFloat, dims({1}))},
-                        {b::value_info("y", DataType::kFloat, dims({1}))}, {weight("dead", {2})}),
+                        {b::value_info("x", DataType::kFloat, rw_dims({1}))},
+                        {b::value_info("y", DataType::kFloat, rw_dims({1}))}, {weight("dead", {2})}),
                8, {b::opset("", 17)});
   ensure_opset(m, "", 21);
   ensure_opset(m, "ai.onnx", 13);  // lower: no change

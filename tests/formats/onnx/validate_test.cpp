@@ -12,13 +12,13 @@ namespace b = edgequant::onnx::build;
 
 namespace {
 
-std::vector<b::Dim> dims(std::initializer_list<std::int64_t> d) { return {d.begin(), d.end()}; }
+std::vector<b::Dim> val_dims(std::initializer_list<std::int64_t> d) { return {d.begin(), d.end()}; }
 
 Model good() {
   Graph g = b::graph(
       {b::node("MatMul", {"x", "W"}, {"h"}, {}, "mm"), b::node("Relu", {"h"}, {"y"}, {}, "relu")},
-      "g", {b::value_info("x", DataType::kFloat, dims({1, 2}))},
-      {b::value_info("y", DataType::kFloat, dims({1, 2}))},
+      "g", {b::value_info("x", DataType::kFloat, val_dims({1, 2}))},
+      {b::value_info("y", DataType::kFloat, val_dims({1, 2}))},
       {b::tensor("W", DataType::kFloat, {2, 2}, std::vector<float>{1, 2, 3, 4})});
   return b::model(std::move(g), 8, {b::opset("", 17)});
 }
@@ -109,10 +109,10 @@ TEST_CASE("validate accepts a well-formed model and names each broken rule") {
 TEST_CASE("validate: subgraphs see outer names; warnings are not errors") {
   Model m = good();
   Graph body = b::graph({b::node("Add", {"h", "W"}, {"t"})}, "then", {},
-                        {b::value_info("t", DataType::kFloat, dims({1, 2}))});
+                        {b::value_info("t", DataType::kFloat, val_dims({1, 2}))});
   Graph other = b::graph({b::node("Sub", {"h", "W"}, {"t"})}, "else", {},
-                         {b::value_info("t", DataType::kFloat, dims({1, 2}))});
-  m.graph->input.push_back(b::value_info("c", DataType::kBool, dims({})));
+                         {b::value_info("t", DataType::kFloat, val_dims({1, 2}))});
+  m.graph->input.push_back(b::value_info("c", DataType::kBool, val_dims({})));
   m.graph->node.push_back(
       b::node("If", {"c"}, {"z"}, {b::attr("then_branch", body), b::attr("else_branch", other)}));
   CHECK(validate(m).ok());
@@ -122,7 +122,7 @@ TEST_CASE("validate: subgraphs see outer names; warnings are not errors") {
   CHECK_FALSE(validate(m).ok());
   // Initializer listed as a graph input: a warning only.
   Model w = good();
-  w.graph->input.push_back(b::value_info("W", DataType::kFloat, dims({2, 2})));
+  w.graph->input.push_back(b::value_info("W", DataType::kFloat, val_dims({2, 2})));
   const auto r = validate(w);
   CHECK(r.ok());
   CHECK(r.warnings() == 1);
