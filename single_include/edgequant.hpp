@@ -7,6 +7,17 @@
 // ==== file: edgequant/edgequant.hpp
 // Umbrella header: the whole edgequant library.
 
+// ==== file: edgequant/compute/gemv.hpp
+// Matrix–vector and small-batch matrix–matrix products with quantized weights:
+// y = W·x, W rows of a ggml weight type, x float32 quantized once to the companion type.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
 // ==== file: edgequant/compute/vec_dot.hpp
 // Dot products of quantized weight rows with quantized activation rows (ggml's vec_dot),
 // dispatched to the best SIMD target: the building block of GEMV/GEMM (compute/gemv.hpp).
@@ -15372,6 +15383,522 @@ void parallel_for(std::size_t begin, std::size_t end, std::size_t grain, unsigne
 }
 
 }  // namespace edgequant
+// ==== file: edgequant/quantize.hpp
+// Public quantize / dequantize API over rows of a matrix: argument checks,
+// NaN/Inf detection, importance rules, threads, then the dispatched kernels.
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+
+
+namespace edgequant {
+
+struct QuantizeOptions {
+  // One weight per column (llama.cpp's imatrix for this tensor), or empty.
+  std::span<const float> importance = {};
+  unsigned threads = 1;  // 0: all hardware threads; bytes never depend on it
+};
+
+// Index of the first NaN/Inf in x[0..n), or n.
+inline std::size_t first_non_finite(const float* x, std::size_t n) noexcept {
+  // Branch-free blocks so the compiler vectorises the common all-finite case.
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) {
+      std::uint32_t u;
+      std::memcpy(&u, x + i + j, 4);
+      bad |= static_cast<std::uint32_t>((u & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
+}
+
+// Index of the first x[i] that is NaN or has |x[i]| > limit (a finite
+// positive limit; FLT_MAX finds the first NaN/Inf), or n.
+inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noexcept {
+  std::uint32_t lim;
+  std::memcpy(&lim, &limit, 4);
+  // Magnitude bits order like the values, NaN above Inf: one integer compare.
+  constexpr std::size_t kStep = 256;
+  std::size_t i = 0;
+  for (; i + kStep <= n; i += kStep) {
+    std::uint32_t bad = 0;
+    for (std::size_t j = 0; j < kStep; ++j) {
+      std::uint32_t u;
+      std::memcpy(&u, x + i + j, 4);
+      bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) > lim);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, x + i, 4);
+    if ((u & 0x7fffffffu) > lim) return i;
+  }
+  return n;
+}
+
+namespace detail {
+
+struct SchemeShape {
+  std::string_view name;
+  std::size_t block_elems;
+  std::size_t block_bytes;
+  bool requires_importance;
+  // Optional S::max_abs_input: larger inputs are refused before quantizing.
+  float max_abs_input = std::numeric_limits<float>::max();
+};
+
+inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, std::size_t cols,
+                                  std::size_t dst_bytes, const QuantizeOptions& opt,
+                                  std::size_t* rows_out) {
+  if (cols == 0) return make_error(Errc::kBadArgument, "row length (cols) must be > 0");
+  if (cols % s.block_elems != 0) {
+    return make_error(Errc::kBadArgument,
+                      "row length " + std::to_string(cols) + " is not a multiple of the " +
+                          std::string(s.name) + " block size " + std::to_string(s.block_elems));
+  }
+  if (src_elems % cols != 0) {
+    return make_error(Errc::kBadArgument, "input has " + std::to_string(src_elems) +
+                                              " values, not a whole number of rows of " +
+                                              std::to_string(cols));
+  }
+  const std::size_t rows = src_elems / cols;
+  const std::size_t need = rows * (cols / s.block_elems) * s.block_bytes;
+  if (dst_bytes != need) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst_bytes) +
+                                              " bytes; " + std::to_string(rows) + " rows of " +
+                                              std::string(s.name) + " need " +
+                                              std::to_string(need));
+  }
+  if (!opt.importance.empty() && opt.importance.size() != cols) {
+    return make_error(Errc::kBadArgument, "importance weights: expected " +
+                                              std::to_string(cols) + " values (one per column), got " +
+                                              std::to_string(opt.importance.size()));
+  }
+  if (opt.importance.empty() && s.requires_importance) {
+    return make_error(Errc::kNeedsImportance,
+                      std::string(s.name) +
+                          " needs importance weights (an imatrix): ggml refuses to quantize it "
+                          "without one");
+  }
+  if (!opt.importance.empty()) {
+    const std::size_t bad = first_non_finite(opt.importance.data(), cols);
+    if (bad != cols) {
+      return make_error(Errc::kNonFinite,
+                        "importance weight " + std::to_string(bad) + " is not finite", bad);
+    }
+  }
+  *rows_out = rows;
+  return {};
+}
+
+// Lowers `slot` to `value` (the lowest failing index wins, whatever the thread order).
+inline void atomic_min(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
+  std::uint64_t cur = slot.load();
+  while (value < cur && !slot.compare_exchange_weak(cur, value)) {
+  }
+}
+
+inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span<const float> src,
+                            std::size_t cols, std::byte* dst, std::size_t rows,
+                            const QuantizeOptions& opt) {
+  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
+  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
+  // Grain: about 1 MiB of input per chunk, at least one row.
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  const std::size_t nb = cols / s.block_elems;
+  constexpr std::uint64_t kNone = ~std::uint64_t{0};
+  std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
+  std::atomic<std::uint64_t> first_big{kNone};  // lowest element beyond s.max_abs_input
+  std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
+  const bool limited = s.max_abs_input < std::numeric_limits<float>::max();
+  const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
+  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) {
+      // The NaN/Inf scan runs per row just before its quantization, so the
+      // kernel reads the row from cache instead of memory a second time.
+      const float* row = src.data() + r * cols;
+      if (const std::size_t bad = scan(row, cols); bad != cols) {
+        atomic_min(first_nan, r * cols + bad);
+        continue;
+      }
+      if (limited) {
+        if (const std::size_t big = first_beyond(row, cols, s.max_abs_input); big != cols) {
+          atomic_min(first_big, r * cols + big);
+          continue;
+        }
+      }
+      k.quantize(row, dst + r * row_bytes, cols, imp);
+      if (k.validate) {
+        const std::size_t b = k.validate(dst + r * row_bytes, nb);
+        if (b < nb) atomic_min(first_bad, r * nb + b);
+      }
+    }
+  });
+  if (const std::uint64_t bad = first_nan.load(); bad != kNone) {
+    return make_error(Errc::kNonFinite,
+                      "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
+                          " at element " + std::to_string(bad) + " (row " +
+                          std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
+                          ")",
+                      bad);
+  }
+  if (const std::uint64_t bad = first_big.load(); bad != kNone) {
+    return make_error(Errc::kOverflow,
+                      "value " + std::to_string(src[bad]) + " at element " + std::to_string(bad) +
+                          " (row " + std::to_string(bad / cols) + ", column " +
+                          std::to_string(bad % cols) + ") is too large for " +
+                          std::string(s.name) + " (|x| must not exceed " +
+                          std::to_string(s.max_abs_input) + ")",
+                      bad);
+  }
+  if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
+    const std::size_t r = bad_block / nb, b = bad_block % nb;
+    const float* xb = src.data() + r * cols + b * s.block_elems;
+    float amax = 0;
+    for (std::size_t j = 0; j < s.block_elems; ++j) amax = std::max(amax, std::fabs(xb[j]));
+    return make_error(Errc::kOverflow,
+                      "values too large for " + std::string(s.name) + ": row " + std::to_string(r) +
+                          ", columns " + std::to_string(b * s.block_elems) + ".." +
+                          std::to_string((b + 1) * s.block_elems - 1) + " (|x| up to " +
+                          std::to_string(amax) + ") give an infinite " +
+                          (s.block_elems == 1 ? "value" : "block scale") +
+                          "; ggml would write blocks that llama.cpp rejects",
+                      r * cols + b * s.block_elems);
+  }
+  return {};
+}
+
+// Dequantized outputs from this size on (a large last-level cache: they
+// cannot stay cached) are written with non-temporal stores.
+inline constexpr std::size_t kStreamingOutputBytes = std::size_t{32} << 20;
+
+inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const std::byte* src,
+                              std::size_t src_bytes, std::size_t cols, std::span<float> dst,
+                              unsigned threads) {
+  if (cols == 0 || cols % s.block_elems != 0) {
+    return make_error(Errc::kBadArgument,
+                      "row length " + std::to_string(cols) + " is not a positive multiple of the " +
+                          std::string(s.name) + " block size " + std::to_string(s.block_elems));
+  }
+  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
+  if (src_bytes % row_bytes != 0) {
+    return make_error(Errc::kBadArgument, "input has " + std::to_string(src_bytes) +
+                                              " bytes, not a whole number of " +
+                                              std::string(s.name) + " rows of " +
+                                              std::to_string(row_bytes) + " bytes");
+  }
+  const std::size_t rows = src_bytes / row_bytes;
+  if (dst.size() != rows * cols) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
+                                              " floats; " + std::to_string(rows) + " rows need " +
+                                              std::to_string(rows * cols));
+  }
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
+  // Outputs far beyond the last-level cache: non-temporal stores save the
+  // read-for-ownership of every output line (same floats either way).
+  const DequantizeRowFn fn = k.dequantize_stream && dst.size_bytes() >= kStreamingOutputBytes
+                                 ? k.dequantize_stream
+                                 : k.dequantize;
+  parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t r = r0; r < r1; ++r) fn(src + r * row_bytes, dst.data() + r * cols, cols);
+  });
+  return {};
+}
+
+inline Status quantize_activation(QuantizeActivationFn fn, const SchemeShape& s,
+                                  std::span<const float> x, std::byte* y, std::size_t y_bytes) {
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported,
+                      std::string(s.name) + " has no activation quantizer (not a vec_dot type)");
+  }
+  if (x.size() % s.block_elems != 0) {
+    return make_error(Errc::kBadArgument, "activation length " + std::to_string(x.size()) +
+                                              " is not a multiple of the " + std::string(s.name) +
+                                              " block size " + std::to_string(s.block_elems));
+  }
+  const std::size_t need = x.size() / s.block_elems * s.block_bytes;
+  if (y_bytes != need) {
+    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(y_bytes) +
+                                              " bytes; " + std::to_string(x.size()) + " values of " +
+                                              std::string(s.name) + " need " + std::to_string(need));
+  }
+  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
+    return make_error(Errc::kNonFinite,
+                      "activation value is " + std::string(std::isnan(x[bad]) ? "NaN" : "infinite") +
+                          " at element " + std::to_string(bad),
+                      bad);
+  }
+  fn(x.data(), y, x.size());
+  return {};
+}
+
+template <Scheme S>
+constexpr SchemeShape shape_of() {
+  bool req = false;
+  if constexpr (GgmlScheme<S>) req = ggml_type_info(S::ggml_type).requires_imatrix;
+  SchemeShape shape{S::name, S::block_elems, S::block_bytes, req};
+  if constexpr (requires { S::max_abs_input; }) shape.max_abs_input = S::max_abs_input;
+  return shape;
+}
+
+inline SchemeShape shape_of(GgmlType t) {
+  const auto& i = ggml_type_info(t);
+  SchemeShape shape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == t) shape = shape_of<S>();
+  });
+  return shape;
+}
+
+}  // namespace detail
+
+// Bytes of `rows` rows of `cols` elements of type t (cols a multiple of the block size).
+inline std::size_t ggml_row_bytes(GgmlType t, std::size_t cols) noexcept {
+  const auto& i = ggml_type_info(t);
+  return i.block_elems ? cols / i.block_elems * i.block_bytes : 0;
+}
+
+// Quantizes rows of `cols` floats from src into dst (rows * row_bytes bytes).
+template <Scheme S>
+Status quantize(std::span<const float> src, std::size_t cols, std::span<typename S::Block> dst,
+                const QuantizeOptions& opt = {}) {
+  constexpr auto shape = detail::shape_of<S>();
+  std::size_t rows = 0;
+  EDGEQUANT_TRY(detail::check_quantize_args(shape, src.size(), cols, dst.size_bytes(), opt, &rows));
+  return detail::quantize_rows(row_kernels_for<S>(), shape, src, cols,
+                               reinterpret_cast<std::byte*>(dst.data()), rows, opt);
+}
+
+template <Scheme S>
+Status dequantize(std::span<const typename S::Block> src, std::size_t cols, std::span<float> dst,
+                  unsigned threads = 1) {
+  return detail::dequantize_rows(row_kernels_for<S>(), detail::shape_of<S>(),
+                                 reinterpret_cast<const std::byte*>(src.data()), src.size_bytes(),
+                                 cols, dst, threads);
+}
+
+// Quantizes activations the way the CPU dot products do (ggml's x86
+// from_float for S = Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5): x is one or
+// more rows (blocks are independent), dst exactly x.size() / block_elems
+// blocks. Checks sizes and finiteness; hot loops call
+// ggml_activation_quantizer(type) directly instead.
+template <Scheme S>
+  requires HasActivation<S>
+Status quantize_activation(std::span<const float> x, std::span<typename S::Block> dst) {
+  return detail::quantize_activation(row_kernels_for<S>().activation, detail::shape_of<S>(), x,
+                                     reinterpret_cast<std::byte*>(dst.data()), dst.size_bytes());
+}
+
+// Type-erased versions by ggml type id (CLI, GGUF, converters).
+inline Status quantize(GgmlType type, std::span<const float> src, std::size_t cols,
+                       std::span<std::byte> dst, const QuantizeOptions& opt = {}) {
+  if (!ggml_type_supported(type)) {
+    return make_error(Errc::kUnsupported,
+                      "quantizing to " + std::string(ggml_type_name(type)) + " is not supported");
+  }
+  const auto shape = detail::shape_of(type);
+  std::size_t rows = 0;
+  EDGEQUANT_TRY(detail::check_quantize_args(shape, src.size(), cols, dst.size(), opt, &rows));
+  return detail::quantize_rows(ggml_row_kernels(type, active_isa()), shape, src, cols, dst.data(),
+                               rows, opt);
+}
+
+inline Status dequantize(GgmlType type, std::span<const std::byte> src, std::size_t cols,
+                         std::span<float> dst, unsigned threads = 1) {
+  if (!ggml_type_supported(type)) {
+    return make_error(Errc::kUnsupported,
+                      "dequantizing " + std::string(ggml_type_name(type)) + " is not supported");
+  }
+  return detail::dequantize_rows(ggml_row_kernels(type, active_isa()), detail::shape_of(type),
+                                 src.data(), src.size(), cols, dst, threads);
+}
+
+// Activation quantizer by vec_dot type id (kQ8_0, kQ8_1, kQ8_K).
+inline Status quantize_activation(GgmlType type, std::span<const float> x, std::span<std::byte> dst) {
+  const QuantizeActivationFn fn = ggml_activation_quantizer(type);
+  if (fn == nullptr) {
+    return make_error(Errc::kUnsupported, "ggml type " +
+                                              std::to_string(static_cast<std::uint32_t>(type)) +
+                                              " has no activation quantizer (not a vec_dot type)");
+  }
+  return detail::quantize_activation(fn, detail::shape_of(type), x, dst.data(), dst.size());
+}
+
+}  // namespace edgequant
+
+#if HWY_ONCE
+namespace edgequant {
+
+// What GEMV needs of a weight type, type-erased.
+struct DotShape {
+  std::string_view name;
+  std::size_t block_elems = 0, block_bytes = 0;      // weight blocks
+  std::size_t act_elems = 0, act_bytes = 0;          // companion activation blocks
+  VecDotFn dot = nullptr;
+  void (*quantize_activation)(const float* x, void* y, std::size_t n) = nullptr;
+};
+
+namespace detail {
+template <class S>
+void dot_activation_erased(const float* x, void* y, std::size_t n) {
+  quantize_dot_activation<S>(x, static_cast<typename DotActivation<S>::Block*>(y), n);
+}
+}  // namespace detail
+
+// The shape of S with the dot of `isa`.
+template <class S>
+DotShape dot_shape(Isa isa) noexcept {
+  using A = DotActivation<S>;
+  return {S::name,         S::block_elems,           S::block_bytes, A::block_elems,
+          A::block_bytes,  vec_dot_kernel<S>(isa),   &detail::dot_activation_erased<S>};
+}
+template <class S>
+DotShape dot_shape() noexcept {
+  return dot_shape<S>(active_isa());
+}
+
+// Shape of a ggml weight type by id (dot of `isa`); `dot` null when the type has none.
+inline DotShape ggml_dot_shape(GgmlType type, Isa isa) noexcept {
+  DotShape out;
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == type) out = dot_shape<S>(isa);
+  });
+  return out;
+}
+inline DotShape ggml_dot_shape(GgmlType type) noexcept { return ggml_dot_shape(type, active_isa()); }
+
+// Activations quantized once, reused by every weight row: `m` vectors of `cols`.
+struct QuantizedActivations {
+  std::vector<std::uint8_t> bytes;
+  std::size_t m = 0, cols = 0, row_bytes = 0;
+};
+
+// Quantizes x (m rows of cols finite floats) to the companion type of `shape`.
+inline Status quantize_activations(const DotShape& shape, std::span<const float> x,
+                                   std::size_t m, std::size_t cols, QuantizedActivations& out) {
+  if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
+  if (cols == 0 || cols % shape.block_elems != 0 || cols % shape.act_elems != 0) {
+    return make_error(Errc::kBadArgument, "row length " + std::to_string(cols) +
+                                              " is not a multiple of the " +
+                                              std::string(shape.name) + " block size " +
+                                              std::to_string(shape.block_elems));
+  }
+  const auto elems = checked_mul<std::size_t>(m, cols);
+  if (!elems || x.size() != *elems) {
+    return make_error(Errc::kBadArgument, "activations: expected " + std::to_string(m) + " x " +
+                                              std::to_string(cols) + " values, got " +
+                                              std::to_string(x.size()));
+  }
+  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
+    return make_error(Errc::kNonFinite, "activation " + std::to_string(bad) + " is not finite",
+                      bad);
+  }
+  out.m = m;
+  out.cols = cols;
+  out.row_bytes = cols / shape.act_elems * shape.act_bytes;
+  out.bytes.resize(m * out.row_bytes);
+  for (std::size_t i = 0; i < m; ++i) {
+    shape.quantize_activation(x.data() + i * cols, out.bytes.data() + i * out.row_bytes, cols);
+  }
+  return {};
+}
+
+// Y[i·rows + r] = Σ_c W[r, c]·X[i, c] for i < a.m: every weight row is read
+// once and dotted with all m activation rows (a tile of up to 16 at a time,
+// which stay in cache). Parallel over weight rows; each output depends on its
+// row only, so results do not depend on the thread count.
+inline Status gemm_quantized(const DotShape& shape, std::span<const std::uint8_t> w,
+                             std::size_t rows, const QuantizedActivations& a, std::span<float> y,
+                             unsigned threads = 0) {
+  if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
+  const std::size_t cols = a.cols;
+  if (cols == 0 || cols % shape.block_elems != 0) {
+    return make_error(Errc::kBadArgument, "activations were not quantized for this type");
+  }
+  const std::size_t w_row = cols / shape.block_elems * shape.block_bytes;
+  const auto w_bytes = checked_mul<std::size_t>(rows, w_row);
+  if (!w_bytes || w.size() != *w_bytes) {
+    return make_error(Errc::kBadArgument, "weights: " + std::to_string(rows) + " rows of " +
+                                              std::string(shape.name) + " need " +
+                                              (w_bytes ? std::to_string(*w_bytes) : "too many") +
+                                              " bytes, got " + std::to_string(w.size()));
+  }
+  const auto y_elems = checked_mul<std::size_t>(rows, a.m);
+  if (!y_elems || y.size() != *y_elems) {
+    return make_error(Errc::kBadArgument, "output: expected " + std::to_string(a.m) + " x " +
+                                              std::to_string(rows) + " values, got " +
+                                              std::to_string(y.size()));
+  }
+  constexpr std::size_t kTile = 16;
+  const VecDotFn dot = shape.dot;
+  parallel_for(0, rows, 8, threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t i0 = 0; i0 < a.m; i0 += kTile) {
+      const std::size_t i1 = std::min(a.m, i0 + kTile);
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::uint8_t* wr = w.data() + r * w_row;
+        for (std::size_t i = i0; i < i1; ++i) {
+          y[i * rows + r] = dot(cols, wr, a.bytes.data() + i * a.row_bytes);
+        }
+      }
+    }
+  });
+  return {};
+}
+
+// y = W·x: W `rows` x `cols` weight blocks of `shape` (row-major, w.size() ==
+// rows · row bytes), x `cols` finite floats, y `rows` floats.
+inline Status gemv(const DotShape& shape, std::span<const std::uint8_t> w, std::size_t rows,
+                   std::size_t cols, std::span<const float> x, std::span<float> y,
+                   unsigned threads = 0) {
+  QuantizedActivations a;
+  EDGEQUANT_TRY(quantize_activations(shape, x, 1, cols, a));
+  return gemm_quantized(shape, w, rows, a, y, threads);
+}
+
+// Y = X·Wᵀ for a batch of m activation rows (X m x cols, Y m x rows, both
+// row-major): the activations are quantized once and every weight row is
+// streamed once (decode/prefill batches; large m works, tiled by 16).
+inline Status gemm(const DotShape& shape, std::span<const std::uint8_t> w, std::size_t rows,
+                   std::size_t cols, std::span<const float> x, std::size_t m, std::span<float> y,
+                   unsigned threads = 0) {
+  QuantizedActivations a;
+  EDGEQUANT_TRY(quantize_activations(shape, x, m, cols, a));
+  return gemm_quantized(shape, w, rows, a, y, threads);
+}
+
+// Typed conveniences.
+template <class S>
+Status gemv(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
+            std::span<const float> x, std::span<float> y, unsigned threads = 0) {
+  return gemv(dot_shape<S>(),
+              {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()}, rows, cols, x, y,
+              threads);
+}
+template <class S>
+Status gemm(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
+            std::span<const float> x, std::size_t m, std::span<float> y, unsigned threads = 0) {
+  return gemm(dot_shape<S>(),
+              {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()}, rows, cols, x, m,
+              y, threads);
+}
+
+}  // namespace edgequant
+#endif  // HWY_ONCE
 // ==== file: edgequant/core/tensor_view.hpp
 // Non-owning tensor views: TensorView<T, Rank> (strided elements) and
 // BlockView<S> (rows of quantized blocks of scheme S). Trivially copyable.
@@ -25231,363 +25758,6 @@ inline ValidationReport validate(const Model& m) { return detail::Validator(m).r
 #include <string_view>
 #include <vector>
 
-// ==== file: edgequant/quantize.hpp
-// Public quantize / dequantize API over rows of a matrix: argument checks,
-// NaN/Inf detection, importance rules, threads, then the dispatched kernels.
-
-#include <algorithm>
-#include <atomic>
-#include <cmath>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <span>
-#include <string>
-
-
-namespace edgequant {
-
-struct QuantizeOptions {
-  // One weight per column (llama.cpp's imatrix for this tensor), or empty.
-  std::span<const float> importance = {};
-  unsigned threads = 1;  // 0: all hardware threads; bytes never depend on it
-};
-
-// Index of the first NaN/Inf in x[0..n), or n.
-inline std::size_t first_non_finite(const float* x, std::size_t n) noexcept {
-  // Branch-free blocks so the compiler vectorises the common all-finite case.
-  constexpr std::size_t kStep = 256;
-  std::size_t i = 0;
-  for (; i + kStep <= n; i += kStep) {
-    std::uint32_t bad = 0;
-    for (std::size_t j = 0; j < kStep; ++j) {
-      std::uint32_t u;
-      std::memcpy(&u, x + i + j, 4);
-      bad |= static_cast<std::uint32_t>((u & 0x7f800000u) == 0x7f800000u);
-    }
-    if (bad) break;
-  }
-  for (; i < n; ++i) {
-    if (!std::isfinite(x[i])) return i;
-  }
-  return n;
-}
-
-// Index of the first x[i] that is NaN or has |x[i]| > limit (a finite
-// positive limit; FLT_MAX finds the first NaN/Inf), or n.
-inline std::size_t first_beyond(const float* x, std::size_t n, float limit) noexcept {
-  std::uint32_t lim;
-  std::memcpy(&lim, &limit, 4);
-  // Magnitude bits order like the values, NaN above Inf: one integer compare.
-  constexpr std::size_t kStep = 256;
-  std::size_t i = 0;
-  for (; i + kStep <= n; i += kStep) {
-    std::uint32_t bad = 0;
-    for (std::size_t j = 0; j < kStep; ++j) {
-      std::uint32_t u;
-      std::memcpy(&u, x + i + j, 4);
-      bad |= static_cast<std::uint32_t>((u & 0x7fffffffu) > lim);
-    }
-    if (bad) break;
-  }
-  for (; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, x + i, 4);
-    if ((u & 0x7fffffffu) > lim) return i;
-  }
-  return n;
-}
-
-namespace detail {
-
-struct SchemeShape {
-  std::string_view name;
-  std::size_t block_elems;
-  std::size_t block_bytes;
-  bool requires_importance;
-  // Optional S::max_abs_input: larger inputs are refused before quantizing.
-  float max_abs_input = std::numeric_limits<float>::max();
-};
-
-inline Status check_quantize_args(const SchemeShape& s, std::size_t src_elems, std::size_t cols,
-                                  std::size_t dst_bytes, const QuantizeOptions& opt,
-                                  std::size_t* rows_out) {
-  if (cols == 0) return make_error(Errc::kBadArgument, "row length (cols) must be > 0");
-  if (cols % s.block_elems != 0) {
-    return make_error(Errc::kBadArgument,
-                      "row length " + std::to_string(cols) + " is not a multiple of the " +
-                          std::string(s.name) + " block size " + std::to_string(s.block_elems));
-  }
-  if (src_elems % cols != 0) {
-    return make_error(Errc::kBadArgument, "input has " + std::to_string(src_elems) +
-                                              " values, not a whole number of rows of " +
-                                              std::to_string(cols));
-  }
-  const std::size_t rows = src_elems / cols;
-  const std::size_t need = rows * (cols / s.block_elems) * s.block_bytes;
-  if (dst_bytes != need) {
-    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst_bytes) +
-                                              " bytes; " + std::to_string(rows) + " rows of " +
-                                              std::string(s.name) + " need " +
-                                              std::to_string(need));
-  }
-  if (!opt.importance.empty() && opt.importance.size() != cols) {
-    return make_error(Errc::kBadArgument, "importance weights: expected " +
-                                              std::to_string(cols) + " values (one per column), got " +
-                                              std::to_string(opt.importance.size()));
-  }
-  if (opt.importance.empty() && s.requires_importance) {
-    return make_error(Errc::kNeedsImportance,
-                      std::string(s.name) +
-                          " needs importance weights (an imatrix): ggml refuses to quantize it "
-                          "without one");
-  }
-  if (!opt.importance.empty()) {
-    const std::size_t bad = first_non_finite(opt.importance.data(), cols);
-    if (bad != cols) {
-      return make_error(Errc::kNonFinite,
-                        "importance weight " + std::to_string(bad) + " is not finite", bad);
-    }
-  }
-  *rows_out = rows;
-  return {};
-}
-
-// Lowers `slot` to `value` (the lowest failing index wins, whatever the thread order).
-inline void atomic_min(std::atomic<std::uint64_t>& slot, std::uint64_t value) noexcept {
-  std::uint64_t cur = slot.load();
-  while (value < cur && !slot.compare_exchange_weak(cur, value)) {
-  }
-}
-
-inline Status quantize_rows(const RowKernels& k, const SchemeShape& s, std::span<const float> src,
-                            std::size_t cols, std::byte* dst, std::size_t rows,
-                            const QuantizeOptions& opt) {
-  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
-  const float* imp = opt.importance.empty() ? nullptr : opt.importance.data();
-  // Grain: about 1 MiB of input per chunk, at least one row.
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
-  const std::size_t nb = cols / s.block_elems;
-  constexpr std::uint64_t kNone = ~std::uint64_t{0};
-  std::atomic<std::uint64_t> first_nan{kNone};  // lowest non-finite element index
-  std::atomic<std::uint64_t> first_big{kNone};  // lowest element beyond s.max_abs_input
-  std::atomic<std::uint64_t> first_bad{kNone};  // lowest failing block index
-  const bool limited = s.max_abs_input < std::numeric_limits<float>::max();
-  const detail::NonFiniteScanFn scan = detail::non_finite_scan(active_isa());
-  parallel_for(0, rows, grain, opt.threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) {
-      // The NaN/Inf scan runs per row just before its quantization, so the
-      // kernel reads the row from cache instead of memory a second time.
-      const float* row = src.data() + r * cols;
-      if (const std::size_t bad = scan(row, cols); bad != cols) {
-        atomic_min(first_nan, r * cols + bad);
-        continue;
-      }
-      if (limited) {
-        if (const std::size_t big = first_beyond(row, cols, s.max_abs_input); big != cols) {
-          atomic_min(first_big, r * cols + big);
-          continue;
-        }
-      }
-      k.quantize(row, dst + r * row_bytes, cols, imp);
-      if (k.validate) {
-        const std::size_t b = k.validate(dst + r * row_bytes, nb);
-        if (b < nb) atomic_min(first_bad, r * nb + b);
-      }
-    }
-  });
-  if (const std::uint64_t bad = first_nan.load(); bad != kNone) {
-    return make_error(Errc::kNonFinite,
-                      "input value is " + std::string(std::isnan(src[bad]) ? "NaN" : "infinite") +
-                          " at element " + std::to_string(bad) + " (row " +
-                          std::to_string(bad / cols) + ", column " + std::to_string(bad % cols) +
-                          ")",
-                      bad);
-  }
-  if (const std::uint64_t bad = first_big.load(); bad != kNone) {
-    return make_error(Errc::kOverflow,
-                      "value " + std::to_string(src[bad]) + " at element " + std::to_string(bad) +
-                          " (row " + std::to_string(bad / cols) + ", column " +
-                          std::to_string(bad % cols) + ") is too large for " +
-                          std::string(s.name) + " (|x| must not exceed " +
-                          std::to_string(s.max_abs_input) + ")",
-                      bad);
-  }
-  if (const std::uint64_t bad_block = first_bad.load(); bad_block != kNone) {
-    const std::size_t r = bad_block / nb, b = bad_block % nb;
-    const float* xb = src.data() + r * cols + b * s.block_elems;
-    float amax = 0;
-    for (std::size_t j = 0; j < s.block_elems; ++j) amax = std::max(amax, std::fabs(xb[j]));
-    return make_error(Errc::kOverflow,
-                      "values too large for " + std::string(s.name) + ": row " + std::to_string(r) +
-                          ", columns " + std::to_string(b * s.block_elems) + ".." +
-                          std::to_string((b + 1) * s.block_elems - 1) + " (|x| up to " +
-                          std::to_string(amax) + ") give an infinite " +
-                          (s.block_elems == 1 ? "value" : "block scale") +
-                          "; ggml would write blocks that llama.cpp rejects",
-                      r * cols + b * s.block_elems);
-  }
-  return {};
-}
-
-// Dequantized outputs from this size on (a large last-level cache: they
-// cannot stay cached) are written with non-temporal stores.
-inline constexpr std::size_t kStreamingOutputBytes = std::size_t{32} << 20;
-
-inline Status dequantize_rows(const RowKernels& k, const SchemeShape& s, const std::byte* src,
-                              std::size_t src_bytes, std::size_t cols, std::span<float> dst,
-                              unsigned threads) {
-  if (cols == 0 || cols % s.block_elems != 0) {
-    return make_error(Errc::kBadArgument,
-                      "row length " + std::to_string(cols) + " is not a positive multiple of the " +
-                          std::string(s.name) + " block size " + std::to_string(s.block_elems));
-  }
-  const std::size_t row_bytes = cols / s.block_elems * s.block_bytes;
-  if (src_bytes % row_bytes != 0) {
-    return make_error(Errc::kBadArgument, "input has " + std::to_string(src_bytes) +
-                                              " bytes, not a whole number of " +
-                                              std::string(s.name) + " rows of " +
-                                              std::to_string(row_bytes) + " bytes");
-  }
-  const std::size_t rows = src_bytes / row_bytes;
-  if (dst.size() != rows * cols) {
-    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(dst.size()) +
-                                              " floats; " + std::to_string(rows) + " rows need " +
-                                              std::to_string(rows * cols));
-  }
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / cols);
-  // Outputs far beyond the last-level cache: non-temporal stores save the
-  // read-for-ownership of every output line (same floats either way).
-  const DequantizeRowFn fn = k.dequantize_stream && dst.size_bytes() >= kStreamingOutputBytes
-                                 ? k.dequantize_stream
-                                 : k.dequantize;
-  parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-    for (std::size_t r = r0; r < r1; ++r) fn(src + r * row_bytes, dst.data() + r * cols, cols);
-  });
-  return {};
-}
-
-inline Status quantize_activation(QuantizeActivationFn fn, const SchemeShape& s,
-                                  std::span<const float> x, std::byte* y, std::size_t y_bytes) {
-  if (fn == nullptr) {
-    return make_error(Errc::kUnsupported,
-                      std::string(s.name) + " has no activation quantizer (not a vec_dot type)");
-  }
-  if (x.size() % s.block_elems != 0) {
-    return make_error(Errc::kBadArgument, "activation length " + std::to_string(x.size()) +
-                                              " is not a multiple of the " + std::string(s.name) +
-                                              " block size " + std::to_string(s.block_elems));
-  }
-  const std::size_t need = x.size() / s.block_elems * s.block_bytes;
-  if (y_bytes != need) {
-    return make_error(Errc::kBadArgument, "output buffer has " + std::to_string(y_bytes) +
-                                              " bytes; " + std::to_string(x.size()) + " values of " +
-                                              std::string(s.name) + " need " + std::to_string(need));
-  }
-  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
-    return make_error(Errc::kNonFinite,
-                      "activation value is " + std::string(std::isnan(x[bad]) ? "NaN" : "infinite") +
-                          " at element " + std::to_string(bad),
-                      bad);
-  }
-  fn(x.data(), y, x.size());
-  return {};
-}
-
-template <Scheme S>
-constexpr SchemeShape shape_of() {
-  bool req = false;
-  if constexpr (GgmlScheme<S>) req = ggml_type_info(S::ggml_type).requires_imatrix;
-  SchemeShape shape{S::name, S::block_elems, S::block_bytes, req};
-  if constexpr (requires { S::max_abs_input; }) shape.max_abs_input = S::max_abs_input;
-  return shape;
-}
-
-inline SchemeShape shape_of(GgmlType t) {
-  const auto& i = ggml_type_info(t);
-  SchemeShape shape{i.name, i.block_elems, i.block_bytes, i.requires_imatrix};
-  GgmlSchemes::for_each([&]<class S>() {
-    if (S::ggml_type == t) shape = shape_of<S>();
-  });
-  return shape;
-}
-
-}  // namespace detail
-
-// Bytes of `rows` rows of `cols` elements of type t (cols a multiple of the block size).
-inline std::size_t ggml_row_bytes(GgmlType t, std::size_t cols) noexcept {
-  const auto& i = ggml_type_info(t);
-  return i.block_elems ? cols / i.block_elems * i.block_bytes : 0;
-}
-
-// Quantizes rows of `cols` floats from src into dst (rows * row_bytes bytes).
-template <Scheme S>
-Status quantize(std::span<const float> src, std::size_t cols, std::span<typename S::Block> dst,
-                const QuantizeOptions& opt = {}) {
-  constexpr auto shape = detail::shape_of<S>();
-  std::size_t rows = 0;
-  EDGEQUANT_TRY(detail::check_quantize_args(shape, src.size(), cols, dst.size_bytes(), opt, &rows));
-  return detail::quantize_rows(row_kernels_for<S>(), shape, src, cols,
-                               reinterpret_cast<std::byte*>(dst.data()), rows, opt);
-}
-
-template <Scheme S>
-Status dequantize(std::span<const typename S::Block> src, std::size_t cols, std::span<float> dst,
-                  unsigned threads = 1) {
-  return detail::dequantize_rows(row_kernels_for<S>(), detail::shape_of<S>(),
-                                 reinterpret_cast<const std::byte*>(src.data()), src.size_bytes(),
-                                 cols, dst, threads);
-}
-
-// Quantizes activations the way the CPU dot products do (ggml's x86
-// from_float for S = Q8_0, Q8_1, Q8_K; specs/ggml-quants.md §5): x is one or
-// more rows (blocks are independent), dst exactly x.size() / block_elems
-// blocks. Checks sizes and finiteness; hot loops call
-// ggml_activation_quantizer(type) directly instead.
-template <Scheme S>
-  requires HasActivation<S>
-Status quantize_activation(std::span<const float> x, std::span<typename S::Block> dst) {
-  return detail::quantize_activation(row_kernels_for<S>().activation, detail::shape_of<S>(), x,
-                                     reinterpret_cast<std::byte*>(dst.data()), dst.size_bytes());
-}
-
-// Type-erased versions by ggml type id (CLI, GGUF, converters).
-inline Status quantize(GgmlType type, std::span<const float> src, std::size_t cols,
-                       std::span<std::byte> dst, const QuantizeOptions& opt = {}) {
-  if (!ggml_type_supported(type)) {
-    return make_error(Errc::kUnsupported,
-                      "quantizing to " + std::string(ggml_type_name(type)) + " is not supported");
-  }
-  const auto shape = detail::shape_of(type);
-  std::size_t rows = 0;
-  EDGEQUANT_TRY(detail::check_quantize_args(shape, src.size(), cols, dst.size(), opt, &rows));
-  return detail::quantize_rows(ggml_row_kernels(type, active_isa()), shape, src, cols, dst.data(),
-                               rows, opt);
-}
-
-inline Status dequantize(GgmlType type, std::span<const std::byte> src, std::size_t cols,
-                         std::span<float> dst, unsigned threads = 1) {
-  if (!ggml_type_supported(type)) {
-    return make_error(Errc::kUnsupported,
-                      "dequantizing " + std::string(ggml_type_name(type)) + " is not supported");
-  }
-  return detail::dequantize_rows(ggml_row_kernels(type, active_isa()), detail::shape_of(type),
-                                 src.data(), src.size(), cols, dst, threads);
-}
-
-// Activation quantizer by vec_dot type id (kQ8_0, kQ8_1, kQ8_K).
-inline Status quantize_activation(GgmlType type, std::span<const float> x, std::span<std::byte> dst) {
-  const QuantizeActivationFn fn = ggml_activation_quantizer(type);
-  if (fn == nullptr) {
-    return make_error(Errc::kUnsupported, "ggml type " +
-                                              std::to_string(static_cast<std::uint32_t>(type)) +
-                                              " has no activation quantizer (not a vec_dot type)");
-  }
-  return detail::quantize_activation(fn, detail::shape_of(type), x, dst.data(), dst.size());
-}
-
-}  // namespace edgequant
 
 namespace edgequant {
 

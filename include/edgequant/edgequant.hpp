@@ -1,6 +1,7 @@
 // Umbrella header: the whole edgequant library.
 #pragma once
 
+#include "edgequant/compute/gemv.hpp"
 #include "edgequant/compute/vec_dot.hpp"
 #include "edgequant/core/checked.hpp"
 #include "edgequant/core/config.hpp"
