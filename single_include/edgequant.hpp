@@ -14701,6 +14701,16 @@ HWY_INLINE V32 MulAcc16(V8 a, V8 b, V32 acc) {
   return hn::RearrangeToOddPlusEven(acc, unused);
 }
 
+// fp16 -> fp32 (exact): F16C on x86 AVX2 and better (one instruction instead
+// of the portable bit manipulation), else the scalar converter.
+HWY_INLINE float HalfToFloat(f16_bits h) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  return _cvtsh_ss(h);
+#else
+  return ggml::fp32(h);
+#endif
+}
+
 HWY_INLINE V8 Load16(const std::int8_t* p) { return hn::LoadU(D8(), p); }
 HWY_INLINE VU8 LoadU16(const std::uint8_t* p) { return hn::LoadU(DU8(), p); }
 HWY_INLINE V8 LowNibbles(VU8 v) { return hn::BitCast(D8(), hn::And(v, hn::Set(DU8(), 0x0F))); }
@@ -14715,16 +14725,66 @@ HWY_INLINE float Total(VF facc) { return hn::GetLane(hn::SumOfLanes(DF(), facc))
 
 }  // namespace dot
 
+// x86 with AVX2 (also the AVX-512 targets): signed int8 dot products through
+// `maddubs` (unsigned × signed pairs into int16) with the sign trick, then
+// `madd` into int32 — twice the lanes of the int16 widening above. Highway
+// 1.0.3 wraps neither instruction, so these use the raw intrinsics.
+// Precondition (as in ggml): activation levels in [-127, 127], which every
+// activation quantizer produces; weight levels may be -128.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+namespace avx2 {
+
+// Σ pairs of w·a (32 int8 lanes each) as 8 int32 lanes, times `scale16`
+// (int16 lanes: the scale of each pair's sub-block).
+HWY_INLINE __m256i Dot32(__m256i w, __m256i a, __m256i scale16) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(p, scale16);
+}
+HWY_INLINE __m256i Ones16() { return _mm256_set1_epi16(1); }
+HWY_INLINE __m256i Load(const void* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+// 16 nibble bytes (Q4_0 order) -> 32 levels 0..15: low nibbles, then high.
+HWY_INLINE __m256i Nibbles(const std::uint8_t* qs) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+HWY_INLINE __m256i Iq4Table() {
+  return _mm256_broadcastsi128_si256(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::kValuesIq4nl)));
+}
+HWY_INLINE __m256 Scaled(__m256i isum, float scale, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(scale), acc);
+}
+HWY_INLINE float Total(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace avx2
+#endif
+
 template <>
 struct SimdDot<Q8_0> {
   static float dot(std::size_t n, const Q8_0::Block* HWY_RESTRICT x,
                    const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i s = avx2::Dot32(avx2::Load(x[i].qs), avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
     dot::VF facc = hn::Zero(dot::DF());
     for (std::size_t i = 0; i < n / 32; ++i) {
       dot::V32 acc = hn::Zero(dot::D32());
       acc = dot::MulAcc16(dot::Load16(x[i].qs), dot::Load16(y[i].qs), acc);
       acc = dot::MulAcc16(dot::Load16(x[i].qs + 16), dot::Load16(y[i].qs + 16), acc);
-      facc = dot::Scaled(acc, ggml::fp32(x[i].d) * ggml::fp32(y[i].d), facc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
     }
     return dot::Total(facc);
   }
@@ -14734,6 +14794,16 @@ template <>
 struct SimdDot<Q4_0> {
   static float dot(std::size_t n, const Q4_0::Block* HWY_RESTRICT x,
                    const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i off = _mm256_set1_epi8(8);
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i w = _mm256_sub_epi8(avx2::Nibbles(x[i].qs), off);
+      const __m256i s = avx2::Dot32(w, avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
     const auto eight = hn::Set(dot::D8(), 8);
     dot::VF facc = hn::Zero(dot::DF());
     for (std::size_t i = 0; i < n / 32; ++i) {
@@ -14741,7 +14811,7 @@ struct SimdDot<Q4_0> {
       dot::V32 acc = hn::Zero(dot::D32());
       acc = dot::MulAcc16(hn::Sub(dot::LowNibbles(q), eight), dot::Load16(y[i].qs), acc);
       acc = dot::MulAcc16(hn::Sub(dot::HighNibbles(q), eight), dot::Load16(y[i].qs + 16), acc);
-      facc = dot::Scaled(acc, ggml::fp32(x[i].d) * ggml::fp32(y[i].d), facc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
     }
     return dot::Total(facc);
   }
@@ -14751,6 +14821,16 @@ template <>
 struct SimdDot<IQ4_NL> {
   static float dot(std::size_t n, const IQ4_NL::Block* HWY_RESTRICT x,
                    const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i tbl256 = avx2::Iq4Table();
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i w = _mm256_shuffle_epi8(tbl256, avx2::Nibbles(x[i].qs));
+      const __m256i s = avx2::Dot32(w, avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
     const auto table = hn::LoadU(dot::D8(), ggml::kValuesIq4nl);
     dot::VF facc = hn::Zero(dot::DF());
     for (std::size_t i = 0; i < n / 32; ++i) {
@@ -14760,7 +14840,7 @@ struct SimdDot<IQ4_NL> {
                           acc);
       acc = dot::MulAcc16(hn::TableLookupBytes(table, dot::HighNibbles(q)),
                           dot::Load16(y[i].qs + 16), acc);
-      facc = dot::Scaled(acc, ggml::fp32(x[i].d) * ggml::fp32(y[i].d), facc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
     }
     return dot::Total(facc);
   }
@@ -14770,9 +14850,35 @@ template <>
 struct SimdDot<Q4_K> {
   static float dot(std::size_t n, const Q4_K::Block* HWY_RESTRICT x,
                    const Q8_K::Block* HWY_RESTRICT y) {
+    float mins = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      __m256i isum = _mm256_setzero_si256();
+      int summs = 0;
+      for (int c = 0; c < 4; ++c) {
+        std::uint8_t sc[2], m[2];
+        ggml::get_scale_min_k4(2 * c, x[i].scales, &sc[0], &m[0]);
+        ggml::get_scale_min_k4(2 * c + 1, x[i].scales, &sc[1], &m[1]);
+        const __m256i q = avx2::Load(x[i].qs + 32 * c);
+        const __m256i lo = _mm256_and_si256(q, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        // Levels are 0..15: maddubs takes them as the unsigned operand directly.
+        const __m256i plo = _mm256_maddubs_epi16(lo, avx2::Load(y[i].qs + 64 * c));
+        const __m256i phi = _mm256_maddubs_epi16(hi, avx2::Load(y[i].qs + 64 * c + 32));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[0])));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[1])));
+        summs += m[0] * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]) +
+                 m[1] * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
+      }
+      a = avx2::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), a);
+      mins += (y[i].d * dot::HalfToFloat(x[i].dmin)) * static_cast<float>(summs);
+    }
+    return avx2::Total(a) - mins;
+#endif
     const dot::D32 d32;
     dot::VF facc = hn::Zero(dot::DF());
-    float mins = 0;
     for (std::size_t i = 0; i < n / 256; ++i) {
       dot::V32 isum = hn::Zero(d32);
       int summs = 0;
@@ -14793,8 +14899,8 @@ struct SimdDot<Q4_K> {
         summs += m[0] * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]) +
                  m[1] * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
       }
-      facc = dot::Scaled(isum, y[i].d * ggml::fp32(x[i].d), facc);
-      mins += (y[i].d * ggml::fp32(x[i].dmin)) * static_cast<float>(summs);
+      facc = dot::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), facc);
+      mins += (y[i].d * dot::HalfToFloat(x[i].dmin)) * static_cast<float>(summs);
     }
     return dot::Total(facc) - mins;
   }
@@ -14825,7 +14931,7 @@ struct SimdDot<Q6_K> {
           }
         }
       }
-      facc = dot::Scaled(isum, ggml::fp32(x[i].d) * y[i].d, facc);
+      facc = dot::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, facc);
     }
     return dot::Total(facc);
   }
@@ -14843,6 +14949,22 @@ template <>
 struct SimdDot<IQ4_XS> {
   static float dot(std::size_t n, const IQ4_XS::Block* HWY_RESTRICT x,
                    const Q8_K::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i tbl256 = avx2::Iq4Table();
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      __m256i isum = _mm256_setzero_si256();
+      for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
+        const __m256i w = _mm256_shuffle_epi8(tbl256, avx2::Nibbles(x[i].qs + 16 * ib));
+        isum = _mm256_add_epi32(isum, avx2::Dot32(w, avx2::Load(y[i].qs + 32 * ib),
+                                                  _mm256_set1_epi16(static_cast<short>(ls - 32))));
+      }
+      a = avx2::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, a);
+    }
+    return avx2::Total(a);
+#endif
     const dot::D32 d32;
     const auto table = hn::LoadU(dot::D8(), ggml::kValuesIq4nl);
     dot::VF facc = hn::Zero(dot::DF());
@@ -14859,7 +14981,7 @@ struct SimdDot<IQ4_XS> {
                           dot::Load16(y[i].qs + 32 * ib + 16), s);
         isum = hn::Add(isum, hn::Mul(s, hn::Set(d32, ls - 32)));
       }
-      facc = dot::Scaled(isum, ggml::fp32(x[i].d) * y[i].d, facc);
+      facc = dot::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, facc);
     }
     return dot::Total(facc);
   }
