@@ -52,7 +52,8 @@ void BM_vec_dot(benchmark::State& state, GgmlType t) {
     benchmark::DoNotOptimize(s);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kDotRows * row_bytes(t)));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kDotRows * eqbench::kCols));
+  state.SetItemsProcessed(
+      static_cast<std::int64_t>(state.iterations() * kDotRows * eqbench::kCols));
 }
 
 struct GgmlDot {
@@ -90,7 +91,8 @@ void BM_ggml_vec_dot(benchmark::State& state, GgmlType t) {
     benchmark::DoNotOptimize(s);
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kDotRows * row_bytes(t)));
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kDotRows * eqbench::kCols));
+  state.SetItemsProcessed(
+      static_cast<std::int64_t>(state.iterations() * kDotRows * eqbench::kCols));
 }
 
 void BM_gemv(benchmark::State& state, GgmlType t) {
@@ -133,10 +135,11 @@ void BM_ggml_gemv(benchmark::State& state, GgmlType t) {
 
 const bool registered = [] {
   const bool ggml = eqpeer::ggml_peer().has_cpu();
-  if (!ggml) std::fprintf(stderr, "eq_bench: ggml vec_dot/gemv skipped: %s\n",
-                          eqpeer::ggml_peer().error().c_str());
-  for (GgmlType t : {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K,
-                     GgmlType::kIQ4_XS}) {
+  if (!ggml)
+    std::fprintf(stderr, "eq_bench: ggml vec_dot/gemv skipped: %s\n",
+                 eqpeer::ggml_peer().error().c_str());
+  for (GgmlType t :
+       {GgmlType::kQ4_0, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kIQ4_XS}) {
     const std::string n(edgequant::ggml_type_name(t));
     benchmark::RegisterBenchmark(("vec_dot/" + n).c_str(), BM_vec_dot, t)
         ->Unit(benchmark::kMicrosecond);

@@ -78,7 +78,8 @@ inline std::optional<std::size_t> size_elems(const std::string& s) {
   if (s == "small") return std::size_t{1} << 20;
   if (s == "medium") return std::size_t{1} << 24;
   if (s == "large") return std::size_t{1} << 26;
-  if (s.empty() || s.size() > 15 || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
+  if (s.empty() || s.size() > 15 || !std::all_of(s.begin(), s.end(), ::isdigit))
+    return std::nullopt;
   return static_cast<std::size_t>(std::stoull(s));
 }
 
@@ -126,8 +127,13 @@ inline double memcpy_gbps(std::size_t bytes, double seconds) {
 }
 
 // Every measurement of one type at one thread count.
+// Which of the four kernels to run.
+struct KernelSet {
+  bool quantize = true, dequantize = true, vec_dot = true, gemv = true;
+};
+
 inline std::vector<Result> bench_type(GgmlType t, unsigned threads, const std::vector<float>& x,
-                                      std::size_t rows, double seconds) {
+                                      std::size_t rows, double seconds, const KernelSet& ks) {
   namespace eq = edgequant;
   std::vector<Result> out;
   const std::string name(eq::ggml_type_name(t));
@@ -145,45 +151,56 @@ inline std::vector<Result> bench_type(GgmlType t, unsigned threads, const std::v
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 18) / kCols);
   auto record = [&](const char* kernel, double ours_cps, double bytes_per_call,
                     double elems_per_call, std::optional<double> ggml_cps) {
-    Result r{kernel, name, threads, ours_cps * bytes_per_call / 1e9,
-             ours_cps * elems_per_call / 1e6, std::nullopt};
+    Result r{kernel,
+             name,
+             threads,
+             ours_cps * bytes_per_call / 1e9,
+             ours_cps * elems_per_call / 1e6,
+             std::nullopt};
     if (ggml_cps) r.ggml_gbps = *ggml_cps * bytes_per_call / 1e9;
     out.push_back(r);
   };
 
+  // The matrix quantized once (the other kernels read it).
+  if (auto st = eq::quantize(t, x, kCols, q, opt); !st) std::abort();
+
   // quantize (f32 matrix -> blocks)
-  const double qs = calls_per_second(seconds, [&] {
-    if (auto st = eq::quantize(t, x, kCols, q, opt); !st) std::abort();
-  });
-  std::optional<double> gqs;
-  if (g.ok) {
-    auto& p = eqpeer::ggml_peer();
-    gqs = calls_per_second(seconds, [&] {
-      eq::parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-        p.quantize_chunk(static_cast<int>(t), x.data(), gq.data(),
-                         static_cast<std::int64_t>(r0 * kCols), static_cast<std::int64_t>(r1 - r0),
-                         kCols, needs_imat ? ones.data() : nullptr);
-      });
+  if (ks.quantize) {
+    const double qs = calls_per_second(seconds, [&] {
+      if (auto st = eq::quantize(t, x, kCols, q, opt); !st) std::abort();
     });
+    std::optional<double> gqs;
+    if (g.ok) {
+      auto& p = eqpeer::ggml_peer();
+      gqs = calls_per_second(seconds, [&] {
+        eq::parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
+          p.quantize_chunk(
+              static_cast<int>(t), x.data(), gq.data(), static_cast<std::int64_t>(r0 * kCols),
+              static_cast<std::int64_t>(r1 - r0), kCols, needs_imat ? ones.data() : nullptr);
+        });
+      });
+    }
+    record("quantize", qs, static_cast<double>(qbytes), static_cast<double>(elems), gqs);
   }
-  record("quantize", qs, static_cast<double>(qbytes), static_cast<double>(elems), gqs);
 
   // dequantize (blocks -> f32)
-  const double ds = calls_per_second(seconds, [&] {
-    if (auto st = eq::dequantize(t, q, kCols, y, threads); !st) std::abort();
-  });
-  std::optional<double> gds;
-  if (g.ok) {
-    gds = calls_per_second(seconds, [&] {
-      eq::parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
-        for (std::size_t r = r0; r < r1; ++r) {
-          g.to_float(reinterpret_cast<const std::uint8_t*>(q.data()) + r * row_bytes,
-                     y.data() + r * kCols, static_cast<std::int64_t>(kCols));
-        }
-      });
+  if (ks.dequantize) {
+    const double ds = calls_per_second(seconds, [&] {
+      if (auto st = eq::dequantize(t, q, kCols, y, threads); !st) std::abort();
     });
+    std::optional<double> gds;
+    if (g.ok) {
+      gds = calls_per_second(seconds, [&] {
+        eq::parallel_for(0, rows, grain, threads, [&](std::size_t r0, std::size_t r1) {
+          for (std::size_t r = r0; r < r1; ++r) {
+            g.to_float(reinterpret_cast<const std::uint8_t*>(q.data()) + r * row_bytes,
+                       y.data() + r * kCols, static_cast<std::int64_t>(kCols));
+          }
+        });
+      });
+    }
+    record("dequantize", ds, static_cast<double>(qbytes), static_cast<double>(elems), gds);
   }
-  record("dequantize", ds, static_cast<double>(qbytes), static_cast<double>(elems), gds);
 
   // vec_dot: each thread dots the same kDotRows cache-resident rows kDotReps
   // times (kernel throughput, not memory bandwidth).
@@ -191,8 +208,8 @@ inline std::vector<Result> bench_type(GgmlType t, unsigned threads, const std::v
   if (shape.dot == nullptr) return out;
   const std::size_t drows = std::min(rows, kDotRows);
   eq::QuantizedActivations act;
-  if (auto st = eq::quantize_activations(shape, std::span<const float>(x.data(), kCols), 1, kCols,
-                                         act);
+  if (auto st =
+          eq::quantize_activations(shape, std::span<const float>(x.data(), kCols), 1, kCols, act);
       !st) {
     std::abort();
   }
@@ -212,21 +229,25 @@ inline std::vector<Result> bench_type(GgmlType t, unsigned threads, const std::v
       }
     });
   };
-  const double vs = calls_per_second(
-      seconds, [&] { dot_loop([&](const std::uint8_t* w) { return shape.dot(kCols, w, act.bytes.data()); }); });
-  std::optional<double> gvs;
-  if (g.ok) {
-    gvs = calls_per_second(seconds, [&] {
-      dot_loop([&](const std::uint8_t* w) {
-        float s;
-        g.vec_dot(static_cast<int>(kCols), &s, 0, w, 0, gact.data(), 0, 1);
-        return s;
-      });
+  if (ks.vec_dot) {
+    const double vs = calls_per_second(seconds, [&] {
+      dot_loop([&](const std::uint8_t* w) { return shape.dot(kCols, w, act.bytes.data()); });
     });
+    std::optional<double> gvs;
+    if (g.ok) {
+      gvs = calls_per_second(seconds, [&] {
+        dot_loop([&](const std::uint8_t* w) {
+          float s;
+          g.vec_dot(static_cast<int>(kCols), &s, 0, w, 0, gact.data(), 0, 1);
+          return s;
+        });
+      });
+    }
+    const double dot_calls = static_cast<double>(nthreads * kDotReps * drows);
+    record("vec_dot", vs, dot_calls * static_cast<double>(row_bytes),
+           dot_calls * static_cast<double>(kCols), gvs);
   }
-  const double dot_calls = static_cast<double>(nthreads * kDotReps * drows);
-  record("vec_dot", vs, dot_calls * static_cast<double>(row_bytes),
-         dot_calls * static_cast<double>(kCols), gvs);
+  if (!ks.gemv) return out;
 
   // gemv: y = W·x over the whole matrix, activation quantized in each call.
   std::vector<float> yv(rows);
@@ -262,23 +283,31 @@ inline std::string fmt_opt(const std::optional<double>& v, const char* spec) {
 inline Command bench_command() {
   return {
       "bench",
-      "[--json] [--types LIST] [--threads LIST] [--size N] [--seconds S]",
+      "[--json] [--types LIST] [--threads LIST] [--kernels LIST] [--size N] [--seconds S]",
       "time quantize, dequantize, vec_dot and gemv per type beside memcpy and ggml "
       "(docs/compute.md)",
       {{"json", false,
         "print one JSON object instead of the table:\n"
-        "                     {\"memcpy_gbps\": X, \"results\": [{\"kernel\": quantize|dequantize|\n"
-        "                     vec_dot|gemv, \"type\": T, \"threads\": N, \"gbps\": X, \"melems\": X,\n"
+        "                     {\"memcpy_gbps\": X, \"results\": [{\"kernel\": "
+        "quantize|dequantize|\n"
+        "                     vec_dot|gemv, \"type\": T, \"threads\": N, \"gbps\": X, \"melems\": "
+        "X,\n"
         "                     \"ggml_gbps\": X|null}, ...]}\n"
         "                     gbps: GB (1e9 bytes) of quantized weights per second; melems:\n"
-        "                     million weights per second; ggml_gbps: ggml's kernels (node-llama-cpp\n"
-        "                     libraries, scripts/npm-deps) on the same buffers and thread pool, null\n"
-        "                     when absent; memcpy_gbps: one-thread memcpy of max(64 MiB, matrix as\n"
+        "                     million weights per second; ggml_gbps: ggml's kernels "
+        "(node-llama-cpp\n"
+        "                     libraries, scripts/npm-deps) on the same buffers and thread pool, "
+        "null\n"
+        "                     when absent; memcpy_gbps: one-thread memcpy of max(64 MiB, matrix "
+        "as\n"
         "                     float32). quantize/dequantize/gemv cover the whole matrix (gemv\n"
         "                     includes quantizing x); vec_dot repeats 16 cache-resident rows per\n"
-        "                     thread. The machine may be shared: figures are as noisy as its load."},
+        "                     thread. The machine may be shared: figures are as noisy as its "
+        "load."},
        {"types", true, "comma-separated ggml type names (default q4_0,q8_0,q4_K,q6_K,iq4_xs)"},
        {"threads", true, "comma-separated thread counts, 0 = all (default 1 and all)"},
+       {"kernels", true,
+        "comma-separated subset of quantize,dequantize,vec_dot,gemv (default all)"},
        {"size", true,
         "weights (elements) in the matrix, rows of 4096 columns, normal(0, 0.02):\n"
         "                     small (1M), medium (16M), large (64M, default) or a number\n"
@@ -302,6 +331,22 @@ inline Command bench_command() {
           const unsigned v = static_cast<unsigned>(std::stoul(n));
           threads.push_back(v == 0 ? all : v);
         }
+        KernelSet ks;
+        if (auto kl = a.value("kernels")) {
+          ks = KernelSet{false, false, false, false};
+          for (const auto& k : split(*kl)) {
+            if (k == "quantize")
+              ks.quantize = true;
+            else if (k == "dequantize")
+              ks.dequantize = true;
+            else if (k == "vec_dot")
+              ks.vec_dot = true;
+            else if (k == "gemv")
+              ks.gemv = true;
+            else
+              return fail_usage("--kernels: unknown kernel '" + k + "'");
+          }
+        }
         const auto elems = size_elems(a.value("size").value_or("large"));
         if (!elems) return fail_usage("--size: expected small, medium, large or a number");
         const std::size_t rows = std::max<std::size_t>(1, *elems / kCols);
@@ -319,7 +364,7 @@ inline Command bench_command() {
         std::vector<Result> results;
         for (GgmlType t : types) {
           for (unsigned th : threads) {
-            auto r = bench_type(t, th, x, rows, *secs);
+            auto r = bench_type(t, th, x, rows, *secs, ks);
             results.insert(results.end(), r.begin(), r.end());
           }
         }

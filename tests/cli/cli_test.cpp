@@ -379,4 +379,16 @@ TEST_CASE("cli: bench argument errors") {
   CHECK(run_cli({"bench", "--threads", "x", "--size", "small"}).status == 2);
   CHECK(run_cli({"bench", "--size", "huge"}).status == 2);
   CHECK(run_cli({"bench", "--seconds", "0", "--size", "small"}).status == 2);
+  CHECK(run_cli({"bench", "--kernels", "gemm", "--size", "small"}).status == 2);
+}
+
+TEST_CASE("cli: bench --kernels selects measurements") {
+  const Run r = run_cli({"bench", "--json", "--types", "q8_0,q4_K", "--kernels", "gemv",
+                         "--threads", "1", "--seconds", "0.01", "--size", "small"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["results"].size() == 2);
+  CHECK(j["results"][0]["kernel"] == "gemv");
+  CHECK(j["results"][0]["type"] == "q8_0");
+  CHECK(j["results"][1]["type"] == "q4_K");
 }

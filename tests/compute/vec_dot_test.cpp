@@ -119,16 +119,17 @@ void check_type() {
       }
     });
   }
-  MESSAGE(upper << ": " << exact << "/64 dots bit-identical to ggml's AVX-512 values; max |ref-ggml|/S "
-                 << worst_ref << ", max |simd-ref|/S " << worst_simd);
+  MESSAGE(upper << ": " << exact
+                << "/64 dots bit-identical to ggml's AVX-512 values; max |ref-ggml|/S " << worst_ref
+                << ", max |simd-ref|/S " << worst_simd);
 }
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("vec_dot: scalar reference vs ggml golden, SIMD vs scalar", S, F16, BF16,
-                   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ2_XXS, IQ2_XS,
-                   IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4,
-                   Q1_0, Q2_0) {
+TEST_CASE_TEMPLATE("vec_dot: scalar reference vs ggml golden, SIMD vs scalar", S, F16, BF16, Q4_0,
+                   Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ2_XXS, IQ2_XS, IQ2_S,
+                   IQ3_XXS, IQ3_S, IQ1_S, IQ1_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4, NVFP4, Q1_0,
+                   Q2_0) {
   check_type<S>();
 }
 

@@ -21,8 +21,8 @@ namespace edgequant {
 // What GEMV needs of a weight type, type-erased.
 struct DotShape {
   std::string_view name;
-  std::size_t block_elems = 0, block_bytes = 0;      // weight blocks
-  std::size_t act_elems = 0, act_bytes = 0;          // companion activation blocks
+  std::size_t block_elems = 0, block_bytes = 0;  // weight blocks
+  std::size_t act_elems = 0, act_bytes = 0;      // companion activation blocks
   VecDotFn dot = nullptr;
   void (*quantize_activation)(const float* x, void* y, std::size_t n) = nullptr;
 };
@@ -38,8 +38,13 @@ void dot_activation_erased(const float* x, void* y, std::size_t n) {
 template <class S>
 DotShape dot_shape(Isa isa) noexcept {
   using A = DotActivation<S>;
-  return {S::name,         S::block_elems,           S::block_bytes, A::block_elems,
-          A::block_bytes,  vec_dot_kernel<S>(isa),   &detail::dot_activation_erased<S>};
+  return {S::name,
+          S::block_elems,
+          S::block_bytes,
+          A::block_elems,
+          A::block_bytes,
+          vec_dot_kernel<S>(isa),
+          &detail::dot_activation_erased<S>};
 }
 template <class S>
 DotShape dot_shape() noexcept {
@@ -54,7 +59,9 @@ inline DotShape ggml_dot_shape(GgmlType type, Isa isa) noexcept {
   });
   return out;
 }
-inline DotShape ggml_dot_shape(GgmlType type) noexcept { return ggml_dot_shape(type, active_isa()); }
+inline DotShape ggml_dot_shape(GgmlType type) noexcept {
+  return ggml_dot_shape(type, active_isa());
+}
 
 // Activations quantized once, reused by every weight row: `m` vectors of `cols`.
 struct QuantizedActivations {
@@ -63,8 +70,8 @@ struct QuantizedActivations {
 };
 
 // Quantizes x (m rows of cols finite floats) to the companion type of `shape`.
-inline Status quantize_activations(const DotShape& shape, std::span<const float> x,
-                                   std::size_t m, std::size_t cols, QuantizedActivations& out) {
+inline Status quantize_activations(const DotShape& shape, std::span<const float> x, std::size_t m,
+                                   std::size_t cols, QuantizedActivations& out) {
   if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
   if (cols == 0 || cols % shape.block_elems != 0 || cols % shape.act_elems != 0) {
     return make_error(Errc::kBadArgument, "row length " + std::to_string(cols) +
@@ -159,16 +166,14 @@ inline Status gemm(const DotShape& shape, std::span<const std::uint8_t> w, std::
 template <class S>
 Status gemv(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
             std::span<const float> x, std::span<float> y, unsigned threads = 0) {
-  return gemv(dot_shape<S>(),
-              {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()}, rows, cols, x, y,
-              threads);
+  return gemv(dot_shape<S>(), {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()},
+              rows, cols, x, y, threads);
 }
 template <class S>
 Status gemm(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
             std::span<const float> x, std::size_t m, std::span<float> y, unsigned threads = 0) {
-  return gemm(dot_shape<S>(),
-              {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()}, rows, cols, x, m,
-              y, threads);
+  return gemm(dot_shape<S>(), {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()},
+              rows, cols, x, m, y, threads);
 }
 
 }  // namespace edgequant

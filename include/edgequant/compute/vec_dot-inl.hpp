@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "edgequant/compute/vec_dot_ref.hpp"
 #include "edgequant/kernels/common-inl.hpp"
@@ -25,7 +26,7 @@ struct SimdDot {};
 template <class S>
 concept HasSimdDot = requires(std::size_t n, const typename S::Block* x,
                               const typename DotActivation<S>::Block* y) {
-  { SimdDot<S>::dot(n, x, y) };
+  {SimdDot<S>::dot(n, x, y)};
 };
 
 template <class S>
@@ -218,8 +219,8 @@ struct SimdDot<IQ4_NL> {
     for (std::size_t i = 0; i < n / 32; ++i) {
       const dot::VU8 q = dot::LoadU16(x[i].qs);
       dot::V32 acc = hn::Zero(dot::D32());
-      acc = dot::MulAcc16(hn::TableLookupBytes(table, dot::LowNibbles(q)), dot::Load16(y[i].qs),
-                          acc);
+      acc =
+          dot::MulAcc16(hn::TableLookupBytes(table, dot::LowNibbles(q)), dot::Load16(y[i].qs), acc);
       acc = dot::MulAcc16(hn::TableLookupBytes(table, dot::HighNibbles(q)),
                           dot::Load16(y[i].qs + 16), acc);
       facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
@@ -235,29 +236,38 @@ struct SimdDot<Q4_K> {
     float mins = 0;
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     const __m256i mask = _mm256_set1_epi8(0x0F);
-    __m256 a = _mm256_setzero_ps();
+    __m256 a = _mm256_setzero_ps(), am = _mm256_setzero_ps();
     for (std::size_t i = 0; i < n / 256; ++i) {
+      // The 6-bit scales and mins (get_scale_min_k4 unrolled, branch-free).
+      const std::uint8_t* k = x[i].scales;
+      std::uint8_t sc[8], m[8];
+      for (int j = 0; j < 4; ++j) {
+        sc[j] = k[j] & 63;
+        m[j] = k[j + 4] & 63;
+        sc[j + 4] = static_cast<std::uint8_t>((k[j + 8] & 0xF) | ((k[j] >> 6) << 4));
+        m[j + 4] = static_cast<std::uint8_t>((k[j + 8] >> 4) | ((k[j + 4] >> 6) << 4));
+      }
       __m256i isum = _mm256_setzero_si256();
-      int summs = 0;
       for (int c = 0; c < 4; ++c) {
-        std::uint8_t sc[2], m[2];
-        ggml::get_scale_min_k4(2 * c, x[i].scales, &sc[0], &m[0]);
-        ggml::get_scale_min_k4(2 * c + 1, x[i].scales, &sc[1], &m[1]);
         const __m256i q = avx2::Load(x[i].qs + 32 * c);
         const __m256i lo = _mm256_and_si256(q, mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
         // Levels are 0..15: maddubs takes them as the unsigned operand directly.
         const __m256i plo = _mm256_maddubs_epi16(lo, avx2::Load(y[i].qs + 64 * c));
         const __m256i phi = _mm256_maddubs_epi16(hi, avx2::Load(y[i].qs + 64 * c + 32));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[0])));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[1])));
-        summs += m[0] * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]) +
-                 m[1] * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
       }
+      // Mins: Σ_k m[k/2]·bsums[k] over the 16 bsums, in int32 lanes.
+      std::uint64_t m8;
+      std::memcpy(&m8, m, 8);
+      const __m128i mm = _mm_cvtsi64_si128(static_cast<long long>(m8));
+      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+      const __m256i bs = avx2::Load(y[i].bsums);
       a = avx2::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), a);
-      mins += (y[i].d * dot::HalfToFloat(x[i].dmin)) * static_cast<float>(summs);
+      am = avx2::Scaled(_mm256_madd_epi16(bs, m16), y[i].d * dot::HalfToFloat(x[i].dmin), am);
     }
-    return avx2::Total(a) - mins;
+    return avx2::Total(a) - avx2::Total(am);
 #endif
     const dot::D32 d32;
     dot::VF facc = hn::Zero(dot::DF());
@@ -292,6 +302,41 @@ template <>
 struct SimdDot<Q6_K> {
   static float dot(std::size_t n, const Q6_K::Block* HWY_RESTRICT x,
                    const Q8_K::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+    const __m256i off = _mm256_set1_epi8(32);
+    // Byte shuffle putting scale 0 into bytes 0-7 and scale 1 into 8-15; adding
+    // j selects the pair (j, j+1).
+    const __m128i pair0 = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      const __m128i s8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales));
+      __m256i isum = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h) {
+        const __m256i ql0 = avx2::Load(x[i].ql + 64 * h);
+        const __m256i ql1 = avx2::Load(x[i].ql + 64 * h + 32);
+        const __m256i qh = avx2::Load(x[i].qh + 32 * h);
+        const __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                              _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
+                              _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
+                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                              _mm256_and_si256(qh, m2)),
+                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2))};
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const int e0 = 128 * h + 32 * quarter;
+          // int16 pair lanes 0-7 belong to sub-block e0/16, lanes 8-15 to the next.
+          const __m128i ctrl = _mm_add_epi8(pair0, _mm_set1_epi8(static_cast<char>(e0 / 16)));
+          const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, ctrl));
+          isum = _mm256_add_epi32(
+              isum, avx2::Dot32(_mm256_sub_epi8(q[quarter], off), avx2::Load(y[i].qs + e0), sc));
+        }
+      }
+      a = avx2::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, a);
+    }
+    return avx2::Total(a);
+#endif
     const dot::D32 d32;
     dot::VF facc = hn::Zero(dot::DF());
     for (std::size_t i = 0; i < n / 256; ++i) {

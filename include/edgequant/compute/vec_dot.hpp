@@ -70,9 +70,8 @@ void quantize_dot_activation(const float* x, typename DotActivation<S>::Block* y
 inline VecDotFn ggml_vec_dot(GgmlType type, Isa isa) noexcept {
   static const std::array<std::array<VecDotFn, kIsaCount>, kGgmlTypeCount> table = [] {
     std::array<std::array<VecDotFn, kIsaCount>, kGgmlTypeCount> t{};
-    GgmlSchemes::for_each([&]<class S>() {
-      t[static_cast<std::size_t>(S::ggml_type)] = detail::vec_dot_table<S>();
-    });
+    GgmlSchemes::for_each(
+        [&]<class S>() { t[static_cast<std::size_t>(S::ggml_type)] = detail::vec_dot_table<S>(); });
     return t;
   }();
   if (static_cast<std::uint32_t>(type) >= kGgmlTypeCount) return nullptr;

@@ -137,7 +137,8 @@ template <>
 struct VecDotRef<BF16> : VecDotFloatRef<BF16> {};
 
 // Weight types with signed levels L (value L·d) against Q8_0.
-template <class S, int (*Levels)(const typename S::Block&, int*), float (*Scale)(const typename S::Block&)>
+template <class S, int (*Levels)(const typename S::Block&, int*),
+          float (*Scale)(const typename S::Block&)>
 struct VecDotQ8_0Ref {
   static float dot(std::size_t n, const typename S::Block* x, const Q8_0::Block* y) noexcept {
     float sumf = 0;
