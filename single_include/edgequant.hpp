@@ -16001,8 +16001,11 @@ inline Status gemm_quantized(const DotShape& shape, std::span<const std::uint8_t
                              unsigned threads = 0) {
   if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
   const std::size_t cols = a.cols;
-  if (cols == 0 || cols % shape.block_elems != 0) {
-    return make_error(Errc::kBadArgument, "activations were not quantized for this type");
+  if (cols == 0 || cols % shape.block_elems != 0 || cols % shape.act_elems != 0 ||
+      a.row_bytes != cols / shape.act_elems * shape.act_bytes ||
+      a.bytes.size() / a.row_bytes != a.m || a.bytes.size() % a.row_bytes != 0) {
+    return make_error(Errc::kBadArgument, "activations were not quantized for " +
+                                              std::string(shape.name) + "'s companion type");
   }
   const std::size_t w_row = cols / shape.block_elems * shape.block_bytes;
   const auto w_bytes = checked_mul<std::size_t>(rows, w_row);

@@ -350,7 +350,8 @@ inline Command bench_command() {
         const auto elems = size_elems(a.value("size").value_or("large"));
         if (!elems) return fail_usage("--size: expected small, medium, large or a number");
         const std::size_t rows = std::max<std::size_t>(1, *elems / kCols);
-        if (rows > (std::size_t{1} << 20)) return fail_usage("--size: at most 2^32 weights");
+        // The float32 source is held in memory: cap it at 1 GiB.
+        if (rows > (std::size_t{1} << 16)) return fail_usage("--size: at most 2^28 weights");
         auto secs = a.double_value("seconds", 0.2);
         if (!secs) return fail(secs.error());
         if (!(*secs > 0 && *secs <= 60)) return fail_usage("--seconds: expected 0 < S <= 60");

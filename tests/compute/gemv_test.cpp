@@ -160,6 +160,18 @@ TEST_CASE("gemv: argument errors") {
     REQUIRE_FALSE(st);
     CHECK(st.error().code == Errc::kBadArgument);
   }
+  SUBCASE("activations quantized for another type") {
+    QuantizedActivations a;
+    std::vector<float> x256(256, 1.0f);
+    REQUIRE(quantize_activations(dot_shape<Q4_K>(), x256, 1, 256, a));  // Q8_K blocks
+    std::vector<Q4_0::Block> w8(8);                                     // 1 row x 256
+    std::vector<float> y1(1);
+    auto st = gemm_quantized(dot_shape<Q4_0>(),
+                             {reinterpret_cast<const std::uint8_t*>(w8.data()), w8.size() * 18}, 1,
+                             a, y1);
+    REQUIRE_FALSE(st);
+    CHECK(st.error().code == Errc::kBadArgument);
+  }
   SUBCASE("type without a dot product") {
     auto st = gemv(ggml_dot_shape(GgmlType::kQ8_K), {}, 0, 256, {}, {});
     REQUIRE_FALSE(st);
