@@ -1,8 +1,6 @@
 // Umbrella header: the whole edgequant library.
 #pragma once
 
-#include "edgequant/compute/gemv.hpp"
-#include "edgequant/compute/vec_dot.hpp"
 #include "edgequant/core/checked.hpp"
 #include "edgequant/core/config.hpp"
 #include "edgequant/core/error.hpp"
@@ -27,3 +25,7 @@
 #include "edgequant/schemes/onnx_calibrate.hpp"
 #include "edgequant/schemes/onnx_qdq.hpp"
 #include "edgequant/transcode.hpp"
+
+// Compute kernels (vec_dot, GEMV/GEMM): after the SIMD dispatch they build on.
+#include "edgequant/compute/gemv.hpp"
+#include "edgequant/compute/vec_dot.hpp"
