@@ -18457,6 +18457,343 @@ using PlaneSchemes =
 
 }  // namespace edgequant
 
+// ==== file: edgequant/compute/vec_dot_ref.hpp
+// Scalar reference dot products of a ggml weight row with its companion activation row
+// (specs/ggml-quants.md §5): the oracle for the SIMD kernels (compute/vec_dot-inl.hpp).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+
+EDGEQUANT_FP_STRICT_BEGIN
+
+namespace edgequant {
+
+// The companion activation scheme of weight scheme S (ggml's vec_dot_type).
+template <class S>
+struct DotCompanion;
+template <class S>
+using DotActivation = typename DotCompanion<S>::type;
+
+#define EDGEQUANT_DOT_COMPANION_(W, A) \
+  template <>                          \
+  struct DotCompanion<W> {             \
+    using type = A;                    \
+  };
+EDGEQUANT_DOT_COMPANION_(F32, F32)
+EDGEQUANT_DOT_COMPANION_(F16, F16)
+EDGEQUANT_DOT_COMPANION_(BF16, BF16)
+EDGEQUANT_DOT_COMPANION_(Q4_0, Q8_0)
+EDGEQUANT_DOT_COMPANION_(Q5_0, Q8_0)
+EDGEQUANT_DOT_COMPANION_(Q8_0, Q8_0)
+EDGEQUANT_DOT_COMPANION_(IQ4_NL, Q8_0)
+EDGEQUANT_DOT_COMPANION_(MXFP4, Q8_0)
+EDGEQUANT_DOT_COMPANION_(NVFP4, Q8_0)
+EDGEQUANT_DOT_COMPANION_(Q1_0, Q8_0)
+EDGEQUANT_DOT_COMPANION_(Q2_0, Q8_0)
+EDGEQUANT_DOT_COMPANION_(Q4_1, Q8_1)
+EDGEQUANT_DOT_COMPANION_(Q5_1, Q8_1)
+EDGEQUANT_DOT_COMPANION_(Q2_K, Q8_K)
+EDGEQUANT_DOT_COMPANION_(Q3_K, Q8_K)
+EDGEQUANT_DOT_COMPANION_(Q4_K, Q8_K)
+EDGEQUANT_DOT_COMPANION_(Q5_K, Q8_K)
+EDGEQUANT_DOT_COMPANION_(Q6_K, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ2_XXS, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ2_XS, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ2_S, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ3_XXS, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ3_S, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ1_S, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ1_M, Q8_K)
+EDGEQUANT_DOT_COMPANION_(IQ4_XS, Q8_K)
+EDGEQUANT_DOT_COMPANION_(TQ1_0, Q8_K)
+EDGEQUANT_DOT_COMPANION_(TQ2_0, Q8_K)
+#undef EDGEQUANT_DOT_COMPANION_
+
+// Type-erased dot of n elements (a multiple of the weight block size):
+// x = weight blocks, y = companion activation blocks.
+using VecDotFn = float (*)(std::size_t n, const void* x, const void* y);
+
+namespace dot_detail {
+
+// Levels of one 32-element Q4_0/Q4_1/IQ4_NL-style nibble block: element j is
+// the low nibble of qs[j], element j+16 the high one.
+inline void nibbles32(const std::uint8_t* qs, int* q) noexcept {
+  for (int j = 0; j < 16; ++j) {
+    q[j] = qs[j] & 0x0F;
+    q[j + 16] = qs[j] >> 4;
+  }
+}
+// Q5_0/Q5_1: nibble plus bit j of the little-endian qh word as bit 4.
+inline void nibbles32_qh(const std::uint8_t* qs, const std::uint8_t* qh, int* q) noexcept {
+  nibbles32(qs, q);
+  std::uint32_t h;
+  std::memcpy(&h, qh, 4);
+  for (int j = 0; j < 32; ++j) q[j] |= static_cast<int>((h >> j) & 1u) << 4;
+}
+inline int isum(const int* q, const std::int8_t* y, int n) noexcept {
+  int s = 0;
+  for (int j = 0; j < n; ++j) s += q[j] * y[j];
+  return s;
+}
+
+}  // namespace dot_detail
+
+// Scalar reference: Σ over blocks of (d_x·d_y)·Σ q_x·q_y with the integer inner
+// sums of specs §5, blocks accumulated in order in float. Primary template
+// (types without an integer formula here: IQ2_*, IQ3_*, IQ1_*, TQ*, MXFP4,
+// NVFP4, Q1_0, Q2_0): dequantizes each weight block with the scheme's
+// reference and sums w_i·q_y[i] per activation block in float, then scales by
+// d_y — the same value up to float rounding of the products.
+template <class S>
+struct VecDotRef {
+  using A = DotActivation<S>;
+  static float dot(std::size_t n, const typename S::Block* x, const typename A::Block* y) noexcept {
+    float w[S::block_elems];
+    float sumf = 0;
+    for (std::size_t ib = 0; ib < n / S::block_elems; ++ib) {
+      S::dequantize_row_ref(x + ib, w, S::block_elems);
+      for (std::size_t k = 0; k < S::block_elems / A::block_elems; ++k) {
+        const auto& yb = y[ib * (S::block_elems / A::block_elems) + k];
+        float s = 0;
+        for (std::size_t j = 0; j < A::block_elems; ++j) {
+          s += w[k * A::block_elems + j] * static_cast<float>(yb.qs[j]);
+        }
+        sumf += s * activation_scale(yb);
+      }
+    }
+    return sumf;
+  }
+
+ private:
+  static float activation_scale(const Q8_0::Block& b) noexcept { return ggml::fp32(b.d); }
+  static float activation_scale(const Q8_K::Block& b) noexcept { return b.d; }
+};
+
+// Plain floats: double accumulator (ggml_float in ggml's generic path).
+template <class S>
+struct VecDotFloatRef {
+  static float dot(std::size_t n, const typename S::Block* x, const typename S::Block* y) noexcept {
+    double s = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      float a, b;
+      S::dequantize_row_ref(x + i, &a, 1);
+      S::dequantize_row_ref(y + i, &b, 1);
+      s += static_cast<double>(a) * static_cast<double>(b);
+    }
+    return static_cast<float>(s);
+  }
+};
+template <>
+struct VecDotRef<F32> : VecDotFloatRef<F32> {};
+template <>
+struct VecDotRef<F16> : VecDotFloatRef<F16> {};
+template <>
+struct VecDotRef<BF16> : VecDotFloatRef<BF16> {};
+
+// Weight types with signed levels L (value L·d) against Q8_0.
+template <class S, int (*Levels)(const typename S::Block&, int*),
+          float (*Scale)(const typename S::Block&)>
+struct VecDotQ8_0Ref {
+  static float dot(std::size_t n, const typename S::Block* x, const Q8_0::Block* y) noexcept {
+    float sumf = 0;
+    int q[32];
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      Levels(x[i], q);
+      const int s = dot_detail::isum(q, y[i].qs, 32);
+      sumf += static_cast<float>(s) * (Scale(x[i]) * ggml::fp32(y[i].d));
+    }
+    return sumf;
+  }
+};
+namespace dot_detail {
+inline int q4_0_levels(const Q4_0::Block& b, int* q) noexcept {
+  nibbles32(b.qs, q);
+  for (int j = 0; j < 32; ++j) q[j] -= 8;
+  return 0;
+}
+inline int q5_0_levels(const Q5_0::Block& b, int* q) noexcept {
+  nibbles32_qh(b.qs, b.qh, q);
+  for (int j = 0; j < 32; ++j) q[j] -= 16;
+  return 0;
+}
+inline int q8_0_levels(const Q8_0::Block& b, int* q) noexcept {
+  for (int j = 0; j < 32; ++j) q[j] = b.qs[j];
+  return 0;
+}
+inline int iq4_nl_levels(const IQ4_NL::Block& b, int* q) noexcept {
+  nibbles32(b.qs, q);
+  for (int j = 0; j < 32; ++j) q[j] = ggml::kValuesIq4nl[q[j]];
+  return 0;
+}
+template <class B>
+float d_of(const B& b) noexcept {
+  return ggml::fp32(b.d);
+}
+}  // namespace dot_detail
+template <>
+struct VecDotRef<Q4_0> : VecDotQ8_0Ref<Q4_0, &dot_detail::q4_0_levels, &dot_detail::d_of> {};
+template <>
+struct VecDotRef<Q5_0> : VecDotQ8_0Ref<Q5_0, &dot_detail::q5_0_levels, &dot_detail::d_of> {};
+template <>
+struct VecDotRef<Q8_0> : VecDotQ8_0Ref<Q8_0, &dot_detail::q8_0_levels, &dot_detail::d_of> {};
+template <>
+struct VecDotRef<IQ4_NL> : VecDotQ8_0Ref<IQ4_NL, &dot_detail::iq4_nl_levels, &dot_detail::d_of> {};
+
+// Q4_1/Q5_1 · Q8_1: d_x·d_y·Σq_x·q_y + m_x·s_y (s_y = fp16(d_y·Σq_y), may be ±Inf).
+template <class S>
+struct VecDotQ8_1Ref {
+  static float dot(std::size_t n, const typename S::Block* x, const Q8_1::Block* y) noexcept {
+    float sumf = 0;
+    int q[32];
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      if constexpr (std::is_same_v<S, Q4_1>) {
+        dot_detail::nibbles32(x[i].qs, q);
+      } else {
+        dot_detail::nibbles32_qh(x[i].qs, x[i].qh, q);
+      }
+      const int s = dot_detail::isum(q, y[i].qs, 32);
+      sumf += (ggml::fp32(x[i].d) * ggml::fp32(y[i].d)) * static_cast<float>(s) +
+              ggml::fp32(x[i].m) * ggml::fp32(y[i].s);
+    }
+    return sumf;
+  }
+};
+template <>
+struct VecDotRef<Q4_1> : VecDotQ8_1Ref<Q4_1> {};
+template <>
+struct VecDotRef<Q5_1> : VecDotQ8_1Ref<Q5_1> {};
+
+// K-quants and IQ4_XS · Q8_K: per super-block an integer Σ_j scale_j·Σ q·y,
+// minus the mins through the activation's 16-element bsums.
+template <>
+struct VecDotRef<Q2_K> {
+  static float dot(std::size_t n, const Q2_K::Block* x, const Q8_K::Block* y) noexcept {
+    float sumf = 0;
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      int isum = 0, summs = 0;
+      for (int j = 0; j < 16; ++j) {
+        int s = 0;
+        for (int k = 0; k < 16; ++k) {
+          const int e = 16 * j + k, r = e % 128;
+          const int q = (x[i].qs[32 * (e / 128) + r % 32] >> (2 * (r / 32))) & 3;
+          s += q * y[i].qs[e];
+        }
+        isum += (x[i].scales[j] & 0xF) * s;
+        summs += (x[i].scales[j] >> 4) * y[i].bsums[j];
+      }
+      const float dall = y[i].d * ggml::fp32(x[i].d);
+      const float dmin = y[i].d * ggml::fp32(x[i].dmin);
+      sumf += dall * static_cast<float>(isum) - dmin * static_cast<float>(summs);
+    }
+    return sumf;
+  }
+};
+template <>
+struct VecDotRef<Q3_K> {
+  static float dot(std::size_t n, const Q3_K::Block* x, const Q8_K::Block* y) noexcept {
+    float sumf = 0;
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      int isum = 0;
+      for (int j = 0; j < 16; ++j) {
+        int s = 0;
+        for (int k = 0; k < 16; ++k) {
+          const int e = 16 * j + k, r = e % 128;
+          const int q = (x[i].qs[32 * (e / 128) + r % 32] >> (2 * (r / 32))) & 3;
+          const int h = (x[i].hmask[e % 32] >> (e / 32)) & 1;
+          s += (q - (h ? 0 : 4)) * y[i].qs[e];
+        }
+        isum += ggml::q3_k_scale(j, x[i].scales) * s;
+      }
+      sumf += (ggml::fp32(x[i].d) * y[i].d) * static_cast<float>(isum);
+    }
+    return sumf;
+  }
+};
+// Q4_K/Q5_K: 8 sub-blocks of 32, 6-bit scales and mins.
+template <class S>
+struct VecDotQ45KRef {
+  static float dot(std::size_t n, const typename S::Block* x, const Q8_K::Block* y) noexcept {
+    float sumf = 0;
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      int isum = 0, summs = 0;
+      for (int j = 0; j < 8; ++j) {
+        std::uint8_t sc, m;
+        ggml::get_scale_min_k4(j, x[i].scales, &sc, &m);
+        const int c = j / 2, hi = j % 2;
+        int s = 0;
+        for (int l = 0; l < 32; ++l) {
+          int q = (x[i].qs[32 * c + l] >> (4 * hi)) & 0xF;
+          if constexpr (std::is_same_v<S, Q5_K>) q |= ((x[i].qh[l] >> (2 * c + hi)) & 1) << 4;
+          s += q * y[i].qs[32 * j + l];
+        }
+        isum += sc * s;
+        summs += m * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+      }
+      const float dall = y[i].d * ggml::fp32(x[i].d);
+      const float dmin = y[i].d * ggml::fp32(x[i].dmin);
+      sumf += dall * static_cast<float>(isum) - dmin * static_cast<float>(summs);
+    }
+    return sumf;
+  }
+};
+template <>
+struct VecDotRef<Q4_K> : VecDotQ45KRef<Q4_K> {};
+template <>
+struct VecDotRef<Q5_K> : VecDotQ45KRef<Q5_K> {};
+template <>
+struct VecDotRef<Q6_K> {
+  static float dot(std::size_t n, const Q6_K::Block* x, const Q8_K::Block* y) noexcept {
+    float sumf = 0;
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      int isum = 0;
+      for (int j = 0; j < 16; ++j) {
+        int s = 0;
+        for (int k = 0; k < 16; ++k) {
+          const int e = 16 * j + k, h = e / 128, r = e % 128, l = r % 32, quarter = r / 32;
+          const int lo = (x[i].ql[64 * h + 32 * (quarter & 1) + l] >> (4 * (quarter >> 1))) & 0xF;
+          const int hi = (x[i].qh[32 * h + l] >> (2 * quarter)) & 3;
+          s += ((lo | hi << 4) - 32) * y[i].qs[e];
+        }
+        isum += x[i].scales[j] * s;
+      }
+      sumf += (ggml::fp32(x[i].d) * y[i].d) * static_cast<float>(isum);
+    }
+    return sumf;
+  }
+};
+template <>
+struct VecDotRef<IQ4_XS> {
+  static float dot(std::size_t n, const IQ4_XS::Block* x, const Q8_K::Block* y) noexcept {
+    float sumf = 0;
+    int q[32];
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      int isum = 0;
+      for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
+        dot_detail::nibbles32(x[i].qs + 16 * ib, q);
+        for (int j = 0; j < 32; ++j) q[j] = ggml::kValuesIq4nl[q[j]];
+        isum += (ls - 32) * dot_detail::isum(q, y[i].qs + 32 * ib, 32);
+      }
+      sumf += (ggml::fp32(x[i].d) * y[i].d) * static_cast<float>(isum);
+    }
+    return sumf;
+  }
+};
+
+// Type-erased scalar reference of S.
+template <class S>
+float vec_dot_ref_erased(std::size_t n, const void* x, const void* y) noexcept {
+  return VecDotRef<S>::dot(n, static_cast<const typename S::Block*>(x),
+                           static_cast<const typename DotActivation<S>::Block*>(y));
+}
+
+}  // namespace edgequant
+
+EDGEQUANT_FP_STRICT_END
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "edgequant.hpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
@@ -24359,6 +24696,427 @@ HWY_AFTER_NAMESPACE();
 EDGEQUANT_FP_STRICT_END
 
 #endif  // per-target include guard
+// ==== file: edgequant/compute/vec_dot-inl.hpp
+// SIMD dot products of weight rows with their companion activation rows (Highway per-target
+// header): integer inner sums with int8→int16 widening and pairwise multiply-add into int32
+// (x86 pmaddwd, NEON smlal via ReorderWidenMulAccumulate), float accumulation across blocks.
+#if defined(EDGEQUANT_COMPUTE_VEC_DOT_INL_) == defined(HWY_TARGET_TOGGLE)
+#ifdef EDGEQUANT_COMPUTE_VEC_DOT_INL_
+#undef EDGEQUANT_COMPUTE_VEC_DOT_INL_
+#else
+#define EDGEQUANT_COMPUTE_VEC_DOT_INL_
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+
+HWY_BEFORE_NAMESPACE();
+namespace edgequant::HWY_NAMESPACE {
+
+// Schemes with a SIMD dot here specialise this with
+// `static float dot(n, const S::Block*, const DotActivation<S>::Block*)`.
+template <class S>
+struct SimdDot {};
+
+template <class S>
+concept HasSimdDot = requires(std::size_t n, const typename S::Block* x,
+                              const typename DotActivation<S>::Block* y) {
+  {SimdDot<S>::dot(n, x, y)};
+};
+
+template <class S>
+float ErasedSimdDot(std::size_t n, const void* x, const void* y) {
+  return SimdDot<S>::dot(n, static_cast<const typename S::Block*>(x),
+                         static_cast<const typename DotActivation<S>::Block*>(y));
+}
+
+// The SIMD dot this target has for S, or null (use the scalar reference).
+template <class S>
+inline VecDotFn dot_kernel() {
+  if constexpr (HasSimdDot<S>) {
+    return &ErasedSimdDot<S>;
+  } else {
+    return nullptr;
+  }
+}
+
+// Highway 1.0.3 has int16 ReorderWidenMulAccumulate on x86 (SSSE3 and up)
+// and Arm, but not on the portable EMU128/SCALAR targets: those use the
+// scalar reference.
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+
+namespace dot {
+
+using D8 = hn::Full128<std::int8_t>;
+using DU8 = hn::Full128<std::uint8_t>;
+using D16 = hn::CappedTag<std::int16_t, 16>;
+using D32 = hn::RepartitionToWide<D16>;
+using DF = hn::Rebind<float, D32>;
+using V8 = hn::Vec<D8>;
+using VU8 = hn::Vec<DU8>;
+using V32 = hn::Vec<D32>;
+using VF = hn::Vec<DF>;
+
+// acc + pairwise products of 16 int8 lanes of a and b (|a|,|b| ≤ 128: the
+// int16 products and their pair sums are exact in int32).
+template <class DW = D16>
+HWY_INLINE V32 MulAcc16(V8 a, V8 b, V32 acc) {
+  const DW d16;
+  const hn::RepartitionToWide<DW> d32;
+  V32 unused = hn::Zero(d32);
+  if constexpr (hn::MaxLanes(DW()) >= 16) {
+    acc = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, a), hn::PromoteTo(d16, b), acc,
+                                        unused);
+  } else {
+    const hn::Half<D8> dh;
+    acc = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::LowerHalf(dh, a)),
+                                        hn::PromoteTo(d16, hn::LowerHalf(dh, b)), acc, unused);
+    acc = hn::ReorderWidenMulAccumulate(d32, hn::PromoteTo(d16, hn::UpperHalf(dh, a)),
+                                        hn::PromoteTo(d16, hn::UpperHalf(dh, b)), acc, unused);
+  }
+  // x86 and NEON accumulate everything in sum0 for int16 inputs; keep the
+  // contract in case a target uses sum1.
+  return hn::RearrangeToOddPlusEven(acc, unused);
+}
+
+// fp16 -> fp32 (exact): F16C on x86 AVX2 and better (one instruction instead
+// of the portable bit manipulation), else the scalar converter.
+HWY_INLINE float HalfToFloat(f16_bits h) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+  return _cvtsh_ss(h);
+#else
+  return ggml::fp32(h);
+#endif
+}
+
+HWY_INLINE V8 Load16(const std::int8_t* p) { return hn::LoadU(D8(), p); }
+HWY_INLINE VU8 LoadU16(const std::uint8_t* p) { return hn::LoadU(DU8(), p); }
+HWY_INLINE V8 LowNibbles(VU8 v) { return hn::BitCast(D8(), hn::And(v, hn::Set(DU8(), 0x0F))); }
+HWY_INLINE V8 HighNibbles(VU8 v) { return hn::BitCast(D8(), hn::ShiftRight<4>(v)); }
+
+// facc + (float)isum · scale, lane-wise.
+HWY_INLINE VF Scaled(V32 isum, float scale, VF facc) {
+  const DF df;
+  return hn::MulAdd(hn::ConvertTo(df, isum), hn::Set(df, scale), facc);
+}
+HWY_INLINE float Total(VF facc) { return hn::GetLane(hn::SumOfLanes(DF(), facc)); }
+
+}  // namespace dot
+
+// x86 with AVX2 (also the AVX-512 targets): signed int8 dot products through
+// `maddubs` (unsigned × signed pairs into int16) with the sign trick, then
+// `madd` into int32 — twice the lanes of the int16 widening above. Highway
+// 1.0.3 wraps neither instruction, so these use the raw intrinsics.
+// Precondition (as in ggml): activation levels in [-127, 127], which every
+// activation quantizer produces; weight levels may be -128.
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+namespace avx2 {
+
+// Σ pairs of w·a (32 int8 lanes each) as 8 int32 lanes, times `scale16`
+// (int16 lanes: the scale of each pair's sub-block).
+HWY_INLINE __m256i Dot32(__m256i w, __m256i a, __m256i scale16) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+  return _mm256_madd_epi16(p, scale16);
+}
+HWY_INLINE __m256i Ones16() { return _mm256_set1_epi16(1); }
+HWY_INLINE __m256i Load(const void* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+// 16 nibble bytes (Q4_0 order) -> 32 levels 0..15: low nibbles, then high.
+HWY_INLINE __m256i Nibbles(const std::uint8_t* qs) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(v, 4), v);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+HWY_INLINE __m256i Iq4Table() {
+  return _mm256_broadcastsi128_si256(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(ggml::kValuesIq4nl)));
+}
+HWY_INLINE __m256 Scaled(__m256i isum, float scale, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(scale), acc);
+}
+HWY_INLINE float Total(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace avx2
+#endif
+
+template <>
+struct SimdDot<Q8_0> {
+  static float dot(std::size_t n, const Q8_0::Block* HWY_RESTRICT x,
+                   const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i s = avx2::Dot32(avx2::Load(x[i].qs), avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      dot::V32 acc = hn::Zero(dot::D32());
+      acc = dot::MulAcc16(dot::Load16(x[i].qs), dot::Load16(y[i].qs), acc);
+      acc = dot::MulAcc16(dot::Load16(x[i].qs + 16), dot::Load16(y[i].qs + 16), acc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
+    }
+    return dot::Total(facc);
+  }
+};
+
+template <>
+struct SimdDot<Q4_0> {
+  static float dot(std::size_t n, const Q4_0::Block* HWY_RESTRICT x,
+                   const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i off = _mm256_set1_epi8(8);
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i w = _mm256_sub_epi8(avx2::Nibbles(x[i].qs), off);
+      const __m256i s = avx2::Dot32(w, avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
+    const auto eight = hn::Set(dot::D8(), 8);
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const dot::VU8 q = dot::LoadU16(x[i].qs);
+      dot::V32 acc = hn::Zero(dot::D32());
+      acc = dot::MulAcc16(hn::Sub(dot::LowNibbles(q), eight), dot::Load16(y[i].qs), acc);
+      acc = dot::MulAcc16(hn::Sub(dot::HighNibbles(q), eight), dot::Load16(y[i].qs + 16), acc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
+    }
+    return dot::Total(facc);
+  }
+};
+
+template <>
+struct SimdDot<IQ4_NL> {
+  static float dot(std::size_t n, const IQ4_NL::Block* HWY_RESTRICT x,
+                   const Q8_0::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i tbl256 = avx2::Iq4Table();
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const __m256i w = _mm256_shuffle_epi8(tbl256, avx2::Nibbles(x[i].qs));
+      const __m256i s = avx2::Dot32(w, avx2::Load(y[i].qs), avx2::Ones16());
+      a = avx2::Scaled(s, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), a);
+    }
+    return avx2::Total(a);
+#endif
+    const auto table = hn::LoadU(dot::D8(), ggml::kValuesIq4nl);
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 32; ++i) {
+      const dot::VU8 q = dot::LoadU16(x[i].qs);
+      dot::V32 acc = hn::Zero(dot::D32());
+      acc =
+          dot::MulAcc16(hn::TableLookupBytes(table, dot::LowNibbles(q)), dot::Load16(y[i].qs), acc);
+      acc = dot::MulAcc16(hn::TableLookupBytes(table, dot::HighNibbles(q)),
+                          dot::Load16(y[i].qs + 16), acc);
+      facc = dot::Scaled(acc, dot::HalfToFloat(x[i].d) * dot::HalfToFloat(y[i].d), facc);
+    }
+    return dot::Total(facc);
+  }
+};
+
+template <>
+struct SimdDot<Q4_K> {
+  static float dot(std::size_t n, const Q4_K::Block* HWY_RESTRICT x,
+                   const Q8_K::Block* HWY_RESTRICT y) {
+    float mins = 0;
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    __m256 a = _mm256_setzero_ps(), am = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      // The 6-bit scales and mins (get_scale_min_k4 unrolled, branch-free).
+      const std::uint8_t* k = x[i].scales;
+      std::uint8_t sc[8], m[8];
+      for (int j = 0; j < 4; ++j) {
+        sc[j] = k[j] & 63;
+        m[j] = k[j + 4] & 63;
+        sc[j + 4] = static_cast<std::uint8_t>((k[j + 8] & 0xF) | ((k[j] >> 6) << 4));
+        m[j + 4] = static_cast<std::uint8_t>((k[j + 8] >> 4) | ((k[j + 4] >> 6) << 4));
+      }
+      __m256i isum = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = avx2::Load(x[i].qs + 32 * c);
+        const __m256i lo = _mm256_and_si256(q, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        // Levels are 0..15: maddubs takes them as the unsigned operand directly.
+        const __m256i plo = _mm256_maddubs_epi16(lo, avx2::Load(y[i].qs + 64 * c));
+        const __m256i phi = _mm256_maddubs_epi16(hi, avx2::Load(y[i].qs + 64 * c + 32));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+      }
+      // Mins: Σ_k m[k/2]·bsums[k] over the 16 bsums, in int32 lanes.
+      std::uint64_t m8;
+      std::memcpy(&m8, m, 8);
+      const __m128i mm = _mm_cvtsi64_si128(static_cast<long long>(m8));
+      const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
+      const __m256i bs = avx2::Load(y[i].bsums);
+      a = avx2::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), a);
+      am = avx2::Scaled(_mm256_madd_epi16(bs, m16), y[i].d * dot::HalfToFloat(x[i].dmin), am);
+    }
+    return avx2::Total(a) - avx2::Total(am);
+#endif
+    const dot::D32 d32;
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      dot::V32 isum = hn::Zero(d32);
+      int summs = 0;
+      for (int c = 0; c < 4; ++c) {
+        const dot::VU8 q0 = dot::LoadU16(x[i].qs + 32 * c);
+        const dot::VU8 q1 = dot::LoadU16(x[i].qs + 32 * c + 16);
+        const std::int8_t* yq = y[i].qs + 64 * c;
+        std::uint8_t sc[2], m[2];
+        ggml::get_scale_min_k4(2 * c, x[i].scales, &sc[0], &m[0]);
+        ggml::get_scale_min_k4(2 * c + 1, x[i].scales, &sc[1], &m[1]);
+        dot::V32 lo = hn::Zero(d32), hi = hn::Zero(d32);
+        lo = dot::MulAcc16(dot::LowNibbles(q0), dot::Load16(yq), lo);
+        lo = dot::MulAcc16(dot::LowNibbles(q1), dot::Load16(yq + 16), lo);
+        hi = dot::MulAcc16(dot::HighNibbles(q0), dot::Load16(yq + 32), hi);
+        hi = dot::MulAcc16(dot::HighNibbles(q1), dot::Load16(yq + 48), hi);
+        isum = hn::Add(isum, hn::Mul(lo, hn::Set(d32, sc[0])));
+        isum = hn::Add(isum, hn::Mul(hi, hn::Set(d32, sc[1])));
+        summs += m[0] * (y[i].bsums[4 * c] + y[i].bsums[4 * c + 1]) +
+                 m[1] * (y[i].bsums[4 * c + 2] + y[i].bsums[4 * c + 3]);
+      }
+      facc = dot::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), facc);
+      mins += (y[i].d * dot::HalfToFloat(x[i].dmin)) * static_cast<float>(summs);
+    }
+    return dot::Total(facc) - mins;
+  }
+};
+
+template <>
+struct SimdDot<Q6_K> {
+  static float dot(std::size_t n, const Q6_K::Block* HWY_RESTRICT x,
+                   const Q8_K::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
+    const __m256i off = _mm256_set1_epi8(32);
+    // Byte shuffle putting scale 0 into bytes 0-7 and scale 1 into 8-15; adding
+    // j selects the pair (j, j+1).
+    const __m128i pair0 = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      const __m128i s8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales));
+      __m256i isum = _mm256_setzero_si256();
+      for (int h = 0; h < 2; ++h) {
+        const __m256i ql0 = avx2::Load(x[i].ql + 64 * h);
+        const __m256i ql1 = avx2::Load(x[i].ql + 64 * h + 32);
+        const __m256i qh = avx2::Load(x[i].qh + 32 * h);
+        const __m256i q[4] = {_mm256_or_si256(_mm256_and_si256(ql0, m4),
+                                              _mm256_and_si256(_mm256_slli_epi16(qh, 4), m2)),
+                              _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                              _mm256_and_si256(_mm256_slli_epi16(qh, 2), m2)),
+                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                              _mm256_and_si256(qh, m2)),
+                              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2))};
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const int e0 = 128 * h + 32 * quarter;
+          // int16 pair lanes 0-7 belong to sub-block e0/16, lanes 8-15 to the next.
+          const __m128i ctrl = _mm_add_epi8(pair0, _mm_set1_epi8(static_cast<char>(e0 / 16)));
+          const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, ctrl));
+          isum = _mm256_add_epi32(
+              isum, avx2::Dot32(_mm256_sub_epi8(q[quarter], off), avx2::Load(y[i].qs + e0), sc));
+        }
+      }
+      a = avx2::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, a);
+    }
+    return avx2::Total(a);
+#endif
+    const dot::D32 d32;
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      dot::V32 isum = hn::Zero(d32);
+      for (int h = 0; h < 2; ++h) {
+        for (int t = 0; t < 2; ++t) {
+          // 16 elements of each quarter: l = 16t .. 16t+15.
+          const dot::VU8 qh = dot::LoadU16(x[i].qh + 32 * h + 16 * t);
+          const dot::VU8 ql0 = dot::LoadU16(x[i].ql + 64 * h + 16 * t);
+          const dot::VU8 ql1 = dot::LoadU16(x[i].ql + 64 * h + 32 + 16 * t);
+          const dot::V8 q[4] = {Level(dot::LowNibbles(ql0), hn::ShiftLeft<4>(qh)),
+                                Level(dot::LowNibbles(ql1), hn::ShiftLeft<2>(qh)),
+                                Level(dot::HighNibbles(ql0), qh),
+                                Level(dot::HighNibbles(ql1), hn::ShiftRight<2>(qh))};
+          for (int quarter = 0; quarter < 4; ++quarter) {
+            const int e0 = 128 * h + 32 * quarter + 16 * t;
+            const dot::V32 s = dot::MulAcc16(q[quarter], dot::Load16(y[i].qs + e0), hn::Zero(d32));
+            isum = hn::Add(isum, hn::Mul(s, hn::Set(d32, x[i].scales[e0 / 16])));
+          }
+        }
+      }
+      facc = dot::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, facc);
+    }
+    return dot::Total(facc);
+  }
+
+ private:
+  // (low nibble | bits 4-5 of `high`) - 32; `high` holds the two bits at 4-5.
+  static HWY_INLINE dot::V8 Level(dot::V8 low, dot::VU8 high) {
+    const dot::DU8 du8;
+    const auto h = hn::BitCast(dot::D8(), hn::And(high, hn::Set(du8, 0x30)));
+    return hn::Sub(hn::Or(low, h), hn::Set(dot::D8(), 32));
+  }
+};
+
+template <>
+struct SimdDot<IQ4_XS> {
+  static float dot(std::size_t n, const IQ4_XS::Block* HWY_RESTRICT x,
+                   const Q8_K::Block* HWY_RESTRICT y) {
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+    const __m256i tbl256 = avx2::Iq4Table();
+    __m256 a = _mm256_setzero_ps();
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      __m256i isum = _mm256_setzero_si256();
+      for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
+        const __m256i w = _mm256_shuffle_epi8(tbl256, avx2::Nibbles(x[i].qs + 16 * ib));
+        isum = _mm256_add_epi32(isum, avx2::Dot32(w, avx2::Load(y[i].qs + 32 * ib),
+                                                  _mm256_set1_epi16(static_cast<short>(ls - 32))));
+      }
+      a = avx2::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, a);
+    }
+    return avx2::Total(a);
+#endif
+    const dot::D32 d32;
+    const auto table = hn::LoadU(dot::D8(), ggml::kValuesIq4nl);
+    dot::VF facc = hn::Zero(dot::DF());
+    for (std::size_t i = 0; i < n / 256; ++i) {
+      dot::V32 isum = hn::Zero(d32);
+      for (int ib = 0; ib < 8; ++ib) {
+        const int ls = ((x[i].scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                       (((x[i].scales_h >> (2 * ib)) & 3) << 4);
+        const dot::VU8 q = dot::LoadU16(x[i].qs + 16 * ib);
+        dot::V32 s = hn::Zero(d32);
+        s = dot::MulAcc16(hn::TableLookupBytes(table, dot::LowNibbles(q)),
+                          dot::Load16(y[i].qs + 32 * ib), s);
+        s = dot::MulAcc16(hn::TableLookupBytes(table, dot::HighNibbles(q)),
+                          dot::Load16(y[i].qs + 32 * ib + 16), s);
+        isum = hn::Add(isum, hn::Mul(s, hn::Set(d32, ls - 32)));
+      }
+      facc = dot::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, facc);
+    }
+    return dot::Total(facc);
+  }
+};
+
+#endif  // HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+
+}  // namespace edgequant::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#endif  // per-target include guard
 
 #endif  // per-target include guard
 #endif  // per-target
@@ -26805,4 +27563,265 @@ inline Expected<Transcoded> transcode(const QuantTensor& src, const TranscodeTar
 }  // namespace edgequant
 
 EDGEQUANT_FP_STRICT_END
+
+// Compute kernels (vec_dot, GEMV/GEMM): after the SIMD dispatch they build on.
+// ==== file: edgequant/compute/gemv.hpp
+// Matrix–vector and small-batch matrix–matrix products with quantized weights:
+// y = W·x, W rows of a ggml weight type, x float32 quantized once to the companion type.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+// ==== file: edgequant/compute/vec_dot.hpp
+// Dot products of quantized weight rows with quantized activation rows (ggml's vec_dot),
+// dispatched to the best SIMD target: the building block of GEMV/GEMM (compute/gemv.hpp).
+
+#include <array>
+#include <cstddef>
+
+
+#if HWY_ONCE
+namespace edgequant {
+namespace detail {
+
+template <class S>
+const std::array<VecDotFn, kIsaCount>& vec_dot_table() {
+  static const std::array<VecDotFn, kIsaCount> table = [] {
+    std::array<VecDotFn, kIsaCount> t{};
+    t.fill(&vec_dot_ref_erased<S>);
+    using Getter = VecDotFn (*)();
+    auto fill = [&](Isa isa, Getter get) {
+      if (get == nullptr) return;
+      if (const VecDotFn f = get()) t[static_cast<std::size_t>(isa)] = f;
+    };
+#define EDGEQUANT_FILL_(isa, ptr) fill(isa, ptr);
+    EDGEQUANT_FOR_EACH_TARGET(EDGEQUANT_FILL_, dot_kernel<S>)
+#undef EDGEQUANT_FILL_
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace detail
+
+// Dot product of scheme S on `isa` (default: the active target). Same value
+// on every target up to float rounding (docs/compute.md gives the bounds).
+template <class S>
+VecDotFn vec_dot_kernel(Isa isa) noexcept {
+  return detail::vec_dot_table<S>()[static_cast<std::size_t>(isa)];
+}
+template <class S>
+VecDotFn vec_dot_kernel() noexcept {
+  return vec_dot_kernel<S>(active_isa());
+}
+
+// Σ x·y over n elements (a multiple of S::block_elems): x holds n/S::block_elems
+// weight blocks, y the same row quantized to DotActivation<S>.
+template <class S>
+float vec_dot(std::size_t n, const typename S::Block* x,
+              const typename DotActivation<S>::Block* y) noexcept {
+  return vec_dot_kernel<S>()(n, x, y);
+}
+
+// Quantizes n activations (finite floats) to S's companion type on the active
+// target: ggml's from_float for Q8_0/Q8_1/Q8_K, the plain conversion for
+// F32/F16/BF16.
+template <class S>
+void quantize_dot_activation(const float* x, typename DotActivation<S>::Block* y,
+                             std::size_t n) noexcept {
+  using A = DotActivation<S>;
+  if constexpr (HasActivation<A>) {
+    row_kernels_for<A>().activation(x, y, n);
+  } else {
+    row_kernels_for<A>().quantize(x, y, n, nullptr);
+  }
+}
+
+// Type-erased: the dot of a ggml weight type on `isa`; null for types
+// without one (activation-only and integer types).
+inline VecDotFn ggml_vec_dot(GgmlType type, Isa isa) noexcept {
+  static const std::array<std::array<VecDotFn, kIsaCount>, kGgmlTypeCount> table = [] {
+    std::array<std::array<VecDotFn, kIsaCount>, kGgmlTypeCount> t{};
+    GgmlSchemes::for_each(
+        [&]<class S>() { t[static_cast<std::size_t>(S::ggml_type)] = detail::vec_dot_table<S>(); });
+    return t;
+  }();
+  if (static_cast<std::uint32_t>(type) >= kGgmlTypeCount) return nullptr;
+  return table[static_cast<std::size_t>(type)][static_cast<std::size_t>(isa)];
+}
+inline VecDotFn ggml_vec_dot(GgmlType type) noexcept { return ggml_vec_dot(type, active_isa()); }
+
+}  // namespace edgequant
+#endif  // HWY_ONCE
+
+#if HWY_ONCE
+namespace edgequant {
+
+// What GEMV needs of a weight type, type-erased.
+struct DotShape {
+  std::string_view name;
+  std::size_t block_elems = 0, block_bytes = 0;  // weight blocks
+  std::size_t act_elems = 0, act_bytes = 0;      // companion activation blocks
+  VecDotFn dot = nullptr;
+  void (*quantize_activation)(const float* x, void* y, std::size_t n) = nullptr;
+};
+
+namespace detail {
+template <class S>
+void dot_activation_erased(const float* x, void* y, std::size_t n) {
+  quantize_dot_activation<S>(x, static_cast<typename DotActivation<S>::Block*>(y), n);
+}
+}  // namespace detail
+
+// The shape of S with the dot of `isa`.
+template <class S>
+DotShape dot_shape(Isa isa) noexcept {
+  using A = DotActivation<S>;
+  return {S::name,
+          S::block_elems,
+          S::block_bytes,
+          A::block_elems,
+          A::block_bytes,
+          vec_dot_kernel<S>(isa),
+          &detail::dot_activation_erased<S>};
+}
+template <class S>
+DotShape dot_shape() noexcept {
+  return dot_shape<S>(active_isa());
+}
+
+// Shape of a ggml weight type by id (dot of `isa`); `dot` null when the type has none.
+inline DotShape ggml_dot_shape(GgmlType type, Isa isa) noexcept {
+  DotShape out;
+  GgmlSchemes::for_each([&]<class S>() {
+    if (S::ggml_type == type) out = dot_shape<S>(isa);
+  });
+  return out;
+}
+inline DotShape ggml_dot_shape(GgmlType type) noexcept {
+  return ggml_dot_shape(type, active_isa());
+}
+
+// Activations quantized once, reused by every weight row: `m` vectors of `cols`.
+struct QuantizedActivations {
+  std::vector<std::uint8_t> bytes;
+  std::size_t m = 0, cols = 0, row_bytes = 0;
+};
+
+// Quantizes x (m rows of cols finite floats) to the companion type of `shape`.
+inline Status quantize_activations(const DotShape& shape, std::span<const float> x, std::size_t m,
+                                   std::size_t cols, QuantizedActivations& out) {
+  if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
+  if (cols == 0 || cols % shape.block_elems != 0 || cols % shape.act_elems != 0) {
+    return make_error(Errc::kBadArgument, "row length " + std::to_string(cols) +
+                                              " is not a multiple of the " +
+                                              std::string(shape.name) + " block size " +
+                                              std::to_string(shape.block_elems));
+  }
+  const auto elems = checked_mul<std::size_t>(m, cols);
+  if (!elems || x.size() != *elems) {
+    return make_error(Errc::kBadArgument, "activations: expected " + std::to_string(m) + " x " +
+                                              std::to_string(cols) + " values, got " +
+                                              std::to_string(x.size()));
+  }
+  if (const std::size_t bad = first_non_finite(x.data(), x.size()); bad != x.size()) {
+    return make_error(Errc::kNonFinite, "activation " + std::to_string(bad) + " is not finite",
+                      bad);
+  }
+  out.m = m;
+  out.cols = cols;
+  out.row_bytes = cols / shape.act_elems * shape.act_bytes;
+  out.bytes.resize(m * out.row_bytes);
+  for (std::size_t i = 0; i < m; ++i) {
+    shape.quantize_activation(x.data() + i * cols, out.bytes.data() + i * out.row_bytes, cols);
+  }
+  return {};
+}
+
+// Y[i·rows + r] = Σ_c W[r, c]·X[i, c] for i < a.m: every weight row is read
+// once and dotted with all m activation rows (a tile of up to 16 at a time,
+// which stay in cache). Parallel over weight rows; each output depends on its
+// row only, so results do not depend on the thread count.
+inline Status gemm_quantized(const DotShape& shape, std::span<const std::uint8_t> w,
+                             std::size_t rows, const QuantizedActivations& a, std::span<float> y,
+                             unsigned threads = 0) {
+  if (shape.dot == nullptr) return make_error(Errc::kUnsupported, "type has no dot product");
+  const std::size_t cols = a.cols;
+  if (cols == 0 || cols % shape.block_elems != 0 || cols % shape.act_elems != 0 ||
+      a.row_bytes != cols / shape.act_elems * shape.act_bytes ||
+      a.bytes.size() / a.row_bytes != a.m || a.bytes.size() % a.row_bytes != 0) {
+    return make_error(Errc::kBadArgument, "activations were not quantized for " +
+                                              std::string(shape.name) + "'s companion type");
+  }
+  const std::size_t w_row = cols / shape.block_elems * shape.block_bytes;
+  const auto w_bytes = checked_mul<std::size_t>(rows, w_row);
+  if (!w_bytes || w.size() != *w_bytes) {
+    return make_error(Errc::kBadArgument, "weights: " + std::to_string(rows) + " rows of " +
+                                              std::string(shape.name) + " need " +
+                                              (w_bytes ? std::to_string(*w_bytes) : "too many") +
+                                              " bytes, got " + std::to_string(w.size()));
+  }
+  const auto y_elems = checked_mul<std::size_t>(rows, a.m);
+  if (!y_elems || y.size() != *y_elems) {
+    return make_error(Errc::kBadArgument, "output: expected " + std::to_string(a.m) + " x " +
+                                              std::to_string(rows) + " values, got " +
+                                              std::to_string(y.size()));
+  }
+  constexpr std::size_t kTile = 16;
+  const VecDotFn dot = shape.dot;
+  parallel_for(0, rows, 8, threads, [&](std::size_t r0, std::size_t r1) {
+    for (std::size_t i0 = 0; i0 < a.m; i0 += kTile) {
+      const std::size_t i1 = std::min(a.m, i0 + kTile);
+      for (std::size_t r = r0; r < r1; ++r) {
+        const std::uint8_t* wr = w.data() + r * w_row;
+        for (std::size_t i = i0; i < i1; ++i) {
+          y[i * rows + r] = dot(cols, wr, a.bytes.data() + i * a.row_bytes);
+        }
+      }
+    }
+  });
+  return {};
+}
+
+// y = W·x: W `rows` x `cols` weight blocks of `shape` (row-major, w.size() ==
+// rows · row bytes), x `cols` finite floats, y `rows` floats.
+inline Status gemv(const DotShape& shape, std::span<const std::uint8_t> w, std::size_t rows,
+                   std::size_t cols, std::span<const float> x, std::span<float> y,
+                   unsigned threads = 0) {
+  QuantizedActivations a;
+  EDGEQUANT_TRY(quantize_activations(shape, x, 1, cols, a));
+  return gemm_quantized(shape, w, rows, a, y, threads);
+}
+
+// Y = X·Wᵀ for a batch of m activation rows (X m x cols, Y m x rows, both
+// row-major): the activations are quantized once and every weight row is
+// streamed once (decode/prefill batches; large m works, tiled by 16).
+inline Status gemm(const DotShape& shape, std::span<const std::uint8_t> w, std::size_t rows,
+                   std::size_t cols, std::span<const float> x, std::size_t m, std::span<float> y,
+                   unsigned threads = 0) {
+  QuantizedActivations a;
+  EDGEQUANT_TRY(quantize_activations(shape, x, m, cols, a));
+  return gemm_quantized(shape, w, rows, a, y, threads);
+}
+
+// Typed conveniences.
+template <class S>
+Status gemv(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
+            std::span<const float> x, std::span<float> y, unsigned threads = 0) {
+  return gemv(dot_shape<S>(), {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()},
+              rows, cols, x, y, threads);
+}
+template <class S>
+Status gemm(std::span<const typename S::Block> w, std::size_t rows, std::size_t cols,
+            std::span<const float> x, std::size_t m, std::span<float> y, unsigned threads = 0) {
+  return gemm(dot_shape<S>(), {reinterpret_cast<const std::uint8_t*>(w.data()), w.size_bytes()},
+              rows, cols, x, m, y, threads);
+}
+
+}  // namespace edgequant
+#endif  // HWY_ONCE
 #endif  // HWY_ONCE

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cmd_bench.hpp"
 #include "cli/cmd_demo.hpp"
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
@@ -29,6 +30,7 @@ std::vector<eqcli::Command> commands() {
       eqcli::gguf_merge_command(),
       eqcli::inspect_onnx_command(),
       eqcli::validate_onnx_command(),
+      eqcli::bench_command(),
   };
 }
 

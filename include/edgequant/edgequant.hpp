@@ -25,3 +25,7 @@
 #include "edgequant/schemes/onnx_calibrate.hpp"
 #include "edgequant/schemes/onnx_qdq.hpp"
 #include "edgequant/transcode.hpp"
+
+// Compute kernels (vec_dot, GEMV/GEMM): after the SIMD dispatch they build on.
+#include "edgequant/compute/gemv.hpp"
+#include "edgequant/compute/vec_dot.hpp"

@@ -414,4 +414,61 @@ TEST_CASE("cli inspect/validate: safetensors and npy go to the tensor readers") 
   r = run_cli({"inspect", bad.string()});
   CHECK(r.status != 0);
   CHECK(!r.err.empty());
+
+// `bench --json`: one object {"memcpy_gbps", "results"}; one result per
+// (kernel, type, threads) with exactly the documented fields and types.
+TEST_CASE("cli: bench --json schema") {
+  const Run r = run_cli({"bench", "--json", "--types", "q4_0", "--threads", "1,2", "--seconds",
+                         "0.01", "--size", "small"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j.is_object());
+  CHECK(j.size() == 2);
+  REQUIRE(j.contains("memcpy_gbps"));
+  CHECK(j["memcpy_gbps"].is_number());
+  CHECK(j["memcpy_gbps"].get<double>() > 0);
+  REQUIRE(j["results"].is_array());
+  std::map<std::string, int> seen;
+  for (const auto& o : j["results"]) {
+    REQUIRE(o.is_object());
+    CHECK(o.size() == 6);
+    REQUIRE(o["kernel"].is_string());
+    const std::string k = o["kernel"];
+    CHECK((k == "quantize" || k == "dequantize" || k == "vec_dot" || k == "gemv"));
+    CHECK(o["type"] == "q4_0");
+    REQUIRE(o["threads"].is_number_unsigned());
+    const unsigned t = o["threads"];
+    CHECK((t == 1 || t == 2));
+    CHECK(o["gbps"].is_number());
+    CHECK(o["gbps"].get<double>() > 0);
+    CHECK(o["melems"].is_number());
+    CHECK(o["melems"].get<double>() > 0);
+    // Q4_0: 18 bytes per 32 weights, so M weights/s = GB/s · 1e3 · 32/18.
+    CHECK(std::fabs(o["melems"].get<double>() / o["gbps"].get<double>() - 1e3 * 32 / 18) <
+          1e-2 * 1e3 * 32 / 18);
+    REQUIRE(o.contains("ggml_gbps"));
+    CHECK((o["ggml_gbps"].is_null() || o["ggml_gbps"].get<double>() > 0));
+    ++seen[k + "/" + std::to_string(t)];
+  }
+  CHECK(seen.size() == 8);
+  for (const auto& [key, n] : seen) CHECK_MESSAGE(n == 1, key);
+}
+
+TEST_CASE("cli: bench argument errors") {
+  CHECK(run_cli({"bench", "--types", "q9_9", "--size", "small"}).status == 2);
+  CHECK(run_cli({"bench", "--threads", "x", "--size", "small"}).status == 2);
+  CHECK(run_cli({"bench", "--size", "huge"}).status == 2);
+  CHECK(run_cli({"bench", "--seconds", "0", "--size", "small"}).status == 2);
+  CHECK(run_cli({"bench", "--kernels", "gemm", "--size", "small"}).status == 2);
+}
+
+TEST_CASE("cli: bench --kernels selects measurements") {
+  const Run r = run_cli({"bench", "--json", "--types", "q8_0,q4_K", "--kernels", "gemv",
+                         "--threads", "1", "--seconds", "0.01", "--size", "small"});
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  const auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j["results"].size() == 2);
+  CHECK(j["results"][0]["kernel"] == "gemv");
+  CHECK(j["results"][0]["type"] == "q8_0");
+  CHECK(j["results"][1]["type"] == "q4_K");
 }

@@ -41,5 +41,6 @@
 #include "edgequant/schemes/q8_k-inl.hpp"
 #include "edgequant/schemes/tq1_0-inl.hpp"
 #include "edgequant/schemes/tq2_0-inl.hpp"
+#include "edgequant/compute/vec_dot-inl.hpp"
 
 #endif  // per-target include guard
