@@ -26264,7 +26264,9 @@ struct WeightQuantOptions {
   std::size_t block = 32;     // along K; ORT's quantizer CLI default
   bool symmetric = true;      // ORT's quantizer CLI default
   bool per_channel = false;   // QDQ only: one scale per output column (axis 1)
-  std::int64_t accuracy_level = 0;  // MatMulNBits attribute, written only when non-zero (§6.1)
+  // MatMulNBits attribute, written only when set (ORT's quantizer writes it
+  // when given, 0 included; §6.1).
+  std::optional<std::int64_t> accuracy_level;
   unsigned threads = 0;             // 0: all hardware threads; bytes never depend on it
   std::vector<std::string> nodes_to_exclude;
   // Called as each weight is quantized (while the output is written).
@@ -26300,16 +26302,16 @@ inline Status check_options(const WeightQuantOptions& o) {
                             "): ORT's quantizer leaves other sizes zero-filled (§6.1)");
     if (o.per_channel)
       return make_error(Errc::kBadArgument, "--per-channel applies to the qdq format only");
-    if (o.accuracy_level < 0 || o.accuracy_level > 4)
+    if (o.accuracy_level && (*o.accuracy_level < 0 || *o.accuracy_level > 4))
       return make_error(Errc::kBadArgument, "accuracy_level must be 0..4 (got " +
-                                                std::to_string(o.accuracy_level) + ")");
+                                                std::to_string(*o.accuracy_level) + ")");
   } else {
     if (o.bits != 4 && o.bits != 8)
       return make_error(Errc::kBadArgument,
                         "QDQ bits must be 4 or 8 (got " + std::to_string(o.bits) + ")");
     if (!o.per_channel && o.block < 2)
       return make_error(Errc::kBadArgument, "QDQ block size must be >= 2 (or use --per-channel)");
-    if (o.accuracy_level != 0)
+    if (o.accuracy_level)
       return make_error(Errc::kBadArgument, "accuracy_level applies to MatMulNBits only");
   }
   return {};
@@ -26562,7 +26564,7 @@ class Quantizer {
     std::vector<Attribute> attrs{build::attr("K", K), build::attr("N", N),
                                  build::attr("bits", o_.bits),
                                  build::attr("block_size", static_cast<std::int64_t>(o_.block))};
-    if (o_.accuracy_level != 0) attrs.push_back(build::attr("accuracy_level", o_.accuracy_level));
+    if (o_.accuracy_level) attrs.push_back(build::attr("accuracy_level", *o_.accuracy_level));
     r.nodes.push_back(build::node("MatMulNBits", std::move(inputs), {n.output[0]}, std::move(attrs),
                                   n.name.empty() ? "" : n.name + "_Q" + std::to_string(o_.bits),
                                   "com.microsoft"));

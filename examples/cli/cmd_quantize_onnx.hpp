@@ -53,7 +53,7 @@ inline edgequant::Expected<edgequant::onnx::WeightQuantOptions> options(const Ar
     return make_error(Errc::kBadArgument, "option value out of range");
   o.bits = static_cast<int>(*bits);
   o.block = static_cast<std::size_t>(*block);
-  o.accuracy_level = static_cast<std::int64_t>(*acc);
+  if (a.value("accuracy-level")) o.accuracy_level = static_cast<std::int64_t>(*acc);
   o.threads = static_cast<unsigned>(*threads);
   o.symmetric = !a.flag("asym");
   o.per_channel = a.flag("per-channel");
@@ -119,7 +119,7 @@ inline Command quantize_onnx_command() {
        {"block", true, "block size along K (default 32); matmulnbits: 16..256, powers of two"},
        {"asym", false, "asymmetric: zero points (default symmetric, as ORT's quantizer CLI)"},
        {"per-channel", false, "qdq: one scale per output column instead of blocks"},
-       {"accuracy-level", true, "matmulnbits accuracy_level attribute 0..4 (0: not written)"},
+       {"accuracy-level", true, "matmulnbits accuracy_level attribute 0..4 (written only when given)"},
        {"exclude", true, "node name to leave alone (repeatable)"},
        {"external-data", false, "write initializers >= 1 KiB to OUT.onnx.data"},
        {"dry-run", false, "print the plan (nodes rewritten/kept, bytes) and write nothing"},

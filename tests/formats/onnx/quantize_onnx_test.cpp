@@ -484,7 +484,7 @@ TEST_CASE("quantized MLP/attention models run in onnxruntime and match dequantiz
     o.block = c.block;
     o.symmetric = c.sym;
     o.per_channel = c.per_channel;
-    o.accuracy_level = c.acc;
+    if (c.acc) o.accuracy_level = c.acc;
     auto r = quantize_weights(m, o);
     REQUIRE_MESSAGE(r, (r ? "" : r.error().message()));
     CHECK(r->rewrite.rewritten == 3);
@@ -772,4 +772,24 @@ TEST_CASE("gguf-to-matmulnbits: GGUF Q4_0/Q8_0 weights run in onnxruntime as Mat
   CHECK(missing.rc == 1);
   CHECK(missing.out.find("not found") != std::string::npos);
   CHECK_FALSE(fs::exists(d / "f.onnx"));
+}
+
+TEST_CASE("python onnx's checker accepts a MatMulNBits model (IR 8, opset 17 kept)") {
+  const std::string py = python_onnx();
+  if (py.empty()) return;
+  Model m = Net{}.model();
+  WeightQuantOptions o;
+  o.symmetric = false;
+  REQUIRE(quantize_weights(m, o));
+  CHECK(m.ir_version == 8);  // MatMulNBits needs no newer IR; the input's is kept
+  TempDir d("qpy");
+  REQUIRE(write_model(m, d / "q.onnx"));
+  auto out = run(py + " -c \"import onnx; m = onnx.load('" + d / "q.onnx" +
+                 "'); onnx.checker.check_model(m); "
+                 "print(sorted(set(n.op_type for n in m.graph.node)), "
+                 "[(o.domain, o.version) for o in m.opset_import])\" 2>&1");
+  REQUIRE(out);
+  CHECK(out->find("['Add', 'Gather', 'MatMul', 'MatMulNBits', 'Relu', 'Softmax', 'Transpose']") !=
+        std::string::npos);
+  CHECK(out->find("('com.microsoft', 1)") != std::string::npos);
 }
