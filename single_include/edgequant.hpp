@@ -26269,6 +26269,10 @@ struct WeightQuantOptions {
   std::optional<std::int64_t> accuracy_level;
   unsigned threads = 0;             // 0: all hardware threads; bytes never depend on it
   std::vector<std::string> nodes_to_exclude;
+  // Also Gather on a constant 2-D float32 table (embeddings) -> com.microsoft
+  // GatherBlockQuantized, 4 bits, blocks along the last axis (ORT's quantizer
+  // with op_types_to_quantize including Gather; MatMulNBits format only, §6.5).
+  bool gather = false;
   // Called as each weight is quantized (while the output is written).
   std::function<void(const std::string& weight)> on_weight;
 };
@@ -26302,6 +26306,8 @@ inline Status check_options(const WeightQuantOptions& o) {
                             "): ORT's quantizer leaves other sizes zero-filled (§6.1)");
     if (o.per_channel)
       return make_error(Errc::kBadArgument, "--per-channel applies to the qdq format only");
+    if (o.gather && o.bits != 4)
+      return make_error(Errc::kBadArgument, "GatherBlockQuantized is emitted with 4 bits only");
     if (o.accuracy_level && (*o.accuracy_level < 0 || *o.accuracy_level > 4))
       return make_error(Errc::kBadArgument, "accuracy_level must be 0..4 (got " +
                                                 std::to_string(*o.accuracy_level) + ")");
@@ -26313,6 +26319,9 @@ inline Status check_options(const WeightQuantOptions& o) {
       return make_error(Errc::kBadArgument, "QDQ block size must be >= 2 (or use --per-channel)");
     if (o.accuracy_level)
       return make_error(Errc::kBadArgument, "accuracy_level applies to MatMulNBits only");
+    if (o.gather)
+      return make_error(Errc::kBadArgument,
+                        "Gather is quantized with the matmulnbits format only (as ORT's quantizer)");
   }
   return {};
 }
@@ -26465,6 +26474,59 @@ inline QdqResult qdq_static(const std::vector<float>& w, std::size_t K, std::siz
   return r;
 }
 
+// ORT's quantize_ndarray for GatherBlockQuantized (numpy, §6.5): table
+// [R, C] in blocks of `block` along C; float32 arithmetic, round half to even.
+// Symmetric: scale = m / -8 (m the signed extreme of larger magnitude), signed
+// codes; asymmetric: range widened to 0, scale = (mx - mn) / 15, zp and codes
+// unsigned; a zero scale gives codes 0 (sym) or 8 with zp 8 (asym).
+inline QdqResult gather_blocks(const std::vector<float>& w, std::size_t R, std::size_t C,
+                               std::size_t block, bool sym) {
+  const std::size_t nb = (C + block - 1) / block;
+  QdqResult r;
+  r.codes.assign(R * C, 0);
+  r.scales.assign(R * nb * 4, 0);
+  if (!sym) r.zps.assign(R * nb, 0);
+  for (std::size_t row = 0; row < R; ++row) {
+    for (std::size_t b = 0; b < nb; ++b) {
+      const std::size_t c0 = b * block, c1 = std::min(C, c0 + block);
+      float mn = w[row * C + c0], mx = mn;
+      for (std::size_t c = c0; c < c1; ++c) {
+        mn = std::min(mn, w[row * C + c]);
+        mx = std::max(mx, w[row * C + c]);
+      }
+      float scale;
+      int zp = 0;
+      if (sym) {
+        const float m = std::fabs(mx) > std::fabs(mn) ? mx : mn;
+        scale = m / -8.0f;
+      } else {
+        mn = std::min(mn, 0.0f);
+        mx = std::max(mx, 0.0f);
+        scale = (mx - mn) / 15.0f;
+        zp = scale == 0.0f ? 8
+                           : static_cast<int>(std::clamp(std::nearbyint(-mn / scale), 0.0f, 15.0f));
+      }
+      for (std::size_t c = c0; c < c1; ++c) {
+        int q;
+        if (sym) {
+          q = scale == 0.0f
+                  ? 0
+                  : static_cast<int>(std::clamp(std::nearbyint(w[row * C + c] / scale), -8.0f, 7.0f));
+        } else {
+          q = scale == 0.0f ? 8
+                            : static_cast<int>(std::clamp(
+                                  std::nearbyint(w[row * C + c] / scale + static_cast<float>(zp)),
+                                  0.0f, 15.0f));
+        }
+        r.codes[row * C + c] = static_cast<std::uint8_t>(q & 15);
+      }
+      store_float(FloatType::kF32, scale, r.scales.data() + (row * nb + b) * 4);
+      if (!sym) r.zps[row * nb + b] = static_cast<std::uint8_t>(zp);
+    }
+  }
+  return r;
+}
+
 inline std::vector<std::uint8_t> pack_codes(const std::vector<std::uint8_t>& c, int bits) {
   if (bits == 8) return c;
   std::vector<std::uint8_t> out((c.size() * static_cast<std::size_t>(bits) + 7) / 8);
@@ -26484,7 +26546,21 @@ class Quantizer {
     it.shape = w.dims;
     const bool is_float = w.data_type == static_cast<std::int32_t>(DataType::kFloat) ||
                           w.data_type == static_cast<std::int32_t>(DataType::kFloat16);
-    if (w.dims.size() != 2) {
+    if (n.op_type == "Gather") {
+      std::int64_t axis = 0;
+      for (const auto& a : n.attribute)
+        if (a.name == "axis") axis = a.i;
+      if (w.dims.size() != 2) {
+        it.note = "kept: Gather table is " + std::to_string(w.dims.size()) + "-D (2-D only)";
+      } else if (w.data_type != static_cast<std::int32_t>(DataType::kFloat)) {
+        it.note = "kept: Gather table type " + std::string(data_type_name(w.data_type)) +
+                  " (float32 only)";
+      } else if (axis != 0) {
+        it.note = "kept: Gather axis " + std::to_string(axis) + " (axis 0 only)";
+      } else if (w.dims[0] <= 0 || w.dims[1] <= 0) {
+        it.note = "kept: empty table";
+      }
+    } else if (w.dims.size() != 2) {
       it.note = "skipped: weight is " + std::to_string(w.dims.size()) +
                 "-D (ORT's quantizer takes 2-D weights only)";
     } else if (!is_float) {
@@ -26497,7 +26573,9 @@ class Quantizer {
       items_.push_back(std::move(it));
       return std::optional<Replacement>();
     }
-    auto rep = o_.format == WeightFormat::kMatMulNBits ? nbits(n, w) : qdq(n, w);
+    auto rep = n.op_type == "Gather"                       ? gbq(n, w)
+               : o_.format == WeightFormat::kMatMulNBits ? nbits(n, w)
+                                                         : qdq(n, w);
     if (!rep) return std::move(rep).error();
     it.rewritten = true;
     it.note = note_;
@@ -26571,6 +26649,49 @@ class Quantizer {
     r.opsets.push_back(build::opset("com.microsoft", 1));
     note_ = "MatMulNBits bits=" + std::to_string(o_.bits) + " block=" + std::to_string(o_.block) +
             (o_.symmetric ? " sym" : " asym");
+    return r;
+  }
+
+  Expected<Replacement> gbq(const Node& n, const Tensor& w) {
+    const std::int64_t R = w.dims[0], C = w.dims[1];
+    const std::int64_t nb = (C + static_cast<std::int64_t>(o_.block) - 1) /
+                            static_cast<std::int64_t>(o_.block);
+    const DataType qdt = o_.symmetric ? DataType::kInt4 : DataType::kUint4;
+    auto job = std::make_shared<PlaneJob>();
+    const Tensor wt = w;
+    const WeightQuantOptions o = o_;
+    job->compute = [wt, o]() -> Expected<std::vector<std::vector<std::uint8_t>>> {
+      if (o.on_weight) o.on_weight(wt.name);
+      auto f = to_floats(wt);
+      if (!f) return std::move(f).error();
+      EDGEQUANT_TRY(non_finite_check(*f, wt));
+      QdqResult q = gather_blocks(*f, static_cast<std::size_t>(wt.dims[0]),
+                                  static_cast<std::size_t>(wt.dims[1]), o.block, o.symmetric);
+      std::vector<std::vector<std::uint8_t>> out;
+      out.push_back(pack_codes(q.codes, 4));
+      out.push_back(std::move(q.scales));
+      if (!o.symmetric) out.push_back(pack_codes(q.zps, 4));
+      return out;
+    };
+    const std::string qn = w.name + "_Q4", sn = w.name + "_scales", zn = w.name + "_zero_points";
+    const auto packed = [](std::int64_t count) { return static_cast<std::uint64_t>((count + 1) / 2); };
+    Replacement r;
+    r.initializers.push_back(job_tensor(job, 0, qn, qdt, {R, C}, packed(R * C)));
+    r.initializers.push_back(job_tensor(job, 1, sn, DataType::kFloat, {R, nb},
+                                        static_cast<std::uint64_t>(R * nb * 4)));
+    std::vector<std::string> in{qn, n.input[1], sn};
+    if (!o_.symmetric) {
+      r.initializers.push_back(job_tensor(job, 2, zn, qdt, {R, nb}, packed(R * nb)));
+      in.push_back(zn);
+    }
+    r.nodes.push_back(build::node("GatherBlockQuantized", std::move(in), {n.output[0]},
+                                  {build::attr("gather_axis", 0), build::attr("quantize_axis", 1),
+                                   build::attr("block_size", static_cast<std::int64_t>(o_.block))},
+                                  n.name.empty() ? "" : n.name + "_Q4", "com.microsoft"));
+    r.opsets.push_back(build::opset("com.microsoft", 1));
+    r.min_ir_version = 10;  // INT4/UINT4 initializers (§3)
+    note_ = std::string("GatherBlockQuantized ") + (o_.symmetric ? "int4" : "uint4") +
+            " block=" + std::to_string(o_.block) + " along the last axis";
     return r;
   }
 
@@ -26662,8 +26783,8 @@ struct MatMulSite {
 }  // namespace detail
 
 // Rewrites every MatMul whose B is a constant initializer (searched through
-// enclosing graphs) per `opt`; other MatMuls, Gathers and everything else are
-// kept. The quantized bytes are lazy: they are computed while the model is
+// enclosing graphs) per `opt`, and with opt.gather every Gather on a constant
+// table; other nodes are kept. The quantized bytes are lazy: they are computed while the model is
 // written (one weight at a time), so a failure there (a NaN weight) fails the
 // write, which then leaves no output. Without writing, the report is the
 // dry-run plan.
@@ -26696,6 +26817,24 @@ inline Expected<WeightQuantReport> quantize_weights(Model& m, const WeightQuantO
       },
       f);
   if (!rep) return std::move(rep).error();
+  if (opt.gather) {
+    SiteFilter gf = f;
+    gf.op_types = {"Gather"};
+    gf.weight_input = 0;
+    auto grep = rewrite_weights(
+        m,
+        [&](const Node& n, const Tensor& w) -> Expected<std::optional<Replacement>> {
+          if (!n.output.empty()) seen.insert(n.output[0]);
+          return q(n, w);
+        },
+        gf);
+    if (!grep) return std::move(grep).error();
+    rep->rewritten += grep->rewritten;
+    rep->kept += grep->kept;
+    rep->weight_bytes += grep->weight_bytes;
+    rep->replacement_bytes += grep->replacement_bytes;
+    rep->removed.insert(rep->removed.end(), grep->removed.begin(), grep->removed.end());
+  }
   WeightQuantReport r;
   r.rewrite = std::move(*rep);
   r.items = std::move(q.items());
@@ -26705,11 +26844,12 @@ inline Expected<WeightQuantReport> quantize_weights(Model& m, const WeightQuantO
     it.node = s.node;
     it.op_type = s.op_type;
     it.weight = s.weight;
-    if (s.op_type == "Gather") {
-      it.note = "kept: Gather (embeddings) stays float; GatherBlockQuantized is not emitted";
-    } else if (std::find(opt.nodes_to_exclude.begin(), opt.nodes_to_exclude.end(), s.node) !=
-               opt.nodes_to_exclude.end()) {
+    if (std::find(opt.nodes_to_exclude.begin(), opt.nodes_to_exclude.end(), s.node) !=
+        opt.nodes_to_exclude.end()) {
       it.note = "skipped: excluded by name";
+    } else if (s.op_type == "Gather") {
+      it.note = opt.gather ? "kept: the Gather's data is not a constant initializer"
+                           : "kept: Gather (embeddings) stays float (--gather: GatherBlockQuantized)";
     } else {
       it.note = "skipped: B '" + s.weight + "' is not a constant initializer";
     }

@@ -58,6 +58,7 @@ inline edgequant::Expected<edgequant::onnx::WeightQuantOptions> options(const Ar
   o.symmetric = !a.flag("asym");
   o.per_channel = a.flag("per-channel");
   o.nodes_to_exclude = a.values("exclude");
+  o.gather = a.flag("gather");
   EDGEQUANT_TRY(onnx::check_options(o));
   return o;
 }
@@ -121,6 +122,7 @@ inline Command quantize_onnx_command() {
        {"per-channel", false, "qdq: one scale per output column instead of blocks"},
        {"accuracy-level", true, "matmulnbits accuracy_level attribute 0..4 (written only when given)"},
        {"exclude", true, "node name to leave alone (repeatable)"},
+       {"gather", false, "also Gather on constant tables (embeddings) -> GatherBlockQuantized (4-bit)"},
        {"external-data", false, "write initializers >= 1 KiB to OUT.onnx.data"},
        {"dry-run", false, "print the plan (nodes rewritten/kept, bytes) and write nothing"},
        {"force", false, "replace an existing output file"},
@@ -153,7 +155,7 @@ inline Command quantize_onnx_command() {
         qd::print_plan(*r, dry);
         if (r->rewrite.rewritten == 0) {
           return fail(make_error(Errc::kInvalid,
-                                 "no MatMul with a constant 2-D float weight to quantize; "
+                                 "no MatMul with a constant 2-D float weight (or Gather table) to quantize; "
                                  "nothing written",
                                  kNoOffset, in));
         }

@@ -262,7 +262,8 @@ struct Net {
 
   // Forward pass in double with the given [K, N] weights.
   std::vector<double> forward(const std::vector<double>& W1, const std::vector<double>& W2,
-                              const std::vector<double>& Wo) const {
+                              const std::vector<double>& Wo,
+                              const std::vector<double>* table = nullptr) const {
     const auto mm = [](const std::vector<double>& a, const std::vector<double>& w, std::int64_t m,
                        std::int64_t k, std::int64_t n) {
       std::vector<double> y(static_cast<std::size_t>(m * n), 0.0);
@@ -273,7 +274,10 @@ struct Net {
     };
     std::vector<double> x;
     for (auto id : ids)
-      for (std::int64_t c = 0; c < D; ++c) x.push_back(emb[static_cast<std::size_t>(id * D + c)]);
+      for (std::int64_t c = 0; c < D; ++c) {
+        const auto i = static_cast<std::size_t>(id * D + c);
+        x.push_back(table ? (*table)[i] : emb[i]);
+      }
     auto h = mm(x, W1, T, D, H);
     for (std::size_t i = 0; i < h.size(); ++i) h[i] = std::max(0.0, h[i] + b1[i % H]);
     h = mm(h, W2, T, H, E);
@@ -792,4 +796,122 @@ TEST_CASE("python onnx's checker accepts a MatMulNBits model (IR 8, opset 17 kep
   CHECK(out->find("['Add', 'Gather', 'MatMul', 'MatMulNBits', 'Relu', 'Softmax', 'Transpose']") !=
         std::string::npos);
   CHECK(out->find("('com.microsoft', 1)") != std::string::npos);
+}
+
+// GatherBlockQuantized data [R, C] -> table in double: (q - zp) * scale[r, c / block],
+// zp 0 when absent (int4 data, §6.5).
+std::vector<double> deq_gbq(const Graph& g, const Node& n) {
+  std::int64_t bs = 0;
+  for (const auto& a : n.attribute)
+    if (a.name == "block_size") bs = a.i;
+  const Tensor* X = g.find_initializer(n.input[0]);
+  const Tensor* S = g.find_initializer(n.input[2]);
+  const Tensor* Z = n.input.size() > 3 ? g.find_initializer(n.input[3]) : nullptr;
+  REQUIRE(X);
+  REQUIRE(S);
+  const std::int64_t R = X->dims[0], C = X->dims[1], nb = (C + bs - 1) / bs;
+  const bool sgn = X->data_type == static_cast<std::int32_t>(DataType::kInt4);
+  const auto xq = u8(*X);
+  const auto zq = Z ? u8(*Z) : std::vector<std::uint8_t>{};
+  std::vector<double> t(static_cast<std::size_t>(R * C));
+  for (std::int64_t r = 0; r < R; ++r)
+    for (std::int64_t c = 0; c < C; ++c) {
+      int q = static_cast<int>(bits_at(xq, static_cast<std::size_t>(r * C + c), 4));
+      if (sgn && q >= 8) q -= 16;
+      const auto si = static_cast<std::size_t>(r * nb + c / bs);
+      const int zp = Z ? static_cast<int>(bits_at(zq, si, 4)) : 0;
+      t[static_cast<std::size_t>(r * C + c)] = (q - zp) * static_cast<double>(f32_at(*S, si));
+    }
+  return t;
+}
+
+TEST_CASE("--gather: embeddings as GatherBlockQuantized, hand-derived and run in onnxruntime") {
+  // Tiny table E[1, 16] = (k - 8) / 4, block 16. Symmetric (numpy path, §6.5): m = -2 (larger
+  // magnitude), scale = m / -8 = 0.25, q = round(v / 0.25) = k - 8 -> INT4 nibbles
+  // (k-8) & 15: bytes 0x98 0xBA 0xDC 0xFE 0x10 0x32 0x54 0x76.
+  // Asymmetric: range [-2, 1.75], scale = 3.75 / 15 = 0.25, zp = round(2 / 0.25) = 8,
+  // q = round(v / 0.25 + 8) = k -> 0x10 ... 0xFE; zero point 8 in one UINT4 -> 0x08.
+  std::vector<float> e(16);
+  for (int k = 0; k < 16; ++k) e[static_cast<std::size_t>(k)] = static_cast<float>(k - 8) / 4.0f;
+  for (bool sym : {true, false}) {
+    CAPTURE(sym);
+    Graph g = b::graph({b::node("Gather", {"E", "ids"}, {"y"}, {}, "emb")}, "t",
+                       {b::value_info("ids", DataType::kInt64, std::vector<b::Dim>{2})},
+                       {b::value_info("y", DataType::kFloat, std::vector<b::Dim>{2, 16})},
+                       {b::tensor("E", DataType::kFloat, {1, 16}, e)});
+    Model m = b::model(std::move(g), 10, {b::opset("", 21)});
+    WeightQuantOptions o;
+    o.block = 16;
+    o.symmetric = sym;
+    o.gather = true;
+    auto r = quantize_weights(m, o);
+    REQUIRE(r);
+    CHECK(r->rewrite.rewritten == 1);
+    const Graph& q = *m.graph;
+    REQUIRE(q.node.size() == 1);
+    CHECK(q.node[0].op_type == "GatherBlockQuantized");
+    CHECK(q.node[0].name == "emb_Q4");
+    CHECK(q.node[0].domain == "com.microsoft");
+    TempDir d("qgbq");
+    REQUIRE(write_model(m, d / "g.onnx"));
+    auto back = read_model(d / "g.onnx");
+    REQUIRE(back);
+    const Tensor* data = back->graph->find_initializer("E_Q4");
+    REQUIRE(data);
+    CHECK(data->data_type ==
+          static_cast<std::int32_t>(sym ? DataType::kInt4 : DataType::kUint4));
+    CHECK(u8(*data) == (sym ? std::vector<std::uint8_t>{0x98, 0xBA, 0xDC, 0xFE, 0x10, 0x32, 0x54, 0x76}
+                            : std::vector<std::uint8_t>{0x10, 0x32, 0x54, 0x76, 0x98, 0xBA, 0xDC, 0xFE}));
+    CHECK(f32_at(*back->graph->find_initializer("E_scales"), 0) == 0.25f);
+    if (!sym) CHECK(u8(*back->graph->find_initializer("E_zero_points")) == std::vector<std::uint8_t>{0x08});
+    if (ort_dir().empty()) continue;
+    auto out = ort_run(d / "g.onnx", {input("ids", "int64", {2}, std::vector<std::int64_t>{0, 0})},
+                       "disabled");
+    REQUIRE_MESSAGE(out.ok, out.error);
+    std::vector<double> want;
+    for (int rep = 0; rep < 2; ++rep)
+      for (float v : e) want.push_back(v);  // every value is exactly representable
+    CHECK(out.out["y"] == want);
+  }
+
+  // The network with its embedding table quantized too (block 32: 64 = 2 blocks).
+  if (ort_dir().empty()) return;
+  const Net net;
+  for (bool sym : {true, false}) {
+    CAPTURE(sym);
+    Model m = net.model();
+    WeightQuantOptions o;
+    o.symmetric = sym;
+    o.gather = true;
+    auto r = quantize_weights(m, o);
+    REQUIRE(r);
+    CHECK(r->rewrite.rewritten == 4);
+    CHECK(m.ir_version == 10);  // INT4/UINT4 table
+    CHECK(validate(m).ok());
+    TempDir d("qgbqnet");
+    REQUIRE(write_model(m, d / "n.onnx"));
+    auto back = read_model(d / "n.onnx");
+    REQUIRE(back);
+    const Graph& g = *back->graph;
+    const Node* gq = find_node(g, "GatherBlockQuantized", "x");
+    REQUIRE(gq);
+    const auto table = deq_gbq(g, *gq);
+    const auto ref = net.forward(weight_of(g, "h0"), weight_of(g, "h"), weight_of(g, "y"), &table);
+    for (const std::string opt : {"disabled", "all"}) {
+      auto out = ort_run(d / "n.onnx", {input("ids", "int64", {1, T}, net.ids)}, opt);
+      REQUIRE_MESSAGE(out.ok, out.error);
+      const double err = max_abs_diff(out.out["y"], ref);
+      MESSAGE("GatherBlockQuantized + MatMulNBits " << std::string(sym ? "sym" : "asym") << " ("
+                                                    << opt << "): max |ORT - reference| = " << err);
+      CHECK(err <= 1e-4);
+    }
+  }
+  // Options: Gather with qdq or 8 bits is refused.
+  WeightQuantOptions o;
+  o.gather = true;
+  o.bits = 8;
+  CHECK_FALSE(check_options(o));
+  o.bits = 4;
+  o.format = WeightFormat::kQdq;
+  CHECK_FALSE(check_options(o));
 }
