@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/cmd_inspect_onnx.hpp"
 #include "cli/common.hpp"
 #include "cli/cmd_inspect_tensors.hpp"
 #include "cli/gguf_print.hpp"
@@ -110,6 +111,40 @@ inline FileFormat tensor_file_format() {
             break;
         }
         return make_error(Errc::kUnsupported, "not a tensor file", kNoOffset, path);
+// ONNX has no magic: the extension, or a ModelProto opening with a small
+// ir_version (field 1, varint: 0x08 then 1..31) followed by another field key.
+inline FileFormat onnx_file_format() {
+  return {
+      "onnx",
+      [](std::span<const std::byte> head, std::string_view path) {
+        const auto b = [&](std::size_t i) { return std::to_integer<unsigned>(head[i]); };
+        const bool magic = head.size() >= 3 && b(0) == 0x08 && b(1) >= 1 && b(1) <= 31 &&
+                           (b(2) == 0x12 || b(2) == 0x1a || b(2) == 0x22 || b(2) == 0x2a ||
+                            b(2) == 0x3a || b(2) == 0x42);
+        return magic || detail::ends_with(path, ".onnx");
+      },
+      [](const std::string& path, const InspectOptions& opt) -> int {
+        return inspect_onnx(path, {opt.json});
+      },
+      [](const std::string& path) -> edgequant::Expected<std::string> {
+        auto m = edgequant::onnx::read_model(path);
+        if (!m) return std::move(m).error();
+        const auto r = edgequant::onnx::validate(*m);
+        if (!r.ok()) {
+          for (const auto& f : r.findings) {
+            if (f.error) {
+              return edgequant::make_error(edgequant::Errc::kInvalid,
+                                           f.where + ": " + f.what + " (" +
+                                               std::to_string(r.errors()) + " errors)",
+                                           edgequant::kNoOffset, path);
+            }
+          }
+        }
+        std::size_t nodes = m->graph ? m->graph->node.size() : 0;
+        std::size_t inits = m->graph ? m->graph->initializer.size() : 0;
+        return "ONNX IR " + std::to_string(m->ir_version) + ", " + std::to_string(nodes) +
+               " nodes, " + std::to_string(inits) + " initializers, " +
+               std::to_string(r.warnings()) + " warnings";
       },
   };
 }
@@ -118,6 +153,7 @@ inline FileFormat tensor_file_format() {
 inline std::vector<FileFormat> file_formats() {
   return {
       gguf_file_format(),
+      onnx_file_format(),
       tensor_file_format(),
   };
 }
@@ -147,7 +183,7 @@ inline edgequant::Expected<FileFormat> find_format(const std::string& path) {
 inline Command inspect_command() {
   return {"inspect",
           "[--json] [--tensors] [--full] FILE",
-          "show a model file's metadata and tensors (GGUF, safetensors/HF folder, NPY, NPZ)",
+          "show a model file's metadata and tensors (GGUF, ONNX, safetensors/HF folder, NPY, NPZ)",
           {{"json", false, "one JSON document (schema edgequant.inspect/1, docs/gguf.md)"},
            {"tensors", false, "list every tensor: name, type, shape, offset, bytes"},
            {"full", false, "print arrays in full (default: first elements and the length)"}},

@@ -10,6 +10,7 @@
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
 #include "cli/cmd_inspect_onnx.hpp"
+#include "cli/cmd_quantize_onnx.hpp"
 #include "cli/cmd_raw.hpp"
 #include "cli/cmd_types.hpp"
 #include "cli/common.hpp"
@@ -31,6 +32,8 @@ std::vector<eqcli::Command> commands() {
       eqcli::inspect_onnx_command(),
       eqcli::validate_onnx_command(),
       eqcli::bench_command(),
+      eqcli::quantize_onnx_command(),
+      eqcli::gguf_to_matmulnbits_command(),
   };
 }
 

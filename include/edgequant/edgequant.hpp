@@ -16,6 +16,7 @@
 #include "edgequant/formats/safetensors.hpp"
 #endif
 #include "edgequant/formats/onnx.hpp"
+#include "edgequant/formats/onnx/quantize.hpp"
 #include "edgequant/io/atomic_file.hpp"
 #include "edgequant/io/mapped_file.hpp"
 #include "edgequant/kernels.hpp"

@@ -1,6 +1,7 @@
 // Runs one ONNX model in onnxruntime-node (CPU) for edgequant's interop tests.
 //   node ort_run.mjs NODE_DIR SPEC.json
 // SPEC: {"model": path, "cwd": folder or null, "opt": "disabled" | "all",
+//        "extra": optional session config entries ({"session": {"key": "value"}}),
 //        "inputs": {name: {"type": "float32", "dims": [...], "file": raw little-endian bytes}}}
 // Prints one JSON line: {"ok": true, "outputs": {name: {"type", "dims", "data": [...]}}}
 // or {"ok": false, "error": "..."} when the model does not load or run.
@@ -31,6 +32,7 @@ try {
   const session = await ort.InferenceSession.create(spec.model, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: spec.opt || 'disabled',
+    ...(spec.extra ? { extra: spec.extra } : {}),  // session config entries, e.g. {session: {...}}
   });
   const feeds = {};
   for (const [name, inp] of Object.entries(spec.inputs || {})) {
