@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cmd_convert.hpp"
 #include "cli/cmd_demo.hpp"
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
@@ -31,6 +32,7 @@ std::vector<eqcli::Command> commands() {
       eqcli::inspect_tensors_command(),
       eqcli::inspect_onnx_command(),
       eqcli::validate_onnx_command(),
+      eqcli::convert_command(),
   };
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "edgequant/convert/gguf_to_hf.hpp"
 #include "edgequant/convert/hf_to_gguf.hpp"
 #include "edgequant/formats/gguf.hpp"
 #include "formats/gguf_test_util.hpp"
@@ -384,4 +385,183 @@ TEST_CASE("convert: clear errors") {
   CHECK(p.error().code == Errc::kNeedsImportance);
   // Not a folder.
   CHECK_FALSE(convert::HfModel::open((model / "config.json").string()));
+}
+
+namespace {
+
+// node-llama-cpp: per {model, tokens}, evaluate and return the last position's logits.
+constexpr const char* kLlamaScript = R"JS(
+import { pathToFileURL } from "node:url";
+const { getLlama, LlamaLogLevel } = await import(pathToFileURL(process.env.EQ_NODE_DIR + "/node_modules/node-llama-cpp/dist/index.js").href);
+const runs = JSON.parse(process.argv[2]);
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+const out = [];
+for (const run of runs) {
+  const model = await llama.loadModel({ modelPath: run.model });
+  const ctx = await model.createContext({ contextSize: 64, batchSize: 64 });
+  const seq = ctx.getSequence();
+  const tokens = run.tokens ?? model.tokenize(run.prompt, false);
+  const input = tokens.map((t, i) => i === tokens.length - 1 ? [t, { generateNext: { logits: true } }] : t);
+  const res = await seq.controlledEvaluate(input);
+  const next = res[tokens.length - 1].next;
+  const logits = new Array(next.logits.size);
+  for (const [id, v] of next.logits) logits[id] = v;
+  out.push({ model: run.model, tokens, text: model.detokenize(tokens), logits });
+  await ctx.dispose();
+  await model.dispose();
+}
+await llama.dispose();
+console.log(JSON.stringify(out));
+)JS";
+
+json run_llama(const std::string& node_dir, const json& runs) {
+  const fs::path script = tmp_root() / "llama.mjs";
+  std::ofstream(script) << kLlamaScript;
+  const fs::path err = tmp_root() / "llama.err";
+  const auto r = eqtest::run_command("EQ_NODE_DIR=" + eqtest::shell_quote(node_dir) + " node " +
+                                     eqtest::shell_quote(script.string()) + " " + eqtest::shell_quote(runs.dump()) +
+                                     " 2>" + eqtest::shell_quote(err.string()));
+  if (r.rc != 0) {
+    std::ifstream e(err);
+    FAIL("node failed (" << r.rc << "): " << std::string((std::istreambuf_iterator<char>(e)), {}));
+  }
+  return json::parse(r.out);
+}
+
+std::vector<double> reference_logits(const fs::path& model, const json& tokens) {
+  const auto r = eqtest::run_command(std::string(kPython) + " " + eqtest::shell_quote(EQ_HF_REFERENCE) + " " +
+                                     eqtest::shell_quote(model.string()) + " " + eqtest::shell_quote(tokens.dump()));
+  REQUIRE(r.rc == 0);
+  return json::parse(r.out).get<std::vector<double>>();
+}
+
+struct Diff {
+  double max_abs = 0, max_ref = 0;
+};
+Diff diff(const std::vector<double>& a, const std::vector<double>& ref) {
+  REQUIRE(a.size() == ref.size());
+  Diff d;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    d.max_abs = std::max(d.max_abs, std::abs(a[i] - ref[i]));
+    d.max_ref = std::max(d.max_ref, std::abs(ref[i]));
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("convert: llama.cpp runs the converted models; F32 matches the HF forward pass, Q8_0 is close") {
+  const std::string node = eqtest::node_dir_with("node-llama-cpp");
+  if (node.empty()) return;
+  struct Case {
+    std::string tag, args;
+  };
+  // Larger weights than the default 0.02 would be nicer for logits, but the
+  // bound below is relative to the logits' own range.
+  const Case cases[] = {
+      {"spm_f32", "--tokenizer spm --dtype f32 --layers 4"},
+      {"bpe_bf16", "--arch mistral --tokenizer bpe --dtype bf16 --shards 3 --layers 2 --tied"},
+  };
+  const std::string prompt = "the model is on the edge";
+  json runs = json::array();
+  std::vector<fs::path> models;
+  for (const auto& c : cases) {
+    const auto model = hf_model(c.tag, c.args);
+    models.push_back(model);
+    for (auto [ft, suffix] : {std::pair{llama::Ftype::kAllF32, "F32"}, std::pair{llama::Ftype::kQ8_0, "Q8_0"},
+                              std::pair{llama::Ftype::kQ4_K_M, "Q4_K_M"}}) {
+      const auto out = convert_to(model, ft, c.tag + "_" + suffix + "_run.gguf");
+      runs.push_back({{"model", out.string()}, {"prompt", prompt}});
+    }
+  }
+  const json res = run_llama(node, runs);
+  REQUIRE(res.size() == runs.size());
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    const json& f32 = res[3 * m];
+    CAPTURE(f32["model"]);
+    CHECK(f32["text"] == prompt);  // the vocabulary round-trips through llama.cpp's tokenizer
+    REQUIRE(f32["tokens"].size() >= 3);
+    const auto lf32 = f32["logits"].get<std::vector<double>>();
+    // F32 GGUF vs the numpy HF forward pass on the same tokens: the converter
+    // (names, permutation, hyper-parameters, tokenizer ids) is right.
+    const auto ref = reference_logits(models[m], f32["tokens"]);
+    const Diff dr = diff(lf32, ref);
+    MESSAGE(cases[m].tag << ": F32 vs HF numpy: max |Δ| " << dr.max_abs << " (max |logit| " << dr.max_ref << ")");
+    CHECK(dr.max_abs <= 1e-3 * dr.max_ref + 1e-5);
+    // Q8_0 vs F32: bound 2% of the largest |logit|.
+    for (std::size_t q = 1; q <= 2; ++q) {
+      const json& qr = res[3 * m + q];
+      CHECK(qr["tokens"] == f32["tokens"]);
+      const Diff dq = diff(qr["logits"].get<std::vector<double>>(), lf32);
+      MESSAGE(cases[m].tag << (q == 1 ? ": Q8_0" : ": Q4_K_M") << " vs F32: max |Δ| " << dq.max_abs
+                           << " = " << dq.max_abs / dq.max_ref * 100 << "% of max |logit|");
+      if (q == 1) CHECK(dq.max_abs <= 0.02 * dq.max_ref);
+      if (q == 2) CHECK(dq.max_abs <= 0.25 * dq.max_ref);
+    }
+  }
+}
+
+TEST_CASE("convert: GGUF F32 -> safetensors f32 -> GGUF F32 is lossless") {
+  const auto model = hf_model("spm_f32", "--tokenizer spm --dtype f32 --layers 4");
+  const auto first = convert_to(model, llama::Ftype::kAllF32, "rt_first.gguf");
+  const fs::path back = tmp_root() / "rt_hf";
+  convert::ReverseOptions ro;
+  ro.dtype = safetensors::Dtype::kF32;
+  auto st = convert::gguf_to_hf(first.string(), back.string(), ro);
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().message()));
+  // Names and values are the original checkpoint's (the permutation undone).
+  auto orig = safetensors::ShardedModel::open(model.string());
+  auto rt = safetensors::ShardedModel::open(back.string());
+  REQUIRE(orig);
+  REQUIRE(rt);
+  REQUIRE(rt->tensors().size() == orig->tensors().size());
+  for (const auto& e : orig->tensors()) {
+    CAPTURE(e.info->name);
+    const auto* f = rt->find(e.info->name);
+    REQUIRE(f);
+    CHECK(f->info->shape == e.info->shape);
+    const auto a = orig->data(e), b = rt->data(*f);
+    CHECK(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+  }
+  // config.json describes the same model.
+  std::ifstream ci(back / "config.json"), oi(model / "config.json");
+  const json c = json::parse(ci), o = json::parse(oi);
+  for (const char* k : {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                        "num_key_value_heads", "vocab_size", "max_position_embeddings", "bos_token_id", "eos_token_id"}) {
+    CHECK_MESSAGE(c[k] == o[k], k);
+  }
+  CHECK(c["architectures"][0] == "LlamaForCausalLM");
+  // Forward again (tokenizer files copied over): the same GGUF tensors, bit for bit.
+  for (const char* f : {"tokenizer.model", "tokenizer_config.json"}) fs::copy_file(model / f, back / f);
+  const auto second = convert_to(back, llama::Ftype::kAllF32, "rt_second.gguf");
+  auto r1 = gguf::Reader<>::open_file(first.string());
+  auto r2 = gguf::Reader<>::open_file(second.string());
+  REQUIRE(r1);
+  REQUIRE(r2);
+  REQUIRE(r1->tensors().size() == r2->tensors().size());
+  for (std::size_t i = 0; i < r1->tensors().size(); ++i) {
+    const auto& a = r1->tensors()[i];
+    CAPTURE(a.name);
+    CHECK(a.name == r2->tensors()[i].name);
+    const auto da = r1->tensor_data(a), db = r2->tensor_data(r2->tensors()[i]);
+    CHECK(std::equal(da.begin(), da.end(), db.begin(), db.end()));
+  }
+  // bf16 output of a Q8_0 file: dequantized values, rounded once.
+  const auto q8 = convert_to(model, llama::Ftype::kQ8_0, "rt_q8.gguf");
+  const fs::path back16 = tmp_root() / "rt_hf_bf16";
+  REQUIRE(convert::gguf_to_hf(q8.string(), back16.string()));
+  auto rb = safetensors::ShardedModel::open(back16.string());
+  REQUIRE(rb);
+  const auto* e = rb->find("model.layers.0.self_attn.q_proj.weight");
+  REQUIRE(e);
+  CHECK(e->info->dtype == safetensors::Dtype::kBF16);
+  std::vector<float> got(static_cast<std::size_t>(e->info->numel()));
+  REQUIRE(safetensors::decode_to_f32(e->info->dtype, rb->data(*e), got));
+  const auto src = source_tensor(model, "model.layers.0.self_attn.q_proj.weight");
+  double max_err = 0, max_abs = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    max_err = std::max(max_err, static_cast<double>(std::abs(got[i] - src.v[i])));
+    max_abs = std::max(max_abs, static_cast<double>(std::abs(src.v[i])));
+  }
+  CHECK(max_err <= max_abs / 127 + max_abs / 128);  // Q8_0 half-step + bf16 rounding
 }
