@@ -437,14 +437,19 @@ std::vector<double> reference_logits(const fs::path& model, const json& tokens) 
 
 struct Diff {
   double max_abs = 0, max_ref = 0;
+  double rms_ratio = 0;  // RMS(a - ref) / RMS(ref)
 };
 Diff diff(const std::vector<double>& a, const std::vector<double>& ref) {
   REQUIRE(a.size() == ref.size());
   Diff d;
+  double se = 0, sr = 0;
   for (std::size_t i = 0; i < a.size(); ++i) {
     d.max_abs = std::max(d.max_abs, std::abs(a[i] - ref[i]));
     d.max_ref = std::max(d.max_ref, std::abs(ref[i]));
+    se += (a[i] - ref[i]) * (a[i] - ref[i]);
+    sr += ref[i] * ref[i];
   }
+  d.rms_ratio = sr > 0 ? std::sqrt(se / sr) : 0;
   return d;
 }
 
@@ -461,6 +466,9 @@ TEST_CASE("convert: llama.cpp runs the converted models; F32 matches the HF forw
   const Case cases[] = {
       {"spm_f32", "--tokenizer spm --dtype f32 --layers 4"},
       {"bpe_bf16", "--arch mistral --tokenizer bpe --dtype bf16 --shards 3 --layers 2 --tied"},
+      {"qwen2_bpe", "--arch qwen2 --tokenizer bpe --dtype f16 --layers 2 --tied"},
+      // Not named "phi3…": llama.cpp then looks up <|endoftext|>, absent from the test vocabulary.
+      {"p3_spm", "--arch phi3 --tokenizer spm --dtype bf16 --layers 2 --heads 4 --kv-heads 4"},
   };
   const std::string prompt = "the model is on the edge";
   json runs = json::array();
@@ -488,16 +496,24 @@ TEST_CASE("convert: llama.cpp runs the converted models; F32 matches the HF forw
     const Diff dr = diff(lf32, ref);
     MESSAGE(cases[m].tag << ": F32 vs HF numpy: max |Δ| " << dr.max_abs << " (max |logit| " << dr.max_ref << ")");
     CHECK(dr.max_abs <= 1e-3 * dr.max_ref + 1e-5);
-    // Q8_0 vs F32: bound 2% of the largest |logit|.
+    // Quantized vs F32. Random tiny models have small, noise-like logits and
+    // llama.cpp also quantizes the activations (Q8) for these matmuls, so the
+    // bounds are relative: Q8_0 RMS error ≤ 4 % of the logits' RMS and max
+    // error ≤ 5 % of max |logit|; Q4_K_M ≤ 30 % for both; and Q8_0's error at
+    // least 5× below Q4_K_M's (each is ~its quantization step).
+    double rms_ratio[3] = {};
     for (std::size_t q = 1; q <= 2; ++q) {
       const json& qr = res[3 * m + q];
       CHECK(qr["tokens"] == f32["tokens"]);
       const Diff dq = diff(qr["logits"].get<std::vector<double>>(), lf32);
-      MESSAGE(cases[m].tag << (q == 1 ? ": Q8_0" : ": Q4_K_M") << " vs F32: max |Δ| " << dq.max_abs
-                           << " = " << dq.max_abs / dq.max_ref * 100 << "% of max |logit|");
-      if (q == 1) CHECK(dq.max_abs <= 0.02 * dq.max_ref);
-      if (q == 2) CHECK(dq.max_abs <= 0.25 * dq.max_ref);
+      rms_ratio[q] = dq.rms_ratio;
+      const std::string label = cases[m].tag + (q == 1 ? ": Q8_0" : ": Q4_K_M");
+      MESSAGE(label << " vs F32: max |Δ| " << dq.max_abs << " = " << dq.max_abs / dq.max_ref * 100
+                    << "% of max |logit|; RMS ratio " << dq.rms_ratio * 100 << "%");
+      CHECK(dq.rms_ratio <= (q == 1 ? 0.04 : 0.30));
+      CHECK(dq.max_abs <= (q == 1 ? 0.05 : 0.30) * dq.max_ref);
     }
+    CHECK(rms_ratio[1] * 5 <= rms_ratio[2]);
   }
 }
 

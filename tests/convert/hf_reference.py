@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent oracle for the converter tests: the Hugging Face forward pass of
-a llama/mistral/qwen2 model folder in plain numpy (float64), straight from the
+a llama/mistral/qwen2/phi3 model folder in plain numpy (float64), straight from the
 safetensors files with HF's own layout (rotate-half RoPE, no permutation).
 
 usage: hf_reference.py MODEL_DIR '[token ids]'  → JSON list of the last position's logits
@@ -64,6 +64,15 @@ def main():
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         h = rms(x, W[p + "input_layernorm.weight"], eps)
+
+        if p + "self_attn.qkv_proj.weight" in W:  # phi3: fused [q; k; v] rows
+            qkv = W[p + "self_attn.qkv_proj.weight"]
+            W[p + "self_attn.q_proj.weight"] = qkv[:nh * hd]
+            W[p + "self_attn.k_proj.weight"] = qkv[nh * hd:(nh + nkv) * hd]
+            W[p + "self_attn.v_proj.weight"] = qkv[(nh + nkv) * hd:]
+        if p + "mlp.gate_up_proj.weight" in W:  # phi3: fused [gate; up] rows
+            gu = W[p + "mlp.gate_up_proj.weight"]
+            W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"] = gu[:len(gu) // 2], gu[len(gu) // 2:]
 
         def proj(n):
             y = h @ W[p + f"self_attn.{n}_proj.weight"].T
