@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "cli/common.hpp"
@@ -74,6 +75,13 @@ inline int to_gguf(const Args& a, const std::string& in, const std::string& out)
   opt.threads = static_cast<unsigned>(*th);
   if (auto n = a.value("name")) opt.name = *n;
 
+  std::optional<edgequant::llama::Imatrix> imatrix;
+  if (auto f = a.value("imatrix")) {
+    auto im = edgequant::llama::load_imatrix(*f);
+    if (!im) return fail(im.error());
+    imatrix = std::move(*im);
+    opt.imatrix = &*imatrix;
+  }
   auto m = cv::HfModel::open(in);
   if (!m) return fail(m.error());
   auto p = cv::plan(*m, opt);
@@ -130,7 +138,7 @@ inline int to_safetensors(const Args& a, const std::string& in, const std::strin
 
 inline Command convert_command() {
   return {"convert",
-          "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--threads N]\n"
+          "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--imatrix F] [--threads N]\n"
           "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]",
           "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step, or a GGUF back "
           "to safetensors (architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
@@ -141,6 +149,7 @@ inline Command convert_command() {
            {"tensor-type", true, "REGEX=TYPE: ggml type for matching tensors (repeatable, first wins)"},
            {"output-tensor-type", true, "ggml type of output.weight"},
            {"token-embedding-type", true, "ggml type of token_embd.weight"},
+           {"imatrix", true, "llama-imatrix GGUF file: importance weights (needed by IQ1/IQ2 mixes)"},
            {"pure", false, "the mix's base type everywhere (no per-tensor rules)"},
            {"leave-output-tensor", false, "do not quantize output.weight"},
            {"threads", true, "quantization threads (0 = all); -j"},

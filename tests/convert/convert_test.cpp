@@ -17,6 +17,8 @@
 
 #include "edgequant/convert/gguf_to_hf.hpp"
 #include "edgequant/convert/hf_to_gguf.hpp"
+#include "edgequant/convert/imatrix.hpp"
+#include "edgequant/quantize.hpp"
 #include "edgequant/formats/gguf.hpp"
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
@@ -580,4 +582,130 @@ TEST_CASE("convert: GGUF F32 -> safetensors f32 -> GGUF F32 is lossless") {
     max_abs = std::max(max_abs, static_cast<double>(std::abs(src.v[i])));
   }
   CHECK(max_err <= max_abs / 127 + max_abs / 128);  // Q8_0 half-step + bf16 rounding
+}
+
+namespace {
+
+// A llama-imatrix-style GGUF for `model`'s converted tensor names: in_sum2 =
+// count × w(column), one matrix each. skip: a tensor left out; bad_size: one
+// with a wrong length.
+fs::path write_imatrix(const gguf::Reader<>& f32, const std::string& file, float (*w)(std::size_t),
+                       const std::string& skip = {}, const std::string& bad_size = {}) {
+  const float count = 40.0f;
+  gguf::Layout l;
+  l.metadata.set("general.type", "imatrix");
+  l.metadata.set("imatrix.datasets", gguf::Value::strings({"test"}));
+  l.metadata.set("imatrix.chunk_count", std::uint32_t{4});
+  l.metadata.set("imatrix.chunk_size", std::uint32_t{10});
+  std::vector<std::vector<float>> data;
+  for (const auto& t : f32.tensors()) {
+    if (t.n_dims < 2 || std::string(t.name) == skip) continue;
+    const std::uint64_t n = t.ne[0] + (std::string(t.name) == bad_size ? 32 : 0);
+    l.tensors.push_back(gguf::TensorSpec::make(std::string(t.name) + ".in_sum2", GgmlType::kF32, {n, 1}));
+    l.tensors.push_back(gguf::TensorSpec::make(std::string(t.name) + ".counts", GgmlType::kF32, {1, 1}));
+    std::vector<float> sums(n);
+    for (std::size_t i = 0; i < n; ++i) sums[i] = count * w(i);
+    data.push_back(std::move(sums));
+    data.push_back({count});
+  }
+  const fs::path out = tmp_root() / file;
+  auto af = AtomicFile::create(out.string());
+  REQUIRE(af);
+  auto wr = gguf::Writer<AtomicFile>::begin(std::move(*af), l);
+  REQUIRE(wr);
+  for (const auto& d : data) REQUIRE(wr->write_tensor(std::as_bytes(std::span<const float>(d))));
+  REQUIRE(wr->finish());
+  return out;
+}
+
+float skewed(std::size_t i) { return i % 8 == 0 ? 50.0f : 0.5f; }
+
+}  // namespace
+
+TEST_CASE("convert: --imatrix (llama-imatrix GGUF) feeds importance weights") {
+  const auto model = hf_model("spm_f32", "--tokenizer spm --dtype f32 --layers 4");
+  const auto f32_path = convert_to(model, llama::Ftype::kAllF32, "im_ref_f32.gguf");
+  auto ref = gguf::Reader<>::open_file(f32_path.string());
+  REQUIRE(ref);
+  const auto im_path = write_imatrix(*ref, "skewed.imatrix.gguf", skewed);
+  auto im = llama::load_imatrix(im_path.string());
+  REQUIRE_MESSAGE(im, (im ? "" : im.error().message()));
+  CHECK(im->chunk_count == 4);
+  const auto* e = im->find("blk.0.attn_q.weight");
+  REQUIRE(e);
+  CHECK((*e)[0] == 50.0f);  // 40·50 / 40
+  CHECK((*e)[1] == 0.5f);
+
+  auto m = convert::HfModel::open(model.string());
+  REQUIRE(m);
+  // Q4_K_M with and without: the importance-weighted error of a tensor drops.
+  auto with = options(llama::Ftype::kQ4_K_M);
+  with.imatrix = &*im;
+  auto pw = convert::plan(*m, with);
+  REQUIRE(pw);
+  const fs::path out_w = tmp_root() / "im_q4km.gguf";
+  REQUIRE(convert::convert_file(*m, *pw, out_w.string(), with));
+  const auto out_n = convert_to(model, llama::Ftype::kQ4_K_M, "noim_q4km.gguf");
+  auto rw = gguf::Reader<>::open_file(out_w.string());
+  auto rn = gguf::Reader<>::open_file(out_n.string());
+  REQUIRE(rw);
+  REQUIRE(rn);
+  for (const std::string name : {"blk.0.attn_q.weight", "blk.1.ffn_up.weight", "blk.3.ffn_down.weight"}) {
+    CAPTURE(name);
+    const auto x = gguf_f32(*ref, name);
+    const auto* info = rw->find_tensor(name);
+    REQUIRE(info);
+    const std::size_t cols = static_cast<std::size_t>(info->ne[0]);
+    double err[2] = {};
+    int k = 0;
+    for (const auto* r : {&*rw, &*rn}) {
+      const auto* t = r->find_tensor(name);
+      std::vector<float> y(x.size());
+      REQUIRE(dequantize(t->type, r->tensor_data(*t), cols, y));
+      for (std::size_t i = 0; i < x.size(); ++i) err[k] += skewed(i % cols) * (x[i] - y[i]) * (x[i] - y[i]);
+      ++k;
+    }
+    MESSAGE(name << ": weighted squared error with imatrix " << err[0] << ", without " << err[1]);
+    CHECK(err[0] < err[1]);
+  }
+
+  // IQ2_XS needs the imatrix: with it the mix converts (and llama.cpp runs it,
+  // below); an entry missing or of the wrong size is an error naming the tensor.
+  auto iq = options(llama::Ftype::kIQ2_XS);
+  iq.imatrix = &*im;
+  auto piq = convert::plan(*m, iq);
+  REQUIRE_MESSAGE(piq, (piq ? "" : piq.error().message()));
+  std::map<std::string, GgmlType> types;
+  for (const auto& t : piq->tensors) types[t.name] = t.plan.type;
+  CHECK(types["output.weight"] == GgmlType::kQ5_K);      // rule A, IQ1/IQ2 mixes
+  CHECK(types["token_embd.weight"] == GgmlType::kQ2_K);  // rule C
+  CHECK(types["blk.0.attn_v.weight"] == GgmlType::kQ2_K);  // rule D, gqa 2 < 4
+  CHECK(types["blk.0.attn_q.weight"] == GgmlType::kIQ2_XS);
+  const fs::path out_iq = tmp_root() / "im_iq2xs.gguf";
+  REQUIRE(convert::convert_file(*m, *piq, out_iq.string(), iq));
+
+  auto missing = llama::load_imatrix(write_imatrix(*ref, "missing.imatrix.gguf", skewed, "blk.2.attn_q.weight").string());
+  REQUIRE(missing);
+  iq.imatrix = &*missing;
+  auto pm = convert::plan(*m, iq);
+  REQUIRE_FALSE(pm);
+  CHECK(pm.error().code == Errc::kNeedsImportance);
+  CHECK(pm.error().message().find("blk.2.attn_q.weight") != std::string::npos);
+  auto wrong = llama::load_imatrix(write_imatrix(*ref, "wrong.imatrix.gguf", skewed, {}, "blk.1.ffn_gate.weight").string());
+  REQUIRE(wrong);
+  iq.imatrix = &*wrong;
+  auto pwr = convert::plan(*m, iq);
+  REQUIRE_FALSE(pwr);
+  CHECK(pwr.error().message().find("blk.1.ffn_gate.weight") != std::string::npos);
+  // A GGUF that is not an imatrix is refused.
+  CHECK_FALSE(llama::load_imatrix(f32_path.string()));
+
+  const std::string node = eqtest::node_dir_with("node-llama-cpp");
+  if (node.empty()) return;
+  const json res = run_llama(node, json::array({{{"model", out_iq.string()}, {"prompt", "the model is on the edge"}}}));
+  REQUIRE(res.size() == 1);
+  CHECK(res[0]["text"] == "the model is on the edge");
+  std::size_t finite = 0;
+  for (const auto& v : res[0]["logits"]) finite += std::isfinite(v.get<double>());
+  CHECK(finite == 320);
 }

@@ -17,6 +17,7 @@
 
 #include "edgequant/convert/hf_config.hpp"
 #include "edgequant/convert/hf_tokenizer.hpp"
+#include "edgequant/convert/imatrix.hpp"
 #include "edgequant/convert/llama_ftype.hpp"
 #include "edgequant/convert/quant_mix.hpp"
 #include "edgequant/core/checked.hpp"
@@ -180,6 +181,7 @@ struct Options {
   llama::MixOptions mix;  // ftype, --tensor-type overrides, ...
   unsigned threads = 0;   // 0: all hardware threads
   std::string name;       // general.name (default: the folder's name)
+  const llama::Imatrix* imatrix = nullptr;  // --imatrix: importance weights by GGUF name
   // Called after each tensor: (tensors done, total, source bytes read so far, tensor name).
   std::function<void(std::size_t, std::size_t, std::uint64_t, const std::string&)> progress;
 };
@@ -195,6 +197,7 @@ struct PlannedTensor {
   std::uint64_t bytes = 0;         // written
   std::uint64_t wanted_bytes = 0;  // had no fallback happened
   std::uint32_t permute_heads = 0;
+  const std::vector<float>* importance = nullptr;  // imatrix row for this tensor
 };
 
 struct ConvertPlan {
@@ -322,7 +325,9 @@ inline Expected<ConvertPlan> plan(const HfModel& m, const Options& opt) {
   mi.n_layer = c.n_layer;
   mi.n_head = c.n_head;
   mi.n_head_kv = c.n_head_kv;
-  auto planner = llama::MixPlanner::create(mi, opt.mix, descs);
+  llama::MixOptions mix = opt.mix;
+  if (opt.imatrix) mix.has_imatrix = true;
+  auto planner = llama::MixPlanner::create(mi, mix, descs);
   if (!planner) return std::move(planner).error();
   for (std::size_t i = 0; i < p.tensors.size(); ++i) {
     auto& t = p.tensors[i];
@@ -332,6 +337,23 @@ inline Expected<ConvertPlan> plan(const HfModel& m, const Options& opt) {
     if (!ggml_type_supported(t.plan.type)) {
       return make_error(Errc::kUnsupported,
                         t.name + ": type " + std::string(ggml_type_name(t.plan.type)) + " cannot be written");
+    }
+    if (opt.imatrix && t.plan.quantize && ggml_type_info(t.plan.type).quantized) {
+      // As llama-quantize: a wrong-sized entry is an error (token_embd
+      // excepted), a missing one only for the types that need it.
+      const auto* w = opt.imatrix->find(t.name);
+      if (w && w->size() == t.ne[0] * t.ne[2] && t.ne[2] == 1) {
+        t.importance = w;
+        t.plan.reason += " (imatrix)";
+      } else if (w && t.name != "token_embd.weight") {
+        return make_error(Errc::kInvalid, "imatrix size " + std::to_string(w->size()) +
+                                              " is different from tensor size " + std::to_string(t.ne[0] * t.ne[2]) +
+                                              " for " + t.name);
+      }
+      if (!t.importance && llama::requires_imatrix(t.name, t.plan.type, mix.ftype)) {
+        return make_error(Errc::kNeedsImportance, "the imatrix has no entry for " + t.name + ", whose type " +
+                                                      std::string(ggml_type_name(t.plan.type)) + " needs one");
+      }
     }
     t.bytes = detail::type_bytes(t.plan.type, t.ne);
     t.wanted_bytes = t.plan.fell_back
@@ -396,6 +418,7 @@ Status write(const HfModel& m, const ConvertPlan& p, S&& sink, const Options& op
     const auto& t = p.tensors[i];
     EDGEQUANT_TRY(load_f32(m, t, f32));
     out.resize(static_cast<std::size_t>(t.bytes));
+    qo.importance = t.importance ? std::span<const float>(*t.importance) : std::span<const float>();
     auto st = quantize(t.plan.type, f32, static_cast<std::size_t>(t.ne[0]), out, qo);
     if (!st) {
       Error e = std::move(st).error();
