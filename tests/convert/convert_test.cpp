@@ -709,3 +709,39 @@ TEST_CASE("convert: --imatrix (llama-imatrix GGUF) feeds importance weights") {
   for (const auto& v : res[0]["logits"]) finite += std::isfinite(v.get<double>());
   CHECK(finite == 320);
 }
+
+#ifdef EQ_CLI_PATH
+TEST_CASE("convert: the CLI (dry-run plan, fallback report, errors, both directions)") {
+  const auto model = hf_model("spm_f32", "--tokenizer spm --dtype f32 --layers 4");
+  const auto h320 = hf_model("spm_h320", "--tokenizer spm --hidden 320 --heads 4 --kv-heads 2 --ff 512 --layers 2");
+  const std::string cli = eqtest::shell_quote(EQ_CLI_PATH) + " convert ";
+  auto run = [&](const std::string& args) { return eqtest::run_command(cli + args + " 2>&1"); };
+  auto dry = run(eqtest::shell_quote(model.string()) + " --type Q4_K_M --dry-run");
+  CHECK(dry.rc == 0);
+  CHECK(dry.out.find("blk.3.attn_v.weight") != std::string::npos);
+  CHECK(dry.out.find("q6_K") != std::string::npos);
+  CHECK(dry.out.find("fallbacks: 0 tensors") != std::string::npos);
+  auto fb = run(eqtest::shell_quote(h320.string()) + " --type Q4_K_M --dry-run");
+  CHECK(fb.rc == 0);
+  CHECK(fb.out.find("fallbacks: 13 tensors") != std::string::npos);
+  CHECK(fb.out.find("fallback: row length 320") != std::string::npos);
+  const fs::path out = tmp_root() / "cli_q8.gguf";
+  auto w = run(eqtest::shell_quote(model.string()) + " --type Q8_0 -o " + eqtest::shell_quote(out.string()) +
+               " --tensor-type 'attn_q=q4_0' -j 2");
+  CHECK_MESSAGE(w.rc == 0, w.out);
+  auto r = gguf::Reader<>::open_file(out.string());
+  REQUIRE(r);
+  CHECK(r->find_tensor("blk.0.attn_q.weight")->type == GgmlType::kQ4_0);
+  CHECK(r->find_tensor("blk.0.attn_k.weight")->type == GgmlType::kQ8_0);
+  auto again = run(eqtest::shell_quote(model.string()) + " --type Q8_0 -o " + eqtest::shell_quote(out.string()));
+  CHECK(again.rc == 1);
+  CHECK(again.out.find("--force") != std::string::npos);
+  auto badtype = run(eqtest::shell_quote(model.string()) + " --type Q9_Z --dry-run");
+  CHECK(badtype.rc == 2);
+  auto back = run(eqtest::shell_quote(out.string()) + " --to safetensors --dtype f16 -o " +
+                  eqtest::shell_quote((tmp_root() / "cli_back").string()));
+  CHECK_MESSAGE(back.rc == 0, back.out);
+  CHECK(fs::exists(tmp_root() / "cli_back" / "config.json"));
+  CHECK(fs::exists(tmp_root() / "cli_back" / "model.safetensors"));
+}
+#endif
