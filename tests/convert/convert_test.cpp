@@ -320,7 +320,8 @@ TEST_CASE("convert: sharded bf16 BPE (gpt2) model, Mistral class") {
   REQUIRE(r);
   CHECK(*r->get<std::string>("general.architecture") == "llama");
   CHECK(*r->get<std::string>("tokenizer.ggml.model") == "gpt2");
-  CHECK(*r->get<std::string>("tokenizer.ggml.pre") == "default");
+  // The Split regex is Llama 3's: llama.cpp's "llama-bpe" pre-tokenizer.
+  CHECK(*r->get<std::string>("tokenizer.ggml.pre") == "llama-bpe");
   CHECK_FALSE(r->find_tensor("output.weight"));  // tied
   // Tokens and merges against tokenizer.json itself.
   std::ifstream tf(model / "tokenizer.json");
@@ -359,6 +360,33 @@ TEST_CASE("convert: sharded bf16 BPE (gpt2) model, Mistral class") {
   CHECK(tb->type() == GgmlType::kBF16);
   const auto src = w->data(*e);
   CHECK(std::equal(src.begin(), src.end(), tb->bytes().begin(), tb->bytes().end()));
+}
+
+TEST_CASE("convert: SentencePiece added tokens (added_tokens.json, added_tokens_decoder)") {
+  const auto model = hf_model("spm_f32", "--tokenizer spm --dtype f32 --layers 4");
+  const fs::path dir = tmp_root() / "spm_added";
+  fs::create_directories(dir);
+  for (const auto& f : fs::directory_iterator(model)) fs::copy(f.path(), dir / f.path().filename(), fs::copy_options::overwrite_existing);
+  std::ifstream in(model / "tokenizer_config.json");
+  json tc = json::parse(in);
+  tc["added_tokens_decoder"] = {{"3", {{"content", "<|im_end|>"}, {"special", false}}},
+                                {"4", {{"content", "\xE2\x96\x81hello"}, {"special", false}}},
+                                {"5", {{"content", "<tool>"}, {"special", true}}},
+                                {"9999", {{"content", "<far>"}, {"special", true}}}};
+  std::ofstream(dir / "tokenizer_config.json") << tc.dump();
+  std::ofstream(dir / "added_tokens.json") << R"({"<extra>": 6})";
+  auto m = convert::HfModel::open(dir.string());
+  REQUIRE(m);
+  const auto& v = m->vocab;
+  CHECK(v.tokens[3] == "<|im_end|>");
+  CHECK(v.types[3] == 3);  // looks special → CONTROL
+  CHECK(v.tokens[4] == " hello");  // user-defined, U+2581 pre-normalized to a space
+  CHECK(v.types[4] == 4);
+  CHECK(v.types[5] == 3);
+  CHECK(v.tokens[6] == "<extra>");
+  CHECK(v.types[6] == 4);
+  for (int i : {3, 4, 5, 6}) CHECK(v.scores[static_cast<std::size_t>(i)] == -1000.0f);
+  CHECK(v.tokens.size() == 320);  // id 9999 is out of range: ignored
 }
 
 TEST_CASE("convert: clear errors") {

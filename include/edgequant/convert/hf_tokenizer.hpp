@@ -161,25 +161,88 @@ inline Expected<SpmModel> parse_spm(std::span<const std::byte> buf, const std::s
   return m;
 }
 
-// tokenizer_config.json `added_tokens_decoder`: {"id": {"content", "special"}}.
-inline void apply_added_tokens_decoder(const nlohmann::json& tc, Vocab& v) {
-  auto it = tc.find("added_tokens_decoder");
-  if (it == tc.end() || !it->is_object()) return;
+// convert_hf_to_gguf.py's does_token_look_special: added tokens some models
+// forget to mark special.
+inline bool looks_special(std::string_view t) {
+  if (t == "<pad>" || t == "<mask>" || t == "<2mass>" || t == "[@BOS@]") return true;
+  if (t.starts_with("<|") && t.ends_with("|>")) return true;
+  if (t.starts_with("<\xEF\xBD\x9C") && t.ends_with("\xEF\xBD\x9C>")) return true;  // <｜…｜> (deepseek)
+  return t.starts_with("<unused") && t.ends_with(">");
+}
+
+// User-defined tokens are stored pre-normalized: U+2581 becomes a space.
+inline std::string unescape_spaces(std::string s) {
+  static constexpr std::string_view kMeta = "\xE2\x96\x81";
+  for (std::size_t p = s.find(kMeta); p != std::string::npos; p = s.find(kMeta, p + 1)) {
+    s.replace(p, kMeta.size(), " ");
+  }
+  return s;
+}
+
+// added_tokens.json ({"content": id}) and tokenizer_config.json's
+// `added_tokens_decoder` ({"id": {"content", "special"}}) over a
+// SentencePiece vocabulary, as _create_vocab_sentencepiece applies them.
+inline void apply_spm_added_tokens(const nlohmann::json* added_json, const nlohmann::json* tc, Vocab& v) {
+  if (added_json) {
+    for (const auto& [content, id] : added_json->items()) {
+      if (!id.is_number_unsigned() || id.get<std::uint64_t>() >= v.tokens.size()) continue;
+      const auto i = static_cast<std::size_t>(id.get<std::uint64_t>());
+      v.tokens[i] = content;
+      v.scores[i] = kAddedScore;
+      v.types[i] = static_cast<std::int32_t>(TokenType::kUserDefined);
+    }
+  }
+  if (!tc) return;
+  auto it = tc->find("added_tokens_decoder");
+  if (it == tc->end() || !it->is_object()) return;
   for (const auto& [key, tok] : it->items()) {
     char* end = nullptr;
     const unsigned long id = std::strtoul(key.c_str(), &end, 10);
     if (key.empty() || *end != '\0' || id >= v.tokens.size() || !tok.is_object()) continue;
     auto content = tok.find("content");
     if (content == tok.end() || !content->is_string()) continue;
-    const bool special = tok.value("special", false);
-    if (v.types[id] == static_cast<std::int32_t>(TokenType::kUnused) && v.model == "llama") {
-      // llama.cpp fills padding slots only from added_tokens.json, not here.
-      continue;
-    }
-    v.tokens[id] = content->get<std::string>();
+    std::string text = content->get<std::string>();
+    auto sp = tok.find("special");
+    const bool special = (sp != tok.end() && sp->is_boolean() && sp->get<bool>()) || looks_special(text);
+    if (!special) text = unescape_spaces(std::move(text));
+    v.tokens[id] = std::move(text);
     v.types[id] = static_cast<std::int32_t>(special ? TokenType::kControl : TokenType::kUserDefined);
-    if (!v.scores.empty()) v.scores[id] = kAddedScore;
+    v.scores[id] = kAddedScore;
   }
+}
+
+// tokenizer.ggml.pre: llama.cpp picks it from a hash of the HF tokenizer's
+// output on a test text (which needs the HF tokenizer itself). Here: the
+// pre-tokenizer's split regex when it is one llama.cpp knows, else "default".
+inline std::string bpe_pre_from_regex(const nlohmann::json& tj) {
+  static constexpr std::pair<std::string_view, std::string_view> kKnown[] = {
+      // Llama 3
+      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+       "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "llama-bpe"},
+      // Qwen2
+      {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
+       "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+       "qwen2"},
+  };
+  auto pt = tj.find("pre_tokenizer");
+  if (pt == tj.end() || !pt->is_object()) return "default";
+  std::vector<const nlohmann::json*> parts;
+  if (auto seq = pt->find("pretokenizers"); seq != pt->end() && seq->is_array()) {
+    for (const auto& p : *seq) parts.push_back(&p);
+  } else {
+    parts.push_back(&*pt);
+  }
+  for (const auto* p : parts) {
+    if (!p->is_object() || p->value("type", std::string()) != "Split") continue;
+    auto pat = p->find("pattern");
+    if (pat == p->end() || !pat->is_object() || !pat->contains("Regex") || !(*pat)["Regex"].is_string()) continue;
+    const std::string re = (*pat)["Regex"].get<std::string>();
+    for (const auto& [k, name] : kKnown) {
+      if (re == k) return std::string(name);
+    }
+  }
+  return "default";
 }
 
 // gguf-py SpecialVocab: ids of <typ>_token from tokenizer_config.json matched
@@ -246,6 +309,10 @@ inline Expected<Vocab> spm_vocab(std::span<const std::byte> model, std::uint32_t
   Vocab v;
   v.model = "llama";
   const std::size_t n = n_vocab ? n_vocab : m->pieces.size();
+  if (n > (1u << 24)) {
+    return make_error(Errc::kInvalid, "vocabulary of " + std::to_string(n) + " tokens is implausibly large", kNoOffset,
+                      file);
+  }
   v.tokens.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (i < m->pieces.size()) {
@@ -319,11 +386,9 @@ inline Expected<Vocab> bpe_vocab(const nlohmann::json& tj, std::uint32_t n_vocab
     if (a == added_special.end()) {
       v.types.push_back(static_cast<std::int32_t>(TokenType::kNormal));
     } else {
-      // llama.cpp's does_token_look_special: <|...|>, <...> etc.
-      const std::string& s = it->second;
-      const bool looks = (s.starts_with("<|") && s.ends_with("|>")) || (s.starts_with("<") && s.ends_with(">")) ||
-                         (s.starts_with("[") && s.ends_with("]"));
-      v.types.push_back(static_cast<std::int32_t>(a->second || looks ? TokenType::kControl : TokenType::kUserDefined));
+      const bool special = a->second || detail::looks_special(it->second);
+      if (!special) v.tokens.back() = detail::unescape_spaces(v.tokens.back());
+      v.types.push_back(static_cast<std::int32_t>(special ? TokenType::kControl : TokenType::kUserDefined));
     }
   }
   if (auto merges = model->find("merges"); merges != model->end() && merges->is_array()) {
@@ -364,11 +429,18 @@ inline Expected<Vocab> load_vocab(const std::filesystem::path& dir, const Config
                        spm_path.string());
     if (!r) return std::move(r).error();
     v = std::move(*r);
-    if (tc) detail::apply_added_tokens_decoder(*tc, v);
+    std::optional<nlohmann::json> added;
+    if (std::filesystem::exists(dir / "added_tokens.json")) {
+      auto j = detail::read_json(dir / "added_tokens.json");
+      if (!j) return std::move(j).error();
+      added = std::move(*j);
+    }
+    detail::apply_spm_added_tokens(added ? &*added : nullptr, tc ? &*tc : nullptr, v);
   } else if (tj) {
     auto r = bpe_vocab(*tj, cfg.n_vocab, (dir / "tokenizer.json").string());
     if (!r) return std::move(r).error();
     v = std::move(*r);
+    v.pre = detail::bpe_pre_from_regex(*tj);
   } else {
     return make_error(Errc::kNotFound, "no tokenizer.model or tokenizer.json in the model folder", kNoOffset,
                       dir.string());
