@@ -5,8 +5,9 @@
 # the memory bound 2 × largest tensor in f32 + 256 MiB.
 #
 # usage: bench/convert_bench.sh EDGEQUANT_BINARY [WORK_DIR] [SIZE]
-#   SIZE: 1b (default: 20 layers, hidden 2048, ff 5632 ≈ 1.03e9 parameters) or
-#         small (4 layers, hidden 1024, ff 2816 ≈ 5e7, for a quick check)
+#   SIZE: 1b (default: 20 layers, hidden 2048, ff 5632 ≈ 1.03e9 parameters),
+#         400m (8 layers, same shapes ≈ 4.1e8) or small (4 layers, hidden 1024,
+#         ff 2816 ≈ 5e7, for a quick check)
 #   THREADS (env): quantization threads (default 0 = all cores)
 set -euo pipefail
 bin=${1:?edgequant binary}
@@ -16,6 +17,7 @@ threads=${THREADS:-0}
 here=$(cd "$(dirname "$0")/.." && pwd)
 case "$size" in
   1b) args=(--layers 20 --hidden 2048 --heads 16 --kv-heads 16 --ff 5632) ;;
+  400m) args=(--layers 8 --hidden 2048 --heads 16 --kv-heads 16 --ff 5632) ;;
   small) args=(--layers 4 --hidden 1024 --heads 8 --kv-heads 8 --ff 2816) ;;
   *) echo "unknown SIZE $size" >&2; exit 2 ;;
 esac
