@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/cmd_bench.hpp"
+#include "cli/cmd_convert.hpp"
 #include "cli/cmd_demo.hpp"
 #include "cli/cmd_gguf_split.hpp"
 #include "cli/cmd_inspect.hpp"
@@ -34,6 +35,7 @@ std::vector<eqcli::Command> commands() {
       eqcli::bench_command(),
       eqcli::quantize_onnx_command(),
       eqcli::gguf_to_matmulnbits_command(),
+      eqcli::convert_command(),
   };
 }
 

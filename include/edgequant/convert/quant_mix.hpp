@@ -7,6 +7,13 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+// GCC 12 with -fsanitize=address reports -Wmaybe-uninitialized inside
+// libstdc++'s regex compiler (a false positive, GCC bug 105562); silence it
+// for the std::regex code instantiated from this header only.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <regex>
 #include <string>
 #include <string_view>
@@ -444,3 +451,7 @@ class MixPlanner {
 };
 
 }  // namespace edgequant::llama
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif

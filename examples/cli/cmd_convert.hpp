@@ -1,0 +1,175 @@
+// `convert`: a Hugging Face model folder → quantized GGUF in one streaming
+// step (llama.cpp's mixes), and a GGUF → Hugging Face safetensors folder.
+#pragma once
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "cli/common.hpp"
+#include "edgequant/convert/gguf_to_hf.hpp"
+#include "edgequant/convert/hf_to_gguf.hpp"
+
+namespace eqcli {
+
+namespace convert_detail {
+
+inline std::string shape_str(const edgequant::convert::PlannedTensor& t) {
+  std::string s = "[";
+  for (std::uint32_t d = 0; d < t.n_dims; ++d) s += (d ? ", " : "") + std::to_string(t.ne[d]);
+  return s + "]";
+}
+
+inline void print_plan(const edgequant::convert::ConvertPlan& p, bool per_tensor) {
+  if (per_tensor) {
+    std::printf("%-34s %-16s %-8s %12s  %s\n", "tensor", "shape (ne)", "type", "bytes", "reason");
+    for (const auto& t : p.tensors) {
+      std::printf("%-34s %-16s %-8s %12llu  %s\n", t.name.c_str(), shape_str(t).c_str(),
+                  std::string(edgequant::ggml_type_name(t.plan.type)).c_str(),
+                  static_cast<unsigned long long>(t.bytes), t.plan.reason.c_str());
+    }
+  }
+  std::printf("total: %zu tensors, %llu tensor bytes, file %llu bytes (%.2f MiB), %.4f bits per weight\n",
+              p.tensors.size(), static_cast<unsigned long long>(p.tensor_bytes),
+              static_cast<unsigned long long>(p.file_bytes), static_cast<double>(p.file_bytes) / (1 << 20), p.bpw());
+  if (p.n_fallback) {
+    std::printf("fallbacks: %zu tensors fell back to another type (rows not a multiple of the block size): "
+                "%.4f bpw instead of %.4f\n",
+                p.n_fallback, p.bpw(), p.bpw_without_fallback());
+  } else {
+    std::printf("fallbacks: 0 tensors\n");
+  }
+}
+
+inline int to_gguf(const Args& a, const std::string& in, const std::string& out) {
+  namespace cv = edgequant::convert;
+  cv::Options opt;
+  const std::string type = a.value("type").value_or("F16");
+  auto ft = edgequant::llama::parse_ftype(type);
+  if (!ft) {
+    std::string names;
+    for (const auto& i : edgequant::llama::kFtypes) (names += names.empty() ? "" : " ") += std::string(i.name);
+    return fail_usage("unknown --type '" + type + "' (one of: " + names + ")");
+  }
+  opt.mix.ftype = *ft;
+  for (const auto& tt : a.values("tensor-type")) {
+    const auto eq = tt.rfind('=');
+    if (eq == std::string::npos || eq == 0) return fail_usage("--tensor-type needs REGEX=TYPE, got '" + tt + "'");
+    auto t = edgequant::parse_ggml_type(tt.substr(eq + 1));
+    if (!t) return fail_usage("--tensor-type: unknown ggml type '" + tt.substr(eq + 1) + "'");
+    opt.mix.tensor_types.emplace_back(tt.substr(0, eq), *t);
+  }
+  for (const auto& [flag, slot] : {std::pair{"output-tensor-type", &opt.mix.output_tensor_type},
+                                   std::pair{"token-embedding-type", &opt.mix.token_embedding_type}}) {
+    if (auto v = a.value(flag)) {
+      auto t = edgequant::parse_ggml_type(*v);
+      if (!t) return fail_usage(std::string("--") + flag + ": unknown ggml type '" + *v + "'");
+      *slot = *t;
+    }
+  }
+  opt.mix.pure = a.flag("pure");
+  opt.mix.leave_output_tensor = a.flag("leave-output-tensor");
+  auto th = a.uint_value("threads", 0);
+  if (!th) return fail(th.error());
+  opt.threads = static_cast<unsigned>(*th);
+  if (auto n = a.value("name")) opt.name = *n;
+
+  std::optional<edgequant::llama::Imatrix> imatrix;
+  if (auto f = a.value("imatrix")) {
+    auto im = edgequant::llama::load_imatrix(*f);
+    if (!im) return fail(im.error());
+    imatrix = std::move(*im);
+    opt.imatrix = &*imatrix;
+  }
+  auto m = cv::HfModel::open(in);
+  if (!m) return fail(m.error());
+  auto p = cv::plan(*m, opt);
+  if (!p) return fail(p.error());
+  if (a.flag("dry-run")) {
+    print_plan(*p, true);
+    return 0;
+  }
+  if (out.empty()) return fail_usage("convert needs -o OUT.gguf (or --dry-run)");
+  if (!a.flag("force") && std::filesystem::exists(out)) {
+    std::fprintf(stderr, "edgequant: error: %s exists (use --force to replace it)\n", out.c_str());
+    return 1;
+  }
+  Progress bar("convert", p->tensors.size());
+  opt.progress = [&](std::size_t done, std::size_t, std::uint64_t bytes, const std::string& name) {
+    bar.update(done, bytes, name);
+  };
+  auto st = cv::convert_file(*m, *p, out, opt);
+  bar.finish();
+  if (!st) return fail(st.error());
+  std::printf("wrote %s (%s)\n", out.c_str(), std::string(edgequant::llama::ftype_info(*ft)->name).c_str());
+  print_plan(*p, false);
+  return 0;
+}
+
+inline int to_safetensors(const Args& a, const std::string& in, const std::string& out) {
+  namespace cv = edgequant::convert;
+  if (out.empty()) return fail_usage("convert --to safetensors needs -o OUT_DIR");
+  cv::ReverseOptions opt;
+  const std::string dt = a.value("dtype").value_or("bf16");
+  if (dt == "bf16") {
+    opt.dtype = edgequant::safetensors::Dtype::kBF16;
+  } else if (dt == "f16") {
+    opt.dtype = edgequant::safetensors::Dtype::kF16;
+  } else if (dt == "f32") {
+    opt.dtype = edgequant::safetensors::Dtype::kF32;
+  } else {
+    return fail_usage("--dtype must be bf16, f16 or f32");
+  }
+  auto th = a.uint_value("threads", 0);
+  if (!th) return fail(th.error());
+  opt.threads = static_cast<unsigned>(*th);
+  if (!a.flag("force") && std::filesystem::exists(std::filesystem::path(out) / "config.json")) {
+    std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
+    return 1;
+  }
+  auto st = cv::gguf_to_hf(in, out, opt);
+  if (!st) return fail(st.error());
+  std::printf("wrote %s (%s safetensors, config.json)\n", out.c_str(), dt.c_str());
+  return 0;
+}
+
+}  // namespace convert_detail
+
+inline Command convert_command() {
+  return {"convert",
+          "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--imatrix F] [--threads N]\n"
+          "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]",
+          "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step, or a GGUF back "
+          "to safetensors (architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+          "Phi3ForCausalLM)",
+          {{"output", true, "output file (GGUF) or folder (--to safetensors); -o"},
+           {"type", true, "llama.cpp mix: F32 F16 BF16 Q8_0 Q4_K_M Q5_K_S Q3_K_L Q2_K IQ4_XS ... (default F16)"},
+           {"dry-run", false, "print the per-tensor plan and totals, write nothing"},
+           {"tensor-type", true, "REGEX=TYPE: ggml type for matching tensors (repeatable, first wins)"},
+           {"output-tensor-type", true, "ggml type of output.weight"},
+           {"token-embedding-type", true, "ggml type of token_embd.weight"},
+           {"imatrix", true, "llama-imatrix GGUF file: importance weights (needed by IQ1/IQ2 mixes)"},
+           {"pure", false, "the mix's base type everywhere (no per-tensor rules)"},
+           {"leave-output-tensor", false, "do not quantize output.weight"},
+           {"threads", true, "quantization threads (0 = all); -j"},
+           {"name", true, "general.name (default: the folder's name)"},
+           {"to", true, "reverse direction: 'safetensors' (input is a GGUF file)"},
+           {"dtype", true, "--to safetensors: bf16 (default), f16 or f32"},
+           {"force", false, "replace an existing output"}},
+          [](const Args& a) -> int {
+            if (a.positional().size() != 1) return fail_usage("convert needs one input (a model folder or a .gguf)");
+            const std::string& in = a.positional()[0];
+            const std::string out = a.value("output").value_or("");
+            if (auto to = a.value("to")) {
+              if (*to != "safetensors") return fail_usage("--to supports 'safetensors' only");
+              return convert_detail::to_safetensors(a, in, out);
+            }
+            if (in.ends_with(".gguf")) {
+              return fail_usage("input is a GGUF file: use --to safetensors for the reverse conversion");
+            }
+            return convert_detail::to_gguf(a, in, out);
+          }};
+}
+
+}  // namespace eqcli
