@@ -111,6 +111,10 @@ inline FileFormat tensor_file_format() {
             break;
         }
         return make_error(Errc::kUnsupported, "not a tensor file", kNoOffset, path);
+      },
+  };
+}
+
 // ONNX has no magic: the extension, or a ModelProto opening with a small
 // ir_version (field 1, varint: 0x08 then 1..31) followed by another field key.
 inline FileFormat onnx_file_format() {

@@ -414,6 +414,7 @@ TEST_CASE("cli inspect/validate: safetensors and npy go to the tensor readers") 
   r = run_cli({"inspect", bad.string()});
   CHECK(r.status != 0);
   CHECK(!r.err.empty());
+}
 
 // `bench --json`: one object {"memcpy_gbps", "results"}; one result per
 // (kernel, type, threads) with exactly the documented fields and types.

@@ -17,7 +17,7 @@ using namespace edgequant;
 
 namespace {
 
-constexpr std::size_t kRows = 64, kCols = 4096;
+constexpr std::size_t kGemvRows = 64, kGemvCols = 4096;
 
 struct Golden {
   std::vector<float> input;
@@ -35,12 +35,12 @@ std::optional<Golden> load(const std::string& type_upper) {
 template <class S>
 void oracle(const std::uint8_t* wrow, const typename DotActivation<S>::Block* a, double* dot,
             double* abs) {
-  std::vector<float> wf(kCols), af(kCols);
-  S::dequantize_row_ref(reinterpret_cast<const typename S::Block*>(wrow), wf.data(), kCols);
-  DotActivation<S>::dequantize_row_ref(a, af.data(), kCols);
+  std::vector<float> wf(kGemvCols), af(kGemvCols);
+  S::dequantize_row_ref(reinterpret_cast<const typename S::Block*>(wrow), wf.data(), kGemvCols);
+  DotActivation<S>::dequantize_row_ref(a, af.data(), kGemvCols);
   *dot = 0;
   *abs = 0;
-  for (std::size_t i = 0; i < kCols; ++i) {
+  for (std::size_t i = 0; i < kGemvCols; ++i) {
     *dot += static_cast<double>(wf[i]) * af[i];
     *abs += std::fabs(static_cast<double>(wf[i]) * af[i]);
   }
@@ -60,19 +60,19 @@ void check_gemv() {
                                        g->w.size() / sizeof(typename S::Block));
   for (std::size_t xr : {std::size_t{0}, std::size_t{17}, std::size_t{40}, std::size_t{63}}) {
     CAPTURE(xr);
-    std::span<const float> x(g->input.data() + xr * kCols, kCols);
-    std::vector<float> y1(kRows), yt(kRows);
-    REQUIRE(gemv<S>(w, kRows, kCols, x, y1, 1));
+    std::span<const float> x(g->input.data() + xr * kGemvCols, kGemvCols);
+    std::vector<float> y1(kGemvRows), yt(kGemvRows);
+    REQUIRE(gemv<S>(w, kGemvRows, kGemvCols, x, y1, 1));
     // Oracle: float64 over the dequantized weights and the activation the
     // reference quantizer makes (scalar target).
-    std::vector<typename DotActivation<S>::Block> a(kCols / DotActivation<S>::block_elems);
+    std::vector<typename DotActivation<S>::Block> a(kGemvCols / DotActivation<S>::block_elems);
     {
       ScopedIsa scalar(Isa::kScalar);
-      quantize_dot_activation<S>(x.data(), a.data(), kCols);
+      quantize_dot_activation<S>(x.data(), a.data(), kGemvCols);
     }
-    for (std::size_t r = 0; r < kRows; ++r) {
+    for (std::size_t r = 0; r < kGemvRows; ++r) {
       double want, abs;
-      oracle<S>(g->w.data() + r * (g->w.size() / kRows), a.data(), &want, &abs);
+      oracle<S>(g->w.data() + r * (g->w.size() / kGemvRows), a.data(), &want, &abs);
       // Q4_1/Q5_1 add m·s with s = fp16(d·Σq) rounded (specs §4.7): up to
       // 2.3e-4·Σ|wa| from float64 on this data (golden README).
       const double bound = std::is_same_v<S, Q4_1> ? 3e-4 : 1e-5;
@@ -86,18 +86,18 @@ void check_gemv() {
     }
     for (unsigned t : {2u, 3u, 5u, 0u}) {
       CAPTURE(t);
-      REQUIRE(gemv<S>(w, kRows, kCols, x, yt, t));
-      for (std::size_t r = 0; r < kRows; ++r) CHECK(eqtest::same_bits(yt[r], y1[r]));
+      REQUIRE(gemv<S>(w, kGemvRows, kGemvCols, x, yt, t));
+      for (std::size_t r = 0; r < kGemvRows; ++r) CHECK(eqtest::same_bits(yt[r], y1[r]));
     }
   }
   // GEMM of 5 activation rows: column i equals GEMV of row i, bit for bit.
   const std::size_t m = 5;
-  std::span<const float> xs(g->input.data() + 7 * kCols, m * kCols);
-  std::vector<float> ym(m * kRows), yv(kRows);
-  REQUIRE(gemm<S>(w, kRows, kCols, xs, m, ym, 2));
+  std::span<const float> xs(g->input.data() + 7 * kGemvCols, m * kGemvCols);
+  std::vector<float> ym(m * kGemvRows), yv(kGemvRows);
+  REQUIRE(gemm<S>(w, kGemvRows, kGemvCols, xs, m, ym, 2));
   for (std::size_t i = 0; i < m; ++i) {
-    REQUIRE(gemv<S>(w, kRows, kCols, xs.subspan(i * kCols, kCols), yv, 1));
-    for (std::size_t r = 0; r < kRows; ++r) CHECK(eqtest::same_bits(ym[i * kRows + r], yv[r]));
+    REQUIRE(gemv<S>(w, kGemvRows, kGemvCols, xs.subspan(i * kGemvCols, kGemvCols), yv, 1));
+    for (std::size_t r = 0; r < kGemvRows; ++r) CHECK(eqtest::same_bits(ym[i * kGemvRows + r], yv[r]));
   }
 }
 
@@ -112,16 +112,16 @@ TEST_CASE("gemv: every runnable target gives a result within the bound of the sc
   auto g = load("Q4_K");
   if (!g) return;
   std::span<const std::uint8_t> w(g->w);
-  std::span<const float> x(g->input.data(), kCols);
-  std::vector<float> ref(kRows), y(kRows);
-  REQUIRE(gemv(dot_shape<Q4_K>(Isa::kScalar), w, kRows, kCols, x, ref, 1));
+  std::span<const float> x(g->input.data(), kGemvCols);
+  std::vector<float> ref(kGemvRows), y(kGemvRows);
+  REQUIRE(gemv(dot_shape<Q4_K>(Isa::kScalar), w, kGemvRows, kGemvCols, x, ref, 1));
   eqtest::for_each_isa([&](Isa isa) {
-    REQUIRE(gemv(dot_shape<Q4_K>(isa), w, kRows, kCols, x, y, 2));
-    std::vector<Q8_K::Block> a(kCols / 256);
-    quantize_dot_activation<Q4_K>(x.data(), a.data(), kCols);
-    for (std::size_t r = 0; r < kRows; ++r) {
+    REQUIRE(gemv(dot_shape<Q4_K>(isa), w, kGemvRows, kGemvCols, x, y, 2));
+    std::vector<Q8_K::Block> a(kGemvCols / 256);
+    quantize_dot_activation<Q4_K>(x.data(), a.data(), kGemvCols);
+    for (std::size_t r = 0; r < kGemvRows; ++r) {
       double want, abs;
-      oracle<Q4_K>(g->w.data() + r * (g->w.size() / kRows), a.data(), &want, &abs);
+      oracle<Q4_K>(g->w.data() + r * (g->w.size() / kGemvRows), a.data(), &want, &abs);
       CHECK(std::fabs(y[r] - ref[r]) <= 1e-5 * abs);
     }
   });
