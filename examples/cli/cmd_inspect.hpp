@@ -94,15 +94,7 @@ inline FileFormat tensor_file_format() {
             auto f = npz::File::open(path);
             if (!f) return std::move(f).error();
             for (const auto& e : f->entries()) {
-              const std::string where = path + ":" + e.name;
-              Expected<npy::Header> h = make_error(Errc::kInvalid, "unread");
-              if (e.method == zip::kStored) {
-                h = npy::parse_header(f->archive().raw(e), {}, where);
-              } else {
-                auto head = zip::inflate(f->archive(), e, {}, 12 + npy::Limits{}.max_header_bytes);
-                h = head ? npy::parse_header_only(*head, {}, where)
-                         : Expected<npy::Header>(std::move(head).error());
-              }
+              auto h = detail::npz_member_header(*f, e, path);
               if (!h) return std::move(h).error();
             }
             return "npz, " + std::to_string(f->entries().size()) + " members";

@@ -83,6 +83,17 @@ inline std::string metadata_json(const edgequant::safetensors::Metadata& md) {
   return s + "}";
 }
 
+// A member's npy header, inflating only its first bytes when deflated.
+inline edgequant::Expected<edgequant::npy::Header> npz_member_header(
+    const edgequant::npz::File& f, const edgequant::zip::Entry& e, const std::string& path) {
+  using namespace edgequant;
+  const std::string where = path + ":" + e.name;
+  if (e.method == zip::kStored) return npy::parse_header(f.archive().raw(e), {}, where);
+  auto head = zip::inflate(f.archive(), e, {}, 12 + npy::Limits{}.max_header_bytes);
+  if (!head) return std::move(head).error();
+  return npy::parse_header_only(*head, {}, where);
+}
+
 }  // namespace detail
 
 // A .safetensors file, an index file, or a folder: every shard is validated.
@@ -196,15 +207,7 @@ inline int inspect_npz(const std::string& path, bool json) {
   std::vector<Row> rows;
   int status = 0;
   for (const auto& e : f->entries()) {
-    const std::string where = path + ":" + e.name;
-    Expected<npy::Header> h = make_error(Errc::kInvalid, "unread");
-    if (e.method == zip::kStored) {
-      h = npy::parse_header(f->archive().raw(e), {}, where);
-    } else {
-      auto head = zip::inflate(f->archive(), e, {}, 12 + npy::Limits{}.max_header_bytes);
-      h = head ? npy::parse_header_only(*head, {}, where)
-               : Expected<npy::Header>(std::move(head).error());
-    }
+    Expected<npy::Header> h = detail::npz_member_header(*f, e, path);
     if (!h) status = 1;
     rows.push_back({&e, std::move(h)});
   }
