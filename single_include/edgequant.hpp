@@ -2,6 +2,9 @@
 // Do not edit. Put this file's folder on the include path and #include <edgequant.hpp>:
 // it includes itself once per SIMD target (Highway foreach_target).
 // SPDX-License-Identifier: Apache-2.0
+#if defined(EDGEQUANT_SEPARATE_KERNELS)
+#error "the single header always compiles its kernels: use include/ for EDGEQUANT_SEPARATE_KERNELS"
+#endif
 #if !defined(EDGEQUANT_SINGLE_PORTABLE_)
 #define EDGEQUANT_SINGLE_PORTABLE_
 // ==== file: edgequant/edgequant.hpp
@@ -1713,6 +1716,15 @@ struct SchemeList {
   static constexpr void for_each(F&& f) {
     (f.template operator()<S>(), ...);
   }
+  // Position of the first T in the list; size when absent.
+  template <class T>
+  static constexpr std::size_t index_of = [] {
+    constexpr bool same[] = {std::is_same_v<T, S>..., false};
+    for (std::size_t i = 0; i < sizeof...(S); ++i) {
+      if (same[i]) return i;
+    }
+    return sizeof...(S);
+  }();
 };
 
 }  // namespace edgequant
@@ -10965,6 +10977,13 @@ inline ValidationReport validate(const Model& m) { return detail::Validator(m).r
 // Toolchain notes (Highway 1.0.3): with -march=native define HWY_WANT_AVX3_DL
 // (done here); -march=x86-64-v3 needs -mpclmul -maes or Highway silently picks
 // its SSSE3 target as the baseline.
+//
+// Separately compiled kernels (docs/separate_kernels.md): every translation
+// unit that includes this header compiles all kernels for every target
+// (about 1.5 min at -O3, 6 min under ASan). A program with many translation
+// units may instead define EDGEQUANT_SEPARATE_KERNELS in all of them and
+// compile kernels_part.hpp in four more (EDGEQUANT_KERNELS_PART 0..3); the
+// others then only declare the kernel tables and look them up there.
 
 #ifndef HWY_WANT_AVX3_DL
 #define HWY_WANT_AVX3_DL 1
@@ -11256,6 +11275,86 @@ struct RowKernels {
 };
 
 }  // namespace edgequant
+// ==== file: edgequant/kernels/separate.hpp
+// Separately compiled kernels (EDGEQUANT_SEPARATE_KERNELS; docs/separate_kernels.md):
+// what every translation unit and the four kernel parts (kernels_part.hpp) agree on.
+// The public inline functions read the same in every translation unit of such a
+// program; only the parts compile the per-target code and the tables.
+
+#include <array>
+#include <cstddef>
+
+
+#if defined(EDGEQUANT_SEPARATE_KERNELS)
+#define EDGEQUANT_SEPARATE_KERNELS_ 1
+#else
+#define EDGEQUANT_SEPARATE_KERNELS_ 0
+#endif
+
+#if defined(EDGEQUANT_KERNELS_PART)
+#if !EDGEQUANT_SEPARATE_KERNELS_
+#error "EDGEQUANT_KERNELS_PART needs EDGEQUANT_SEPARATE_KERNELS (in every translation unit)"
+#endif
+#if EDGEQUANT_KERNELS_PART < 0 || EDGEQUANT_KERNELS_PART > 3
+#error "EDGEQUANT_KERNELS_PART must be 0, 1, 2 or 3"
+#endif
+#endif
+
+// Whether this translation unit compiles the per-target kernels: always in a
+// header-only program, else only in the kernel parts.
+#if !EDGEQUANT_SEPARATE_KERNELS_ || defined(EDGEQUANT_KERNELS_PART)
+#define EDGEQUANT_KERNELS_COMPILED 1
+#else
+#define EDGEQUANT_KERNELS_COMPILED 0
+#endif
+
+#define EDGEQUANT_KERNEL_CAT2_(a, b) a##b
+#define EDGEQUANT_KERNEL_CAT_(a, b) EDGEQUANT_KERNEL_CAT2_(a, b)
+// base##<this part>
+#define EDGEQUANT_KERNEL_PART_NAME_(base) EDGEQUANT_KERNEL_CAT_(base, EDGEQUANT_KERNELS_PART)
+// One table getter per part: scheme i of a list lives in part i % kKernelParts.
+#define EDGEQUANT_DECLARE_KERNEL_PARTS_(Ret, base) \
+  Ret base##0(std::size_t index);                  \
+  Ret base##1(std::size_t index);                  \
+  Ret base##2(std::size_t index);                  \
+  Ret base##3(std::size_t index);
+#define EDGEQUANT_DISPATCH_KERNEL_PARTS_(base, i) \
+  switch ((i) % kKernelParts) {                   \
+    case 0: return base##0(i);                    \
+    case 1: return base##1(i);                    \
+    case 2: return base##2(i);                    \
+    default: return base##3(i);                   \
+  }
+
+namespace edgequant::detail {
+
+inline constexpr std::size_t kKernelParts = 4;
+
+using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// Defined in part 0.
+IsaMask separate_compiled_isas() noexcept;
+NonFiniteScanFn separate_non_finite_scan(Isa isa) noexcept;
+#endif
+
+// In a kernel part: the table of scheme `index` of List, for the schemes this
+// part owns (index % kKernelParts == Part). `get` is a generic lambda
+// returning the compiled table of its template argument.
+template <class List, class Table, std::size_t Part, class Get>
+const Table& separate_part_table(std::size_t index, Get get) {
+  static const std::array<const Table*, List::size> tables = [&] {
+    std::array<const Table*, List::size> t{};
+    List::for_each([&]<class S>() {
+      constexpr std::size_t i = List::template index_of<S>;
+      if constexpr (i % kKernelParts == Part) t[i] = &get.template operator()<S>();
+    });
+    return t;
+  }();
+  return *tables[index];
+}
+
+}  // namespace edgequant::detail
 // ==== file: edgequant/schemes/all.hpp
 // Every scheme header, and the lists registries iterate over. Adding a scheme:
 // its header here, its -inl.hpp in kernels/all-inl.hpp, its type in the list.
@@ -25163,7 +25262,15 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE && !defined(EDGEQUANT_SINGLE_ONCE_)
 #define EDGEQUANT_SINGLE_ONCE_
 
-#if HWY_ONCE
+#ifndef EDGEQUANT_KERNELS_ONCE
+#if EDGEQUANT_KERNELS_COMPILED
+#define EDGEQUANT_KERNELS_ONCE HWY_ONCE
+#else
+#define EDGEQUANT_KERNELS_ONCE 1
+#endif
+#endif
+
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 namespace detail {
 
@@ -25178,6 +25285,7 @@ namespace detail {
 #define EDGEQUANT_CHOOSE_EMU128(f) nullptr
 #endif
 
+#if EDGEQUANT_KERNELS_COMPILED
 // Isa -> what Highway compiled in this translation unit.
 inline constexpr IsaMask kCompiledIsas =
     isa_bit(Isa::kScalar) |
@@ -25190,6 +25298,7 @@ inline constexpr IsaMask kCompiledIsas =
     ((HWY_TARGETS & HWY_NEON) ? isa_bit(Isa::kNeon) : 0) |
     ((HWY_TARGETS & HWY_SVE) ? isa_bit(Isa::kSve) : 0) |
     ((HWY_TARGETS & HWY_SVE2) ? isa_bit(Isa::kSve2) : 0);
+#endif
 
 // Expands `MACRO(Isa, pointer-to-per-target-function)` for every target.
 #define EDGEQUANT_FOR_EACH_TARGET(MACRO, f)        \
@@ -25220,10 +25329,13 @@ std::size_t scalar_validate(const void* x, std::size_t nblocks) {
   return S::first_invalid_block(static_cast<const typename S::Block*>(x), nblocks);
 }
 
+using RowKernelTable = std::array<RowKernels, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 // RowKernels of S for every Isa; targets without a SIMD kernel (or not
 // compiled) use the scalar reference.
 template <class S>
-const std::array<RowKernels, kIsaCount>& row_kernel_table() {
+const RowKernelTable& compiled_row_kernel_table() {
   static const std::array<RowKernels, kIsaCount> table = [] {
     std::array<RowKernels, kIsaCount> t{};
     RowKernels ref{&scalar_quantize<S>, &scalar_dequantize<S>, nullptr};
@@ -25249,14 +25361,13 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
 }
 
 // Index of the first NaN/Inf in x[0..n), or n, on `isa`.
-using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
 inline std::size_t scalar_first_non_finite(const float* x, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) return i;
   }
   return n;
 }
-inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+inline NonFiniteScanFn compiled_non_finite_scan(Isa isa) noexcept {
   static const std::array<NonFiniteScanFn, kIsaCount> table = [] {
     std::array<NonFiniteScanFn, kIsaCount> t{};
     t.fill(&scalar_first_non_finite);
@@ -25270,19 +25381,65 @@ inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
   }();
   return table[static_cast<std::size_t>(isa)];
 }
+#endif  // EDGEQUANT_KERNELS_COMPILED
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// Ggml and activation schemes: their tables are in the kernel parts.
+using SeparateRowSchemes = SchemeListCat<GgmlSchemes, ActivationSchemes>;
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const RowKernelTable&, separate_row_kernels_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const RowKernelTable& EDGEQUANT_KERNEL_PART_NAME_(separate_row_kernels_)(std::size_t index) {
+  return separate_part_table<SeparateRowSchemes, RowKernelTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const RowKernelTable& { return compiled_row_kernel_table<S>(); });
+}
+#if EDGEQUANT_KERNELS_PART == 0
+IsaMask separate_compiled_isas() noexcept { return kCompiledIsas; }
+NonFiniteScanFn separate_non_finite_scan(Isa isa) noexcept { return compiled_non_finite_scan(isa); }
+#endif
+#endif
+#endif
+
+template <class S>
+const RowKernelTable& row_kernel_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = SeparateRowSchemes::index_of<S>;
+  static_assert(i < SeparateRowSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: only ggml and activation schemes have row kernels in "
+                "the kernel parts; use this scheme in a header-only program");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_row_kernels_, i);
+#else
+  return compiled_row_kernel_table<S>();
+#endif
+}
+
+inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  return separate_non_finite_scan(isa);
+#else
+  return compiled_non_finite_scan(isa);
+#endif
+}
+
+inline IsaMask compiled_isa_mask() noexcept {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  return separate_compiled_isas();
+#else
+  return kCompiledIsas;
+#endif
+}
 
 }  // namespace detail
 
 // Targets compiled into this program (scalar reference always included).
-inline IsaMask compiled_isas() noexcept { return detail::kCompiledIsas; }
+inline IsaMask compiled_isas() noexcept { return detail::compiled_isa_mask(); }
 
 // The target kernels run on now: EDGEQUANT_ISA / set_isa_override, else the
 // best compiled target this CPU supports.
-inline Isa active_isa() noexcept { return select_isa(detail::kCompiledIsas); }
+inline Isa active_isa() noexcept { return select_isa(detail::compiled_isa_mask()); }
 
 // Targets that are both compiled and supported here (tests iterate over them).
 inline IsaMask runnable_isas() noexcept {
-  return (detail::kCompiledIsas & cpu_isas()) | isa_bit(Isa::kScalar);
+  return (detail::compiled_isa_mask() & cpu_isas()) | isa_bit(Isa::kScalar);
 }
 
 // Row kernels of scheme S on `isa` (default: the active target).
@@ -25337,7 +25494,7 @@ inline bool ggml_type_supported(GgmlType type) noexcept {
 }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE
 // ==== file: edgequant/quantize.hpp
 // Public quantize / dequantize API over rows of a matrix: argument checks,
 // NaN/Inf detection, importance rules, threads, then the dispatched kernels.
@@ -25709,10 +25866,13 @@ void plane_ref_dequantize(ConstRowPlanes in, std::size_t k, float* y, FloatType 
   S::dequantize_row_ref(in, k, y, t);
 }
 
+using PlaneKernelTable = std::array<PlaneKernels, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 // PlaneKernels of S for every Isa (scalar reference where a target has none).
 template <class S>
-const std::array<PlaneKernels, kIsaCount>& plane_kernel_table() {
-  static const std::array<PlaneKernels, kIsaCount> table = [] {
+const PlaneKernelTable& compiled_plane_kernel_table() {
+  static const PlaneKernelTable table = [] {
     std::array<PlaneKernels, kIsaCount> t{};
     for (auto& k : t) k = PlaneKernels{&plane_ref_quantize<S>, &plane_ref_dequantize<S>};
     using Getter = PlaneKernels (*)();
@@ -25729,6 +25889,30 @@ const std::array<PlaneKernels, kIsaCount>& plane_kernel_table() {
     return t;
   }();
   return table;
+}
+#endif
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// The registered plane schemes' kernels are in the kernel parts.
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const PlaneKernelTable&, separate_plane_kernels_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const PlaneKernelTable& EDGEQUANT_KERNEL_PART_NAME_(separate_plane_kernels_)(std::size_t index) {
+  return separate_part_table<PlaneSchemes, PlaneKernelTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const PlaneKernelTable& { return compiled_plane_kernel_table<S>(); });
+}
+#endif
+#endif
+
+template <class S>
+const PlaneKernelTable& plane_kernel_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = PlaneSchemes::index_of<S>;
+  static_assert(i < PlaneSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: the kernel parts hold registered plane schemes only");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_plane_kernels_, i);
+#else
+  return compiled_plane_kernel_table<S>();
+#endif
 }
 
 }  // namespace detail
@@ -28293,13 +28477,16 @@ EDGEQUANT_FP_STRICT_END
 #include <cstddef>
 
 
-#if HWY_ONCE
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 namespace detail {
 
+using VecDotTable = std::array<VecDotFn, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 template <class S>
-const std::array<VecDotFn, kIsaCount>& vec_dot_table() {
-  static const std::array<VecDotFn, kIsaCount> table = [] {
+const VecDotTable& compiled_vec_dot_table() {
+  static const VecDotTable table = [] {
     std::array<VecDotFn, kIsaCount> t{};
     t.fill(&vec_dot_ref_erased<S>);
     using Getter = VecDotFn (*)();
@@ -28313,6 +28500,30 @@ const std::array<VecDotFn, kIsaCount>& vec_dot_table() {
     return t;
   }();
   return table;
+}
+#endif
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// The dots of the ggml weight types are in the kernel parts.
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const VecDotTable&, separate_vec_dot_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const VecDotTable& EDGEQUANT_KERNEL_PART_NAME_(separate_vec_dot_)(std::size_t index) {
+  return separate_part_table<GgmlSchemes, VecDotTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const VecDotTable& { return compiled_vec_dot_table<S>(); });
+}
+#endif
+#endif
+
+template <class S>
+const VecDotTable& vec_dot_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = GgmlSchemes::index_of<S>;
+  static_assert(i < GgmlSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: the kernel parts hold the dots of ggml schemes only");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_vec_dot_, i);
+#else
+  return compiled_vec_dot_table<S>();
+#endif
 }
 
 }  // namespace detail
@@ -28365,9 +28576,9 @@ inline VecDotFn ggml_vec_dot(GgmlType type, Isa isa) noexcept {
 inline VecDotFn ggml_vec_dot(GgmlType type) noexcept { return ggml_vec_dot(type, active_isa()); }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE
 
-#if HWY_ONCE
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 
 // What GEMV needs of a weight type, type-erased.
@@ -28532,5 +28743,5 @@ Status gemm(std::span<const typename S::Block> w, std::size_t rows, std::size_t 
 }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE
 #endif  // HWY_ONCE

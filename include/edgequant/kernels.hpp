@@ -9,6 +9,13 @@
 // Toolchain notes (Highway 1.0.3): with -march=native define HWY_WANT_AVX3_DL
 // (done here); -march=x86-64-v3 needs -mpclmul -maes or Highway silently picks
 // its SSSE3 target as the baseline.
+//
+// Separately compiled kernels (docs/separate_kernels.md): every translation
+// unit that includes this header compiles all kernels for every target
+// (about 1.5 min at -O3, 6 min under ASan). A program with many translation
+// units may instead define EDGEQUANT_SEPARATE_KERNELS in all of them and
+// compile kernels_part.hpp in four more (EDGEQUANT_KERNELS_PART 0..3); the
+// others then only declare the kernel tables and look them up there.
 #pragma once
 
 #ifndef HWY_WANT_AVX3_DL
@@ -24,8 +31,12 @@
 
 #include "edgequant/kernels/isa.hpp"
 #include "edgequant/kernels/row_kernels.hpp"
+#include "edgequant/kernels/separate.hpp"
 #include "edgequant/schemes/all.hpp"
 
+// amalgamate: begin-modular-only
+#if EDGEQUANT_KERNELS_COMPILED
+// amalgamate: end-modular-only
 // amalgamate: begin-foreach (scripts/amalgamate rewrites this block)
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "edgequant/kernels/all-inl.hpp"
@@ -34,8 +45,19 @@
 
 #include "edgequant/kernels/all-inl.hpp"
 // amalgamate: end-foreach
+// amalgamate: begin-modular-only
+#endif  // EDGEQUANT_KERNELS_COMPILED
+// amalgamate: end-modular-only
 
-#if HWY_ONCE
+#ifndef EDGEQUANT_KERNELS_ONCE
+#if EDGEQUANT_KERNELS_COMPILED
+#define EDGEQUANT_KERNELS_ONCE HWY_ONCE
+#else
+#define EDGEQUANT_KERNELS_ONCE 1
+#endif
+#endif
+
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 namespace detail {
 
@@ -50,6 +72,7 @@ namespace detail {
 #define EDGEQUANT_CHOOSE_EMU128(f) nullptr
 #endif
 
+#if EDGEQUANT_KERNELS_COMPILED
 // Isa -> what Highway compiled in this translation unit.
 inline constexpr IsaMask kCompiledIsas =
     isa_bit(Isa::kScalar) |
@@ -62,6 +85,7 @@ inline constexpr IsaMask kCompiledIsas =
     ((HWY_TARGETS & HWY_NEON) ? isa_bit(Isa::kNeon) : 0) |
     ((HWY_TARGETS & HWY_SVE) ? isa_bit(Isa::kSve) : 0) |
     ((HWY_TARGETS & HWY_SVE2) ? isa_bit(Isa::kSve2) : 0);
+#endif
 
 // Expands `MACRO(Isa, pointer-to-per-target-function)` for every target.
 #define EDGEQUANT_FOR_EACH_TARGET(MACRO, f)        \
@@ -92,10 +116,13 @@ std::size_t scalar_validate(const void* x, std::size_t nblocks) {
   return S::first_invalid_block(static_cast<const typename S::Block*>(x), nblocks);
 }
 
+using RowKernelTable = std::array<RowKernels, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 // RowKernels of S for every Isa; targets without a SIMD kernel (or not
 // compiled) use the scalar reference.
 template <class S>
-const std::array<RowKernels, kIsaCount>& row_kernel_table() {
+const RowKernelTable& compiled_row_kernel_table() {
   static const std::array<RowKernels, kIsaCount> table = [] {
     std::array<RowKernels, kIsaCount> t{};
     RowKernels ref{&scalar_quantize<S>, &scalar_dequantize<S>, nullptr};
@@ -121,14 +148,13 @@ const std::array<RowKernels, kIsaCount>& row_kernel_table() {
 }
 
 // Index of the first NaN/Inf in x[0..n), or n, on `isa`.
-using NonFiniteScanFn = std::size_t (*)(const float* x, std::size_t n);
 inline std::size_t scalar_first_non_finite(const float* x, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) return i;
   }
   return n;
 }
-inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+inline NonFiniteScanFn compiled_non_finite_scan(Isa isa) noexcept {
   static const std::array<NonFiniteScanFn, kIsaCount> table = [] {
     std::array<NonFiniteScanFn, kIsaCount> t{};
     t.fill(&scalar_first_non_finite);
@@ -142,19 +168,65 @@ inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
   }();
   return table[static_cast<std::size_t>(isa)];
 }
+#endif  // EDGEQUANT_KERNELS_COMPILED
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// Ggml and activation schemes: their tables are in the kernel parts.
+using SeparateRowSchemes = SchemeListCat<GgmlSchemes, ActivationSchemes>;
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const RowKernelTable&, separate_row_kernels_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const RowKernelTable& EDGEQUANT_KERNEL_PART_NAME_(separate_row_kernels_)(std::size_t index) {
+  return separate_part_table<SeparateRowSchemes, RowKernelTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const RowKernelTable& { return compiled_row_kernel_table<S>(); });
+}
+#if EDGEQUANT_KERNELS_PART == 0
+IsaMask separate_compiled_isas() noexcept { return kCompiledIsas; }
+NonFiniteScanFn separate_non_finite_scan(Isa isa) noexcept { return compiled_non_finite_scan(isa); }
+#endif
+#endif
+#endif
+
+template <class S>
+const RowKernelTable& row_kernel_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = SeparateRowSchemes::index_of<S>;
+  static_assert(i < SeparateRowSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: only ggml and activation schemes have row kernels in "
+                "the kernel parts; use this scheme in a header-only program");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_row_kernels_, i);
+#else
+  return compiled_row_kernel_table<S>();
+#endif
+}
+
+inline NonFiniteScanFn non_finite_scan(Isa isa) noexcept {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  return separate_non_finite_scan(isa);
+#else
+  return compiled_non_finite_scan(isa);
+#endif
+}
+
+inline IsaMask compiled_isa_mask() noexcept {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  return separate_compiled_isas();
+#else
+  return kCompiledIsas;
+#endif
+}
 
 }  // namespace detail
 
 // Targets compiled into this program (scalar reference always included).
-inline IsaMask compiled_isas() noexcept { return detail::kCompiledIsas; }
+inline IsaMask compiled_isas() noexcept { return detail::compiled_isa_mask(); }
 
 // The target kernels run on now: EDGEQUANT_ISA / set_isa_override, else the
 // best compiled target this CPU supports.
-inline Isa active_isa() noexcept { return select_isa(detail::kCompiledIsas); }
+inline Isa active_isa() noexcept { return select_isa(detail::compiled_isa_mask()); }
 
 // Targets that are both compiled and supported here (tests iterate over them).
 inline IsaMask runnable_isas() noexcept {
-  return (detail::kCompiledIsas & cpu_isas()) | isa_bit(Isa::kScalar);
+  return (detail::compiled_isa_mask() & cpu_isas()) | isa_bit(Isa::kScalar);
 }
 
 // Row kernels of scheme S on `isa` (default: the active target).
@@ -209,4 +281,4 @@ inline bool ggml_type_supported(GgmlType type) noexcept {
 }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE

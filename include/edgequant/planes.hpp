@@ -35,10 +35,13 @@ void plane_ref_dequantize(ConstRowPlanes in, std::size_t k, float* y, FloatType 
   S::dequantize_row_ref(in, k, y, t);
 }
 
+using PlaneKernelTable = std::array<PlaneKernels, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 // PlaneKernels of S for every Isa (scalar reference where a target has none).
 template <class S>
-const std::array<PlaneKernels, kIsaCount>& plane_kernel_table() {
-  static const std::array<PlaneKernels, kIsaCount> table = [] {
+const PlaneKernelTable& compiled_plane_kernel_table() {
+  static const PlaneKernelTable table = [] {
     std::array<PlaneKernels, kIsaCount> t{};
     for (auto& k : t) k = PlaneKernels{&plane_ref_quantize<S>, &plane_ref_dequantize<S>};
     using Getter = PlaneKernels (*)();
@@ -55,6 +58,30 @@ const std::array<PlaneKernels, kIsaCount>& plane_kernel_table() {
     return t;
   }();
   return table;
+}
+#endif
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// The registered plane schemes' kernels are in the kernel parts.
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const PlaneKernelTable&, separate_plane_kernels_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const PlaneKernelTable& EDGEQUANT_KERNEL_PART_NAME_(separate_plane_kernels_)(std::size_t index) {
+  return separate_part_table<PlaneSchemes, PlaneKernelTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const PlaneKernelTable& { return compiled_plane_kernel_table<S>(); });
+}
+#endif
+#endif
+
+template <class S>
+const PlaneKernelTable& plane_kernel_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = PlaneSchemes::index_of<S>;
+  static_assert(i < PlaneSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: the kernel parts hold registered plane schemes only");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_plane_kernels_, i);
+#else
+  return compiled_plane_kernel_table<S>();
+#endif
 }
 
 }  // namespace detail

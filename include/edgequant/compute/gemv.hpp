@@ -15,7 +15,7 @@
 #include "edgequant/core/parallel.hpp"
 #include "edgequant/quantize.hpp"
 
-#if HWY_ONCE
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 
 // What GEMV needs of a weight type, type-erased.
@@ -180,4 +180,4 @@ Status gemm(std::span<const typename S::Block> w, std::size_t rows, std::size_t 
 }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE

@@ -8,13 +8,16 @@
 #include "edgequant/compute/vec_dot_ref.hpp"
 #include "edgequant/kernels.hpp"
 
-#if HWY_ONCE
+#if EDGEQUANT_KERNELS_ONCE
 namespace edgequant {
 namespace detail {
 
+using VecDotTable = std::array<VecDotFn, kIsaCount>;
+
+#if EDGEQUANT_KERNELS_COMPILED
 template <class S>
-const std::array<VecDotFn, kIsaCount>& vec_dot_table() {
-  static const std::array<VecDotFn, kIsaCount> table = [] {
+const VecDotTable& compiled_vec_dot_table() {
+  static const VecDotTable table = [] {
     std::array<VecDotFn, kIsaCount> t{};
     t.fill(&vec_dot_ref_erased<S>);
     using Getter = VecDotFn (*)();
@@ -28,6 +31,30 @@ const std::array<VecDotFn, kIsaCount>& vec_dot_table() {
     return t;
   }();
   return table;
+}
+#endif
+
+#if EDGEQUANT_SEPARATE_KERNELS_
+// The dots of the ggml weight types are in the kernel parts.
+EDGEQUANT_DECLARE_KERNEL_PARTS_(const VecDotTable&, separate_vec_dot_)
+#if defined(EDGEQUANT_KERNELS_PART)
+const VecDotTable& EDGEQUANT_KERNEL_PART_NAME_(separate_vec_dot_)(std::size_t index) {
+  return separate_part_table<GgmlSchemes, VecDotTable, EDGEQUANT_KERNELS_PART>(
+      index, []<class S>() -> const VecDotTable& { return compiled_vec_dot_table<S>(); });
+}
+#endif
+#endif
+
+template <class S>
+const VecDotTable& vec_dot_table() {
+#if EDGEQUANT_SEPARATE_KERNELS_
+  constexpr std::size_t i = GgmlSchemes::index_of<S>;
+  static_assert(i < GgmlSchemes::size,
+                "EDGEQUANT_SEPARATE_KERNELS: the kernel parts hold the dots of ggml schemes only");
+  EDGEQUANT_DISPATCH_KERNEL_PARTS_(separate_vec_dot_, i);
+#else
+  return compiled_vec_dot_table<S>();
+#endif
 }
 
 }  // namespace detail
@@ -80,4 +107,4 @@ inline VecDotFn ggml_vec_dot(GgmlType type, Isa isa) noexcept {
 inline VecDotFn ggml_vec_dot(GgmlType type) noexcept { return ggml_vec_dot(type, active_isa()); }
 
 }  // namespace edgequant
-#endif  // HWY_ONCE
+#endif  // EDGEQUANT_KERNELS_ONCE

@@ -83,6 +83,15 @@ struct SchemeList {
   static constexpr void for_each(F&& f) {
     (f.template operator()<S>(), ...);
   }
+  // Position of the first T in the list; size when absent.
+  template <class T>
+  static constexpr std::size_t index_of = [] {
+    constexpr bool same[] = {std::is_same_v<T, S>..., false};
+    for (std::size_t i = 0; i < sizeof...(S); ++i) {
+      if (same[i]) return i;
+    }
+    return sizeof...(S);
+  }();
 };
 
 }  // namespace edgequant
