@@ -10,6 +10,7 @@
 #include "cli/common.hpp"
 #include "edgequant/convert/gguf_to_hf.hpp"
 #include "edgequant/convert/hf_to_gguf.hpp"
+#include "edgequant/convert/hf_to_mlx.hpp"
 
 namespace eqcli {
 
@@ -134,16 +135,78 @@ inline int to_safetensors(const Args& a, const std::string& in, const std::strin
   return 0;
 }
 
+inline int to_mlx(const Args& a, const std::string& in, const std::string& out) {
+  namespace cv = edgequant::convert;
+  if (out.empty()) return fail_usage("convert --to mlx needs -o OUT_DIR");
+  if (in.ends_with(".gguf")) {
+    return fail_usage("--to mlx takes a Hugging Face model folder (GGUF input: not yet; convert it with "
+                      "--to safetensors first)");
+  }
+  cv::MlxOptions opt;
+  auto bits = a.uint_value("bits", 4);
+  auto group = a.uint_value("group", 64);
+  auto th = a.uint_value("threads", 0);
+  if (!bits) return fail(bits.error());
+  if (!group) return fail(group.error());
+  if (!th) return fail(th.error());
+  opt.bits = static_cast<int>(*bits);
+  opt.group = static_cast<std::size_t>(*group);
+  opt.threads = static_cast<unsigned>(*th);
+  opt.quantize = !a.flag("no-quantize");
+  if (auto r = a.value("recipe")) opt.recipe = *r;
+  if (auto r = a.value("type")) {
+    return fail_usage("--type picks a llama.cpp mix (GGUF); for --to mlx use --bits, --group and --recipe");
+  }
+  const std::string backend = a.value("mlx-backend").value_or("metal");
+  if (backend == "metal") {
+    opt.backend = edgequant::MlxBackend::kMetal;
+  } else if (backend == "cpu") {
+    opt.backend = edgequant::MlxBackend::kCpu;
+  } else {
+    return fail_usage("--mlx-backend must be metal or cpu");
+  }
+  if (auto dt = a.value("dtype")) {
+    if (*dt == "bf16") {
+      opt.dtype = edgequant::safetensors::Dtype::kBF16;
+    } else if (*dt == "f16") {
+      opt.dtype = edgequant::safetensors::Dtype::kF16;
+    } else if (*dt == "f32") {
+      opt.dtype = edgequant::safetensors::Dtype::kF32;
+    } else {
+      return fail_usage("--dtype must be bf16, f16 or f32");
+    }
+  }
+  if (!a.flag("force") && std::filesystem::exists(std::filesystem::path(out) / "config.json")) {
+    std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
+    return 1;
+  }
+  auto p = cv::hf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const cv::MlxPlannedTensor& t) {
+    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, t.source.c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  });
+  if (!p) return fail(p.error());
+  std::printf("wrote %s (mlx-lm folder: %zu quantized, %zu kept tensors, %.1f MiB of tensors", out.c_str(),
+              p->quantized, p->kept, static_cast<double>(p->out_bytes) / (1 << 20));
+  if (opt.quantize) {
+    std::printf("; affine %s g%zu, %s arithmetic", opt.recipe.empty() ? (std::to_string(opt.bits) + "-bit").c_str()
+                                                                     : opt.recipe.c_str(),
+                opt.group, backend.c_str());
+  }
+  std::printf(")\n");
+  return 0;
+}
+
 }  // namespace convert_detail
 
 inline Command convert_command() {
   return {"convert",
           "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--imatrix F] [--threads N]\n"
+          "       edgequant convert HF_DIR -o OUT_DIR --to mlx [--bits 4] [--group 64] [--recipe mixed_3_6]\n"
           "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]",
-          "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step, or a GGUF back "
-          "to safetensors (architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-          "Phi3ForCausalLM)",
-          {{"output", true, "output file (GGUF) or folder (--to safetensors); -o"},
+          "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step or to an mlx-lm "
+          "folder (affine groups), or a GGUF back to safetensors (architectures: LlamaForCausalLM, "
+          "MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM)",
+          {{"output", true, "output file (GGUF) or folder (--to safetensors|mlx); -o"},
            {"type", true, "llama.cpp mix: F32 F16 BF16 Q8_0 Q4_K_M Q5_K_S Q3_K_L Q2_K IQ4_XS ... (default F16)"},
            {"dry-run", false, "print the per-tensor plan and totals, write nothing"},
            {"tensor-type", true, "REGEX=TYPE: ggml type for matching tensors (repeatable, first wins)"},
@@ -154,15 +217,27 @@ inline Command convert_command() {
            {"leave-output-tensor", false, "do not quantize output.weight"},
            {"threads", true, "quantization threads (0 = all); -j"},
            {"name", true, "general.name (default: the folder's name)"},
-           {"to", true, "reverse direction: 'safetensors' (input is a GGUF file)"},
-           {"dtype", true, "--to safetensors: bf16 (default), f16 or f32"},
+           {"to", true, "'mlx' (from a model folder) or 'safetensors' (from a GGUF file); default: gguf"},
+           {"dtype", true, "--to safetensors: bf16 (default), f16 or f32; --to mlx: the model dtype "
+                           "(default: config.json's torch_dtype, else each tensor's own)"},
+           {"bits", true, "--to mlx: affine bits 2, 3, 4 (default), 5, 6 or 8"},
+           {"group", true, "--to mlx: group size 32, 64 (default) or 128"},
+           {"recipe", true, "--to mlx: mlx-lm mixed recipe mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6"},
+           {"mlx-backend", true, "--to mlx: whose arithmetic, metal (default: what mlx-lm on a Mac "
+                                   "writes) or cpu (mlx[cpu] on Linux)"},
+           {"no-quantize", false, "--to mlx: only cast to the model dtype (mlx_lm.convert without -q)"},
            {"force", false, "replace an existing output"}},
           [](const Args& a) -> int {
             if (a.positional().size() != 1) return fail_usage("convert needs one input (a model folder or a .gguf)");
             const std::string& in = a.positional()[0];
             const std::string out = a.value("output").value_or("");
             if (auto to = a.value("to")) {
-              if (*to != "safetensors") return fail_usage("--to supports 'safetensors' only");
+              if (*to == "mlx") return convert_detail::to_mlx(a, in, out);
+              if (*to == "gguf") {
+                if (in.ends_with(".gguf")) return fail_usage("input is already a GGUF file");
+                return convert_detail::to_gguf(a, in, out);
+              }
+              if (*to != "safetensors") return fail_usage("--to supports gguf, mlx and safetensors");
               return convert_detail::to_safetensors(a, in, out);
             }
             if (in.ends_with(".gguf")) {
