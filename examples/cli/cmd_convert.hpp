@@ -10,6 +10,7 @@
 #include "cli/common.hpp"
 #include "edgequant/convert/gguf_to_hf.hpp"
 #include "edgequant/convert/hf_to_gguf.hpp"
+#include "edgequant/convert/gguf_to_mlx.hpp"
 #include "edgequant/convert/hf_to_mlx.hpp"
 
 namespace eqcli {
@@ -138,13 +139,11 @@ inline int to_safetensors(const Args& a, const std::string& in, const std::strin
 inline int to_mlx(const Args& a, const std::string& in, const std::string& out) {
   namespace cv = edgequant::convert;
   if (out.empty()) return fail_usage("convert --to mlx needs -o OUT_DIR");
-  if (in.ends_with(".gguf")) {
-    return fail_usage("--to mlx takes a Hugging Face model folder (GGUF input: not yet; convert it with "
-                      "--to safetensors first)");
-  }
+  const bool from_gguf = in.ends_with(".gguf");
   cv::MlxOptions opt;
   auto bits = a.uint_value("bits", 4);
-  auto group = a.uint_value("group", 64);
+  // From a GGUF, Q4_0/Q4_1/Q8_0 re-pack into groups of 32: make that the top level.
+  auto group = a.uint_value("group", from_gguf ? 32 : 64);
   auto th = a.uint_value("threads", 0);
   if (!bits) return fail(bits.error());
   if (!group) return fail(group.error());
@@ -180,6 +179,17 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
     std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
     return 1;
   }
+  if (from_gguf) {
+    auto g = cv::gguf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const std::string& name) {
+      std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
+      if (done == total) std::fprintf(stderr, "\n");
+    });
+    if (!g) return fail(g.error());
+    std::printf("wrote %s (mlx-lm folder: %zu re-packed without re-quantizing, %zu re-quantized, %zu cast; "
+                "%.1f MiB of tensors; no tokenizer files: copy them from the original model)\n",
+                out.c_str(), g->repacked, g->requantized, g->kept, static_cast<double>(g->out_bytes) / (1 << 20));
+    return 0;
+  }
   auto p = cv::hf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const cv::MlxPlannedTensor& t) {
     std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, t.source.c_str());
     if (done == total) std::fprintf(stderr, "\n");
@@ -201,7 +211,7 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
 inline Command convert_command() {
   return {"convert",
           "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--imatrix F] [--threads N]\n"
-          "       edgequant convert HF_DIR -o OUT_DIR --to mlx [--bits 4] [--group 64] [--recipe mixed_3_6]\n"
+          "       edgequant convert HF_DIR|IN.gguf -o OUT_DIR --to mlx [--bits 4] [--group 64] [--recipe mixed_3_6]\n"
           "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]",
           "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step or to an mlx-lm "
           "folder (affine groups), or a GGUF back to safetensors (architectures: LlamaForCausalLM, "
@@ -217,11 +227,11 @@ inline Command convert_command() {
            {"leave-output-tensor", false, "do not quantize output.weight"},
            {"threads", true, "quantization threads (0 = all); -j"},
            {"name", true, "general.name (default: the folder's name)"},
-           {"to", true, "'mlx' (from a model folder) or 'safetensors' (from a GGUF file); default: gguf"},
+           {"to", true, "'mlx' (from a model folder or a GGUF file) or 'safetensors' (from a GGUF file); default: gguf"},
            {"dtype", true, "--to safetensors: bf16 (default), f16 or f32; --to mlx: the model dtype "
                            "(default: config.json's torch_dtype, else each tensor's own)"},
            {"bits", true, "--to mlx: affine bits 2, 3, 4 (default), 5, 6 or 8"},
-           {"group", true, "--to mlx: group size 32, 64 (default) or 128"},
+           {"group", true, "--to mlx: group size 32, 64 (default; 32 from a GGUF) or 128"},
            {"recipe", true, "--to mlx: mlx-lm mixed recipe mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6"},
            {"mlx-backend", true, "--to mlx: whose arithmetic, metal (default: what mlx-lm on a Mac "
                                    "writes) or cpu (mlx[cpu] on Linux)"},

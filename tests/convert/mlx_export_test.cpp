@@ -12,7 +12,10 @@
 #include <fstream>
 #include <string>
 
+#include "edgequant/convert/gguf_to_mlx.hpp"
+#include "edgequant/convert/hf_to_gguf.hpp"
 #include "edgequant/convert/hf_to_mlx.hpp"
+#include "edgequant/quantize.hpp"
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
@@ -184,6 +187,142 @@ TEST_CASE("mlx export: clear errors, nothing written") {
   p = cv::hf_to_mlx((mlx_tmp_root() / "missing").string(), out.string(), cv::MlxOptions{});
   REQUIRE_FALSE(p);
   CHECK(p.error().message().find("not a folder") != std::string::npos);
+}
+
+namespace {
+
+fs::path gguf_of(const fs::path& model, const char* ftype, const std::string& file) {
+  auto m = cv::HfModel::open(model.string());
+  REQUIRE_MESSAGE(m, (m ? "" : m.error().message()));
+  cv::Options o;
+  o.mix.ftype = *edgequant::llama::parse_ftype(ftype);
+  o.threads = 2;
+  auto p = cv::plan(*m, o);
+  REQUIRE_MESSAGE(p, (p ? "" : p.error().message()));
+  const fs::path out = mlx_tmp_root() / file;
+  auto st = cv::convert_file(*m, *p, out.string(), o);
+  REQUIRE_MESSAGE(st, (st ? "" : st.error().message()));
+  return out;
+}
+
+// q·scale + bias in float32 from an exported module, element by element, with
+// the codes read from the LE bitstream by hand.
+std::vector<float> mlx_values(const edgequant::safetensors::ShardedModel& sm, const std::string& module, int bits,
+                              std::size_t group) {
+  const auto* w = sm.find(module + ".weight");
+  const auto* s = sm.find(module + ".scales");
+  const auto* b = sm.find(module + ".biases");
+  REQUIRE((w && s && b));
+  REQUIRE(s->info->dtype == edgequant::safetensors::Dtype::kF16);
+  const std::size_t rows = w->info->shape[0], cols = w->info->shape[1] * 32 / static_cast<std::size_t>(bits);
+  const auto wb = sm.data(*w), sb = sm.data(*s), bb = sm.data(*b);
+  auto f16_at = [](std::span<const std::byte> d, std::size_t i) {
+    const auto lo = std::to_integer<std::uint16_t>(d[2 * i]), hi = std::to_integer<std::uint16_t>(d[2 * i + 1]);
+    return edgequant::f16_to_f32(static_cast<edgequant::f16_bits>(lo | (hi << 8)));
+  };
+  std::vector<float> v(rows * cols);
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      const std::size_t bit = (r * cols + c) * static_cast<std::size_t>(bits);
+      std::uint32_t q = 0;
+      for (int k = 0; k < bits; ++k) {
+        const std::size_t i = bit + static_cast<std::size_t>(k);
+        q |= static_cast<std::uint32_t>((std::to_integer<unsigned>(wb[i / 8]) >> (i % 8)) & 1u) << k;
+      }
+      const std::size_t g = r * (cols / group) + c / group;
+      v[r * cols + c] = static_cast<float>(q) * f16_at(sb, g) + f16_at(bb, g);
+    }
+  }
+  return v;
+}
+
+// Checks every Q4_0/Q4_1/Q8_0 weight of the GGUF against the export: the same
+// float32 values as ggml's dequantization, rows in Hugging Face order.
+std::size_t check_repacked(const fs::path& gguf_path, const fs::path& out) {
+  auto r = edgequant::gguf::Reader<>::open_file(gguf_path.string());
+  REQUIRE(r);
+  auto sm = edgequant::safetensors::ShardedModel::open(out.string());
+  REQUIRE(sm);
+  const auto n_head = *r->get<std::uint32_t>("llama.attention.head_count");
+  const auto n_head_kv = *r->get<std::uint32_t>("llama.attention.head_count_kv");
+  std::size_t checked = 0;
+  for (const auto& t : r->tensors()) {
+    if (t.type != edgequant::GgmlType::kQ4_0 && t.type != edgequant::GgmlType::kQ8_0 &&
+        t.type != edgequant::GgmlType::kQ4_1) {
+      continue;
+    }
+    const std::string name(t.name);
+    std::string module;
+    std::uint32_t heads = 0;
+    if (name == "token_embd.weight") module = "model.embed_tokens";
+    if (name == "output.weight") module = "lm_head";
+    const std::pair<const char*, const char*> map[] = {
+        {"attn_q", "self_attn.q_proj"}, {"attn_k", "self_attn.k_proj"}, {"attn_v", "self_attn.v_proj"},
+        {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"}, {"ffn_up", "mlp.up_proj"},
+        {"ffn_down", "mlp.down_proj"}};
+    for (const auto& [g, h] : map) {
+      const auto dot = name.find('.', 4);
+      if (name.starts_with("blk.") && name.substr(dot + 1) == std::string(g) + ".weight") {
+        module = "model.layers." + name.substr(4, dot - 4) + "." + h;
+        if (std::string(g) == "attn_q") heads = n_head;
+        if (std::string(g) == "attn_k") heads = n_head_kv;
+      }
+    }
+    REQUIRE_MESSAGE(!module.empty(), name);
+    const std::size_t cols = t.ne[0], rows = t.ne[1];
+    std::vector<float> ggml(rows * cols);
+    REQUIRE(edgequant::dequantize(t.type, r->tensor_data(t), cols, ggml));
+    const auto got = mlx_values(*sm, module, t.type == edgequant::GgmlType::kQ8_0 ? 8 : 4, 32);
+    bool same = true;
+    for (std::size_t row = 0; row < rows && same; ++row) {
+      const std::size_t hf_row = heads ? cv::permuted_source_row(row, rows, heads) : row;
+      for (std::size_t c = 0; c < cols; ++c) same = same && ggml[row * cols + c] == got[hf_row * cols + c];
+    }
+    CHECK_MESSAGE(same, name);
+    ++checked;
+  }
+  return checked;
+}
+
+}  // namespace
+
+TEST_CASE("mlx export from GGUF: Q4_0 and Q8_0 re-packed without re-quantizing (ggml's exact values)") {
+  const auto src = mlx_source_model("f32_l2", "--tokenizer spm --dtype f32 --layers 2");
+  {
+    const auto g = gguf_of(src, "Q4_0", "q4_0.gguf");
+    const fs::path out = mlx_tmp_root() / "from_q4_0";
+    cv::MlxOptions opt;
+    opt.group = 32;
+    opt.backend = edgequant::MlxBackend::kCpu;
+    auto res = cv::gguf_to_mlx(g.string(), out.string(), opt);
+    REQUIRE_MESSAGE(res, (res ? "" : res.error().message()));
+    // llama.cpp's Q4_0 mix: every 2-D weight Q4_0 except output.weight (Q6_K → re-quantized).
+    CHECK(res->repacked == 15);
+    CHECK(res->requantized == 1);
+    CHECK(res->kept == 5);
+    CHECK(check_repacked(g, out) == 15);
+    const auto cfg = read_json(out / "config.json");
+    CHECK(cfg["quantization"] == nlohmann::json{{"group_size", 32}, {"bits", 4}, {"mode", "affine"}});
+    CHECK(cfg["architectures"][0] == "LlamaForCausalLM");
+    // Norms: the GGUF's F32 values cast to f16.
+    auto sm = edgequant::safetensors::ShardedModel::open(out.string());
+    REQUIRE(sm);
+    const auto* n = sm->find("model.norm.weight");
+    REQUIRE(n);
+    CHECK(n->info->dtype == edgequant::safetensors::Dtype::kF16);
+  }
+  {
+    const auto g = gguf_of(src, "Q8_0", "q8_0.gguf");
+    const fs::path out = mlx_tmp_root() / "from_q8_0";
+    cv::MlxOptions opt;
+    opt.group = 32;
+    auto res = cv::gguf_to_mlx(g.string(), out.string(), opt);
+    REQUIRE_MESSAGE(res, (res ? "" : res.error().message()));
+    CHECK(res->repacked == 16);
+    CHECK(check_repacked(g, out) == 16);
+    const auto q = read_json(out / "config.json")["quantization"];
+    CHECK(q["model.layers.1.mlp.down_proj"] == nlohmann::json{{"group_size", 32}, {"bits", 8}, {"mode", "affine"}});
+  }
 }
 
 #ifdef EQ_CLI_PATH
