@@ -90,6 +90,18 @@ Expected<hf::Config> config_from_gguf(const R& r) {
   return c;
 }
 
+// GGUF row order → Hugging Face row order (undoes llama.cpp's Q/K permutation);
+// `tmp` is scratch space.
+inline void unpermute_rows(std::vector<float>& v, std::uint64_t rows, std::uint32_t heads, std::vector<float>& tmp) {
+  const std::size_t cols = static_cast<std::size_t>(v.size() / rows);
+  tmp.resize(v.size());
+  for (std::uint64_t row = 0; row < rows; ++row) {
+    const std::uint64_t s = permuted_source_row(row, rows, heads);
+    std::copy_n(v.begin() + static_cast<std::ptrdiff_t>(row * cols), cols, tmp.begin() + static_cast<std::ptrdiff_t>(s * cols));
+  }
+  v.swap(tmp);
+}
+
 inline std::string config_json(const hf::Config& c, safetensors::Dtype dtype) {
   static constexpr const char* kModelType[] = {"llama", "mistral", "qwen2", "phi3"};
   nlohmann::ordered_json j;
@@ -180,17 +192,7 @@ inline Status gguf_to_hf(const std::string& gguf_path, const std::string& out_di
     const auto bytes = r->tensor_data(t);
     EDGEQUANT_TRY(dequantize(t.type, bytes, static_cast<std::size_t>(t.ne[0]), f32, opt.threads));
     r->source().release_range(r->data_offset() + t.offset, t.nbytes);
-    if (it->permute_heads) {
-      const std::uint64_t rows = t.n_dims == 1 ? t.ne[0] : n / t.ne[0];
-      const std::size_t cols = static_cast<std::size_t>(n / rows);
-      perm.resize(n);
-      for (std::uint64_t row = 0; row < rows; ++row) {
-        const std::uint64_t s = permuted_source_row(row, rows, it->permute_heads);
-        std::copy_n(f32.begin() + static_cast<std::ptrdiff_t>(row * cols), cols,
-                    perm.begin() + static_cast<std::ptrdiff_t>(s * cols));
-      }
-      f32.swap(perm);
-    }
+    if (it->permute_heads) detail::unpermute_rows(f32, t.n_dims == 1 ? t.ne[0] : n / t.ne[0], it->permute_heads, perm);
     out.resize(n * safetensors::dtype_bits(opt.dtype) / 8);
     // ggml's F16/BF16 rows are the safetensors encodings (round to nearest even).
     EDGEQUANT_TRY(quantize(enc, f32, n, out));

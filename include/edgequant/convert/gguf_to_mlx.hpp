@@ -100,11 +100,7 @@ Expected<GgufMlxResult> gguf_to_mlx(const std::string& gguf_path, const std::str
   if (!opt.recipe.empty()) {
     return make_error(Errc::kUnsupported, "--recipe applies to a model folder; a GGUF keeps its own mix");
   }
-  if (opt.quantize && ((opt.bits != 2 && opt.bits != 3 && opt.bits != 4 && opt.bits != 5 && opt.bits != 6 &&
-                        opt.bits != 8) ||
-                       (opt.group != 32 && opt.group != 64 && opt.group != 128))) {
-    return make_error(Errc::kBadArgument, "MLX affine bits must be 2, 3, 4, 5, 6 or 8 and the group size 32, 64 or 128");
-  }
+  if (opt.quantize) EDGEQUANT_TRY(check_affine(opt.bits, opt.group));
   const Dtype dtype = opt.dtype.value_or(Dtype::kF16);
   const auto ft = float_type_of(dtype);
   if (!ft) return make_error(Errc::kBadArgument, "the MLX model dtype must be f16, bf16 or f32");
@@ -184,16 +180,7 @@ Expected<GgufMlxResult> gguf_to_mlx(const std::string& gguf_path, const std::str
   }
   const std::string config = cfg.dump(4) + "\n";
 
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec) return make_error(Errc::kIo, "cannot create folder: " + ec.message(), kNoOffset, out_dir);
-  safetensors::ShardOptions so;
-  so.max_shard_bytes = opt.max_shard_bytes;
-  so.policy = safetensors::ShardPolicy::kMlx;
-  so.index_for_single = true;
-  so.file_options.style = safetensors::HeaderStyle::kMlx;
-  so.file_options.order = safetensors::TensorOrder::kAsGiven;
-  auto sw = safetensors::ShardedWriter::start(out_dir, specs, safetensors::Metadata::of({{"format", "mlx"}}), so);
+  auto sw = start_mlx_writer(out_dir, specs, opt.max_shard_bytes);
   if (!sw) return std::move(sw).error();
 
   std::map<std::string, std::pair<std::size_t, int>, std::less<>> by_output;
@@ -213,17 +200,7 @@ Expected<GgufMlxResult> gguf_to_mlx(const std::string& gguf_path, const std::str
     const auto& t = *it.info;
     f32.resize(static_cast<std::size_t>(t.n_elements()));
     EDGEQUANT_TRY(dequantize(t.type, r->tensor_data(t), static_cast<std::size_t>(t.ne[0]), f32, opt.threads));
-    if (it.permute_heads) {
-      const std::uint64_t rows = t.n_dims == 1 ? t.ne[0] : it.rows;
-      const std::size_t cols = static_cast<std::size_t>(f32.size() / rows);
-      perm.resize(f32.size());
-      for (std::uint64_t row = 0; row < rows; ++row) {
-        const std::uint64_t s = permuted_source_row(row, rows, it.permute_heads);
-        std::copy_n(f32.begin() + static_cast<std::ptrdiff_t>(row * cols), cols,
-                    perm.begin() + static_cast<std::ptrdiff_t>(s * cols));
-      }
-      f32.swap(perm);
-    }
+    if (it.permute_heads) detail::unpermute_rows(f32, t.n_dims == 1 ? t.ne[0] : it.rows, it.permute_heads, perm);
     return {};
   };
   std::map<std::size_t, std::pair<std::array<std::vector<std::uint8_t>, 3>, int>> pending;

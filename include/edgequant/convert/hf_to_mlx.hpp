@@ -132,6 +132,35 @@ inline std::optional<safetensors::Dtype> parse_torch_dtype(std::string_view s) {
   return std::nullopt;
 }
 
+// mx.quantize's affine parameters (mlx.md §1).
+inline Status check_affine(int bits, std::size_t group) {
+  if (bits != 2 && bits != 3 && bits != 4 && bits != 5 && bits != 6 && bits != 8) {
+    return make_error(Errc::kBadArgument, "MLX affine bits must be 2, 3, 4, 5, 6 or 8 (got " + std::to_string(bits) + ")");
+  }
+  if (group != 32 && group != 64 && group != 128) {
+    return make_error(Errc::kBadArgument, "MLX affine group size must be 32, 64 or 128 (got " +
+                                              std::to_string(group) + ")");
+  }
+  return {};
+}
+
+// The shard writer as mlx-lm saves (mlx.md §4.6): 5 GiB greedy shards, index
+// always, mx.save_safetensors' header style, {"format": "mlx"}.
+inline Expected<safetensors::ShardedWriter> start_mlx_writer(const std::string& out_dir,
+                                                             const std::vector<safetensors::TensorSpec>& specs,
+                                                             std::uint64_t max_shard_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return make_error(Errc::kIo, "cannot create folder: " + ec.message(), kNoOffset, out_dir);
+  safetensors::ShardOptions so;
+  so.max_shard_bytes = max_shard_bytes;
+  so.policy = safetensors::ShardPolicy::kMlx;
+  so.index_for_single = true;
+  so.file_options.style = safetensors::HeaderStyle::kMlx;
+  so.file_options.order = safetensors::TensorOrder::kAsGiven;
+  return safetensors::ShardedWriter::start(out_dir, specs, safetensors::Metadata::of({{"format", "mlx"}}), so);
+}
+
 // Files mlx_lm.convert carries over from the source folder besides weights and config.
 inline constexpr std::string_view kCopiedFiles[] = {
     "tokenizer.json",     "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
@@ -169,16 +198,7 @@ inline Expected<MlxPlan> plan_mlx(const std::filesystem::path& in_dir, const saf
                                                 "\" (known: mixed_2_6, mixed_3_4, mixed_3_6, mixed_4_6)");
     }
   }
-  if (opt.quantize) {
-    if (opt.bits != 2 && opt.bits != 3 && opt.bits != 4 && opt.bits != 5 && opt.bits != 6 && opt.bits != 8) {
-      return make_error(Errc::kBadArgument, "MLX affine bits must be 2, 3, 4, 5, 6 or 8 (got " +
-                                                std::to_string(opt.bits) + ")");
-    }
-    if (opt.group != 32 && opt.group != 64 && opt.group != 128) {
-      return make_error(Errc::kBadArgument, "MLX affine group size must be 32, 64 or 128 (got " +
-                                                std::to_string(opt.group) + ")");
-    }
-  }
+  if (opt.quantize) EDGEQUANT_TRY(check_affine(opt.bits, opt.group));
   std::optional<safetensors::Dtype> model_dtype = opt.dtype;
   if (model_dtype && !float_type_of(*model_dtype)) {
     return make_error(Errc::kBadArgument, "the MLX model dtype must be f16, bf16 or f32");
@@ -309,15 +329,7 @@ Expected<MlxPlan> hf_to_mlx(const std::string& in_dir, const std::string& out_di
   auto config = config_text(in, *plan);
   if (!config) return std::move(config).error();
 
-  fs::create_directories(out_dir, ec);
-  if (ec) return make_error(Errc::kIo, "cannot create folder: " + ec.message(), kNoOffset, out_dir);
-  safetensors::ShardOptions so;
-  so.max_shard_bytes = opt.max_shard_bytes;
-  so.policy = safetensors::ShardPolicy::kMlx;
-  so.index_for_single = true;
-  so.file_options.style = safetensors::HeaderStyle::kMlx;
-  so.file_options.order = safetensors::TensorOrder::kAsGiven;
-  auto sw = safetensors::ShardedWriter::start(out_dir, plan->specs, safetensors::Metadata::of({{"format", "mlx"}}), so);
+  auto sw = start_mlx_writer(out_dir, plan->specs, opt.max_shard_bytes);
   if (!sw) return std::move(sw).error();
 
   // Output tensor → its source; quantized planes wait until all three are written.
