@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgequant/convert/gguf_tokenizer.hpp"
 #include "edgequant/convert/hf_config.hpp"
 #include "edgequant/convert/hf_to_gguf.hpp"
 #include "edgequant/core/error.hpp"
@@ -203,7 +204,11 @@ inline Status gguf_to_hf(const std::string& gguf_path, const std::string& out_di
   if (!cf) return std::move(cf).error();
   const std::string cj = detail::config_json(*c, opt.dtype);
   EDGEQUANT_TRY(cf->write(cj.data(), cj.size()));
-  return cf->commit();
+  EDGEQUANT_TRY(cf->commit());
+  // The tokenizer, rebuilt from the GGUF's vocabulary (gguf_tokenizer.hpp).
+  auto tok = write_tokenizer_from_gguf(*r, out_dir, c->n_ctx);
+  if (!tok) return std::move(tok).error();
+  return {};
 }
 
 }  // namespace edgequant::convert

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgequant/convert/gguf_to_hf.hpp"
+#include "edgequant/convert/gguf_tokenizer.hpp"
 #include "edgequant/convert/hf_to_mlx.hpp"
 #include "edgequant/core/float_convert.hpp"
 #include "edgequant/formats/gguf.hpp"
@@ -31,6 +32,7 @@ struct GgufMlxResult {
   std::size_t requantized = 0;  // dequantized, then MLX-quantized
   std::size_t kept = 0;         // cast to the model dtype
   std::uint64_t out_bytes = 0;
+  std::vector<std::string> tokenizer_files;  // written from the GGUF's vocabulary
 };
 
 namespace mlx_export {
@@ -276,6 +278,11 @@ Expected<GgufMlxResult> gguf_to_mlx(const std::string& gguf_path, const std::str
   if (!cf) return std::move(cf).error();
   EDGEQUANT_TRY(cf->write(config.data(), config.size()));
   EDGEQUANT_TRY(cf->commit());
+  // mlx-lm loads the tokenizer with transformers: tokenizer.json (BPE) or
+  // tokenizer.model (SentencePiece) rebuilt from the GGUF's vocabulary.
+  auto tok = write_tokenizer_from_gguf(*r, out_dir, c->n_ctx);
+  if (!tok) return std::move(tok).error();
+  res.tokenizer_files = std::move(*tok);
   return res;
 }
 
