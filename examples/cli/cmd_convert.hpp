@@ -12,6 +12,8 @@
 #include "edgequant/convert/hf_to_gguf.hpp"
 #include "edgequant/convert/gguf_to_mlx.hpp"
 #include "edgequant/convert/hf_to_mlx.hpp"
+#include "edgequant/convert/to_onnx.hpp"
+#include "edgequant/convert/to_openvino.hpp"
 
 namespace eqcli {
 
@@ -132,7 +134,8 @@ inline int to_safetensors(const Args& a, const std::string& in, const std::strin
   }
   auto st = cv::gguf_to_hf(in, out, opt);
   if (!st) return fail(st.error());
-  std::printf("wrote %s (%s safetensors, config.json)\n", out.c_str(), dt.c_str());
+  std::printf("wrote %s (%s safetensors, config.json, the tokenizer files the GGUF's vocabulary gives)\n",
+              out.c_str(), dt.c_str());
   return 0;
 }
 
@@ -185,9 +188,12 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
       if (done == total) std::fprintf(stderr, "\n");
     });
     if (!g) return fail(g.error());
+    std::string tok;
+    for (const auto& f : g->tokenizer_files) tok += (tok.empty() ? "" : ", ") + f;
     std::printf("wrote %s (mlx-lm folder: %zu re-packed without re-quantizing, %zu re-quantized, %zu cast; "
-                "%.1f MiB of tensors; no tokenizer files: copy them from the original model)\n",
-                out.c_str(), g->repacked, g->requantized, g->kept, static_cast<double>(g->out_bytes) / (1 << 20));
+                "%.1f MiB of tensors; tokenizer: %s)\n",
+                out.c_str(), g->repacked, g->requantized, g->kept, static_cast<double>(g->out_bytes) / (1 << 20),
+                tok.empty() ? "none in the GGUF" : tok.c_str());
     return 0;
   }
   auto p = cv::hf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const cv::MlxPlannedTensor& t) {
@@ -206,16 +212,123 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
   return 0;
 }
 
+inline int to_onnx(const Args& a, const std::string& in, const std::string& out) {
+  namespace cv = edgequant::convert;
+  if (out.empty()) return fail_usage("convert --to onnx needs -o OUT_DIR");
+  cv::OnnxOptions opt;
+  auto bits = a.uint_value("bits", 4);
+  auto block = a.uint_value("block", 32);
+  auto th = a.uint_value("threads", 0);
+  if (!bits) return fail(bits.error());
+  if (!block) return fail(block.error());
+  if (!th) return fail(th.error());
+  opt.bits = static_cast<int>(*bits);
+  opt.block = static_cast<std::size_t>(*block);
+  opt.threads = static_cast<unsigned>(*th);
+  opt.quantize = !a.flag("no-quantize");
+  opt.symmetric = !a.flag("asym");
+  opt.kv_cache = a.flag("kv-cache");
+  if (auto dt = a.value("dtype")) {
+    if (*dt == "f32") {
+      opt.float_type = edgequant::FloatType::kF32;
+    } else if (*dt == "f16") {
+      opt.float_type = edgequant::FloatType::kF16;
+    } else {
+      return fail_usage("--to onnx: --dtype must be f32 or f16");
+    }
+  }
+  if (a.value("type")) return fail_usage("--type picks a llama.cpp mix (GGUF); for --to onnx use --bits and --block");
+  if (!a.flag("force") && std::filesystem::exists(std::filesystem::path(out) / "model.onnx")) {
+    std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
+    return 1;
+  }
+  bool mid_line = false;  // a progress line without its newline
+  auto r = cv::to_onnx(in, out, opt, [&](std::size_t done, std::size_t total, const std::string& name) {
+    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
+    mid_line = done != total;
+    if (!mid_line) std::fprintf(stderr, "\n");
+  });
+  if (!r) {
+    if (mid_line) std::fprintf(stderr, "\n");
+    return fail(r.error());
+  }
+  std::printf("wrote %s/model.onnx + model.onnx.data (%s, %zu nodes, IR %lld, opset %lld; %zu MatMulNBits re-packed "
+              "without re-quantizing, %zu quantized%s, %zu float matrices; %.1f MiB of weights; also written:",
+              out.c_str(), opt.kv_cache ? "KV cache" : "full sequence", r->nodes,
+              static_cast<long long>(cv::kOnnxExportIrVersion),
+              static_cast<long long>(cv::kOnnxExportOpset), r->repacked, r->quantized,
+              opt.quantize ? (" (" + std::to_string(opt.bits) + "-bit block " + std::to_string(opt.block) +
+                              (opt.symmetric ? " sym)" : " asym)")).c_str()
+                           : "",
+              r->float_weights, static_cast<double>(r->weight_bytes) / (1 << 20));
+  for (const auto& f : r->copied) std::printf(" %s", f.c_str());
+  std::printf(")\n");
+  return 0;
+}
+
+inline int to_openvino(const Args& a, const std::string& in, const std::string& out) {
+  namespace cv = edgequant::convert;
+  if (out.empty()) return fail_usage("convert --to openvino needs -o OUT_DIR");
+  cv::OpenVinoOptions opt;
+  const std::string mode = a.value("compress").value_or("int8_asym");
+  auto c = cv::parse_ov_compression(mode);
+  if (!c) return fail_usage("--compress must be int8_asym, int8_sym, int4_asym, int4_sym or none");
+  opt.compress = *c;
+  const std::string group = a.value("group").value_or("128");
+  if (group == "-1") {
+    opt.group = -1;
+  } else if (group == "32" || group == "64" || group == "128") {
+    opt.group = std::stoi(group);
+  } else {
+    return fail_usage("--to openvino: --group must be 32, 64, 128 or -1 (one group per row)");
+  }
+  const std::string dt = a.value("dtype").value_or("f16");
+  if (dt == "f16") {
+    opt.dtype = edgequant::FloatType::kF16;
+  } else if (dt == "f32") {
+    opt.dtype = edgequant::FloatType::kF32;
+  } else {
+    return fail_usage("--to openvino: --dtype must be f16 or f32");
+  }
+  auto th = a.uint_value("threads", 0);
+  if (!th) return fail(th.error());
+  opt.threads = static_cast<unsigned>(*th);
+  if (auto n = a.value("name")) opt.model_name = *n;
+  if (a.value("type")) return fail_usage("--type picks a llama.cpp mix (GGUF); for --to openvino use --compress");
+  if (!a.flag("force") && std::filesystem::exists(std::filesystem::path(out) / "openvino_model.xml")) {
+    std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
+    return 1;
+  }
+  auto r = cv::to_openvino(in, out, opt, [](std::size_t done, std::size_t total, const std::string& name) {
+    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
+    if (done == total) std::fprintf(stderr, "\n");
+  });
+  if (!r) {
+    std::fprintf(stderr, "\n");
+    return fail(r.error());
+  }
+  std::printf("wrote %s/openvino_model.xml + openvino_model.bin (IR v11, %zu layers; %s: %zu compressed weights "
+              "(%zu in the primary mode), %zu float weights; %.1f MiB .bin)\n",
+              out.c_str(), r->layers, mode.c_str(), r->compressed, r->primary, r->float_weights,
+              static_cast<double>(r->bin_bytes) / (1 << 20));
+  return 0;
+}
+
 }  // namespace convert_detail
 
 inline Command convert_command() {
   return {"convert",
           "HF_DIR -o OUT.gguf [--type Q4_K_M] [--dry-run] [--tensor-type REGEX=TYPE]... [--imatrix F] [--threads N]\n"
           "       edgequant convert HF_DIR|IN.gguf -o OUT_DIR --to mlx [--bits 4] [--group 64] [--recipe mixed_3_6]\n"
-          "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]",
-          "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step or to an mlx-lm "
-          "folder (affine groups), or a GGUF back to safetensors (architectures: LlamaForCausalLM, "
-          "MistralForCausalLM, Qwen2ForCausalLM, Phi3ForCausalLM)",
+          "       edgequant convert IN.gguf -o OUT_DIR --to safetensors [--dtype bf16|f16|f32]\n"
+          "       edgequant convert HF_DIR|IN.gguf -o OUT_DIR --to onnx [--bits 4|8] [--block 32] [--asym] [--no-quantize] "
+          "[--dtype f32|f16] [--kv-cache]\n"
+          "       edgequant convert HF_DIR|IN.gguf -o OUT_DIR --to openvino [--compress int8_asym|int8_sym|int4_asym|"
+          "int4_sym|none] [--group 128] [--dtype f16|f32]",
+          "convert a Hugging Face model folder to a (quantized) GGUF in one streaming step; a folder or a GGUF "
+          "to an mlx-lm folder, a runnable ONNX decoder (MatMulNBits) or OpenVINO IR (NNCF compression); a "
+          "GGUF back to safetensors (architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+          "Phi3ForCausalLM; --to onnx/openvino: the first three)",
           {{"output", true, "output file (GGUF) or folder (--to safetensors|mlx); -o"},
            {"type", true, "llama.cpp mix: F32 F16 BF16 Q8_0 Q4_K_M Q5_K_S Q3_K_L Q2_K IQ4_XS ... (default F16)"},
            {"dry-run", false, "print the per-tensor plan and totals, write nothing"},
@@ -227,15 +340,27 @@ inline Command convert_command() {
            {"leave-output-tensor", false, "do not quantize output.weight"},
            {"threads", true, "quantization threads (0 = all); -j"},
            {"name", true, "general.name (default: the folder's name)"},
-           {"to", true, "'mlx' (from a model folder or a GGUF file) or 'safetensors' (from a GGUF file); default: gguf"},
+           {"to", true, "'mlx', 'onnx', 'openvino' (from a model folder or a GGUF file) or 'safetensors' (from a GGUF "
+                        "file); default: gguf"},
            {"dtype", true, "--to safetensors: bf16 (default), f16 or f32; --to mlx: the model dtype "
-                           "(default: config.json's torch_dtype, else each tensor's own)"},
-           {"bits", true, "--to mlx: affine bits 2, 3, 4 (default), 5, 6 or 8"},
-           {"group", true, "--to mlx: group size 32, 64 (default; 32 from a GGUF) or 128"},
+                           "(default: config.json's torch_dtype, else each tensor's own); --to onnx: float "
+                           "weights f32 (default) or f16; --to openvino: uncompressed float constants f16 (default) or f32"},
+           {"bits", true, "--to mlx: affine bits 2, 3, 4 (default), 5, 6 or 8; --to onnx: MatMulNBits 4 (default) or 8"},
+           {"group", true, "--to mlx: group size 32, 64 (default; 32 from a GGUF) or 128; --to openvino: INT4 "
+                           "group 32, 64, 128 (default) or -1 (per row)"},
+           {"block", true, "--to onnx: MatMulNBits block size 32 (default), 64 or 128 (--bits: 4 (default) or 8; "
+                           "GGUF Q4_0/Q8_0 weights are re-packed as 4/8-bit block 32 whatever these say)"},
+           {"compress", true, "--to openvino: NNCF weight compression int8_asym (default, per channel), int8_sym, "
+                              "int4_asym, int4_sym (--group 32, 64, 128 (default) or -1; embedding and lm_head "
+                              "int8_asym as NNCF) or none (--dtype f16 (default) or f32 weights)"},
+           {"asym", false, "--to onnx: MatMulNBits with zero points (default: symmetric)"},
+           {"kv-cache", false, "--to onnx: past_key_values.N.key/value inputs and present.N.key/value "
+                               "outputs (default: full-sequence graph)"},
            {"recipe", true, "--to mlx: mlx-lm mixed recipe mixed_2_6, mixed_3_4, mixed_3_6 or mixed_4_6"},
            {"mlx-backend", true, "--to mlx: whose arithmetic, metal (default: what mlx-lm on a Mac "
                                    "writes) or cpu (mlx[cpu] on Linux)"},
-           {"no-quantize", false, "--to mlx: only cast to the model dtype (mlx_lm.convert without -q)"},
+           {"no-quantize", false, "--to mlx: only cast to the model dtype (mlx_lm.convert without -q); "
+                                  "--to onnx: float weights (--dtype f32 or f16)"},
            {"force", false, "replace an existing output"}},
           [](const Args& a) -> int {
             if (a.positional().size() != 1) return fail_usage("convert needs one input (a model folder or a .gguf)");
@@ -243,11 +368,13 @@ inline Command convert_command() {
             const std::string out = a.value("output").value_or("");
             if (auto to = a.value("to")) {
               if (*to == "mlx") return convert_detail::to_mlx(a, in, out);
+              if (*to == "onnx") return convert_detail::to_onnx(a, in, out);
+              if (*to == "openvino") return convert_detail::to_openvino(a, in, out);
               if (*to == "gguf") {
                 if (in.ends_with(".gguf")) return fail_usage("input is already a GGUF file");
                 return convert_detail::to_gguf(a, in, out);
               }
-              if (*to != "safetensors") return fail_usage("--to supports gguf, mlx and safetensors");
+              if (*to != "safetensors") return fail_usage("--to supports gguf, mlx, onnx, openvino and safetensors");
               return convert_detail::to_safetensors(a, in, out);
             }
             if (in.ends_with(".gguf")) {
