@@ -25073,30 +25073,34 @@ struct SimdDot<Q4_K> {
     const __m256i mask = _mm256_set1_epi8(0x0F);
     __m256 a = _mm256_setzero_ps(), am = _mm256_setzero_ps();
     for (std::size_t i = 0; i < n / 256; ++i) {
-      // The 6-bit scales and mins (get_scale_min_k4 unrolled, branch-free).
-      const std::uint8_t* k = x[i].scales;
-      std::uint8_t sc[8], m[8];
-      for (int j = 0; j < 4; ++j) {
-        sc[j] = k[j] & 63;
-        m[j] = k[j + 4] & 63;
-        sc[j + 4] = static_cast<std::uint8_t>((k[j + 8] & 0xF) | ((k[j] >> 6) << 4));
-        m[j + 4] = static_cast<std::uint8_t>((k[j + 8] >> 4) | ((k[j + 4] >> 6) << 4));
-      }
+      // The 6-bit scales and mins, four per 32-bit word (get_scale_min_k4 on
+      // whole words: no byte stores read back as wider loads, which stall).
+      std::uint32_t w[3];
+      std::memcpy(w, x[i].scales, 12);
+      constexpr std::uint32_t k6 = 0x3f3f3f3fu, k4 = 0x0f0f0f0fu, k2 = 0x03030303u;
+      const std::uint32_t sc_lo = w[0] & k6, m_lo = w[1] & k6;
+      const std::uint32_t sc_hi = (w[2] & k4) | (((w[0] >> 6) & k2) << 4);
+      const std::uint32_t m_hi = ((w[2] >> 4) & k4) | (((w[1] >> 6) & k2) << 4);
+      // Scales as int16 lanes 0-7 in both 128-bit halves; sub-block j's scale is
+      // broadcast by a byte shuffle picking bytes 2j, 2j+1.
+      const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(
+          _mm_set_epi32(0, 0, static_cast<int>(sc_hi), static_cast<int>(sc_lo))));
       __m256i isum = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
         const __m256i q = avx2::Load(x[i].qs + 32 * c);
         const __m256i lo = _mm256_and_si256(q, mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        const __m256i pick_lo = _mm256_set1_epi16(static_cast<short>(0x0100 * (4 * c + 1) + 4 * c));
+        const __m256i pick_hi = _mm256_set1_epi16(static_cast<short>(0x0100 * (4 * c + 3) + 4 * c + 2));
         // Levels are 0..15: maddubs takes them as the unsigned operand directly.
         const __m256i plo = _mm256_maddubs_epi16(lo, avx2::Load(y[i].qs + 64 * c));
         const __m256i phi = _mm256_maddubs_epi16(hi, avx2::Load(y[i].qs + 64 * c + 32));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+        isum = _mm256_add_epi32(
+            isum, _mm256_add_epi32(_mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, pick_lo)),
+                                   _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, pick_hi))));
       }
       // Mins: Σ_k m[k/2]·bsums[k] over the 16 bsums, in int32 lanes.
-      std::uint64_t m8;
-      std::memcpy(&m8, m, 8);
-      const __m128i mm = _mm_cvtsi64_si128(static_cast<long long>(m8));
+      const __m128i mm = _mm_set_epi32(0, 0, static_cast<int>(m_hi), static_cast<int>(m_lo));
       const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mm, mm));
       const __m256i bs = avx2::Load(y[i].bsums);
       a = avx2::Scaled(isum, y[i].d * dot::HalfToFloat(x[i].d), a);
@@ -25139,7 +25143,6 @@ struct SimdDot<Q6_K> {
                    const Q8_K::Block* HWY_RESTRICT y) {
 #if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
-    const __m256i off = _mm256_set1_epi8(32);
     // Byte shuffle putting scale 0 into bytes 0-7 and scale 1 into 8-15; adding
     // j selects the pair (j, j+1).
     const __m128i pair0 = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -25164,10 +25167,15 @@ struct SimdDot<Q6_K> {
           // int16 pair lanes 0-7 belong to sub-block e0/16, lanes 8-15 to the next.
           const __m128i ctrl = _mm_add_epi8(pair0, _mm_set1_epi8(static_cast<char>(e0 / 16)));
           const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(s8, ctrl));
-          isum = _mm256_add_epi32(
-              isum, avx2::Dot32(_mm256_sub_epi8(q[quarter], off), avx2::Load(y[i].qs + e0), sc));
+          // Levels 0..63 as maddubs' unsigned operand (pair sums ≤ 2·63·127
+          // fit int16); the −32 offset is taken off once per block below.
+          const __m256i p = _mm256_maddubs_epi16(q[quarter], avx2::Load(y[i].qs + e0));
+          isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, sc));
         }
       }
+      // Σ s_j·(q−32)·y = Σ s_j·q·y − 32·Σ s_j·bsums_j (bsums: sums of 16 activations).
+      const __m256i corr = _mm256_madd_epi16(avx2::Load(y[i].bsums), _mm256_cvtepi8_epi16(s8));
+      isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(corr, 5));
       a = avx2::Scaled(isum, dot::HalfToFloat(x[i].d) * y[i].d, a);
     }
     return avx2::Total(a);
