@@ -23,6 +23,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_convert_convert_test {
+
 using namespace edgequant;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -577,8 +580,9 @@ TEST_CASE("convert: GGUF F32 -> safetensors f32 -> GGUF F32 is lossless") {
     CHECK_MESSAGE(c[k] == o[k], k);
   }
   CHECK(c["architectures"][0] == "LlamaForCausalLM");
-  // Forward again (tokenizer files copied over): the same GGUF tensors, bit for bit.
-  for (const char* f : {"tokenizer.model", "tokenizer_config.json"}) fs::copy_file(model / f, back / f);
+  // Forward again, with the tokenizer files gguf_to_hf rebuilt from the GGUF:
+  // the same GGUF tensors, bit for bit, and the same vocabulary.
+  for (const char* f : {"tokenizer.model", "tokenizer_config.json"}) CHECK(fs::exists(back / f));
   const auto second = convert_to(back, llama::Ftype::kAllF32, "rt_second.gguf");
   auto r1 = gguf::Reader<>::open_file(first.string());
   auto r2 = gguf::Reader<>::open_file(second.string());
@@ -592,6 +596,21 @@ TEST_CASE("convert: GGUF F32 -> safetensors f32 -> GGUF F32 is lossless") {
     const auto da = r1->tensor_data(a), db = r2->tensor_data(r2->tensors()[i]);
     CHECK(std::equal(da.begin(), da.end(), db.begin(), db.end()));
   }
+  // Every tokenizer.* key of the first GGUF comes back with the same encoding.
+  std::size_t n1 = 0, n2 = 0;
+  for (const auto& kv : r1->metadata()) {
+    if (!kv.key.starts_with("tokenizer.")) continue;
+    ++n1;
+    const std::string key(kv.key);
+    CAPTURE(key);
+    const auto* k2 = r2->find(key);
+    REQUIRE(k2);
+    const auto e1 = kv.value.encoded(), e2 = k2->value.encoded();
+    CHECK(std::equal(e1.begin(), e1.end(), e2.begin(), e2.end()));
+  }
+  for (const auto& kv : r2->metadata()) n2 += kv.key.starts_with("tokenizer.");
+  CHECK(n1 >= 8);
+  CHECK(n2 == n1);
   // bf16 output of a Q8_0 file: dequantized values, rounded once.
   const auto q8 = convert_to(model, llama::Ftype::kQ8_0, "rt_q8.gguf");
   const fs::path back16 = tmp_root() / "rt_hf_bf16";
@@ -773,3 +792,5 @@ TEST_CASE("convert: the CLI (dry-run plan, fallback report, errors, both directi
   CHECK(fs::exists(tmp_root() / "cli_back" / "model.safetensors"));
 }
 #endif
+
+}  // namespace eqtest_convert_convert_test

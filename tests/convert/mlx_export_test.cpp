@@ -19,6 +19,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_convert_mlx_export_test {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -346,3 +349,5 @@ TEST_CASE("mlx export: the CLI") {
   mlx_reference(src, out, "metal");
 }
 #endif
+
+}  // namespace eqtest_convert_mlx_export_test

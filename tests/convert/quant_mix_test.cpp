@@ -9,6 +9,9 @@
 
 #include "edgequant/convert/quant_mix.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_convert_quant_mix_test {
+
 using namespace edgequant;
 using namespace edgequant::llama;
 using G = GgmlType;
@@ -260,3 +263,5 @@ TEST_CASE("tensor order and ftype names follow llama-quantize") {
   CHECK_FALSE(parse_ftype("4"));
   CHECK_FALSE(parse_ftype("Q4_K_X"));
 }
+
+}  // namespace eqtest_convert_quant_mix_test

@@ -13,6 +13,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_cli_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 namespace fs = std::filesystem;
@@ -272,3 +275,5 @@ TEST_CASE(
   fs::remove_all(dir);
 }
 #endif  // EDGEQUANT_CLI
+
+}  // namespace eqtest_formats_gguf_cli_test

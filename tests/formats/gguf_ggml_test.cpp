@@ -15,6 +15,9 @@
 #include "formats/tiny_llama_writer.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_ggml_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 namespace fs = std::filesystem;
@@ -333,3 +336,5 @@ TEST_CASE(
   }
   fs::remove_all(dir);
 }
+
+}  // namespace eqtest_formats_gguf_ggml_test

@@ -21,6 +21,9 @@
 #include "formats/tiny_llama_writer.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_interop_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 namespace fs = std::filesystem;
@@ -342,3 +345,5 @@ TEST_CASE("interop: llama.cpp runs edgequant's rewrites and a model written from
   CHECK(max_err < 0.02 * max_abs);
   fs::remove_all(dir);
 }
+
+}  // namespace eqtest_formats_gguf_interop_test

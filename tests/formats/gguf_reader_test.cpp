@@ -11,6 +11,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_reader_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 
@@ -433,3 +436,5 @@ TEST_CASE("gguf: memory and mmap sources read the same; n_dims 0 is a scalar") {
   CHECK(m->path() == "mem.gguf");
   CHECK(m->tensors()[0].nbytes == 4);
 }
+
+}  // namespace eqtest_formats_gguf_reader_test

@@ -13,6 +13,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_split_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 namespace fs = std::filesystem;
@@ -266,3 +269,5 @@ TEST_CASE(
   CHECK_FALSE(fs::exists(p("out.gguf")));
   fs::remove_all(dir);
 }
+
+}  // namespace eqtest_formats_gguf_split_test

@@ -11,6 +11,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_validation_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 using eqtest::GgufBytes;
@@ -479,3 +482,5 @@ TEST_CASE(
     }
   }
 }
+
+}  // namespace eqtest_formats_gguf_validation_test

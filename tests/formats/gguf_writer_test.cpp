@@ -13,6 +13,9 @@
 #include "formats/gguf_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_gguf_writer_test {
+
 using namespace edgequant;
 namespace gg = edgequant::gguf;
 namespace fs = std::filesystem;
@@ -316,3 +319,5 @@ TEST_CASE("gguf writer: streaming checks sizes; an unfinished file never appears
   CHECK(s.bytes().size() == w->layout_plan().file_bytes());
   fs::remove_all(dir);
 }
+
+}  // namespace eqtest_formats_gguf_writer_test

@@ -12,6 +12,9 @@
 #include "edgequant/formats/hf_sharded.hpp"
 #include "format_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_hf_sharded_test {
+
 using namespace edgequant;
 using namespace edgequant::safetensors;
 namespace fs = std::filesystem;
@@ -321,3 +324,5 @@ TEST_CASE("sharded writer refuses bad streams and leaves nothing behind") {
   }  // destroyed without finish: temp files removed
   CHECK(std::distance(fs::directory_iterator(dir.path()), {}) == 0);
 }
+
+}  // namespace eqtest_formats_hf_sharded_test

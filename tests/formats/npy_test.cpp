@@ -12,6 +12,9 @@
 #include "format_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_npy_test {
+
 using namespace edgequant;
 using namespace edgequant::npy;
 using eqfmt::bytes_of;
@@ -349,3 +352,5 @@ TEST_CASE("numpy oracle: np.load reads what we write") {
             "i <i8 () -9\n"
             "e |b1 (0,) []\n");
 }
+
+}  // namespace eqtest_formats_npy_test

@@ -12,6 +12,9 @@
 #include "edgequant/formats/npz.hpp"
 #include "format_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_npz_test {
+
 using namespace edgequant;
 using eqfmt::bytes_of;
 using eqfmt::str_of;
@@ -426,3 +429,5 @@ TEST_CASE("hostile archives: one per rule, code and offset") {
     CHECK(r.error().code == Errc::kTruncated);
   }
 }
+
+}  // namespace eqtest_formats_npz_test

@@ -13,6 +13,9 @@
 #include "format_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_safetensors_test {
+
 using namespace edgequant;
 using namespace edgequant::safetensors;
 using eqfmt::bytes_of;
@@ -642,3 +645,5 @@ TEST_CASE("streaming: release() drops a tensor's pages from the resident set") {
   CHECK(f->data(*f->find("b"))[123] == std::byte{1});  // still readable
 }
 #endif
+
+}  // namespace eqtest_formats_safetensors_test

@@ -7,6 +7,9 @@
 
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_cli_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -129,3 +132,5 @@ TEST_CASE("validate-onnx: exit 0 when valid, 1 with the reason otherwise, 2 on u
   CHECK(run_cli("validate-onnx").rc == 2);
   CHECK(run_cli("inspect-onnx a.onnx b.onnx").rc == 2);
 }
+
+}  // namespace eqtest_formats_onnx_cli_test

@@ -11,6 +11,9 @@
 
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_external_data_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -413,3 +416,5 @@ TEST_CASE("models past protobuf's 2 GiB limit must use external data") {
   REQUIRE(r);
   CHECK(r->graph->initializer[2].data.size() == n * 4);
 }
+
+}  // namespace eqtest_formats_onnx_external_data_test

@@ -10,6 +10,9 @@
 
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_model_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -305,3 +308,5 @@ TEST_CASE("garbage and truncations of a valid model are errors, never crashes") 
   auto text = model_bytes({'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'});
   CHECK_FALSE(parse_model(text));
 }
+
+}  // namespace eqtest_formats_onnx_model_test

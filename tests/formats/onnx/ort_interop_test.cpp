@@ -12,6 +12,9 @@
 #include "formats/onnx/onnx_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_ort_interop_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -468,3 +471,5 @@ TEST_CASE(
     CHECK(err <= kTol);
   }
 }
+
+}  // namespace eqtest_formats_onnx_ort_interop_test

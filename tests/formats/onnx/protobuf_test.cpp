@@ -10,6 +10,9 @@
 #include "edgequant/formats/onnx/protobuf.hpp"
 #include "edgequant/io/atomic_file.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_protobuf_test {
+
 using namespace edgequant;
 using namespace edgequant::pb;
 
@@ -257,3 +260,5 @@ TEST_CASE("a sub-message body that writes differently on its second pass is caug
   REQUIRE_FALSE(st);
   CHECK(st.error().what.find("different size") != std::string::npos);
 }
+
+}  // namespace eqtest_formats_onnx_protobuf_test

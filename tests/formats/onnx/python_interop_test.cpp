@@ -9,6 +9,9 @@
 
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_python_interop_test {
+
 using namespace eqonnx;
 
 namespace {
@@ -139,3 +142,5 @@ TEST_CASE("builders make the bytes onnx.helper and onnx.save make") {
   REQUIRE(bytes);
   CHECK(*bytes == file_bytes(dir / "built_mlp.onnx"));
 }
+
+}  // namespace eqtest_formats_onnx_python_interop_test

@@ -18,6 +18,9 @@
 #include "formats/onnx/onnx_test_util.hpp"
 #include "test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_quantize_onnx_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -915,3 +918,5 @@ TEST_CASE("--gather: embeddings as GatherBlockQuantized, hand-derived and run in
   o.format = WeightFormat::kQdq;
   CHECK_FALSE(check_options(o));
 }
+
+}  // namespace eqtest_formats_onnx_quantize_onnx_test

@@ -9,6 +9,9 @@
 #include "edgequant/formats/onnx/rewrite.hpp"
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_rewrite_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -156,3 +159,5 @@ TEST_CASE("ensure_opset adds or raises imports; remove_unused_initializers drops
   CHECK(remove_unused_initializers(m) == std::vector<std::string>{"dead"});
   CHECK(m.graph->initializer.empty());
 }
+
+}  // namespace eqtest_formats_onnx_rewrite_test

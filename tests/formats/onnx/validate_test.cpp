@@ -7,6 +7,9 @@
 
 #include "formats/onnx/onnx_test_util.hpp"
 
+// Own namespace: test files share unity translation units.
+namespace eqtest_formats_onnx_validate_test {
+
 using namespace eqonnx;
 namespace b = edgequant::onnx::build;
 
@@ -127,3 +130,5 @@ TEST_CASE("validate: subgraphs see outer names; warnings are not errors") {
   CHECK(r.ok());
   CHECK(r.warnings() == 1);
 }
+
+}  // namespace eqtest_formats_onnx_validate_test
