@@ -1,6 +1,9 @@
 // `convert`: a Hugging Face model folder → quantized GGUF in one streaming
-// step (llama.cpp's mixes), and a GGUF → Hugging Face safetensors folder.
+// step (llama.cpp's mixes); a folder or a GGUF → mlx-lm, ONNX or OpenVINO IR; a GGUF →
+// Hugging Face safetensors folder.
 #pragma once
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -111,6 +114,27 @@ inline int to_gguf(const Args& a, const std::string& in, const std::string& out)
   return 0;
 }
 
+// "[i/N] tensor" on stderr, redrawn in place, only when stderr is a terminal
+// (the CLI's progress contract); end() finishes a line left open by a failure.
+class TensorProgress {
+ public:
+  TensorProgress() : tty_(::isatty(2) == 1) {}
+  void operator()(std::size_t done, std::size_t total, const std::string& name) {
+    if (!tty_) return;
+    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
+    open_ = done != total;
+    if (!open_) std::fprintf(stderr, "\n");
+  }
+  void end() {
+    if (open_) std::fprintf(stderr, "\n");
+    open_ = false;
+  }
+
+ private:
+  bool tty_;
+  bool open_ = false;
+};
+
 inline int to_safetensors(const Args& a, const std::string& in, const std::string& out) {
   namespace cv = edgequant::convert;
   if (out.empty()) return fail_usage("convert --to safetensors needs -o OUT_DIR");
@@ -183,10 +207,11 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
     return 1;
   }
   if (from_gguf) {
-    auto g = cv::gguf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const std::string& name) {
-      std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
-      if (done == total) std::fprintf(stderr, "\n");
+    TensorProgress bar;
+    auto g = cv::gguf_to_mlx(in, out, opt, [&](std::size_t done, std::size_t total, const std::string& name) {
+      bar(done, total, name);
     });
+    bar.end();
     if (!g) return fail(g.error());
     std::string tok;
     for (const auto& f : g->tokenizer_files) tok += (tok.empty() ? "" : ", ") + f;
@@ -196,10 +221,11 @@ inline int to_mlx(const Args& a, const std::string& in, const std::string& out) 
                 tok.empty() ? "none in the GGUF" : tok.c_str());
     return 0;
   }
-  auto p = cv::hf_to_mlx(in, out, opt, [](std::size_t done, std::size_t total, const cv::MlxPlannedTensor& t) {
-    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, t.source.c_str());
-    if (done == total) std::fprintf(stderr, "\n");
+  TensorProgress bar;
+  auto p = cv::hf_to_mlx(in, out, opt, [&](std::size_t done, std::size_t total, const cv::MlxPlannedTensor& t) {
+    bar(done, total, t.source);
   });
+  bar.end();
   if (!p) return fail(p.error());
   std::printf("wrote %s (mlx-lm folder: %zu quantized, %zu kept tensors, %.1f MiB of tensors", out.c_str(),
               p->quantized, p->kept, static_cast<double>(p->out_bytes) / (1 << 20));
@@ -242,16 +268,12 @@ inline int to_onnx(const Args& a, const std::string& in, const std::string& out)
     std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
     return 1;
   }
-  bool mid_line = false;  // a progress line without its newline
+  TensorProgress bar;
   auto r = cv::to_onnx(in, out, opt, [&](std::size_t done, std::size_t total, const std::string& name) {
-    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
-    mid_line = done != total;
-    if (!mid_line) std::fprintf(stderr, "\n");
+    bar(done, total, name);
   });
-  if (!r) {
-    if (mid_line) std::fprintf(stderr, "\n");
-    return fail(r.error());
-  }
+  bar.end();
+  if (!r) return fail(r.error());
   std::printf("wrote %s/model.onnx + model.onnx.data (%s, %zu nodes, IR %lld, opset %lld; %zu MatMulNBits re-packed "
               "without re-quantizing, %zu quantized%s, %zu float matrices; %.1f MiB of weights; also written:",
               out.c_str(), opt.kv_cache ? "KV cache" : "full sequence", r->nodes,
@@ -299,14 +321,12 @@ inline int to_openvino(const Args& a, const std::string& in, const std::string& 
     std::fprintf(stderr, "edgequant: error: %s already holds a model (use --force to replace it)\n", out.c_str());
     return 1;
   }
-  auto r = cv::to_openvino(in, out, opt, [](std::size_t done, std::size_t total, const std::string& name) {
-    std::fprintf(stderr, "\r[%zu/%zu] %-48s", done, total, name.c_str());
-    if (done == total) std::fprintf(stderr, "\n");
+  TensorProgress bar;
+  auto r = cv::to_openvino(in, out, opt, [&](std::size_t done, std::size_t total, const std::string& name) {
+    bar(done, total, name);
   });
-  if (!r) {
-    std::fprintf(stderr, "\n");
-    return fail(r.error());
-  }
+  bar.end();
+  if (!r) return fail(r.error());
   std::printf("wrote %s/openvino_model.xml + openvino_model.bin (IR v11, %zu layers; %s: %zu compressed weights "
               "(%zu in the primary mode), %zu float weights; %.1f MiB .bin)\n",
               out.c_str(), r->layers, mode.c_str(), r->compressed, r->primary, r->float_weights,
