@@ -327,9 +327,11 @@ inline int to_openvino(const Args& a, const std::string& in, const std::string& 
   });
   bar.end();
   if (!r) return fail(r.error());
-  std::printf("wrote %s/openvino_model.xml + openvino_model.bin (IR v11, %zu layers; %s: %zu compressed weights "
-              "(%zu in the primary mode), %zu float weights; %.1f MiB .bin)\n",
-              out.c_str(), r->layers, mode.c_str(), r->compressed, r->primary, r->float_weights,
+  // In the INT4 modes NNCF keeps the embedding and lm_head at INT8: say how many got INT4.
+  const std::string int4 = mode.starts_with("int4") ? ", " + std::to_string(r->primary) + " of them INT4" : "";
+  std::printf("wrote %s/openvino_model.xml + openvino_model.bin (IR v11, %zu layers; %s: %zu compressed weights%s, "
+              "%zu float weights; %.1f MiB .bin)\n",
+              out.c_str(), r->layers, mode.c_str(), r->compressed, int4.c_str(), r->float_weights,
               static_cast<double>(r->bin_bytes) / (1 << 20));
   return 0;
 }
