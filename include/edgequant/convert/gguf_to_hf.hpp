@@ -129,6 +129,23 @@ inline std::string config_json(const hf::Config& c, safetensors::Dtype dtype) {
   return j.dump(2) + "\n";
 }
 
+// config.json (float32 dtype) rebuilt from the GGUF's metadata and the
+// tokenizer files rebuilt from its vocabulary, for exporters whose weights
+// are not safetensors (ONNX, OpenVINO); returns the names written.
+template <class R>
+Expected<std::vector<std::string>> write_gguf_side_files(const R& r, const hf::Config& c,
+                                                         const std::filesystem::path& out_dir) {
+  auto tok = write_tokenizer_from_gguf(r, out_dir, c.n_ctx);
+  if (!tok) return std::move(tok).error();
+  auto cf = AtomicFile::create((out_dir / "config.json").string());
+  if (!cf) return std::move(cf).error();
+  const std::string cj = config_json(c, safetensors::Dtype::kF32);
+  EDGEQUANT_TRY(cf->write(cj.data(), cj.size()));
+  EDGEQUANT_TRY(cf->commit());
+  tok->emplace_back("config.json");
+  return tok;
+}
+
 }  // namespace detail
 
 // Converts `gguf_path` into the folder `out_dir` (created if needed).

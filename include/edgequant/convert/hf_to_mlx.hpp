@@ -304,6 +304,25 @@ inline Status copy_file_atomic(const std::filesystem::path& from, const std::fil
   return f->commit();
 }
 
+// Copies the tokenizer and generation files a model folder has (kCopiedFiles)
+// into `out`, and config.json when `with_config`; returns the names copied.
+inline Expected<std::vector<std::string>> copy_folder_files(const std::filesystem::path& in,
+                                                            const std::filesystem::path& out, bool with_config) {
+  std::vector<std::string> copied;
+  std::error_code ec;
+  for (std::string_view name : kCopiedFiles) {
+    if (std::filesystem::is_regular_file(in / name, ec)) {
+      EDGEQUANT_TRY(copy_file_atomic(in / name, out / name));
+      copied.emplace_back(name);
+    }
+  }
+  if (with_config) {
+    EDGEQUANT_TRY(copy_file_atomic(in / "config.json", out / "config.json"));
+    copied.emplace_back("config.json");
+  }
+  return copied;
+}
+
 }  // namespace mlx_export
 
 // Converts the model folder `in_dir` into the mlx-lm folder `out_dir`
@@ -400,10 +419,7 @@ Expected<MlxPlan> hf_to_mlx(const std::string& in_dir, const std::string& out_di
     }
   }
   EDGEQUANT_TRY(sw->finish());
-  for (std::string_view name : kCopiedFiles) {
-    const fs::path from = in / name;
-    if (fs::is_regular_file(from, ec)) EDGEQUANT_TRY(copy_file_atomic(from, fs::path(out_dir) / name));
-  }
+  if (auto c = copy_folder_files(in, out_dir, false); !c) return std::move(c).error();
   auto cf = AtomicFile::create((fs::path(out_dir) / "config.json").string());
   if (!cf) return std::move(cf).error();
   EDGEQUANT_TRY(cf->write(config->data(), config->size()));

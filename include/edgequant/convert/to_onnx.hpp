@@ -751,7 +751,6 @@ inline Expected<std::map<std::string, OnnxSourceWeight, std::less<>>> onnx_weigh
 template <class Progress = std::nullptr_t>
 Expected<OnnxExportResult> to_onnx(const std::string& src, const std::string& out_dir,
                                    const OnnxOptions& opt, Progress progress = nullptr) {
-  namespace fs = std::filesystem;
   EDGEQUANT_TRY(onnx_export::check_options(opt));
   const bool from_gguf = src.ends_with(".gguf");
   hf::Config cfg;
@@ -772,32 +771,15 @@ Expected<OnnxExportResult> to_onnx(const std::string& src, const std::string& ou
   auto m = b.build(res);
   if (!m) return std::move(m).error().in_file(src);
   EDGEQUANT_TRY(onnx_export::write_decoder(*m, out_dir));
-  std::error_code ec;
-  if (!from_gguf) {
-    const fs::path in(src);
-    for (std::string_view name : mlx_export::kCopiedFiles) {
-      const fs::path from = in / name;
-      if (fs::is_regular_file(from, ec)) {
-        EDGEQUANT_TRY(mlx_export::copy_file_atomic(from, fs::path(out_dir) / name));
-        res.copied.emplace_back(name);
-      }
-    }
-    EDGEQUANT_TRY(
-        mlx_export::copy_file_atomic(in / "config.json", fs::path(out_dir) / "config.json"));
-  } else {
-    // The tokenizer rebuilt from the GGUF's vocabulary (gguf_tokenizer.hpp).
+  // Config and tokenizer: copied from a folder, rebuilt from a GGUF.
+  Expected<std::vector<std::string>> side = [&]() -> Expected<std::vector<std::string>> {
+    if (!from_gguf) return mlx_export::copy_folder_files(src, out_dir, true);
     auto r = gguf::Reader<>::open_file(src);
     if (!r) return std::move(r).error();
-    auto tok = write_tokenizer_from_gguf(*r, out_dir, cfg.n_ctx);
-    if (!tok) return std::move(tok).error();
-    for (auto& f : *tok) res.copied.push_back(std::move(f));
-    auto cf = AtomicFile::create((fs::path(out_dir) / "config.json").string());
-    if (!cf) return std::move(cf).error();
-    const std::string cj = detail::config_json(cfg, safetensors::Dtype::kF32);
-    EDGEQUANT_TRY(cf->write(cj.data(), cj.size()));
-    EDGEQUANT_TRY(cf->commit());
-  }
-  res.copied.emplace_back("config.json");
+    return detail::write_gguf_side_files(*r, cfg, out_dir);
+  }();
+  if (!side) return std::move(side).error();
+  res.copied = std::move(*side);
   return res;
 }
 

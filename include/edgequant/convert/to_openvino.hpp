@@ -1003,13 +1003,7 @@ Expected<OpenVinoResult> hf_to_openvino(const std::string& in_dir, const std::st
   ov_export::HfLoader loader(std::move(*m), in_dir);
   auto r = ov_export::write_ir(*cfg, loader, out_dir, opt, progress);
   if (!r) return r;
-  EDGEQUANT_TRY(
-      mlx_export::copy_file_atomic(in / "config.json", fs::path(out_dir) / "config.json"));
-  for (std::string_view name : mlx_export::kCopiedFiles) {
-    const fs::path from = in / name;
-    if (fs::is_regular_file(from, ec))
-      EDGEQUANT_TRY(mlx_export::copy_file_atomic(from, fs::path(out_dir) / name));
-  }
+  if (auto c = mlx_export::copy_folder_files(in, out_dir, true); !c) return std::move(c).error();
   return r;
 }
 
@@ -1019,7 +1013,6 @@ Expected<OpenVinoResult> hf_to_openvino(const std::string& in_dir, const std::st
 template <class Progress = std::nullptr_t>
 Expected<OpenVinoResult> gguf_to_openvino(const std::string& gguf_path, const std::string& out_dir,
                                           const OpenVinoOptions& opt, Progress progress = nullptr) {
-  namespace fs = std::filesystem;
   EDGEQUANT_TRY(ov_export::check_options(opt));
   auto r = gguf::Reader<>::open_file(gguf_path);
   if (!r) return std::move(r).error();
@@ -1033,17 +1026,11 @@ Expected<OpenVinoResult> gguf_to_openvino(const std::string& gguf_path, const st
   }
   auto res = ov_export::write_ir(*c, loader, out_dir, opt, progress);
   if (!res) return res;
-  auto cf = AtomicFile::create((fs::path(out_dir) / "config.json").string());
-  if (!cf) return std::move(cf).error();
-  const std::string cj = detail::config_json(*c, safetensors::Dtype::kF32);
-  EDGEQUANT_TRY(cf->write(cj.data(), cj.size()));
-  EDGEQUANT_TRY(cf->commit());
-  // Tokenizer files rebuilt from the GGUF's vocabulary (the loader owns the
-  // first reader; a second mapping of the same file costs nothing).
+  // config.json and the tokenizer files (the loader owns the first reader; a
+  // second mapping of the same file costs nothing).
   auto again = gguf::Reader<>::open_file(gguf_path);
   if (!again) return std::move(again).error();
-  auto tok = write_tokenizer_from_gguf(*again, out_dir, c->n_ctx);
-  if (!tok) return std::move(tok).error();
+  if (auto side = detail::write_gguf_side_files(*again, *c, out_dir); !side) return std::move(side).error();
   return res;
 }
 
