@@ -21,6 +21,7 @@
 #include "edgequant/quantize.hpp"
 #include "edgequant/formats/gguf.hpp"
 #include "formats/gguf_test_util.hpp"
+#include "convert/runtime_util.hpp"
 #include "test_util.hpp"
 
 // Own namespace: test files share unity translation units.
@@ -468,23 +469,9 @@ std::vector<double> reference_logits(const fs::path& model, const json& tokens) 
   return json::parse(r.out).get<std::vector<double>>();
 }
 
-struct Diff {
-  double max_abs = 0, max_ref = 0;
-  double rms_ratio = 0;  // RMS(a - ref) / RMS(ref)
-};
-Diff diff(const std::vector<double>& a, const std::vector<double>& ref) {
-  REQUIRE(a.size() == ref.size());
-  Diff d;
-  double se = 0, sr = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    d.max_abs = std::max(d.max_abs, std::abs(a[i] - ref[i]));
-    d.max_ref = std::max(d.max_ref, std::abs(ref[i]));
-    se += (a[i] - ref[i]) * (a[i] - ref[i]);
-    sr += ref[i] * ref[i];
-  }
-  d.rms_ratio = sr > 0 ? std::sqrt(se / sr) : 0;
-  return d;
-}
+// Max and RMS differences: the shared helper of the runtime tests.
+using eqrt::Diff;
+using eqrt::diff;
 
 }  // namespace
 
