@@ -438,6 +438,47 @@ TEST_CASE_TEMPLATE("iq: SIMD kernels equal the scalar reference on random data",
   });
 }
 
+// IQ1_M's SIMD kernel proves the outcome of the (i1, i2, shift) search from
+// error bounds when one candidate clearly wins and runs the reference's
+// sequential scan otherwise. Rows built to sit on either side of that line:
+// near-ties (the top two scores within the bounds' slack), exact ties,
+// zero and tiny weights, huge and tiny magnitudes, and plain random rows.
+TEST_CASE("iq1_m: the bounded partition search decides as the sequential scan, near ties included") {
+  const std::size_t cols = 1024;
+  std::mt19937 rng(41);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x;
+  const auto add_row = [&](auto gen) {
+    for (std::size_t i = 0; i < cols; ++i) x.push_back(gen(i));
+  };
+  add_row([&](std::size_t) { return 0.02f * nd(rng); });                                 // plain
+  add_row([&](std::size_t) { return 0.5f + 1e-6f * nd(rng); });                          // near-constant
+  add_row([&](std::size_t i) { return (i % 2 ? 1.f : -1.f) * (0.3f + 1e-7f * nd(rng)); });  // +-c
+  add_row([&](std::size_t i) { return static_cast<float>(static_cast<int>(i % 5) - 2) * 0.01f; });  // exact ties
+  add_row([&](std::size_t i) { return i % 16 < 8 ? 0.02f * nd(rng) : 0.f; });            // zero halves
+  add_row([&](std::size_t) { return 1e9f * nd(rng); });                                   // huge
+  add_row([&](std::size_t) { return 1e-6f * nd(rng); });                                  // tiny
+  add_row([&](std::size_t i) {  // two clusters a hair apart: many candidates nearly equal
+    return (i % 3 ? 0.1f : -0.1f) + 1e-5f * nd(rng);
+  });
+  const std::size_t rows = x.size() / cols;
+  std::vector<float> w(cols);
+  for (std::size_t i = 0; i < cols; ++i) {
+    w[i] = i % 7 == 0 || (i >= 32 && i < 48) ? 0.f : 0.5f + static_cast<float>(i % 13);  // (a zero sub-block)
+  }
+  std::vector<std::uint8_t> ref_w, ref_plain;
+  {
+    ScopedIsa scalar(Isa::kScalar);
+    ref_w = quantize_bytes<IQ1_M>(x, cols, w);
+    ref_plain = quantize_bytes<IQ1_M>(x, cols, {});
+  }
+  REQUIRE(ref_w.size() == rows * (cols / 256) * sizeof(IQ1_M::Block));
+  eqtest::for_each_isa([&](Isa) {
+    CHECK(quantize_bytes<IQ1_M>(x, cols, w) == ref_w);
+    CHECK(quantize_bytes<IQ1_M>(x, cols, {}) == ref_plain);
+  });
+}
+
 TEST_CASE("iq: importance rules follow ggml (required for IQ2_XXS, IQ2_XS, IQ1_S)") {
   CHECK(ggml_type_info(GgmlType::kIQ2_XXS).requires_imatrix);
   CHECK(ggml_type_info(GgmlType::kIQ2_XS).requires_imatrix);

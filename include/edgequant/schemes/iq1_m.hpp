@@ -168,18 +168,29 @@ struct IQ1_M {
                            const iq::GridSearch& gs, const float (&scales)[16],
                            const std::int8_t (&shifts)[16], float max_scale) noexcept {
     if (!max_scale) return;
+    float weights[256];
+    for (int ib = 0; ib < 16; ++ib) {
+      make_weights(xbl + 16 * ib, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weights + 16 * ib);
+    }
+    finish_block(b, xbl, weights, gs, scales, shifts, max_scale);
+  }
+
+  // The same with the 256 weights of step 1 at hand.
+  static void finish_block(Block& b, const float* xbl, const float* weights,
+                           const iq::GridSearch& gs, const float (&scales)[16],
+                           const std::int8_t (&shifts)[16], float max_scale) noexcept {
+    if (!max_scale) return;
     static constexpr std::uint8_t kMasks[4] = {0x00, 0x80, 0x08, 0x88};
     std::uint16_t sc[4] = {0, 0, 0, 0};
     float d = max_scale / 15;
     const float id = 1 / d;
     float sumqx_f = 0, sumq2_f = 0;
-    float weight[16];
     for (int ib = 0; ib < 16; ++ib) {
       const int l = iq::scale_nibble(id, scales[ib], 7);
       sc[ib / 4] = static_cast<std::uint16_t>(sc[ib / 4] | (l << (3 * (ib % 4))));
       b.qh[ib] |= kMasks[shifts[ib]];
       const float* xb = xbl + 16 * ib;
-      make_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weight);
+      const float* weight = weights + 16 * ib;
       for (int k = 0; k < 2; ++k) {
         const float* xx = shift_table(shifts[ib], k);
         const int g = b.qs[2 * ib + k] + ((b.qh[ib] << (8 - 4 * k)) & 0x700);

@@ -74,7 +74,10 @@ HWY_INLINE hn::Vec<DF> PickTerm(DF df, VI code, int j, const float* HWY_RESTRICT
 // Position in the list of the first candidate with the smallest distance
 // below FLT_MAX (the reference's strict-< scan), or -1 if none. One lane per
 // candidate; each lane sums its terms in element order starting from 0, as
-// the reference does. `codes` may be read up to a vector past n (padded).
+// the reference does. Each lane keeps its own first minimum (strict <); the
+// answer is the earliest position among the lanes holding the overall
+// minimum, which is the scan's. No reduction or branch per vector. `codes`
+// may be read up to a vector past n (padded).
 template <int kNel, int kBits>
 HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* HWY_RESTRICT codes,
                              int n) {
@@ -82,24 +85,23 @@ HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* H
   const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<std::uint16_t, decltype(df)> du16;
   const int N = static_cast<int>(hn::Lanes(df));
-  const auto flt_max = hn::Set(df, FLT_MAX);
-  const auto excluded = hn::Set(df, HUGE_VALF);
-  float best = FLT_MAX;
-  int best_pos = -1;
+  auto best = hn::Set(df, FLT_MAX);
+  auto best_pos = hn::Set(di, -1);
+  auto pos = hn::Iota(di, 0);
+  const auto step = hn::Set(di, N);
   for (int c = 0; c < n; c += N) {
     const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
     auto d2 = hn::Zero(df);
     for (int j = 0; j < kNel; ++j) d2 = hn::Add(d2, PickTerm<kBits>(df, code, j, T));
-    const auto ok = hn::And(hn::Lt(d2, flt_max), hn::FirstN(df, static_cast<std::size_t>(n - c)));
-    if (hn::AllFalse(df, ok)) continue;
-    const auto d2m = hn::IfThenElse(ok, d2, excluded);
-    const float m = hn::GetLane(hn::MinOfLanes(df, d2m));
-    if (m < best) {
-      best = m;
-      best_pos = c + static_cast<int>(hn::FindFirstTrue(df, hn::Eq(d2m, hn::Set(df, m))));
-    }
+    const auto lt = hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n - c)));
+    best = hn::IfThenElse(lt, d2, best);
+    best_pos = hn::IfThenElse(hn::RebindMask(di, lt), pos, best_pos);
+    pos = hn::Add(pos, step);
   }
-  return best_pos;
+  const float m = hn::GetLane(hn::MinOfLanes(df, best));
+  if (!(m < FLT_MAX)) return -1;
+  const auto at_min = hn::RebindMask(di, hn::Eq(best, hn::Set(df, m)));
+  return hn::GetLane(hn::MinOfLanes(di, hn::IfThenElse(at_min, best_pos, hn::Set(di, INT32_MAX))));
 }
 
 // Which groups the IQ2/IQ3 types redo with the final scale (§4.16–4.20).
