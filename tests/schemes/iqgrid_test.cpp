@@ -442,7 +442,7 @@ TEST_CASE_TEMPLATE("iq: SIMD kernels equal the scalar reference on random data",
 // error bounds when one candidate clearly wins and runs the reference's
 // sequential scan otherwise. Rows built to sit on either side of that line:
 // near-ties (the top two scores within the bounds' slack), exact ties,
-// zero and tiny weights, huge and tiny magnitudes, and plain random rows.
+// zero and huge weights, large and tiny magnitudes, and plain random rows.
 TEST_CASE("iq1_m: the bounded partition search decides as the sequential scan, near ties included") {
   const std::size_t cols = 1024;
   std::mt19937 rng(41);
@@ -456,7 +456,7 @@ TEST_CASE("iq1_m: the bounded partition search decides as the sequential scan, n
   add_row([&](std::size_t i) { return (i % 2 ? 1.f : -1.f) * (0.3f + 1e-7f * nd(rng)); });  // +-c
   add_row([&](std::size_t i) { return static_cast<float>(static_cast<int>(i % 5) - 2) * 0.01f; });  // exact ties
   add_row([&](std::size_t i) { return i % 16 < 8 ? 0.02f * nd(rng) : 0.f; });            // zero halves
-  add_row([&](std::size_t) { return 1e9f * nd(rng); });                                   // huge
+  add_row([&](std::size_t) { return 2e3f * nd(rng); });                                   // large
   add_row([&](std::size_t) { return 1e-6f * nd(rng); });                                  // tiny
   add_row([&](std::size_t i) {  // two clusters a hair apart: many candidates nearly equal
     return (i % 3 ? 0.1f : -0.1f) + 1e-5f * nd(rng);
@@ -466,6 +466,7 @@ TEST_CASE("iq1_m: the bounded partition search decides as the sequential scan, n
   for (std::size_t i = 0; i < cols; ++i) {
     w[i] = i % 7 == 0 || (i >= 32 && i < 48) ? 0.f : 0.5f + static_cast<float>(i % 13);  // (a zero sub-block)
   }
+  for (std::size_t i = 64; i < 80; ++i) w[i] = 1e30f;  // sums beyond the bounded search's range
   std::vector<std::uint8_t> ref_w, ref_plain;
   {
     ScopedIsa scalar(Isa::kScalar);
