@@ -98,9 +98,11 @@ HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* H
     best_pos = hn::IfThenElse(hn::RebindMask(di, lt), pos, best_pos);
     pos = hn::Add(pos, step);
   }
-  const float m = hn::GetLane(hn::MinOfLanes(df, best));
-  if (!(m < FLT_MAX)) return -1;
-  const auto at_min = hn::RebindMask(di, hn::Eq(best, hn::Set(df, m)));
+  const auto vm = hn::MinOfLanes(df, best);
+  if (!(hn::GetLane(vm) < FLT_MAX)) return -1;
+  // One vector (most lists): lane order is list order.
+  if (n <= N) return static_cast<int>(hn::FindKnownFirstTrue(df, hn::Eq(best, vm)));
+  const auto at_min = hn::RebindMask(di, hn::Eq(best, vm));
   return hn::GetLane(hn::MinOfLanes(di, hn::IfThenElse(at_min, best_pos, hn::Set(di, INT32_MAX))));
 }
 
@@ -130,6 +132,13 @@ struct GridScaleSearch {
   // Writes that point's levels to L (kNel entries); sets aborts if none.
   static HWY_INLINE void Neighbour(const iq::GridSearch& gs, int u, const float* xval,
                                    const float* waux, float s, std::int8_t* L, bool& aborts) {
+    const int code = NeighbourCode(gs, u, xval, waux, s, aborts);
+    for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
+  }
+
+  // The same, returning the point's packed levels (kBits per element).
+  static HWY_INLINE int NeighbourCode(const iq::GridSearch& gs, int u, const float* xval,
+                                      const float* waux, float s, bool& aborts) {
     alignas(64) float T[48];
     if constexpr (kBits == 2) {
       alignas(16) static constexpr float kQ[4] = {1, 3, 5, 0};
@@ -144,8 +153,7 @@ struct GridScaleSearch {
       aborts = true;
       pos = 0;
     }
-    const int code = codes[1 + pos];
-    for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
+    return codes[1 + pos];
   }
 
   static float Run(const iq::GridSearch& gs, const float* HWY_RESTRICT xval,
@@ -174,7 +182,6 @@ struct GridScaleSearch {
     const auto zero_i = hn::Zero(di);
     const auto max_i = hn::Set(di, kMaxQ - 1);
     const auto one_i = hn::Set(di, 1);
-    std::int8_t Lg[kNel];
     for (int c0 = 0; c0 < ntrials; c0 += N) {
       const auto vid = hn::Load(df, ids + c0);
       for (int g = 0; g < kGroups; ++g) {
@@ -202,8 +209,8 @@ struct GridScaleSearch {
       }
       for (int w = 0; w < nwork; ++w) {
         const int t = work[w] / kGroups, g = work[w] % kGroups;
-        Neighbour(gs, codes[g][t], xval + g * kNel, waux + g * kNel, 1 / ids[t], Lg, aborts);
-        for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = Lg[j];
+        const int code = NeighbourCode(gs, codes[g][t], xval + g * kNel, waux + g * kNel, 1 / ids[t], aborts);
+        for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = (code >> (kBits * j)) & ((1 << kBits) - 1);
       }
       auto vqx = hn::Zero(df), vq2 = hn::Zero(df);
       for (int i = 0; i < B; ++i) {
