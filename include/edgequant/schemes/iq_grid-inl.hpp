@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "edgequant/kernels/common-inl.hpp"
 #include "edgequant/schemes/iq_grid.hpp"
@@ -73,15 +74,15 @@ HWY_INLINE hn::Vec<DF> PickTerm(DF df, VI code, int j, const float* HWY_RESTRICT
 
 // Position in the list of the first candidate with the smallest distance
 // below FLT_MAX (the reference's strict-< scan), or -1 if none. One lane per
-// candidate; each lane sums its terms in element order starting from 0, as
-// the reference does. Each lane keeps its own first minimum (strict <); the
-// answer is the earliest position among the lanes holding the overall
-// minimum, which is the scan's. No reduction or branch per vector. `codes`
-// may be read up to a vector past n (padded).
-template <int kNel, int kBits>
-HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* HWY_RESTRICT codes,
-                             int n) {
-  const hn::ScalableTag<float> df;
+// candidate; each lane sums its terms (pick(code, j): element j's term at
+// each lane's level) in element order starting from 0, as the reference
+// does. Each lane keeps its own first minimum (strict <); the answer is the
+// earliest position among the lanes holding the overall minimum, which is
+// the scan's. No reduction or branch per vector. `codes` may be read up to a
+// vector past n (padded).
+// kOne: the caller knows n <= the lane count (one vector, no loop).
+template <int kNel, bool kOne = false, class DF, class Pick>
+HWY_INLINE int BestCandidateWith(DF df, const std::uint16_t* HWY_RESTRICT codes, int n, Pick&& pick) {
   const hn::RebindToSigned<decltype(df)> di;
   const hn::Rebind<std::uint16_t, decltype(df)> du16;
   const int N = static_cast<int>(hn::Lanes(df));
@@ -89,21 +90,67 @@ HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* H
   auto best_pos = hn::Set(di, -1);
   auto pos = hn::Iota(di, 0);
   const auto step = hn::Set(di, N);
-  for (int c = 0; c < n; c += N) {
-    const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
-    auto d2 = hn::Zero(df);
-    for (int j = 0; j < kNel; ++j) d2 = hn::Add(d2, PickTerm<kBits>(df, code, j, T));
-    const auto lt = hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n - c)));
-    best = hn::IfThenElse(lt, d2, best);
-    best_pos = hn::IfThenElse(hn::RebindMask(di, lt), pos, best_pos);
-    pos = hn::Add(pos, step);
+  if constexpr (kOne) {
+    const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes));
+    auto d2 = pick(code, 0);  // (= 0 + term 0, up to the sign of a zero, which no comparison sees)
+    for (int j = 1; j < kNel; ++j) d2 = hn::Add(d2, pick(code, j));
+    best = hn::IfThenElse(hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n))), d2, best);
+  } else {
+    for (int c = 0; c < n; c += N) {
+      const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
+      auto d2 = pick(code, 0);
+      for (int j = 1; j < kNel; ++j) d2 = hn::Add(d2, pick(code, j));
+      const auto lt = hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n - c)));
+      best = hn::IfThenElse(lt, d2, best);
+      best_pos = hn::IfThenElse(hn::RebindMask(di, lt), pos, best_pos);
+      pos = hn::Add(pos, step);
+    }
   }
   const auto vm = hn::MinOfLanes(df, best);
   if (!(hn::GetLane(vm) < FLT_MAX)) return -1;
   // One vector (most lists): lane order is list order.
-  if (n <= N) return static_cast<int>(hn::FindKnownFirstTrue(df, hn::Eq(best, vm)));
+  if (kOne || n <= N) return static_cast<int>(hn::FindKnownFirstTrue(df, hn::Eq(best, vm)));
   const auto at_min = hn::RebindMask(di, hn::Eq(best, vm));
   return hn::GetLane(hn::MinOfLanes(di, hn::IfThenElse(at_min, best_pos, hn::Set(di, INT32_MAX))));
+}
+
+// BestCandidate over the terms table T of Terms<kStride>.
+template <int kNel, int kBits>
+HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* HWY_RESTRICT codes,
+                             int n) {
+  const hn::ScalableTag<float> df;
+  return BestCandidateWith<kNel>(df, codes, n, [&](auto code, int j) HWY_ATTR {
+    return PickTerm<kBits>(df, code, j, T);
+  });
+}
+
+// Best listed neighbour of one group at scale s, the terms (w[j]*diff)*diff
+// with diff = s*q[level] - x[j] (Terms' operations) held in registers: one
+// permute per element and vector, nothing stored and reloaded. q has the
+// kStride level values. Returns false when the vector is narrower than
+// kStride (then use Terms + BestCandidate); else sets pos as BestCandidate.
+template <int kNel, int kBits, bool kOne = false>
+HWY_INLINE bool BestCandidateInRegs(const float* HWY_RESTRICT q, float s, const float* HWY_RESTRICT x,
+                                    const float* HWY_RESTRICT w, const std::uint16_t* HWY_RESTRICT codes,
+                                    int n, int& pos) {
+  constexpr int kStride = kBits == 2 ? 4 : 8;
+  const hn::ScalableTag<float> df;
+  const hn::RebindToSigned<decltype(df)> di;
+  if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) return false;
+  alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
+  for (int r = 0; r < kStride; ++r) qv[r] = q[r];
+  const auto sq = hn::Mul(hn::Set(df, s), hn::Load(df, qv));
+  hn::Vec<decltype(df)> tv[kNel];
+  for (int j = 0; j < kNel; ++j) {
+    const auto diff = hn::Sub(sq, hn::Set(df, x[j]));
+    tv[j] = hn::Mul(hn::Mul(hn::Set(df, w[j]), diff), diff);
+  }
+  const auto mask = hn::Set(di, (1 << kBits) - 1);
+  pos = BestCandidateWith<kNel, kOne>(df, codes, n, [&](auto code, int j) HWY_ATTR {
+    const auto r = hn::And(hn::ShiftRightSame(code, kBits * j), mask);
+    return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, r));
+  });
+  return true;
 }
 
 // Which groups the IQ2/IQ3 types redo with the final scale (§4.16–4.20).
@@ -137,23 +184,81 @@ struct GridScaleSearch {
   }
 
   // The same, returning the point's packed levels (kBits per element).
+  template <bool kOne = false>
   static HWY_INLINE int NeighbourCode(const iq::GridSearch& gs, int u, const float* xval,
                                       const float* waux, float s, bool& aborts) {
-    alignas(64) float T[48];
-    if constexpr (kBits == 2) {
-      alignas(16) static constexpr float kQ[4] = {1, 3, 5, 0};
-      Terms<4>(kQ, kNel, s, xval, waux, T);
-    } else {
-      alignas(32) static constexpr float kQ[8] = {1, 3, 5, 7, 9, 11, 13, 15};
-      Terms<8>(kQ, kNel, s, xval, waux, T);
-    }
+    alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
+    alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+    const float* q = kBits == 2 ? kQ2 : kQ3;
     const std::uint16_t* codes = gs.list_codes(u);
-    int pos = BestCandidate<kNel, kBits>(T, codes + 1, gs.list(u)[0]);
+    const int n = gs.list(u)[0];
+    int pos;
+    if (!BestCandidateInRegs<kNel, kBits, kOne>(q, s, xval, waux, codes + 1, n, pos)) {
+      alignas(64) float T[48];
+      Terms<kBits == 2 ? 4 : 8>(q, kNel, s, xval, waux, T);
+      pos = BestCandidate<kNel, kBits>(T, codes + 1, n);
+    }
     if (pos < 0) {
       aborts = true;
       pos = 0;
     }
     return codes[1 + pos];
+  }
+
+  // The neighbour searches of one group for its off-grid trials ts[0..nt)
+  // (scale inv[t], code codes_g[t]); writes the levels to lev[j][t]. The
+  // group's x and w broadcasts are made once for all its trials.
+  static HWY_INLINE void SearchGroup(const iq::GridSearch& gs, const std::int32_t* codes_g,
+                                     const std::int16_t* ts, int nt, const float* xval,
+                                     const float* waux, const float* inv, std::int32_t (*lev)[kPad],
+                                     bool& aborts) {
+    constexpr int kStride = kBits == 2 ? 4 : 8;
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const auto decode = [&](int t, int code) {
+      for (int j = 0; j < kNel; ++j) lev[j][t] = (code >> (kBits * j)) & ((1 << kBits) - 1);
+    };
+    if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) {
+      for (int i = 0; i < nt; ++i) {
+        const int t = ts[i];
+        decode(t, NeighbourCode(gs, codes_g[t], xval, waux, inv[t], aborts));
+      }
+      return;
+    }
+    alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
+    alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+    alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
+    for (int r = 0; r < kStride; ++r) qv[r] = kBits == 2 ? kQ2[r] : kQ3[r];
+    const auto q = hn::Load(df, qv);
+    hn::Vec<decltype(df)> xv[kNel], wv[kNel];
+    for (int j = 0; j < kNel; ++j) {
+      xv[j] = hn::Set(df, xval[j]);
+      wv[j] = hn::Set(df, waux[j]);
+    }
+    const auto mask = hn::Set(di, (1 << kBits) - 1);
+    for (int i = 0; i < nt; ++i) {
+      const int t = ts[i];
+      const int u = codes_g[t];
+      // Terms' operations: diff = s*q - x, ((w*diff)*diff), one vector per element.
+      const auto sq = hn::Mul(hn::Set(df, inv[t]), q);
+      hn::Vec<decltype(df)> tv[kNel];
+      for (int j = 0; j < kNel; ++j) {
+        const auto diff = hn::Sub(sq, xv[j]);
+        tv[j] = hn::Mul(hn::Mul(wv[j], diff), diff);
+      }
+      const auto pick = [&](auto code, int j) HWY_ATTR {
+        return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, hn::And(hn::ShiftRightSame(code, kBits * j), mask)));
+      };
+      const std::uint16_t* list_codes = gs.list_codes(u);
+      const int n = gs.list(u)[0];
+      int pos = n <= static_cast<int>(hn::Lanes(df)) ? BestCandidateWith<kNel, true>(df, list_codes + 1, n, pick)
+                                                      : BestCandidateWith<kNel>(df, list_codes + 1, n, pick);
+      if (pos < 0) {
+        aborts = true;
+        pos = 0;
+      }
+      decode(t, list_codes[1 + pos]);
+    }
   }
 
   static float Run(const iq::GridSearch& gs, const float* HWY_RESTRICT xval,
@@ -167,7 +272,8 @@ struct GridScaleSearch {
 
     alignas(64) float wx[B];
     for (int i = 0; i < B; ++i) wx[i] = weight[i] * xval[i];  // (w*x)*q as in the reference
-    alignas(64) float ids[kPad] = {};
+    alignas(64) float ids[kPad];
+    for (float& v : ids) v = 1;  // (padding lanes: finite inverses)
     for (int t = 0; t < ntrials; ++t) {
       ids[t] = (2 * kMaxQ - 1 + static_cast<float>(is_lo + t) * step) / denom;
     }
@@ -176,6 +282,7 @@ struct GridScaleSearch {
     alignas(64) float sqx[kPad], sq2[kPad];
     bool on_grid[kMaxTrials][kGroups];
     std::int16_t work[kMaxTrials * kGroups];
+    alignas(64) float inv[kPad];  // 1/ids[t], the trial's scale for its neighbour searches
 
     const auto half = hn::Set(df, 0.5f);
     const auto one = hn::Set(df, 1.0f);
@@ -184,6 +291,7 @@ struct GridScaleSearch {
     const auto one_i = hn::Set(di, 1);
     for (int c0 = 0; c0 < ntrials; c0 += N) {
       const auto vid = hn::Load(df, ids + c0);
+      hn::Store(hn::Div(hn::Set(df, 1.0f), vid), df, inv + c0);  // (IEEE division: 1/ids[t] per lane)
       for (int g = 0; g < kGroups; ++g) {
         auto vu = hn::Zero(di);
         for (int j = 0; j < kNel; ++j) {
@@ -198,19 +306,18 @@ struct GridScaleSearch {
       // Off-grid (trial, group) pairs first, without branching on the map
       // (about half the lookups miss: unpredictable), then their searches.
       const int c1 = c0 + N < ntrials ? c0 + N : ntrials;
-      int nwork = 0;
+      int nwork_g[kGroups] = {};  // off-grid trials of group g: work[g * kMaxTrials + ...]
       for (int t = c0; t < c1; ++t) {
         for (int g = 0; g < kGroups; ++g) {
           const bool on = gs.map[codes[g][t]] >= 0;
           on_grid[t][g] = on;
-          work[nwork] = static_cast<std::int16_t>(t * kGroups + g);
-          nwork += !on;
+          work[g * kMaxTrials + nwork_g[g]] = static_cast<std::int16_t>(t);
+          nwork_g[g] += !on;
         }
       }
-      for (int w = 0; w < nwork; ++w) {
-        const int t = work[w] / kGroups, g = work[w] % kGroups;
-        const int code = NeighbourCode(gs, codes[g][t], xval + g * kNel, waux + g * kNel, 1 / ids[t], aborts);
-        for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = (code >> (kBits * j)) & ((1 << kBits) - 1);
+      for (int g = 0; g < kGroups; ++g) {
+        SearchGroup(gs, codes[g], work + g * kMaxTrials, nwork_g[g], xval + g * kNel, waux + g * kNel,
+                    inv, lev + g * kNel, aborts);
       }
       auto vqx = hn::Zero(df), vq2 = hn::Zero(df);
       for (int i = 0; i < B; ++i) {
@@ -336,11 +443,15 @@ HWY_INLINE int AcceptScan(const float* const (&qx)[kCols], const float* const (&
 HWY_INLINE int BestNeighbourIQ1(const iq::GridSearch& gs, int u, const float* HWY_RESTRICT x,
                                 const float* HWY_RESTRICT w, float scale, const float* xg,
                                 std::int8_t* L, bool& aborts) {
-  alignas(64) float T[48];
   alignas(16) const float q[4] = {xg[0], xg[1], xg[2], 0};
-  Terms<4>(q, 8, scale, x, w, T);
   const std::uint16_t* codes = gs.list_codes(u);
-  const int pos = BestCandidate<8, 2>(T, codes + 1, gs.list(u)[0]);
+  const int n = gs.list(u)[0];
+  int pos;
+  if (!BestCandidateInRegs<8, 2>(q, scale, x, w, codes + 1, n, pos)) {
+    alignas(64) float T[48];
+    Terms<4>(q, 8, scale, x, w, T);
+    pos = BestCandidate<8, 2>(T, codes + 1, n);
+  }
   if (pos < 0) return iq::find_best_neighbour_iq1(gs, u, x, w, scale, xg, L, aborts);
   const int code = codes[1 + pos];
   for (int j = 0; j < 8; ++j) L[j] = static_cast<std::int8_t>((code >> (2 * j)) & 3);
