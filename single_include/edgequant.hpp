@@ -14932,18 +14932,29 @@ struct IQ1_M {
                            const iq::GridSearch& gs, const float (&scales)[16],
                            const std::int8_t (&shifts)[16], float max_scale) noexcept {
     if (!max_scale) return;
+    float weights[256];
+    for (int ib = 0; ib < 16; ++ib) {
+      make_weights(xbl + 16 * ib, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weights + 16 * ib);
+    }
+    finish_block(b, xbl, weights, gs, scales, shifts, max_scale);
+  }
+
+  // The same with the 256 weights of step 1 at hand.
+  static void finish_block(Block& b, const float* xbl, const float* weights,
+                           const iq::GridSearch& gs, const float (&scales)[16],
+                           const std::int8_t (&shifts)[16], float max_scale) noexcept {
+    if (!max_scale) return;
     static constexpr std::uint8_t kMasks[4] = {0x00, 0x80, 0x08, 0x88};
     std::uint16_t sc[4] = {0, 0, 0, 0};
     float d = max_scale / 15;
     const float id = 1 / d;
     float sumqx_f = 0, sumq2_f = 0;
-    float weight[16];
     for (int ib = 0; ib < 16; ++ib) {
       const int l = iq::scale_nibble(id, scales[ib], 7);
       sc[ib / 4] = static_cast<std::uint16_t>(sc[ib / 4] | (l << (3 * (ib % 4))));
       b.qh[ib] |= kMasks[shifts[ib]];
       const float* xb = xbl + 16 * ib;
-      make_weights(xb, qwbl ? qwbl + 16 * ib : nullptr, sigma2, weight);
+      const float* weight = weights + 16 * ib;
       for (int k = 0; k < 2; ++k) {
         const float* xx = shift_table(shifts[ib], k);
         const int g = b.qs[2 * ib + k] + ((b.qh[ib] << (8 - 4 * k)) & 0x700);
@@ -20748,9 +20759,12 @@ EDGEQUANT_FP_STRICT_END
 #define EDGEQUANT_SCHEMES_IQ1_M_INL_
 #endif
 
+#include <array>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 // ==== file: edgequant/schemes/iq_grid-inl.hpp
 // SIMD building blocks of the grid I-quants (Highway per-target header): the
@@ -20770,6 +20784,7 @@ EDGEQUANT_FP_STRICT_END
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 
 EDGEQUANT_FP_STRICT_BEGIN
@@ -20826,33 +20841,83 @@ HWY_INLINE hn::Vec<DF> PickTerm(DF df, VI code, int j, const float* HWY_RESTRICT
 
 // Position in the list of the first candidate with the smallest distance
 // below FLT_MAX (the reference's strict-< scan), or -1 if none. One lane per
-// candidate; each lane sums its terms in element order starting from 0, as
-// the reference does. `codes` may be read up to a vector past n (padded).
+// candidate; each lane sums its terms (pick(code, j): element j's term at
+// each lane's level) in element order starting from 0, as the reference
+// does. Each lane keeps its own first minimum (strict <); the answer is the
+// earliest position among the lanes holding the overall minimum, which is
+// the scan's. No reduction or branch per vector. `codes` may be read up to a
+// vector past n (padded).
+// kOne: the caller knows n <= the lane count (one vector, no loop).
+template <int kNel, bool kOne = false, class DF, class Pick>
+HWY_INLINE int BestCandidateWith(DF df, const std::uint16_t* HWY_RESTRICT codes, int n, Pick&& pick) {
+  const hn::RebindToSigned<decltype(df)> di;
+  const hn::Rebind<std::uint16_t, decltype(df)> du16;
+  const int N = static_cast<int>(hn::Lanes(df));
+  auto best = hn::Set(df, FLT_MAX);
+  auto best_pos = hn::Set(di, -1);
+  auto pos = hn::Iota(di, 0);
+  const auto step = hn::Set(di, N);
+  if constexpr (kOne) {
+    const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes));
+    auto d2 = pick(code, 0);  // (= 0 + term 0, up to the sign of a zero, which no comparison sees)
+    for (int j = 1; j < kNel; ++j) d2 = hn::Add(d2, pick(code, j));
+    best = hn::IfThenElse(hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n))), d2, best);
+  } else {
+    for (int c = 0; c < n; c += N) {
+      const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
+      auto d2 = pick(code, 0);
+      for (int j = 1; j < kNel; ++j) d2 = hn::Add(d2, pick(code, j));
+      const auto lt = hn::And(hn::Lt(d2, best), hn::FirstN(df, static_cast<std::size_t>(n - c)));
+      best = hn::IfThenElse(lt, d2, best);
+      best_pos = hn::IfThenElse(hn::RebindMask(di, lt), pos, best_pos);
+      pos = hn::Add(pos, step);
+    }
+  }
+  const auto vm = hn::MinOfLanes(df, best);
+  if (!(hn::GetLane(vm) < FLT_MAX)) return -1;
+  // One vector (most lists): lane order is list order.
+  if (kOne || n <= N) return static_cast<int>(hn::FindKnownFirstTrue(df, hn::Eq(best, vm)));
+  const auto at_min = hn::RebindMask(di, hn::Eq(best, vm));
+  return hn::GetLane(hn::MinOfLanes(di, hn::IfThenElse(at_min, best_pos, hn::Set(di, INT32_MAX))));
+}
+
+// BestCandidate over the terms table T of Terms<kStride>.
 template <int kNel, int kBits>
 HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* HWY_RESTRICT codes,
                              int n) {
   const hn::ScalableTag<float> df;
+  return BestCandidateWith<kNel>(df, codes, n, [&](auto code, int j) HWY_ATTR {
+    return PickTerm<kBits>(df, code, j, T);
+  });
+}
+
+// Best listed neighbour of one group at scale s, the terms (w[j]*diff)*diff
+// with diff = s*q[level] - x[j] (Terms' operations) held in registers: one
+// permute per element and vector, nothing stored and reloaded. q has the
+// kStride level values. Returns false when the vector is narrower than
+// kStride (then use Terms + BestCandidate); else sets pos as BestCandidate.
+template <int kNel, int kBits, bool kOne = false>
+HWY_INLINE bool BestCandidateInRegs(const float* HWY_RESTRICT q, float s, const float* HWY_RESTRICT x,
+                                    const float* HWY_RESTRICT w, const std::uint16_t* HWY_RESTRICT codes,
+                                    int n, int& pos) {
+  constexpr int kStride = kBits == 2 ? 4 : 8;
+  const hn::ScalableTag<float> df;
   const hn::RebindToSigned<decltype(df)> di;
-  const hn::Rebind<std::uint16_t, decltype(df)> du16;
-  const int N = static_cast<int>(hn::Lanes(df));
-  const auto flt_max = hn::Set(df, FLT_MAX);
-  const auto excluded = hn::Set(df, HUGE_VALF);
-  float best = FLT_MAX;
-  int best_pos = -1;
-  for (int c = 0; c < n; c += N) {
-    const auto code = hn::PromoteTo(di, hn::LoadU(du16, codes + c));
-    auto d2 = hn::Zero(df);
-    for (int j = 0; j < kNel; ++j) d2 = hn::Add(d2, PickTerm<kBits>(df, code, j, T));
-    const auto ok = hn::And(hn::Lt(d2, flt_max), hn::FirstN(df, static_cast<std::size_t>(n - c)));
-    if (hn::AllFalse(df, ok)) continue;
-    const auto d2m = hn::IfThenElse(ok, d2, excluded);
-    const float m = hn::GetLane(hn::MinOfLanes(df, d2m));
-    if (m < best) {
-      best = m;
-      best_pos = c + static_cast<int>(hn::FindFirstTrue(df, hn::Eq(d2m, hn::Set(df, m))));
-    }
+  if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) return false;
+  alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
+  for (int r = 0; r < kStride; ++r) qv[r] = q[r];
+  const auto sq = hn::Mul(hn::Set(df, s), hn::Load(df, qv));
+  hn::Vec<decltype(df)> tv[kNel];
+  for (int j = 0; j < kNel; ++j) {
+    const auto diff = hn::Sub(sq, hn::Set(df, x[j]));
+    tv[j] = hn::Mul(hn::Mul(hn::Set(df, w[j]), diff), diff);
   }
-  return best_pos;
+  const auto mask = hn::Set(di, (1 << kBits) - 1);
+  pos = BestCandidateWith<kNel, kOne>(df, codes, n, [&](auto code, int j) HWY_ATTR {
+    const auto r = hn::And(hn::ShiftRightSame(code, kBits * j), mask);
+    return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, r));
+  });
+  return true;
 }
 
 // Which groups the IQ2/IQ3 types redo with the final scale (§4.16–4.20).
@@ -20881,22 +20946,86 @@ struct GridScaleSearch {
   // Writes that point's levels to L (kNel entries); sets aborts if none.
   static HWY_INLINE void Neighbour(const iq::GridSearch& gs, int u, const float* xval,
                                    const float* waux, float s, std::int8_t* L, bool& aborts) {
-    alignas(64) float T[48];
-    if constexpr (kBits == 2) {
-      alignas(16) static constexpr float kQ[4] = {1, 3, 5, 0};
-      Terms<4>(kQ, kNel, s, xval, waux, T);
-    } else {
-      alignas(32) static constexpr float kQ[8] = {1, 3, 5, 7, 9, 11, 13, 15};
-      Terms<8>(kQ, kNel, s, xval, waux, T);
-    }
+    const int code = NeighbourCode(gs, u, xval, waux, s, aborts);
+    for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
+  }
+
+  // The same, returning the point's packed levels (kBits per element).
+  template <bool kOne = false>
+  static HWY_INLINE int NeighbourCode(const iq::GridSearch& gs, int u, const float* xval,
+                                      const float* waux, float s, bool& aborts) {
+    alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
+    alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+    const float* q = kBits == 2 ? kQ2 : kQ3;
     const std::uint16_t* codes = gs.list_codes(u);
-    int pos = BestCandidate<kNel, kBits>(T, codes + 1, gs.list(u)[0]);
+    const int n = gs.list(u)[0];
+    int pos;
+    if (!BestCandidateInRegs<kNel, kBits, kOne>(q, s, xval, waux, codes + 1, n, pos)) {
+      alignas(64) float T[48];
+      Terms<kBits == 2 ? 4 : 8>(q, kNel, s, xval, waux, T);
+      pos = BestCandidate<kNel, kBits>(T, codes + 1, n);
+    }
     if (pos < 0) {
       aborts = true;
       pos = 0;
     }
-    const int code = codes[1 + pos];
-    for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
+    return codes[1 + pos];
+  }
+
+  // The neighbour searches of one group for its off-grid trials ts[0..nt)
+  // (scale inv[t], code codes_g[t]); writes the levels to lev[j][t]. The
+  // group's x and w broadcasts are made once for all its trials.
+  static HWY_INLINE void SearchGroup(const iq::GridSearch& gs, const std::int32_t* codes_g,
+                                     const std::int16_t* ts, int nt, const float* xval,
+                                     const float* waux, const float* inv, std::int32_t (*lev)[kPad],
+                                     bool& aborts) {
+    constexpr int kStride = kBits == 2 ? 4 : 8;
+    const hn::ScalableTag<float> df;
+    const hn::RebindToSigned<decltype(df)> di;
+    const auto decode = [&](int t, int code) {
+      for (int j = 0; j < kNel; ++j) lev[j][t] = (code >> (kBits * j)) & ((1 << kBits) - 1);
+    };
+    if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) {
+      for (int i = 0; i < nt; ++i) {
+        const int t = ts[i];
+        decode(t, NeighbourCode(gs, codes_g[t], xval, waux, inv[t], aborts));
+      }
+      return;
+    }
+    alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
+    alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
+    alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
+    for (int r = 0; r < kStride; ++r) qv[r] = kBits == 2 ? kQ2[r] : kQ3[r];
+    const auto q = hn::Load(df, qv);
+    hn::Vec<decltype(df)> xv[kNel], wv[kNel];
+    for (int j = 0; j < kNel; ++j) {
+      xv[j] = hn::Set(df, xval[j]);
+      wv[j] = hn::Set(df, waux[j]);
+    }
+    const auto mask = hn::Set(di, (1 << kBits) - 1);
+    for (int i = 0; i < nt; ++i) {
+      const int t = ts[i];
+      const int u = codes_g[t];
+      // Terms' operations: diff = s*q - x, ((w*diff)*diff), one vector per element.
+      const auto sq = hn::Mul(hn::Set(df, inv[t]), q);
+      hn::Vec<decltype(df)> tv[kNel];
+      for (int j = 0; j < kNel; ++j) {
+        const auto diff = hn::Sub(sq, xv[j]);
+        tv[j] = hn::Mul(hn::Mul(wv[j], diff), diff);
+      }
+      const auto pick = [&](auto code, int j) HWY_ATTR {
+        return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, hn::And(hn::ShiftRightSame(code, kBits * j), mask)));
+      };
+      const std::uint16_t* list_codes = gs.list_codes(u);
+      const int n = gs.list(u)[0];
+      int pos = n <= static_cast<int>(hn::Lanes(df)) ? BestCandidateWith<kNel, true>(df, list_codes + 1, n, pick)
+                                                      : BestCandidateWith<kNel>(df, list_codes + 1, n, pick);
+      if (pos < 0) {
+        aborts = true;
+        pos = 0;
+      }
+      decode(t, list_codes[1 + pos]);
+    }
   }
 
   static float Run(const iq::GridSearch& gs, const float* HWY_RESTRICT xval,
@@ -20910,7 +21039,8 @@ struct GridScaleSearch {
 
     alignas(64) float wx[B];
     for (int i = 0; i < B; ++i) wx[i] = weight[i] * xval[i];  // (w*x)*q as in the reference
-    alignas(64) float ids[kPad] = {};
+    alignas(64) float ids[kPad];
+    for (float& v : ids) v = 1;  // (padding lanes: finite inverses)
     for (int t = 0; t < ntrials; ++t) {
       ids[t] = (2 * kMaxQ - 1 + static_cast<float>(is_lo + t) * step) / denom;
     }
@@ -20919,15 +21049,16 @@ struct GridScaleSearch {
     alignas(64) float sqx[kPad], sq2[kPad];
     bool on_grid[kMaxTrials][kGroups];
     std::int16_t work[kMaxTrials * kGroups];
+    alignas(64) float inv[kPad];  // 1/ids[t], the trial's scale for its neighbour searches
 
     const auto half = hn::Set(df, 0.5f);
     const auto one = hn::Set(df, 1.0f);
     const auto zero_i = hn::Zero(di);
     const auto max_i = hn::Set(di, kMaxQ - 1);
     const auto one_i = hn::Set(di, 1);
-    std::int8_t Lg[kNel];
     for (int c0 = 0; c0 < ntrials; c0 += N) {
       const auto vid = hn::Load(df, ids + c0);
+      hn::Store(hn::Div(hn::Set(df, 1.0f), vid), df, inv + c0);  // (IEEE division: 1/ids[t] per lane)
       for (int g = 0; g < kGroups; ++g) {
         auto vu = hn::Zero(di);
         for (int j = 0; j < kNel; ++j) {
@@ -20942,19 +21073,18 @@ struct GridScaleSearch {
       // Off-grid (trial, group) pairs first, without branching on the map
       // (about half the lookups miss: unpredictable), then their searches.
       const int c1 = c0 + N < ntrials ? c0 + N : ntrials;
-      int nwork = 0;
+      int nwork_g[kGroups] = {};  // off-grid trials of group g: work[g * kMaxTrials + ...]
       for (int t = c0; t < c1; ++t) {
         for (int g = 0; g < kGroups; ++g) {
           const bool on = gs.map[codes[g][t]] >= 0;
           on_grid[t][g] = on;
-          work[nwork] = static_cast<std::int16_t>(t * kGroups + g);
-          nwork += !on;
+          work[g * kMaxTrials + nwork_g[g]] = static_cast<std::int16_t>(t);
+          nwork_g[g] += !on;
         }
       }
-      for (int w = 0; w < nwork; ++w) {
-        const int t = work[w] / kGroups, g = work[w] % kGroups;
-        Neighbour(gs, codes[g][t], xval + g * kNel, waux + g * kNel, 1 / ids[t], Lg, aborts);
-        for (int j = 0; j < kNel; ++j) lev[g * kNel + j][t] = Lg[j];
+      for (int g = 0; g < kGroups; ++g) {
+        SearchGroup(gs, codes[g], work + g * kMaxTrials, nwork_g[g], xval + g * kNel, waux + g * kNel,
+                    inv, lev + g * kNel, aborts);
       }
       auto vqx = hn::Zero(df), vq2 = hn::Zero(df);
       for (int i = 0; i < B; ++i) {
@@ -21080,11 +21210,15 @@ HWY_INLINE int AcceptScan(const float* const (&qx)[kCols], const float* const (&
 HWY_INLINE int BestNeighbourIQ1(const iq::GridSearch& gs, int u, const float* HWY_RESTRICT x,
                                 const float* HWY_RESTRICT w, float scale, const float* xg,
                                 std::int8_t* L, bool& aborts) {
-  alignas(64) float T[48];
   alignas(16) const float q[4] = {xg[0], xg[1], xg[2], 0};
-  Terms<4>(q, 8, scale, x, w, T);
   const std::uint16_t* codes = gs.list_codes(u);
-  const int pos = BestCandidate<8, 2>(T, codes + 1, gs.list(u)[0]);
+  const int n = gs.list(u)[0];
+  int pos;
+  if (!BestCandidateInRegs<8, 2>(q, scale, x, w, codes + 1, n, pos)) {
+    alignas(64) float T[48];
+    Terms<4>(q, 8, scale, x, w, T);
+    pos = BestCandidate<8, 2>(T, codes + 1, n);
+  }
   if (pos < 0) return iq::find_best_neighbour_iq1(gs, u, x, w, scale, xg, L, aborts);
   const int code = codes[1 + pos];
   for (int j = 0; j < 8; ++j) L[j] = static_cast<std::int8_t>((code >> (2 * j)) & 3);
@@ -21233,14 +21367,19 @@ struct SimdKernels<IQ1_M> {
             v[c][3] = hn::Add(v[c][3], r);
           }
         }
+        // Most groups hold no better pair: one test for the four. (The
+        // sums stay in registers: only a passing group is stored, with
+        // constant indices, then read by the runtime k2.)
+        if (GroupCannotPass<kChunks>(d8, v, nb, best.score)) continue;
+        alignas(32) float t[4][8];
+        for (int k2 = 0; k2 < 4; ++k2) {
+          for (int c = 0; c < kChunks; ++c) hn::Store(v[c][k2], d8, t[k2] + c * kN);
+        }
         for (int k2 = 0; k2 < nb; ++k2) {
-          if (CannotPass<kChunks>(v, k2, best.score)) continue;
-          alignas(32) float t[8];
-          for (int c = 0; c < kChunks; ++c) hn::Store(v[c][k2], d8, t + c * kN);
           for (int k = 0; k < 4; ++k) {
-            if (t[4 + k] > 0 && t[k] * t[k] > best.score * t[4 + k]) {
-              best.scale = t[k] / t[4 + k];
-              best.score = best.scale * t[k];
+            if (t[k2][4 + k] > 0 && t[k2][k] * t[k2][k] > best.score * t[k2][4 + k]) {
+              best.scale = t[k2][k] / t[k2][4 + k];
+              best.score = best.scale * t[k2][k];
               best.i1 = i1;
               best.i2 = i2 + k2;
               best.k = k;
@@ -21251,23 +21390,210 @@ struct SimdKernels<IQ1_M> {
     }
   }
 
-  // True when none of the 4 (qx, q2) of row v[.][k] can pass
-  // `q2 > 0 && qx*qx > best*q2`, checked in registers (storing the row and
-  // reloading its upper half would stall store forwarding on many cores).
-  template <int kChunks, class V>
-  static HWY_INLINE bool CannotPass(const V (&v)[kChunks][4], int k, float best) {
-    const hn::CappedTag<float, 4> d4;
-    const auto fails = [&](auto vx, auto vw) {
-      return hn::AllFalse(d4, hn::And(hn::Gt(vw, hn::Zero(d4)),
-                                      hn::Gt(hn::Mul(vx, vx), hn::Mul(hn::Set(d4, best), vw))));
+#if HWY_TARGET != HWY_SCALAR  // (vectors of 4 or 8 lanes)
+  // The search's outcome proved without the reference's 612 sequential
+  // candidate tests. Summed in any order, a candidate's qx and q2 are within
+  // E = 2^-18 * sum_j(|r0| + 2|r1| + |r2|) (~64 units of rounding of the
+  // terms' magnitude; the sums below take at most ~35) of both the
+  // reference's sequential sums and the exact ones. So with qx = A[i1] +
+  // B[i2] (one add per candidate: A = P0 - P1 at i1, B = P1 + S2 at i2,
+  // from prefix sums P0, P1 and the suffix sum S2), ub = (|qx| + Ex)^2 /
+  // (q2 - E2), rounded up, bounds the reference's qx^2/q2 (its
+  // score). If the candidate with the largest ub, summed in the reference's
+  // order, scores above every other ub, the reference's scan ends on it:
+  // each candidate before it scores lower (it passes whatever best they
+  // left), each one after it fails against its score. Otherwise (near-ties,
+  // zero weights, huge or tiny values) this returns false and the
+  // sequential search decides.
+  template <int kChunks, class D8>
+  static HWY_INLINE bool SearchPairsBounded(D8 d8, const float (*rows)[kBlock][8], Best& best) {
+    constexpr int kN = 8 / kChunks;
+    constexpr int kC = kBlock + 1;
+    constexpr int kFlat = 4 * kC;
+    using V = hn::Vec<D8>;
+    // Bx/B2[4*i2 + k]: B of qx / of q2, then padding that yields tiny ub;
+    // Ax/A2[i1]: A of qx / of q2 for k = 0..3, twice (lane l is k = l % 4).
+    alignas(64) float Bx[kFlat + 8], B2[kFlat + 8], Ax[kC][8], A2[kC][8];
+    // Row v (lanes 0..3 qx, 4..7 q2, in kChunks vectors) to the layouts above.
+    const auto split = [&](const V (&v)[kChunks], float* x4, float* q4) {
+      if constexpr (kChunks == 1) {
+        const hn::Half<D8> dh;
+        hn::StoreU(hn::LowerHalf(dh, v[0]), dh, x4);
+        hn::StoreU(hn::UpperHalf(dh, v[0]), dh, q4);
+      } else {
+        hn::StoreU(v[0], d8, x4);
+        hn::StoreU(v[1], d8, q4);
+      }
     };
-#if HWY_TARGET != HWY_SCALAR  // (no UpperHalf there)
-    if constexpr (kChunks == 1) return fails(hn::LowerHalf(d4, v[0][k]), hn::UpperHalf(d4, v[0][k]));
-#endif
+    const auto twice = [&](const V (&v)[kChunks], float* x8, float* q8) {
+      if constexpr (kChunks == 1) {
+        hn::Store(hn::ConcatLowerLower(d8, v[0], v[0]), d8, x8);
+        hn::Store(hn::ConcatUpperUpper(d8, v[0], v[0]), d8, q8);
+      } else {
+        for (int h = 0; h < 8; h += kN) {
+          hn::Store(v[0], d8, x8 + h);
+          hn::Store(v[1], d8, q8 + h);
+        }
+      }
+    };
+    V e[kChunks];  // E per lane
+    {
+      V s2[kChunks], p0[kChunks], p1[kChunks], t[kChunks], qmin[kChunks], a[kChunks], b[kChunks];
+      for (int c = 0; c < kChunks; ++c) s2[c] = p0[c] = p1[c] = t[c] = qmin[c] = hn::Zero(d8);
+      alignas(64) float S2[kC][8];
+      for (int c = 0; c < kChunks; ++c) hn::Store(s2[c], d8, S2[kBlock] + c * kN);
+      for (int j = kBlock - 1; j >= 0; --j) {
+        for (int c = 0; c < kChunks; ++c) {
+          const V r0 = hn::Load(d8, rows[0][j] + c * kN), r1 = hn::Load(d8, rows[1][j] + c * kN),
+                  r2 = hn::Load(d8, rows[2][j] + c * kN);
+          s2[c] = hn::Add(s2[c], r2);
+          hn::Store(s2[c], d8, S2[j] + c * kN);
+          const V a1 = hn::Abs(r1);
+          t[c] = hn::Add(t[c], hn::Add(hn::Add(hn::Abs(r0), hn::Abs(r2)), hn::Add(a1, a1)));
+          qmin[c] = hn::Add(qmin[c], hn::Min(hn::Min(r0, r1), r2));
+        }
+      }
+      for (int i = 0; i < kC; ++i) {
+        for (int c = 0; c < kChunks; ++c) {
+          if (i > 0) {
+            p0[c] = hn::Add(p0[c], hn::Load(d8, rows[0][i - 1] + c * kN));
+            p1[c] = hn::Add(p1[c], hn::Load(d8, rows[1][i - 1] + c * kN));
+          }
+          a[c] = hn::Sub(p0[c], p1[c]);
+          b[c] = hn::Add(p1[c], hn::Load(d8, S2[i] + c * kN));
+        }
+        twice(a, Ax[i], A2[i]);
+        split(b, Bx + 4 * i, B2 + 4 * i);
+      }
+      // Bounds that make every candidate's ub finite and well defined: no
+      // overflow (|A|, |B| <= T <= 2^60) and q2 - E2 >= 2^-100 (normal) for
+      // every candidate, q2 being at least the sum of each element's
+      // smallest term (qmin) up to E2.
+      const V big = hn::Set(d8, 0x1p60f), tiny = hn::Set(d8, 0x1p-100f);
+      const V down = hn::Set(d8, 1 - 0x1p-20f), eps = hn::Set(d8, 0x1p-18f);
+      for (int c = 0; c < kChunks; ++c) {
+        if (!hn::AllTrue(d8, hn::Le(t[c], big))) return false;
+        e[c] = hn::Mul(t[c], eps);
+        const auto q_ok = hn::Ge(hn::Sub(hn::Mul(qmin[c], down), hn::Add(e[c], e[c])), tiny);
+        // (q2 lanes only: 4..7 of one 8-lane vector, or the second vector)
+        if constexpr (kChunks == 1) {
+          if (!hn::AllTrue(d8, hn::Or(q_ok, hn::FirstN(d8, 4)))) return false;
+        } else if (c == 1) {
+          if (!hn::AllTrue(d8, q_ok)) return false;
+        }
+      }
+    }
+    hn::Store(hn::Zero(d8), d8, Bx + kFlat);
+    hn::Store(hn::Set(d8, 0x1p100f), d8, B2 + kFlat);
     if constexpr (kChunks == 2) {
-      return fails(v[0][k], v[1][k]);
+      hn::Store(hn::Zero(d8), d8, Bx + kFlat + 4);
+      hn::Store(hn::Set(d8, 0x1p100f), d8, B2 + kFlat + 4);
+    }
+    // ub's rounding-up factor, squared: above the reciprocal's error after
+    // one Newton step (x86 estimates have 12+ bits: 2^-21 after it; NEON's
+    // and SVE's 8: 2^-15) plus a few roundings.
+#if HWY_ARCH_X86
+    constexpr float kUp = 1 + 0x1p-18f;  // >= sqrt(1 + 2^-17)
+#else
+    constexpr float kUp = 1 + 0x1p-14f;  // >= sqrt(1 + 2^-13)
+#endif
+    const V sup = hn::Set(d8, kUp);
+    V ex, e2;  // Ex, E2 of lane l's k = l % 4
+    if constexpr (kChunks == 1) {
+      ex = hn::Mul(hn::ConcatLowerLower(d8, e[0], e[0]), sup);
+      e2 = hn::ConcatUpperUpper(d8, e[0], e[0]);
     } else {
-      (void)fails;
+      ex = hn::Mul(e[0], sup);
+      e2 = e[1];
+    }
+    const V two = hn::Set(d8, 2.0f), iota = hn::Iota(d8, 0);
+    V u1 = hn::Set(d8, -HUGE_VALF), u2 = u1, id1 = hn::Zero(d8);
+    // Every candidate vector, unrolled at compile time: rows i1 = 0..16,
+    // each kL candidates (i2, k) from 4*i1 (the last vector of a row may run
+    // into the padding). Constant offsets and ids, no loop control and no
+    // mispredicted row ends.
+    constexpr int kL = static_cast<int>(hn::MaxLanes(D8()));
+    const auto step = [&](const V ax, const V a2, int off, float id) HWY_ATTR __attribute__((always_inline)) {
+      const V qx = hn::Add(ax, hn::LoadU(d8, Bx + off));
+      const V q2 = hn::Add(a2, hn::LoadU(d8, B2 + off));
+      const V m = hn::MulAdd(hn::Abs(qx), sup, ex);  // (|qx| + Ex) * kUp
+      const V den = hn::Sub(q2, e2);
+      V r = hn::ApproximateReciprocal(den);
+      r = hn::Mul(r, hn::NegMulAdd(den, r, two));  // one Newton step
+      const V ub = hn::Mul(hn::Mul(m, m), r);
+      const auto gt = hn::Gt(ub, u1);
+      u2 = hn::Max(u2, hn::Min(u1, ub));
+      u1 = hn::IfThenElse(gt, ub, u1);
+      id1 = hn::IfThenElse(gt, hn::Add(iota, hn::Set(d8, id)), id1);
+    };
+    const auto row = [&]<int I1>(std::integral_constant<int, I1>) HWY_ATTR __attribute__((always_inline)) {
+      const V ax = hn::Load(d8, Ax[I1]), a2 = hn::Load(d8, A2[I1]);
+      [&]<int... S>(std::integer_sequence<int, S...>) HWY_ATTR __attribute__((always_inline)) {
+        (step(ax, a2, 4 * I1 + S * kL, static_cast<float>(128 * I1 + 4 * I1 + S * kL)), ...);
+      }(std::make_integer_sequence<int, (4 * (kC - I1) + kL - 1) / kL>());
+    };
+    [&]<int... I>(std::integer_sequence<int, I...>) HWY_ATTR __attribute__((always_inline)) {
+      (row(std::integral_constant<int, I>()), ...);
+    }(std::make_integer_sequence<int, kC>());
+    const int N = static_cast<int>(hn::Lanes(d8));
+    alignas(64) float U1[8], U2[8], ID[8];
+    hn::Store(u1, d8, U1);
+    hn::Store(u2, d8, U2);
+    hn::Store(id1, d8, ID);
+    int top = 0;
+    for (int l = 1; l < N; ++l) top = U1[l] > U1[top] ? l : top;
+    float second = -HUGE_VALF;
+    for (int l = 0; l < N; ++l) {
+      second = second > U2[l] ? second : U2[l];
+      if (l != top) second = second > U1[l] ? second : U1[l];
+    }
+    const int id = static_cast<int>(ID[top]);
+    const int i1 = id / 128, i2 = (id % 128) / 4, k = id % 4;
+    if (!(U1[top] < HUGE_VALF) || i2 > kBlock || i2 < i1) return false;  // (padding: undecided)
+    // The winner's sums in the reference's order.
+    float sqx = 0, sq2 = 0;
+    for (int j = 0; j < kBlock; ++j) {
+      const float* r = rows[j < i1 ? 0 : j < i2 ? 1 : 2][j];
+      sqx += r[k];
+      sq2 += r[4 + k];
+    }
+    if (!(sq2 > 0) || !((sqx * sqx / sq2) * (1 - 0x1p-20f) > second)) return false;
+    best.scale = sqx / sq2;
+    best.score = best.scale * sqx;
+    best.i1 = i1;
+    best.i2 = i2;
+    best.k = k;
+    return true;
+  }
+
+#endif  // HWY_TARGET != HWY_SCALAR
+
+  // True when no (qx, q2) of the first nb rows v[.][0..nb) can pass
+  // `q2 > 0 && qx*qx > best*q2` (the same products as the scalar test, so
+  // never a wrong skip). 8-lane rows: two rows per vector, qx halves
+  // together and q2 halves together.
+  template <int kChunks, class D8, class V>
+  static HWY_INLINE bool GroupCannotPass(D8 d8, const V (&v)[kChunks][4], int nb, float best) {
+    const auto vb = hn::Set(d8, best);
+    const auto zero = hn::Zero(d8);
+    const auto pass = [&](V qx, V q2) { return hn::And(hn::Gt(q2, zero), hn::Gt(hn::Mul(qx, qx), hn::Mul(vb, q2))); };
+    if constexpr (kChunks == 1) {
+#if HWY_TARGET != HWY_SCALAR  // (no ConcatUpperUpper there)
+      auto m = pass(hn::ConcatLowerLower(d8, v[0][1], v[0][0]), hn::ConcatUpperUpper(d8, v[0][1], v[0][0]));
+      if (nb > 2) {
+        m = hn::Or(m, pass(hn::ConcatLowerLower(d8, v[0][3], v[0][2]), hn::ConcatUpperUpper(d8, v[0][3], v[0][2])));
+      }
+      return hn::AllFalse(d8, m);
+#else
+      (void)pass, (void)nb;
+      return false;
+#endif
+    } else if constexpr (kChunks == 2) {
+      auto m = pass(v[0][0], v[1][0]);
+      for (int k = 1; k < nb; ++k) m = hn::Or(m, pass(v[0][k], v[1][k]));
+      return hn::AllFalse(d8, m);
+    } else {
+      (void)pass, (void)nb;
       return false;  // 1-lane vectors: the scalar test decides
     }
   }
@@ -21286,7 +21612,7 @@ struct SimdKernels<IQ1_M> {
     const hn::CappedTag<float, 8> d8;
     const int N = static_cast<int>(hn::Lanes(d8));
     const iq::GridSearch& gs = iq::GridSearch::get(IQ1_M::grid);
-    alignas(64) float scales[16], weight[kBlock];
+    alignas(64) float scales[16];
     // rows[level][j]: lanes 0..3 = (w*t_k)*x, lanes 4..7 = (w*t_k)*t_k for k = 0..3
     alignas(64) float rows[3][kBlock][8];
     // t_k per half (first / second group of 8) and level, lanes k = 0..3 twice
@@ -21296,9 +21622,20 @@ struct SimdKernels<IQ1_M> {
         for (int k = 0; k < 4; ++k) tk[h][r][k] = tk[h][r][4 + k] = IQ1_M::shift_table(k, h)[r];
       }
     }
-    std::int8_t L[kBlock], shifts[16];
+    std::int8_t shifts[16];
     int idx[kBlock];
-    std::uint16_t index[2];
+    // A sub-block whose levels are chosen, waiting for its grid lookups: they
+    // run one sub-block later, so that the neighbour lists (~190 bytes each,
+    // 1.7 MB in all: mostly beyond L2) are prefetched behind the next
+    // search. Sub-blocks are independent until finish_block.
+    struct Pending {
+      int ib = -1;
+      int best_k = 0;
+      float scale = 0;
+      int u[2] = {0, 0};
+      std::int8_t L[kBlock];
+    };
+    Pending pend[2];
     for (std::size_t ibl = 0; ibl < n / IQ1_M::block_elems; ++ibl) {
       const float* xbl = x + ibl * IQ1_M::block_elems;
       const float* qwbl = importance ? importance + ibl * IQ1_M::block_elems : nullptr;
@@ -21306,19 +21643,63 @@ struct SimdKernels<IQ1_M> {
       std::memset(&b, 0, sizeof(b));
       float max_scale = 0;
       bool aborts = false;
+      alignas(64) float wbl[IQ1_M::block_elems];  // weights of all 16 sub-blocks
+      // The grid part of sub-block p.ib: neighbours for off-grid halves, the
+      // scale refit, then its codes and scale.
+      const auto finish = [&](Pending& p) {
+        const int ib = p.ib;
+        const float* xb = xbl + kBlock * ib;
+        const float* weight = wbl + kBlock * ib;
+        float scale = p.scale;
+        std::uint16_t index[2];
+        bool all_on_grid = true;
+        for (int k = 0; k < 2; ++k) {
+          int g = gs.map[p.u[k]];
+          if (g < 0) {
+            all_on_grid = false;
+            g = iqk::BestNeighbourIQ1(gs, p.u[k], xb + 8 * k, weight + 8 * k, scale,
+                                      IQ1_M::shift_table(p.best_k, k), p.L + 8 * k, aborts);
+          }
+          index[k] = static_cast<std::uint16_t>(g);
+        }
+        if (!all_on_grid) {
+          float sumqx = 0, sumq2 = 0;
+          for (int k = 0; k < 2; ++k) {
+            const float* xx = IQ1_M::shift_table(p.best_k, k);
+            for (int j = 0; j < 8; ++j) {
+              const float w = weight[8 * k + j];
+              const float q = xx[gs.level(index[k], j)];
+              sumqx += w * q * xb[8 * k + j];
+              sumq2 += w * q * q;
+            }
+          }
+          if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
+        }
+        b.qs[2 * ib] = static_cast<std::uint8_t>(index[0] & 255);
+        b.qs[2 * ib + 1] = static_cast<std::uint8_t>(index[1] & 255);
+        b.qh[ib] = static_cast<std::uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
+        aborts |= !(scale >= 0);
+        scales[ib] = scale;
+        shifts[ib] = static_cast<std::int8_t>(p.best_k);
+        max_scale = ggml::max_of(max_scale, scale);
+        p.ib = -1;
+      };
       const float sigma2 = 2 * iq::superblock_sumx2(xbl) / ggml::kQK_K;
       for (int ib = 0; ib < 16; ++ib) {
         const float* xb = xbl + kBlock * ib;
+        float* weight = wbl + kBlock * ib;
         if (qwbl) {
           iqk::ImportanceWeights(xb, qwbl + kBlock * ib, sigma2, kBlock, weight);
         } else {
           for (int i = 0; i < kBlock; ++i) weight[i] = xb[i] * xb[i];
         }
+        Pending& prev = pend[(ib + 1) & 1];
         float max = std::fabs(xb[0]);
         for (int i = 1; i < kBlock; ++i) max = ggml::max_of(max, std::fabs(xb[i]));
         if (max < iq::kEpsIQ1M) {
           scales[ib] = 0;
           shifts[ib] = 0;
+          if (prev.ib >= 0) finish(prev);
           continue;
         }
         iqk::StableArgsort<kBlock>(xb, idx);
@@ -21340,57 +21721,45 @@ struct SimdKernels<IQ1_M> {
 #if HWY_HAVE_SCALABLE
         static_assert(false, "IQ1_M: add a pair search for scalable vectors");
 #else
-        SearchPairs<static_cast<int>(8 / hn::MaxLanes(decltype(d8)()))>(d8, rows, best);
+        bool decided = false;
+#if HWY_TARGET != HWY_SCALAR
+        decided = SearchPairsBounded<static_cast<int>(8 / hn::MaxLanes(decltype(d8)()))>(d8, rows, best);
 #endif
-        float scale = best.scale;
-        const int besti1 = best.i1, besti2 = best.i2;
-        int best_k = best.k;
-        if (besti1 < 0 || besti2 < 0 || best_k < 0) {
+        if (!decided) SearchPairs<static_cast<int>(8 / hn::MaxLanes(decltype(d8)()))>(d8, rows, best);
+#endif
+        if (prev.ib >= 0) finish(prev);
+        if (best.i1 < 0 || best.i2 < 0 || best.k < 0) {
           scales[ib] = 0;
           shifts[ib] = 0;
           continue;
         }
+        Pending& cur = pend[ib & 1];
+        cur.ib = ib;
+        cur.scale = best.scale;
+        cur.best_k = best.k;
         for (int j = 0; j < kBlock; ++j) {
-          L[idx[j]] = static_cast<std::int8_t>(j < besti1 ? 0 : j < besti2 ? 1 : 2);
+          cur.L[idx[j]] = static_cast<std::int8_t>(j < best.i1 ? 0 : j < best.i2 ? 1 : 2);
         }
-        if (scale < 0) {
-          for (auto& l : L) l = static_cast<std::int8_t>(2 - l);
-          scale = -scale;
-          best_k = 3 - best_k;
+        if (cur.scale < 0) {
+          for (auto& l : cur.L) l = static_cast<std::int8_t>(2 - l);
+          cur.scale = -cur.scale;
+          cur.best_k = 3 - cur.best_k;
         }
-        bool all_on_grid = true;
         for (int k = 0; k < 2; ++k) {
-          const int u = iq::pack_levels(L + 8 * k, 8, 2);
-          int g = gs.map[u];
-          if (g < 0) {
-            all_on_grid = false;
-            g = iqk::BestNeighbourIQ1(gs, u, xb + 8 * k, weight + 8 * k, scale,
-                                      IQ1_M::shift_table(best_k, k), L + 8 * k, aborts);
-          }
-          index[k] = static_cast<std::uint16_t>(g);
-        }
-        if (!all_on_grid) {
-          float sumqx = 0, sumq2 = 0;
-          for (int k = 0; k < 2; ++k) {
-            const float* xx = IQ1_M::shift_table(best_k, k);
-            for (int j = 0; j < 8; ++j) {
-              const float w = weight[8 * k + j];
-              const float q = xx[gs.level(index[k], j)];
-              sumqx += w * q * xb[8 * k + j];
-              sumq2 += w * q * q;
+          cur.u[k] = iq::pack_levels(cur.L + 8 * k, 8, 2);
+          if (gs.map[cur.u[k]] < 0) {
+            const auto* list = gs.list(cur.u[k]);
+            const auto* codes = gs.list_codes(cur.u[k]);
+            for (int line = 0; line < 256; line += 64) {
+              hwy::Prefetch(reinterpret_cast<const char*>(list) + line);
+              hwy::Prefetch(reinterpret_cast<const char*>(codes) + line);
             }
           }
-          if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
         }
-        b.qs[2 * ib] = static_cast<std::uint8_t>(index[0] & 255);
-        b.qs[2 * ib + 1] = static_cast<std::uint8_t>(index[1] & 255);
-        b.qh[ib] = static_cast<std::uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
-        aborts |= !(scale >= 0);
-        scales[ib] = scale;
-        shifts[ib] = static_cast<std::int8_t>(best_k);
-        max_scale = ggml::max_of(max_scale, scale);
       }
-      IQ1_M::finish_block(b, xbl, qwbl, sigma2, gs, scales, shifts, max_scale);
+      if (pend[1].ib >= 0) finish(pend[1]);
+      if (pend[0].ib >= 0) finish(pend[0]);
+      IQ1_M::finish_block(b, xbl, wbl, gs, scales, shifts, max_scale);
       if (aborts) IQ1_M::set_scale_bits(b, iq::kAbortScale);
     }
   }
