@@ -197,11 +197,12 @@ struct SimdKernels<IQ1_M> {
         }
       }
     }
-    hn::Store(hn::Zero(d8), d8, Bx + kFlat);
-    hn::Store(hn::Set(d8, 0x1p100f), d8, B2 + kFlat);
+    // (kFlat = 68 floats: not vector-aligned)
+    hn::StoreU(hn::Zero(d8), d8, Bx + kFlat);
+    hn::StoreU(hn::Set(d8, 0x1p100f), d8, B2 + kFlat);
     if constexpr (kChunks == 2) {
-      hn::Store(hn::Zero(d8), d8, Bx + kFlat + 4);
-      hn::Store(hn::Set(d8, 0x1p100f), d8, B2 + kFlat + 4);
+      hn::StoreU(hn::Zero(d8), d8, Bx + kFlat + 4);
+      hn::StoreU(hn::Set(d8, 0x1p100f), d8, B2 + kFlat + 4);
     }
     // ub's rounding-up factor, squared: above the reciprocal's error after
     // one Newton step (x86 estimates have 12+ bits: 2^-21 after it; NEON's
