@@ -10973,6 +10973,7 @@ inline ValidationReport validate(const Model& m) { return detail::Validator(m).r
 // Highway configuration (must be the same in every translation unit of a
 // program; the CMake target sets none of it, these defaults apply):
 //   HWY_WANT_AVX3_DL        compile the AVX-512 VNNI target (on by default here)
+//   HWY_DISABLED_TARGETS    on Arm, the SVE targets (not supported yet; see below)
 //   HWY_IS_DEBUG_BUILD = 0  Highway's debug asserts call hwy::Abort from libhwy
 // Toolchain notes (Highway 1.0.3): with -march=native define HWY_WANT_AVX3_DL
 // (done here); -march=x86-64-v3 needs -mpclmul -maes or Highway silently picks
@@ -10987,6 +10988,14 @@ inline ValidationReport validate(const Model& m) { return detail::Validator(m).r
 
 #ifndef HWY_WANT_AVX3_DL
 #define HWY_WANT_AVX3_DL 1
+#endif
+// Arm: NEON only for now. The kernels keep vectors in arrays and fixed-size
+// structures, which sizeless SVE vector types do not allow, so the SVE
+// targets are left out unless the program configures Highway itself (or
+// defines EDGEQUANT_ENABLE_SVE, for work on an SVE port).
+#if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(HWY_DISABLED_TARGETS) && \
+    !defined(EDGEQUANT_ENABLE_SVE)
+#define HWY_DISABLED_TARGETS (HWY_SVE | HWY_SVE2 | HWY_SVE_256 | HWY_SVE2_128)
 #endif
 #ifndef HWY_IS_DEBUG_BUILD
 #define HWY_IS_DEBUG_BUILD 0
