@@ -377,22 +377,8 @@ struct SimdKernels<IQ1_M> {
           }
           index[k] = static_cast<std::uint16_t>(g);
         }
-        if (!all_on_grid) {
-          float sumqx = 0, sumq2 = 0;
-          for (int k = 0; k < 2; ++k) {
-            const float* xx = IQ1_M::shift_table(p.best_k, k);
-            for (int j = 0; j < 8; ++j) {
-              const float w = weight[8 * k + j];
-              const float q = xx[gs.level(index[k], j)];
-              sumqx += w * q * xb[8 * k + j];
-              sumq2 += w * q * q;
-            }
-          }
-          if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
-        }
-        b.qs[2 * ib] = static_cast<std::uint8_t>(index[0] & 255);
-        b.qs[2 * ib + 1] = static_cast<std::uint8_t>(index[1] & 255);
-        b.qh[ib] = static_cast<std::uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
+        if (!all_on_grid) scale = IQ1_M::refit_scale(gs, index, p.best_k, xb, weight, scale);
+        IQ1_M::store_codes(b, ib, index);
         aborts |= !(scale >= 0);
         scales[ib] = scale;
         shifts[ib] = static_cast<std::int8_t>(p.best_k);

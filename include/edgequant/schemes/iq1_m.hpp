@@ -126,22 +126,8 @@ struct IQ1_M {
           }
           index[k] = static_cast<std::uint16_t>(g);
         }
-        if (!all_on_grid) {
-          float sumqx = 0, sumq2 = 0;
-          for (int k = 0; k < 2; ++k) {
-            const float* xx = shift_table(best_k, k);
-            for (int j = 0; j < 8; ++j) {
-              const float w = weight[8 * k + j];
-              const float q = xx[gs.level(index[k], j)];
-              sumqx += w * q * xb[8 * k + j];
-              sumq2 += w * q * q;
-            }
-          }
-          if (sumqx > 0 && sumq2 > 0) scale = sumqx / sumq2;
-        }
-        b.qs[2 * ib] = static_cast<std::uint8_t>(index[0] & 255);
-        b.qs[2 * ib + 1] = static_cast<std::uint8_t>(index[1] & 255);
-        b.qh[ib] = static_cast<std::uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
+        if (!all_on_grid) scale = refit_scale(gs, index, best_k, xb, weight, scale);
+        store_codes(b, ib, index);
         aborts |= !(scale >= 0);  // ggml: GGML_ASSERT(scale >= 0)
         scales[ib] = scale;
         shifts[ib] = static_cast<std::int8_t>(best_k);
@@ -150,6 +136,30 @@ struct IQ1_M {
       finish_block(b, xbl, qwbl, sigma2, gs, scales, shifts, max_scale);
       if (aborts) set_scale_bits(b, iq::kAbortScale);
     }
+  }
+
+  // The least-squares scale of a sub-block with grid points index[0..1]
+  // (step 6 of §4.22, after a neighbour search), if positive; else scale.
+  static float refit_scale(const iq::GridSearch& gs, const std::uint16_t (&index)[2], int best_k,
+                           const float* xb, const float* weight, float scale) noexcept {
+    float sumqx = 0, sumq2 = 0;
+    for (int k = 0; k < 2; ++k) {
+      const float* xx = shift_table(best_k, k);
+      for (int j = 0; j < 8; ++j) {
+        const float w = weight[8 * k + j];
+        const float q = xx[gs.level(index[k], j)];
+        sumqx += w * q * xb[8 * k + j];
+        sumq2 += w * q * q;
+      }
+    }
+    return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+  }
+
+  // Grid indices of sub-block ib: low bytes in qs, high 3 bits in qh.
+  static void store_codes(Block& b, int ib, const std::uint16_t (&index)[2]) noexcept {
+    b.qs[2 * ib] = static_cast<std::uint8_t>(index[0] & 255);
+    b.qs[2 * ib + 1] = static_cast<std::uint8_t>(index[1] & 255);
+    b.qh[ib] = static_cast<std::uint8_t>((index[0] >> 8) | ((index[1] >> 8) << 4));
   }
 
   // w = qw*sqrt(sigma2 + x²), or x² without importance (§4.22 step 1).

@@ -124,34 +124,50 @@ HWY_INLINE int BestCandidate(const float* HWY_RESTRICT T, const std::uint16_t* H
   });
 }
 
-// Best listed neighbour of one group at scale s, the terms (w[j]*diff)*diff
-// with diff = s*q[level] - x[j] (Terms' operations) held in registers: one
-// permute per element and vector, nothing stored and reloaded. q has the
-// kStride level values. Returns false when the vector is narrower than
-// kStride (then use Terms + BestCandidate); else sets pos as BestCandidate.
-template <int kNel, int kBits, bool kOne = false>
-HWY_INLINE bool BestCandidateInRegs(const float* HWY_RESTRICT q, float s, const float* HWY_RESTRICT x,
-                                    const float* HWY_RESTRICT w, const std::uint16_t* HWY_RESTRICT codes,
-                                    int n, int& pos) {
-  constexpr int kStride = kBits == 2 ? 4 : 8;
-  const hn::ScalableTag<float> df;
-  const hn::RebindToSigned<decltype(df)> di;
-  if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) return false;
-  alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
-  for (int r = 0; r < kStride; ++r) qv[r] = q[r];
-  const auto sq = hn::Mul(hn::Set(df, s), hn::Load(df, qv));
-  hn::Vec<decltype(df)> tv[kNel];
-  for (int j = 0; j < kNel; ++j) {
-    const auto diff = hn::Sub(sq, hn::Set(df, x[j]));
-    tv[j] = hn::Mul(hn::Mul(hn::Set(df, w[j]), diff), diff);
+// One group's distance terms held in registers: for scale s, element j's
+// vector holds (w[j]*diff)*diff with diff = s*q[level] - x[j] (Terms'
+// operations) for every level, picked per candidate by one permute; nothing
+// stored and reloaded. The x and w broadcasts are made once per group (Best
+// runs per scale). Only when a vector holds the kStride levels (Fits()).
+template <int kNel, int kBits>
+struct RegTerms {
+  static constexpr int kStride = kBits == 2 ? 4 : 8;
+  using DF = hn::ScalableTag<float>;
+  using V = hn::Vec<DF>;
+  V q, xv[kNel], wv[kNel];
+
+  static bool Fits() { return hn::Lanes(DF()) >= static_cast<std::size_t>(kStride); }
+
+  // q: the kStride level values; x, w: the group's values and weights.
+  RegTerms(const float* HWY_RESTRICT qs, const float* HWY_RESTRICT x, const float* HWY_RESTRICT w) {
+    const DF df;
+    alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
+    for (int r = 0; r < kStride; ++r) qv[r] = qs[r];
+    q = hn::Load(df, qv);
+    for (int j = 0; j < kNel; ++j) {
+      xv[j] = hn::Set(df, x[j]);
+      wv[j] = hn::Set(df, w[j]);
+    }
   }
-  const auto mask = hn::Set(di, (1 << kBits) - 1);
-  pos = BestCandidateWith<kNel, kOne>(df, codes, n, [&](auto code, int j) HWY_ATTR {
-    const auto r = hn::And(hn::ShiftRightSame(code, kBits * j), mask);
-    return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, r));
-  });
-  return true;
-}
+
+  // BestCandidate's answer for the list codes[0..n) at scale s.
+  HWY_INLINE int Best(float s, const std::uint16_t* HWY_RESTRICT codes, int n) const {
+    const DF df;
+    const hn::RebindToSigned<DF> di;
+    const V sq = hn::Mul(hn::Set(df, s), q);
+    V tv[kNel];
+    for (int j = 0; j < kNel; ++j) {
+      const V diff = hn::Sub(sq, xv[j]);
+      tv[j] = hn::Mul(hn::Mul(wv[j], diff), diff);
+    }
+    const auto mask = hn::Set(di, (1 << kBits) - 1);
+    const auto pick = [&](auto code, int j) HWY_ATTR {
+      return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, hn::And(hn::ShiftRightSame(code, kBits * j), mask)));
+    };
+    return n <= static_cast<int>(hn::Lanes(df)) ? BestCandidateWith<kNel, true>(df, codes, n, pick)
+                                                : BestCandidateWith<kNel>(df, codes, n, pick);
+  }
+};
 
 // Which groups the IQ2/IQ3 types redo with the final scale (§4.16–4.20).
 enum class Redo : std::uint8_t {
@@ -183,26 +199,34 @@ struct GridScaleSearch {
     for (int j = 0; j < kNel; ++j) L[j] = static_cast<std::int8_t>((code >> (kBits * j)) & ((1 << kBits) - 1));
   }
 
-  // The same, returning the point's packed levels (kBits per element).
-  template <bool kOne = false>
-  static HWY_INLINE int NeighbourCode(const iq::GridSearch& gs, int u, const float* xval,
-                                      const float* waux, float s, bool& aborts) {
+  // Level values 2l+1 of the grid (kStride entries).
+  static const float* Levels() {
     alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
     alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
-    const float* q = kBits == 2 ? kQ2 : kQ3;
-    const std::uint16_t* codes = gs.list_codes(u);
-    const int n = gs.list(u)[0];
-    int pos;
-    if (!BestCandidateInRegs<kNel, kBits, kOne>(q, s, xval, waux, codes + 1, n, pos)) {
-      alignas(64) float T[48];
-      Terms<kBits == 2 ? 4 : 8>(q, kNel, s, xval, waux, T);
-      pos = BestCandidate<kNel, kBits>(T, codes + 1, n);
-    }
+    return kBits == 2 ? kQ2 : kQ3;
+  }
+
+  // The code at position pos of u's list (the first when none was found:
+  // ggml's assert, recorded in aborts).
+  static HWY_INLINE int Chosen(const iq::GridSearch& gs, int u, int pos, bool& aborts) {
     if (pos < 0) {
       aborts = true;
       pos = 0;
     }
-    return codes[1 + pos];
+    return gs.list_codes(u)[1 + pos];
+  }
+
+  // The same, returning the point's packed levels (kBits per element).
+  static HWY_INLINE int NeighbourCode(const iq::GridSearch& gs, int u, const float* xval,
+                                      const float* waux, float s, bool& aborts) {
+    const std::uint16_t* codes = gs.list_codes(u) + 1;
+    const int n = gs.list(u)[0];
+    if (RegTerms<kNel, kBits>::Fits()) {
+      return Chosen(gs, u, RegTerms<kNel, kBits>(Levels(), xval, waux).Best(s, codes, n), aborts);
+    }
+    alignas(64) float T[48];
+    Terms<kBits == 2 ? 4 : 8>(Levels(), kNel, s, xval, waux, T);
+    return Chosen(gs, u, BestCandidate<kNel, kBits>(T, codes, n), aborts);
   }
 
   // The neighbour searches of one group for its off-grid trials ts[0..nt)
@@ -212,52 +236,17 @@ struct GridScaleSearch {
                                      const std::int16_t* ts, int nt, const float* xval,
                                      const float* waux, const float* inv, std::int32_t (*lev)[kPad],
                                      bool& aborts) {
-    constexpr int kStride = kBits == 2 ? 4 : 8;
-    const hn::ScalableTag<float> df;
-    const hn::RebindToSigned<decltype(df)> di;
     const auto decode = [&](int t, int code) {
       for (int j = 0; j < kNel; ++j) lev[j][t] = (code >> (kBits * j)) & ((1 << kBits) - 1);
     };
-    if (hn::Lanes(df) < static_cast<std::size_t>(kStride)) {
-      for (int i = 0; i < nt; ++i) {
-        const int t = ts[i];
-        decode(t, NeighbourCode(gs, codes_g[t], xval, waux, inv[t], aborts));
-      }
+    if (!RegTerms<kNel, kBits>::Fits()) {
+      for (int i = 0; i < nt; ++i) decode(ts[i], NeighbourCode(gs, codes_g[ts[i]], xval, waux, inv[ts[i]], aborts));
       return;
     }
-    alignas(32) static constexpr float kQ2[4] = {1, 3, 5, 0};
-    alignas(32) static constexpr float kQ3[8] = {1, 3, 5, 7, 9, 11, 13, 15};
-    alignas(64) float qv[hn::MaxLanes(df) > kStride ? hn::MaxLanes(df) : kStride] = {};
-    for (int r = 0; r < kStride; ++r) qv[r] = kBits == 2 ? kQ2[r] : kQ3[r];
-    const auto q = hn::Load(df, qv);
-    hn::Vec<decltype(df)> xv[kNel], wv[kNel];
-    for (int j = 0; j < kNel; ++j) {
-      xv[j] = hn::Set(df, xval[j]);
-      wv[j] = hn::Set(df, waux[j]);
-    }
-    const auto mask = hn::Set(di, (1 << kBits) - 1);
+    const RegTerms<kNel, kBits> terms(Levels(), xval, waux);
     for (int i = 0; i < nt; ++i) {
-      const int t = ts[i];
-      const int u = codes_g[t];
-      // Terms' operations: diff = s*q - x, ((w*diff)*diff), one vector per element.
-      const auto sq = hn::Mul(hn::Set(df, inv[t]), q);
-      hn::Vec<decltype(df)> tv[kNel];
-      for (int j = 0; j < kNel; ++j) {
-        const auto diff = hn::Sub(sq, xv[j]);
-        tv[j] = hn::Mul(hn::Mul(wv[j], diff), diff);
-      }
-      const auto pick = [&](auto code, int j) HWY_ATTR {
-        return hn::TableLookupLanes(tv[j], hn::IndicesFromVec(df, hn::And(hn::ShiftRightSame(code, kBits * j), mask)));
-      };
-      const std::uint16_t* list_codes = gs.list_codes(u);
-      const int n = gs.list(u)[0];
-      int pos = n <= static_cast<int>(hn::Lanes(df)) ? BestCandidateWith<kNel, true>(df, list_codes + 1, n, pick)
-                                                      : BestCandidateWith<kNel>(df, list_codes + 1, n, pick);
-      if (pos < 0) {
-        aborts = true;
-        pos = 0;
-      }
-      decode(t, list_codes[1 + pos]);
+      const int t = ts[i], u = codes_g[t];
+      decode(t, Chosen(gs, u, terms.Best(inv[t], gs.list_codes(u) + 1, gs.list(u)[0]), aborts));
     }
   }
 
@@ -447,7 +436,9 @@ HWY_INLINE int BestNeighbourIQ1(const iq::GridSearch& gs, int u, const float* HW
   const std::uint16_t* codes = gs.list_codes(u);
   const int n = gs.list(u)[0];
   int pos;
-  if (!BestCandidateInRegs<8, 2>(q, scale, x, w, codes + 1, n, pos)) {
+  if (RegTerms<8, 2>::Fits()) {
+    pos = RegTerms<8, 2>(q, x, w).Best(scale, codes + 1, n);
+  } else {
     alignas(64) float T[48];
     Terms<4>(q, 8, scale, x, w, T);
     pos = BestCandidate<8, 2>(T, codes + 1, n);
