@@ -333,13 +333,7 @@ Expected<MlxPlan> hf_to_mlx(const std::string& in_dir, const std::string& out_di
   namespace fs = std::filesystem;
   using namespace mlx_export;
   const fs::path in(in_dir);
-  std::error_code ec;
-  if (!fs::is_directory(in, ec)) {
-    return make_error(Errc::kNotFound, "not a folder (want a Hugging Face model folder)", kNoOffset, in_dir);
-  }
-  auto text = hf::detail::read_text(in / "config.json", 64u << 20);
-  if (!text) return std::move(text).error();
-  auto cfg = hf::parse_config(*text, (in / "config.json").string());
+  auto cfg = hf::detail::read_folder_config(in_dir, "a Hugging Face model folder");
   if (!cfg) return std::move(cfg).error();
   auto w = safetensors::ShardedModel::open(in_dir);
   if (!w) return std::move(w).error();

@@ -93,6 +93,19 @@ inline Expected<std::string> read_text(const std::filesystem::path& p, std::uint
   return s;
 }
 
+// config.json of the Hugging Face model folder in_dir, parsed; a missing
+// folder is kNotFound saying what was wanted (`want`).
+inline Expected<Config> read_folder_config(const std::string& in_dir, std::string_view want) {
+  const std::filesystem::path in(in_dir);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(in, ec)) {
+    return make_error(Errc::kNotFound, "not a folder (want " + std::string(want) + ")", kNoOffset, in_dir);
+  }
+  auto text = read_text(in / "config.json", 64u << 20);
+  if (!text) return std::move(text).error();
+  return parse_config(*text, (in / "config.json").string());
+}
+
 inline Expected<nlohmann::json> read_json(const std::filesystem::path& p) {
   auto t = read_text(p);
   if (!t) return std::move(t).error();

@@ -610,16 +610,7 @@ inline Status write_decoder(const onnx::Model& m, const std::string& out_dir) {
 // The returned loaders keep the mapped shards alive.
 inline Expected<std::map<std::string, OnnxSourceWeight, std::less<>>> onnx_weights_from_hf(
     const std::string& in_dir, hf::Config& cfg) {
-  namespace fs = std::filesystem;
-  const fs::path in(in_dir);
-  std::error_code ec;
-  if (!fs::is_directory(in, ec)) {
-    return make_error(Errc::kNotFound, "not a folder (want a Hugging Face model folder or a .gguf)",
-                      kNoOffset, in_dir);
-  }
-  auto text = hf::detail::read_text(in / "config.json", 64u << 20);
-  if (!text) return std::move(text).error();
-  auto c = hf::parse_config(*text, (in / "config.json").string());
+  auto c = hf::detail::read_folder_config(in_dir, "a Hugging Face model folder or a .gguf");
   if (!c) return std::move(c).error();
   cfg = *c;
   auto sm = safetensors::ShardedModel::open(in_dir);

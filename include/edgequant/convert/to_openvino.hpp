@@ -967,14 +967,7 @@ Expected<OpenVinoResult> hf_to_openvino(const std::string& in_dir, const std::st
   namespace fs = std::filesystem;
   EDGEQUANT_TRY(ov_export::check_options(opt));
   const fs::path in(in_dir);
-  std::error_code ec;
-  if (!fs::is_directory(in, ec)) {
-    return make_error(Errc::kNotFound, "not a folder (want a Hugging Face model folder or a .gguf)",
-                      kNoOffset, in_dir);
-  }
-  auto text = hf::detail::read_text(in / "config.json", 64u << 20);
-  if (!text) return std::move(text).error();
-  auto cfg = hf::parse_config(*text, (in / "config.json").string());
+  auto cfg = hf::detail::read_folder_config(in_dir, "a Hugging Face model folder or a .gguf");
   if (!cfg) return std::move(cfg).error();
   EDGEQUANT_TRY(ov_export::check_config(*cfg, (in / "config.json").string()));
   auto m = safetensors::ShardedModel::open(in_dir);
